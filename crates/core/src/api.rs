@@ -1,0 +1,386 @@
+//! Route registration that is also the OpenAPI source: every route is added
+//! through `Api::add`, which records its method, path, access and schemas
+//! beside the handler, so the document and the router cannot drift.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodRouter, on, MethodFilter};
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn reference<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+fn inline<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    T::json_schema(g)
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials needed; any sent are ignored.
+    Public,
+    /// Anyone; a credential, if sent, must be valid. Rules decide.
+    Caller,
+    /// An app user's access token.
+    User,
+    /// An admin token or a service key.
+    Admin,
+}
+
+impl Access {
+    fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Caller => "caller",
+            Access::User => "user",
+            Access::Admin => "admin",
+        }
+    }
+}
+
+enum Body {
+    Json(SchemaFn),
+    Raw(&'static str),
+}
+
+struct Response {
+    status: u16,
+    description: &'static str,
+    body: Option<Body>,
+}
+
+/// One route: a handler and what the OpenAPI document says about it.
+pub struct Route<S> {
+    method: Method,
+    path: &'static str,
+    router: MethodRouter<S>,
+    summary: &'static str,
+    tag: &'static str,
+    access: Access,
+    body: Option<Body>,
+    query: Option<SchemaFn>,
+    responses: Vec<Response>,
+}
+
+macro_rules! constructor {
+    ($name:ident, $method:ident) => {
+        pub fn $name<H, T>(path: &'static str, handler: H) -> Self
+        where
+            H: Handler<T, S>,
+            T: 'static,
+        {
+            Route::new(Method::$method, MethodFilter::$method, path, handler)
+        }
+    };
+}
+
+impl<S: Clone + Send + Sync + 'static> Route<S> {
+    constructor!(get, GET);
+    constructor!(post, POST);
+    constructor!(put, PUT);
+    constructor!(patch, PATCH);
+    constructor!(delete, DELETE);
+
+    fn new<H, T>(method: Method, filter: MethodFilter, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        Route {
+            method,
+            path,
+            router: on(filter, handler),
+            summary: "",
+            tag: "",
+            access: Access::Caller,
+            body: None,
+            query: None,
+            responses: Vec::new(),
+        }
+    }
+
+    pub fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = summary;
+        self
+    }
+    pub fn tag(mut self, tag: &'static str) -> Self {
+        self.tag = tag;
+        self
+    }
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+    /// A JSON request body of type `T`.
+    pub fn body<T: JsonSchema>(mut self) -> Self {
+        self.body = Some(Body::Json(reference::<T>));
+        self
+    }
+    /// A raw request body of the given media type (`*/*` for any).
+    pub fn raw_body(mut self, media_type: &'static str) -> Self {
+        self.body = Some(Body::Raw(media_type));
+        self
+    }
+    /// Query parameters: the fields of `T`.
+    pub fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(inline::<T>);
+        self
+    }
+    /// A JSON response of type `T`.
+    pub fn response<T: JsonSchema>(mut self, status: u16, description: &'static str) -> Self {
+        self.responses.push(Response { status, description, body: Some(Body::Json(reference::<T>)) });
+        self
+    }
+    /// A response without a body.
+    pub fn empty(mut self, status: u16, description: &'static str) -> Self {
+        self.responses.push(Response { status, description, body: None });
+        self
+    }
+    /// A response of another media type.
+    pub fn raw_response(mut self, status: u16, media_type: &'static str, description: &'static str) -> Self {
+        self.responses.push(Response { status, description, body: Some(Body::Raw(media_type)) });
+        self
+    }
+}
+
+/// A set of routes; slices build one each and the server merges them.
+pub struct Api<S> {
+    routes: Vec<Route<S>>,
+}
+
+impl<S> Default for Api<S> {
+    fn default() -> Self {
+        Api { routes: Vec::new() }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Api<S> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(mut self, route: Route<S>) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    pub fn merge(mut self, other: Api<S>) -> Self {
+        self.routes.extend(other.routes);
+        self
+    }
+
+    /// The OpenAPI 3.1 document of every registered route.
+    pub fn openapi(&self, title: &str, version: &str) -> Value {
+        let mut settings = SchemaSettings::draft2020_12();
+        settings.definitions_path = "#/components/schemas/".into();
+        settings.meta_schema = None;
+        let mut g = settings.into_generator();
+        let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        for route in &self.routes {
+            let (openapi_path, params) = path_parameters(route.path);
+            let mut parameters: Vec<Value> = params
+                .iter()
+                .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+                .collect();
+            if let Some(query) = route.query {
+                let schema = query(&mut g);
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                    for (name, prop) in props {
+                        let mut param = json!({"name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": prop});
+                        if let Some(d) = prop.get("description") {
+                            param["description"] = d.clone();
+                        }
+                        parameters.push(param);
+                    }
+                }
+            }
+            let mut op = Map::new();
+            op.insert("operationId".into(), operation_id(&route.method, route.path).into());
+            if !route.summary.is_empty() {
+                op.insert("summary".into(), route.summary.into());
+            }
+            if !route.tag.is_empty() {
+                op.insert("tags".into(), json!([route.tag]));
+            }
+            op.insert("x-basalt-access".into(), route.access.as_str().into());
+            op.insert(
+                "security".into(),
+                match route.access {
+                    Access::Public => json!([]),
+                    Access::Caller => json!([{}, {"bearer": []}]),
+                    Access::User | Access::Admin => json!([{"bearer": []}]),
+                },
+            );
+            if !parameters.is_empty() {
+                op.insert("parameters".into(), parameters.into());
+            }
+            if let Some(body) = &route.body {
+                op.insert("requestBody".into(), json!({"required": true, "content": content(body, &mut g)}));
+            }
+            let mut responses = Map::new();
+            for r in &route.responses {
+                let mut response = json!({"description": r.description});
+                if let Some(body) = &r.body {
+                    response["content"] = content(body, &mut g);
+                }
+                responses.insert(r.status.to_string(), response);
+            }
+            responses.insert("default".into(), json!({"$ref": "#/components/responses/Error"}));
+            op.insert("responses".into(), responses.into());
+            paths
+                .entry(openapi_path)
+                .or_default()
+                .insert(route.method.as_str().to_ascii_lowercase(), op.into());
+        }
+        let mut schemas = g.take_definitions(true);
+        schemas.insert("Error".into(), error_schema());
+        json!({
+            "openapi": "3.1.0",
+            "info": {"title": title, "version": version},
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "responses": {"Error": {
+                    "description": "Every failure: see the error codes in the API reference.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                }},
+                "securitySchemes": {"bearer": {
+                    "type": "http", "scheme": "bearer",
+                    "description": "An access token, an admin token, or a service key (`bsk_…`)."
+                }}
+            }
+        })
+    }
+
+    /// The axum router of every registered route.
+    pub fn into_router(self) -> Router<S> {
+        let mut by_path: BTreeMap<&'static str, MethodRouter<S>> = BTreeMap::new();
+        for route in self.routes {
+            let merged = match by_path.remove(route.path) {
+                Some(existing) => existing.merge(route.router),
+                None => route.router,
+            };
+            by_path.insert(route.path, merged);
+        }
+        by_path
+            .into_iter()
+            .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+    }
+}
+
+fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
+    match body {
+        Body::Json(schema) => json!({"application/json": {"schema": schema(g)}}),
+        Body::Raw(media_type) => json!({*media_type: {"schema": {"type": "string", "format": "binary"}}}),
+    }
+}
+
+/// `/v1/db/{collection}/{*path}` → (`/v1/db/{collection}/{path}`, [collection, path]).
+fn path_parameters(path: &str) -> (String, Vec<String>) {
+    let mut params = Vec::new();
+    let openapi = path
+        .split('/')
+        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                let name = name.trim_start_matches('*');
+                params.push(name.to_owned());
+                format!("{{{name}}}")
+            }
+            None => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    (openapi, params)
+}
+
+/// `GET /v1/admin/keys/{id}` → `get_admin_keys_by_id`.
+fn operation_id(method: &Method, path: &str) -> String {
+    let mut id = method.as_str().to_ascii_lowercase();
+    for segment in path.split('/').filter(|s| !s.is_empty() && *s != "v1") {
+        id.push('_');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                id.push_str("by_");
+                id.push_str(name.trim_start_matches('*'));
+            }
+            None => id.extend(segment.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })),
+        }
+    }
+    id
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "enum": crate::error::Code::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
+                "message": {"type": "string"},
+                "details": {"type": "object"}
+            }
+        }}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_operation_ids() {
+        assert_eq!(
+            path_parameters("/v1/storage/{bucket}/{*path}"),
+            ("/v1/storage/{bucket}/{path}".to_owned(), vec!["bucket".to_owned(), "path".to_owned()])
+        );
+        assert_eq!(operation_id(&Method::DELETE, "/v1/admin/keys/{id}"), "delete_admin_keys_by_id");
+        assert_eq!(operation_id(&Method::GET, "/v1/auth/jwks.json"), "get_auth_jwks_json");
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    struct Page {
+        /// Items per page.
+        limit: Option<u32>,
+    }
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    struct Thing {
+        name: String,
+    }
+
+    #[test]
+    fn document_lists_every_route_with_its_schemas() {
+        let api: Api<()> = Api::new()
+            .add(Route::get("/v1/things", || async {}).query::<Page>().response::<Thing>(200, "a thing").access(Access::Public))
+            .add(Route::post("/v1/things", || async {}).body::<Thing>().empty(201, "made").access(Access::Admin))
+            .add(Route::delete("/v1/things/{id}", || async {}).empty(204, "gone"));
+        let doc = api.openapi("t", "1");
+        let things = &doc["paths"]["/v1/things"];
+        assert_eq!(things["get"]["parameters"][0]["name"], "limit");
+        assert_eq!(things["get"]["parameters"][0]["description"], "Items per page.");
+        assert_eq!(things["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Thing");
+        assert_eq!(things["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Thing");
+        assert_eq!(things["post"]["security"], json!([{"bearer": []}]));
+        assert_eq!(doc["paths"]["/v1/things/{id}"]["delete"]["parameters"][0]["in"], "path");
+        assert_eq!(doc["components"]["schemas"]["Thing"]["properties"]["name"]["type"], "string");
+        // Both methods of one path share one axum route.
+        let _router: Router<()> = api.into_router();
+    }
+}

@@ -1,0 +1,57 @@
+//! The resolved configuration every slice reads. Loading and layering
+//! (file, then `BASALT_*` environment, then flags) lives in the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub http: SocketAddr,
+    /// Where the SQLite database and local files live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; `None` for SQLite in `data_dir`.
+    pub database_url: Option<Secret<String>>,
+    /// The URL clients reach this server at; the `iss` of every token.
+    pub public_url: String,
+    /// Browser origins allowed by CORS; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Largest request body read into memory, in bytes.
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    /// How long in-flight requests may run after SIGINT/SIGTERM.
+    pub shutdown_timeout: Duration,
+    pub admin_token_ttl: Duration,
+    pub access_token_ttl: Duration,
+    /// Attempts per minute per client address and per email on login-like endpoints.
+    pub login_rate_limit: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
+    pub trust_proxy: bool,
+    /// Connections in the PostgreSQL pool, or SQLite readers.
+    pub db_max_connections: u32,
+}
+
+impl Config {
+    /// Defaults with the given data directory; handy for tests and tools.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let http: SocketAddr = ([127, 0, 0, 1], 8090).into();
+        Config {
+            http,
+            data_dir: data_dir.into(),
+            database_url: None,
+            public_url: format!("http://{http}"),
+            cors_origins: vec!["*".into()],
+            body_limit: 2 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+            admin_token_ttl: Duration::from_secs(12 * 3600),
+            access_token_ttl: Duration::from_secs(3600),
+            login_rate_limit: 10,
+            trust_proxy: false,
+            db_max_connections: 8,
+        }
+    }
+}

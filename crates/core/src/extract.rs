@@ -1,0 +1,173 @@
+//! Extractors whose rejections are Basalt errors, so a bad body, query or
+//! path gets the same envelope as every other failure.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Code, Error};
+
+/// A JSON request body (always an object) or a JSON response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        if !is_json_content_type(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
+                "expected a JSON body with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(Code::PayloadTooLarge, "request body is too large")
+            } else {
+                Error::invalid_argument("could not read the request body")
+            }
+        })?;
+        parse_object(&bytes).map(Json)
+    }
+}
+
+/// Parses a body that must be a JSON object into `T`.
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err(Error::invalid_argument("request body is empty")),
+        Some(_) => return Err(Error::invalid_argument("request body must be a JSON object")),
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "invalid request body",
+            _ => "malformed JSON",
+        };
+        Error::invalid_argument(format!("{what}: {e}"))
+    })
+}
+
+fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
+    let Some(Ok(value)) = value.map(HeaderValue::to_str) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 5
+            && essence[..essence.len() - 5].starts_with("application/")
+            && essence.ends_with("+json"))
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => Error::internal(e).into_response(),
+        }
+    }
+}
+
+/// Query-string parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| Error::invalid_argument(format!("invalid query string: {}", e.body_text())))
+    }
+}
+
+/// Path parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| Error::invalid_argument(format!("invalid path: {}", e.body_text())))
+    }
+}
+
+/// The client's address as the server decided it (peer address, or the
+/// forwarded address when the server is told to trust its proxy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientIp>()
+            .copied()
+            .unwrap_or(ClientIp(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        let ok = ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"];
+        for v in ok {
+            assert!(is_json_content_type(Some(&HeaderValue::from_static(v))), "{v}");
+        }
+        let bad = ["text/plain", "application/x-www-form-urlencoded", "+json", "application/jsonp"];
+        for v in bad {
+            assert!(!is_json_content_type(Some(&HeaderValue::from_static(v))), "{v}");
+        }
+        assert!(!is_json_content_type(None));
+    }
+
+    #[test]
+    fn bodies_must_be_objects() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Body {
+            #[allow(dead_code)]
+            name: String,
+        }
+        for bad in ["[]", "5", "\"x\"", "null", "", "   ", "{", "{\"name\": 5}"] {
+            let err = parse_object::<Body>(bad.as_bytes()).unwrap_err();
+            assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+        }
+        assert!(parse_object::<Body>(b" {\"name\":\"x\"}").is_ok());
+    }
+}

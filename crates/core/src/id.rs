@@ -1,0 +1,51 @@
+//! Sortable ids: 48 bits of milliseconds then 80 random bits, written as 26
+//! Crockford base32 characters (the ULID layout). Ids made in the same
+//! millisecond by one process still sort in creation order.
+
+use std::sync::Mutex;
+
+use crate::time::Timestamp;
+
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
+
+/// A new id, unique and greater than every id this process made before.
+pub fn new_id() -> String {
+    let now = Timestamp::now().millis().max(0) as u64;
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let (ms, random) = if now <= last.0 {
+        // Same (or earlier, if the clock stepped back) millisecond: count up.
+        (last.0, (last.1 + 1) & ((1u128 << 80) - 1))
+    } else {
+        let mut bytes = [0u8; 16];
+        crate::secret::fill_random(&mut bytes[6..]);
+        (now, u128::from_be_bytes(bytes))
+    };
+    *last = (ms, random);
+    drop(last);
+    encode((u128::from(ms) << 80) | random)
+}
+
+fn encode(mut value: u128) -> String {
+    let mut out = [0u8; 26];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(value & 31) as usize];
+        value >>= 5;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_sorted_and_unique() {
+        let ids: Vec<String> = (0..10_000).map(|_| new_id()).collect();
+        for pair in ids.windows(2) {
+            assert!(pair[0] < pair[1], "{} !< {}", pair[0], pair[1]);
+        }
+        assert!(ids.iter().all(|id| id.len() == 26 && id.bytes().all(|b| ALPHABET.contains(&b))));
+    }
+}
