@@ -25,7 +25,6 @@ pub struct Config {
     /// How long in-flight requests may run after SIGINT/SIGTERM.
     pub shutdown_timeout: Duration,
     pub admin_token_ttl: Duration,
-    pub access_token_ttl: Duration,
     /// Attempts per minute per client address and per email on login-like endpoints.
     pub login_rate_limit: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
@@ -48,7 +47,6 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             admin_token_ttl: Duration::from_secs(12 * 3600),
-            access_token_ttl: Duration::from_secs(3600),
             login_rate_limit: 10,
             trust_proxy: false,
             db_max_connections: 8,

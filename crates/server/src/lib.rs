@@ -1,1 +1,12 @@
+//! The `basalt` binary's library: configuration, the router with its
+//! middleware, process concerns (listener, signals) and the CLI.
+#![forbid(unsafe_code)]
 
+pub mod app;
+pub mod cli;
+pub mod config;
+mod middleware;
+mod ops;
+
+pub use app::{App, AppState, api, openapi};
+pub use middleware::with_middleware;

@@ -1,0 +1,33 @@
+use std::sync::Arc;
+
+use basalt_core::caller::{Authenticate, Authenticator, BoxFuture};
+use basalt_core::{Caller, Error, Result};
+
+use crate::tokens::Verified;
+use crate::{Auth, admins, service_keys};
+
+impl Authenticate for Auth {
+    fn authenticate<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Result<Caller>> {
+        Box::pin(async move {
+            if bearer.starts_with(service_keys::PREFIX) {
+                let identity = service_keys::verify(self.db(), bearer).await?;
+                return Ok(service_keys::identity(identity));
+            }
+            match self.keys().verify(bearer, self.issuer())? {
+                Verified::Admin(claims) => match admins::current(self.db(), &claims).await? {
+                    Some(admin) => Ok(Caller::Admin(Arc::new(basalt_core::caller::AdminIdentity {
+                        id: admin.id,
+                        email: admin.email,
+                    }))),
+                    None => Err(Error::unauthenticated("token has been revoked")),
+                },
+                Verified::User(claims) => Ok(Caller::User(Arc::new(claims.identity()?))),
+            }
+        })
+    }
+}
+
+/// The authenticator the server puts in its state.
+pub fn authenticator(auth: Auth) -> Authenticator {
+    Authenticator(Arc::new(auth))
+}

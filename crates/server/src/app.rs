@@ -1,0 +1,136 @@
+//! Composing the slices into one application.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use basalt_auth::Auth;
+use basalt_core::api::Api;
+use basalt_core::caller::Authenticator;
+use basalt_core::config::Config;
+use basalt_core::metrics::Metrics;
+use basalt_store::Db;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything handlers reach through `State`; each slice asks only for its part.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub auth: Auth,
+    pub authenticator: Authenticator,
+    pub metrics: Arc<Metrics>,
+    /// The OpenAPI document, rendered once.
+    pub openapi: Arc<[u8]>,
+}
+
+impl FromRef<AppState> for Auth {
+    fn from_ref(s: &AppState) -> Self {
+        s.auth.clone()
+    }
+}
+impl FromRef<AppState> for Authenticator {
+    fn from_ref(s: &AppState) -> Self {
+        s.authenticator.clone()
+    }
+}
+impl FromRef<AppState> for Db {
+    fn from_ref(s: &AppState) -> Self {
+        s.db.clone()
+    }
+}
+
+/// Every route of the API: one line per slice.
+pub fn api() -> Api<AppState> {
+    Api::new().merge(crate::ops::api()).merge(basalt_auth::api())
+}
+
+/// The OpenAPI 3.1 document, built from the same registrations as the router.
+pub fn openapi() -> Value {
+    api().openapi("Basalt", VERSION)
+}
+
+/// A started application: database open and migrated, keys loaded.
+pub struct App {
+    pub state: AppState,
+}
+
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl App {
+    /// Connects to the database, applies migrations and loads the signing keys.
+    pub async fn start(config: Config) -> Result<App, StartError> {
+        let db = Db::connect(
+            config.database_url.as_ref().map(|u| u.expose().as_str()),
+            &config.data_dir,
+            config.db_max_connections,
+        )
+        .await
+        .map_err(|e| StartError(format!("cannot open the database: {e}")))?;
+        db.migrate()
+            .await
+            .map_err(|e| StartError(format!("cannot migrate the database: {e}")))?;
+        let auth = Auth::start(db.clone(), &config)
+            .await
+            .map_err(|e| StartError(format!("cannot load signing keys: {e}")))?;
+        let metrics = Arc::new(Metrics::default());
+        crate::ops::register_metrics(&metrics, &db);
+        let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;
+        Ok(App {
+            state: AppState {
+                config: Arc::new(config),
+                db,
+                authenticator: basalt_auth::authenticator(auth.clone()),
+                auth,
+                metrics,
+                openapi: openapi.into(),
+            },
+        })
+    }
+
+    /// The full router: routes, fallbacks and middleware.
+    pub fn router(&self) -> Router {
+        crate::middleware::with_middleware(api().into_router(), &self.state)
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// for at most `shutdown_timeout` and closes the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let grace = self.state.config.shutdown_timeout;
+        let deadline = async move {
+            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result?,
+            () = deadline => tracing::warn!("shutdown timeout reached: dropping open connections"),
+        }
+        self.state.db.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,268 @@
+//! The `basalt` command line.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use basalt_auth::email::Email;
+use basalt_auth::{Auth, admins, service_keys};
+use basalt_core::Secret;
+use basalt_core::config::Config;
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::app::{App, VERSION};
+use crate::config::{ConfigArgs, Settings};
+
+#[derive(Parser)]
+#[command(name = "basalt", version, about = "Basalt: a self-hostable backend in one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server
+    Serve(ConfigArgs),
+    /// Apply database migrations and exit
+    Migrate(ConfigArgs),
+    /// Manage dashboard admins
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Manage service keys
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Print the OpenAPI document
+    Openapi,
+    /// Print the version
+    Version,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin (the password is read from stdin when --password is absent)
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Set an admin's password and sign out their sessions
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a service key and print it (shown this once)
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List service keys
+    List(ConfigArgs),
+    /// Revoke a service key
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+async fn dispatch(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => {
+            let (config, _) = load(&args, "warn")?;
+            App::start(config).await.map_err(|e| e.to_string())?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Create { email, password, config } } => {
+            let (auth, _) = auth(&config).await?;
+            let email = Email::parse(&email).map_err(|e| e.message().to_owned())?;
+            let admin = admins::create(&auth, &email, password_or_stdin(password)?)
+                .await
+                .map_err(|e| e.message().to_owned())?;
+            println!("admin {} created (id {})", admin.email, admin.id);
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::ResetPassword { email, password, config } } => {
+            let (auth, _) = auth(&config).await?;
+            let email = Email::parse(&email).map_err(|e| e.message().to_owned())?;
+            admins::reset_password(&auth, &email, password_or_stdin(password)?)
+                .await
+                .map_err(|e| e.message().to_owned())?;
+            println!("password of {} changed; their existing tokens no longer work", email.as_str());
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Create { name, config } } => {
+            let (auth, _) = auth(&config).await?;
+            let key = service_keys::create(auth.db(), &name).await.map_err(|e| e.message().to_owned())?;
+            println!("{}", key.key);
+            eprintln!("service key {} ({}) created; this is the only time it is shown", key.id, key.name);
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::List(config) } => {
+            let (auth, _) = auth(&config).await?;
+            let keys = service_keys::list(auth.db()).await.map_err(|e| e.message().to_owned())?;
+            println!("{:<26}  {:<24}  {:<24}  NAME", "ID", "CREATED", "LAST USED");
+            for k in keys {
+                let last = k.last_used_at.map_or("never".to_owned(), |t| t.to_string());
+                println!("{:<26}  {:<24}  {:<24}  {}", k.id, k.created_at.to_string(), last, k.name);
+            }
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Revoke { id, config } } => {
+            let (auth, _) = auth(&config).await?;
+            service_keys::revoke(auth.db(), &id).await.map_err(|e| e.message().to_owned())?;
+            println!("service key {id} revoked");
+            Ok(())
+        }
+        Command::Openapi => {
+            let doc = serde_json::to_string_pretty(&crate::app::openapi()).map_err(|e| e.to_string())?;
+            println!("{doc}");
+            Ok(())
+        }
+        Command::Version => {
+            println!("basalt {VERSION}");
+            Ok(())
+        }
+    }
+}
+
+fn load(args: &ConfigArgs, default_log: &str) -> Result<(Config, Settings), String> {
+    let (config, settings) = args.load()?;
+    init_logging(settings.log.as_deref().unwrap_or(default_log));
+    Ok((config, settings))
+}
+
+async fn auth(args: &ConfigArgs) -> Result<(Auth, Config), String> {
+    let (config, _) = load(args, "warn")?;
+    let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
+    Ok((app.state.auth, config))
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // sqlx reports every slow statement at info; keep that out of the default log.
+        .add_directive("sqlx=warn".parse().expect("valid directive"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+fn password_or_stdin(password: Option<String>) -> Result<Secret<String>, String> {
+    if let Some(p) = password {
+        return Ok(Secret::new(p));
+    }
+    eprint!("password: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(Secret::new(line.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+async fn serve(args: ConfigArgs) -> Result<(), String> {
+    let (config, settings) = load(&args, "info")?;
+    let listener = TcpListener::bind(config.http)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
+    let admin_count = admins::count(&app.state.db).await.map_err(|e| e.message().to_owned())?;
+    let db = &app.state.db;
+    let mut banner = format!(
+        "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n  database      {} ({})\n",
+        config.public_url,
+        db.backend().as_str(),
+        db.location(),
+    );
+    if admin_count == 0 {
+        banner.push_str(&format!(
+            "\nNo admin exists yet. Create one with:\n  basalt admin create --email you@example.com{}\n",
+            store_flags(&args, &settings)
+        ));
+    }
+    println!("{banner}");
+    let _ = std::io::stdout().flush();
+    app.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+/// The flags that point another command at the same database as this one.
+fn store_flags(args: &ConfigArgs, settings: &Settings) -> String {
+    let mut flags = String::new();
+    if let Some(path) = &args.config {
+        flags.push_str(&format!(" --config {}", shell_quote(&path.display().to_string())));
+    }
+    if args.settings.data_dir.is_some() {
+        if let Some(dir) = &settings.data_dir {
+            flags.push_str(&format!(" --data-dir {}", shell_quote(&dir.display().to_string())));
+        }
+    }
+    if args.settings.database_url.is_some() {
+        // Never echo the URL: it may hold a password.
+        flags.push_str(" --database-url \"$BASALT_DATABASE_URL\"");
+    }
+    flags
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-:".contains(&b)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,178 @@
+//! Layered configuration: flag > `BASALT_*` environment > TOML file > default.
+//! One struct serves as the flags (clap reads flag and environment) and as
+//! the file; merging takes the first value that is set.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use basalt_core::Secret;
+use basalt_core::config::Config;
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on [default: 127.0.0.1:8090]
+    #[arg(long, env = "BASALT_HTTP", value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Directory for the SQLite database and local files [default: ./basalt_data]
+    #[arg(long, env = "BASALT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… for PostgreSQL [default: SQLite in the data directory]
+    #[arg(long, env = "BASALT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// URL clients use to reach this server; the issuer of tokens [default: http://<http>]
+    #[arg(long, env = "BASALT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Allowed browser origins, comma-separated, `*` for any [default: *]
+    #[arg(long, env = "BASALT_CORS_ORIGINS", value_name = "ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
+    /// Largest request body read into memory, in bytes [default: 2097152]
+    #[arg(long, env = "BASALT_BODY_LIMIT", value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+    /// Seconds a request may take [default: 30]
+    #[arg(long, env = "BASALT_REQUEST_TIMEOUT", value_name = "SECS")]
+    pub request_timeout: Option<u64>,
+    /// Seconds in-flight requests get after SIGINT/SIGTERM [default: 10]
+    #[arg(long, env = "BASALT_SHUTDOWN_TIMEOUT", value_name = "SECS")]
+    pub shutdown_timeout: Option<u64>,
+    /// Lifetime of admin tokens in seconds [default: 43200]
+    #[arg(long, env = "BASALT_ADMIN_TOKEN_TTL", value_name = "SECS")]
+    pub admin_token_ttl: Option<u64>,
+    /// Login attempts per minute per client address and per email; 0 disables [default: 10]
+    #[arg(long, env = "BASALT_LOGIN_RATE_LIMIT", value_name = "N")]
+    pub login_rate_limit: Option<u32>,
+    /// Take the client address from X-Forwarded-For (only behind your own proxy) [default: false]
+    #[arg(long, env = "BASALT_TRUST_PROXY", value_name = "BOOL")]
+    pub trust_proxy: Option<bool>,
+    /// PostgreSQL pool size, or SQLite readers [default: 8]
+    #[arg(long, env = "BASALT_DB_MAX_CONNECTIONS", value_name = "N")]
+    pub db_max_connections: Option<u32>,
+    /// Log filter, e.g. `info` or `warn,basalt=debug` [default: info]
+    #[arg(long, env = "BASALT_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// Where a command finds its configuration: the file plus flags and environment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file; flags and BASALT_* variables override it
+    #[arg(long, env = "BASALT_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+macro_rules! first {
+    ($flags:expr, $file:expr, $($field:ident),*) => {
+        Settings { $($field: $flags.$field.or($file.$field)),* }
+    };
+}
+
+impl Settings {
+    /// `self` (flags and environment) over `file`.
+    pub fn over(self, file: Settings) -> Settings {
+        first!(self, file, http, data_dir, database_url, public_url, cors_origins, body_limit,
+            request_timeout, shutdown_timeout, admin_token_ttl, login_rate_limit, trust_proxy,
+            db_max_connections, log)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
+    }
+
+    /// Fills in defaults and checks values.
+    pub fn resolve(self) -> Result<Config, String> {
+        let mut config = Config::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("basalt_data")));
+        if let Some(http) = self.http {
+            config.http = http;
+        }
+        config.public_url = self
+            .public_url
+            .unwrap_or_else(|| format!("http://{}", config.http))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(config.public_url.starts_with("http://") || config.public_url.starts_with("https://")) {
+            return Err("public_url must start with http:// or https://".into());
+        }
+        config.database_url = self.database_url.filter(|u| !u.is_empty()).map(Secret::new);
+        if let Some(origins) = self.cors_origins {
+            config.cors_origins = origins.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        }
+        if let Some(v) = self.body_limit {
+            config.body_limit = v;
+        }
+        let secs = |v: Option<u64>, default: Duration, name: &str| -> Result<Duration, String> {
+            match v {
+                Some(0) => Err(format!("{name} must be at least 1 second")),
+                Some(s) => Ok(Duration::from_secs(s)),
+                None => Ok(default),
+            }
+        };
+        config.request_timeout = secs(self.request_timeout, config.request_timeout, "request_timeout")?;
+        config.shutdown_timeout = secs(self.shutdown_timeout, config.shutdown_timeout, "shutdown_timeout")?;
+        config.admin_token_ttl = secs(self.admin_token_ttl, config.admin_token_ttl, "admin_token_ttl")?;
+        if let Some(v) = self.login_rate_limit {
+            config.login_rate_limit = v;
+        }
+        if let Some(v) = self.trust_proxy {
+            config.trust_proxy = v;
+        }
+        if let Some(v) = self.db_max_connections {
+            config.db_max_connections = v.max(1);
+        }
+        Ok(config)
+    }
+}
+
+impl ConfigArgs {
+    /// Flags and environment over the file over defaults.
+    pub fn load(&self) -> Result<(Config, Settings), String> {
+        let file = match &self.config {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        let merged = self.settings.clone().over(file);
+        Ok((merged.clone().resolve()?, merged))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_over_defaults() {
+        let file: Settings = toml::from_str(
+            "http = \"0.0.0.0:9000\"\npublic_url = \"https://file.example/\"\nlogin_rate_limit = 3\n",
+        )
+        .unwrap();
+        let flags = Settings { public_url: Some("https://flag.example".into()), ..Settings::default() };
+        let config = flags.over(file).resolve().unwrap();
+        assert_eq!(config.http.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.public_url, "https://flag.example");
+        assert_eq!(config.login_rate_limit, 3);
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert!(config.database_url.is_none());
+    }
+
+    #[test]
+    fn file_typos_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Settings>("htpp = \"x\"").is_err());
+        let bad = Settings { request_timeout: Some(0), ..Settings::default() };
+        assert!(bad.resolve().is_err());
+        let bad = Settings { public_url: Some("ftp://x".into()), ..Settings::default() };
+        assert!(bad.resolve().is_err());
+    }
+
+    #[test]
+    fn database_url_is_redacted_in_debug_output() {
+        let s = Settings { database_url: Some("postgres://u:hunter22@db/x".into()), ..Settings::default() };
+        let config = s.resolve().unwrap();
+        assert!(!format!("{config:?}").contains("hunter22"));
+    }
+}

@@ -1,0 +1,272 @@
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::error::StoreError;
+use crate::value::{Param, Row, bind_pg, bind_sqlite};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The connection pools of the configured backend.
+#[derive(Debug, Clone)]
+pub enum Pools {
+    /// Readers share `read`; every write goes through the one connection of `write`.
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A cheap-to-clone handle on the database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pools: Arc<Pools>,
+    /// Where the database lives, without credentials, for logs and banners.
+    location: Arc<str>,
+}
+
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Db {
+    /// Opens `database_url` (`postgres://…` or `sqlite:PATH`), or the SQLite
+    /// file `basalt.db` in `data_dir` when no URL is given.
+    pub async fn connect(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        max_connections: u32,
+    ) -> Result<Db, StoreError> {
+        match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let options = PgConnectOptions::from_str(url)?
+                    .application_name("basalt")
+                    .disable_statement_logging();
+                let location = format!(
+                    "postgres://{}:{}/{}",
+                    options.get_host(),
+                    options.get_port(),
+                    options.get_database().unwrap_or("")
+                );
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections.max(2))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await?;
+                Ok(Db { pools: Arc::new(Pools::Postgres(pool)), location: location.into() })
+            }
+            Some(url) => {
+                let path = url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .ok_or_else(|| {
+                        StoreError::Other(sqlx::Error::Configuration(
+                            "database URL must start with postgres://, postgresql:// or sqlite:".into(),
+                        ))
+                    })?;
+                Self::open_sqlite(Path::new(path), max_connections).await
+            }
+            None => Self::open_sqlite(&data_dir.join("basalt.db"), max_connections).await,
+        }
+    }
+
+    async fn open_sqlite(path: &Path, readers: u32) -> Result<Db, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .disable_statement_logging();
+        // The writer first: it creates the file and switches it to WAL.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(readers.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Db {
+            pools: Arc::new(Pools::Sqlite { read, write }),
+            location: path.display().to_string().into(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match *self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// Where the database is (a file path, or host, port and database name).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Reads rows (SQLite: on the read pool).
+    pub async fn fetch_all(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { read, .. } => bind_sqlite(sqlx::query(sql), params)
+                .fetch_all(read)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Pools::Postgres(pool) => bind_pg(sqlx::query(sql), params)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    /// Reads at most one row (SQLite: on the read pool).
+    pub async fn fetch_optional(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { read, .. } => bind_sqlite(sqlx::query(sql), params)
+                .fetch_optional(read)
+                .await?
+                .map(Row::Sqlite),
+            Pools::Postgres(pool) => bind_pg(sqlx::query(sql), params)
+                .fetch_optional(pool)
+                .await?
+                .map(Row::Postgres),
+        })
+    }
+
+    /// Runs a write and returns the number of rows it touched (SQLite: on the writer).
+    pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => {
+                bind_sqlite(sqlx::query(sql), params).execute(write).await?.rows_affected()
+            }
+            Pools::Postgres(pool) => {
+                bind_pg(sqlx::query(sql), params).execute(pool).await?.rows_affected()
+            }
+        })
+    }
+
+    /// Starts a transaction (SQLite: on the writer).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Whether the database answers a trivial query within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        let probe = async {
+            match &*self.pools {
+                Pools::Sqlite { read, write } => {
+                    sqlx::query("SELECT 1").execute(read).await?;
+                    // The writer answering matters as much: it holds the only write slot.
+                    sqlx::query("SELECT 1").execute(write).await?;
+                }
+                Pools::Postgres(pool) => {
+                    sqlx::query("SELECT 1").execute(pool).await?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        };
+        match tokio::time::timeout(timeout, probe).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+        }
+    }
+
+    /// `(pool name, open connections, idle connections)` for metrics.
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, u32)> {
+        match &*self.pools {
+            Pools::Sqlite { read, write } => vec![
+                ("read", read.size(), read.num_idle() as u32),
+                ("write", write.size(), write.num_idle() as u32),
+            ],
+            Pools::Postgres(pool) => vec![("postgres", pool.size(), pool.num_idle() as u32)],
+        }
+    }
+
+    /// Closes every connection, waiting for those in use.
+    pub async fn close(&self) {
+        match &*self.pools {
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A transaction on either backend, with the same portable query API.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_sqlite(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            Tx::Postgres(tx) => bind_pg(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_sqlite(sqlx::query(sql), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Tx::Postgres(tx) => bind_pg(sqlx::query(sql), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
+        Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}

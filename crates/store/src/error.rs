@@ -1,0 +1,54 @@
+use std::fmt;
+
+/// What a slice may need to tell apart; everything else is internal.
+#[derive(Debug)]
+pub enum StoreError {
+    /// A unique constraint refused the write.
+    UniqueViolation,
+    /// The database did not answer (down, pool exhausted, connection lost).
+    Unavailable(sqlx::Error),
+    /// Anything else: a bug or a broken database.
+    Other(sqlx::Error),
+    /// A stored value had an unexpected shape.
+    Decode(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::UniqueViolation,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            _ => StoreError::Other(e),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::UniqueViolation => f.write_str("unique constraint violated"),
+            StoreError::Unavailable(e) => write!(f, "database unavailable: {e}"),
+            StoreError::Other(e) => write!(f, "database error: {e}"),
+            StoreError::Decode(e) => write!(f, "unexpected stored value: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<StoreError> for basalt_core::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UniqueViolation => basalt_core::Error::already_exists("already exists"),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                basalt_core::Error::unavailable("the database is unavailable, try again")
+            }
+            other => basalt_core::Error::internal(other),
+        }
+    }
+}
