@@ -1,0 +1,264 @@
+//! The test harness: a real Basalt server on port 0 with its own temporary
+//! data directory, on SQLite or on a fresh PostgreSQL database.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use basalt_core::config::Config;
+use basalt_core::Secret;
+use basalt_server::{App, AppState};
+use reqwest::Method;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named scenario `async fn name(server: &TestServer)` on SQLite
+/// and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::common::{Backend, TestServer};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = TestServer::start(Backend::Sqlite).await.expect("SQLite always runs");
+                super::$name(&server).await;
+                server.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(server) = TestServer::start(Backend::Postgres).await else { return };
+                super::$name(&server).await;
+                server.stop().await;
+            }
+        }
+    )*};
+}
+
+/// A PostgreSQL database made for one test and dropped after it.
+pub struct PgDatabase {
+    admin_url: String,
+    pub name: String,
+}
+
+/// The server URL for PostgreSQL tests, or `None` to skip them. With
+/// `BASALT_TEST_REQUIRE_POSTGRES=1` a missing URL fails the test instead.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("BASALT_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("BASALT_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("BASALT_TEST_REQUIRE_POSTGRES=1 but BASALT_TEST_POSTGRES_URL is not set: the PostgreSQL suite may not be skipped");
+            }
+            eprintln!("skipping the PostgreSQL variant: BASALT_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl PgDatabase {
+    pub async fn create() -> Option<PgDatabase> {
+        let admin_url = postgres_url()?;
+        let name = format!("basalt_test_{}", basalt_core::secret::random_hex(8));
+        let mut conn = connect(&admin_url).await;
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+        Some(PgDatabase { admin_url, name })
+    }
+
+    pub fn url(&self) -> String {
+        with_database(&self.admin_url, &self.name)
+    }
+
+    /// Runs SQL as the server's superuser (outside the test database).
+    pub async fn admin_sql(&self, sql: &str) {
+        let mut conn = connect(&self.admin_url).await;
+        sqlx::raw_sql(sql).execute(&mut conn).await.expect("admin SQL");
+    }
+}
+
+async fn connect(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url).await.expect("connect to the PostgreSQL test server")
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside a runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                let mut conn = connect(&url).await;
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub backend: Backend,
+    pub pg: Option<PgDatabase>,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts the status and, for errors, the envelope's code.
+    #[track_caller]
+    pub fn expect(&self, status: u16, code: Option<&str>) -> &Self {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        if let Some(code) = code {
+            let body = self.json();
+            assert_eq!(body["error"]["code"], code, "body: {}", self.text);
+            assert!(body["error"]["message"].is_string(), "body: {}", self.text);
+            assert!(body["error"]["details"].is_object(), "body: {}", self.text);
+            assert_eq!(self.header("content-type"), Some("application/json; charset=utf-8"));
+        }
+        assert!(self.header("x-request-id").is_some(), "every response carries x-request-id");
+        self
+    }
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestServer> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await?),
+        };
+        let mut config = Config::with_data_dir(dir.path());
+        config.http = ([127, 0, 0, 1], 0).into();
+        config.database_url = pg.as_ref().map(|p| Secret::new(p.url()));
+        config.login_rate_limit = 1000;
+        tweak(&mut config);
+        Some(Self::serve(config, backend, pg, dir).await)
+    }
+
+    /// Starts a server on an existing configuration (e.g. a second node).
+    pub async fn serve(mut config: Config, backend: Backend, pg: Option<PgDatabase>, dir: TempDir) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(config.http).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        if config.public_url.ends_with(":8090") || config.public_url.ends_with(":0") {
+            config.public_url = format!("http://{addr}");
+        }
+        let app = App::start(config).await.expect("app starts");
+        let state = app.state.clone();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async move {
+            let _ = stop_rx.await;
+        }));
+        TestServer {
+            url: format!("http://{addr}"),
+            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            state,
+            backend,
+            pg,
+            dir,
+            stop: Some(stop_tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stops cleanly");
+        }
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req).await
+    }
+
+    pub async fn read(req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        Resp { status, headers, text }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Creates an admin the way the CLI does.
+    pub async fn create_admin(&self, email: &str, password: &str) {
+        let email = basalt_auth::email::Email::parse(email).expect("email");
+        basalt_auth::admins::create(&self.state.auth, &email, Secret::new(password.to_owned()))
+            .await
+            .expect("admin created");
+    }
+
+    /// Creates an admin and signs in over HTTP; returns the admin token.
+    pub async fn admin_token(&self) -> String {
+        self.create_admin("root@example.com", "correct horse battery").await;
+        let res = self
+            .post("/v1/admin/login", None, serde_json::json!({"email": "root@example.com", "password": "correct horse battery"}))
+            .await;
+        res.expect(200, None);
+        res.json()["access_token"].as_str().expect("token").to_owned()
+    }
+}
