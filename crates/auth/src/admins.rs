@@ -43,7 +43,10 @@ pub async fn create(auth: &Auth, email: &Email, password: Secret<String>) -> Res
             StoreError::UniqueViolation => Error::already_exists("an admin with this email exists"),
             e => e.into(),
         })?;
-    Ok(Admin { id, email: email.as_str().to_owned() })
+    Ok(Admin {
+        id,
+        email: email.as_str().to_owned(),
+    })
 }
 
 /// Sets a new password and revokes every token the admin holds.
@@ -55,7 +58,11 @@ pub async fn reset_password(auth: &Auth, email: &Email, password: Secret<String>
         .execute(
             "UPDATE admins SET password_hash = $1, token_version = token_version + 1, updated_at = $2
              WHERE email = $3",
-            &[(&hash).into(), Timestamp::now().millis().into(), email.as_str().into()],
+            &[
+                (&hash).into(),
+                Timestamp::now().millis().into(),
+                email.as_str().into(),
+            ],
         )
         .await?;
     if changed == 0 {
@@ -75,13 +82,19 @@ pub async fn count(db: &Db) -> Result<i64, Error> {
 /// The admin a token names, if it still exists and the token's version is current.
 pub async fn current(db: &Db, claims: &AdminClaims) -> Result<Option<Admin>, Error> {
     let row = db
-        .fetch_optional("SELECT id, email, token_version FROM admins WHERE id = $1", &[(&claims.sub).into()])
+        .fetch_optional(
+            "SELECT id, email, token_version FROM admins WHERE id = $1",
+            &[(&claims.sub).into()],
+        )
         .await?;
     let Some(row) = row else { return Ok(None) };
     if row.int(2)? != claims.ver {
         return Ok(None);
     }
-    Ok(Some(Admin { id: row.text(0)?, email: row.text(1)? }))
+    Ok(Some(Admin {
+        id: row.text(0)?,
+        email: row.text(1)?,
+    }))
 }
 
 /// Checks credentials and issues an admin token. Unknown email and wrong
@@ -95,7 +108,14 @@ pub async fn login(auth: &Auth, email: &Email, password: Secret<String>) -> Resu
         )
         .await?;
     let (admin, hash, version) = match row {
-        Some(r) => (Some(Admin { id: r.text(0)?, email: r.text(1)? }), Some(r.text(2)?), r.int(3)?),
+        Some(r) => (
+            Some(Admin {
+                id: r.text(0)?,
+                email: r.text(1)?,
+            }),
+            Some(r.text(2)?),
+            r.int(3)?,
+        ),
         None => (None, None, 0),
     };
     let ok = auth.hasher().verify(password, hash).await?;
@@ -115,5 +135,9 @@ pub async fn login(auth: &Auth, email: &Email, password: Secret<String>) -> Resu
         iat,
         exp,
     };
-    Ok(AdminSession { access_token: auth.keys().sign(&claims)?, expires_in: ttl.as_secs(), admin })
+    Ok(AdminSession {
+        access_token: auth.keys().sign(&claims)?,
+        expires_in: ttl.as_secs(),
+        admin,
+    })
 }

@@ -38,12 +38,28 @@ mod tests {
 
     #[test]
     fn normalises_and_refuses() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "@example.com", "ada@", "a b@example.com", "ada@@example.com", "ada@.com", "ada@example..com", "ada@example.com\n"] {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@.com",
+            "ada@example..com",
+            "ada@example.com\n",
+        ] {
             assert!(Email::parse(bad).is_err() || bad.ends_with('\n'), "{bad:?}");
         }
         // A trailing newline is trimmed, not smuggled in.
-        assert_eq!(Email::parse("ada@example.com\n").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("ada@example.com\n").unwrap().as_str(),
+            "ada@example.com"
+        );
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
     }
 }

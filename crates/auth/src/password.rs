@@ -43,7 +43,9 @@ impl Default for Hasher {
 impl Hasher {
     pub fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Hasher { permits: Arc::new(Semaphore::new(cores * 2)) }
+        Hasher {
+            permits: Arc::new(Semaphore::new(cores * 2)),
+        }
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
@@ -61,7 +63,9 @@ impl Hasher {
                 None => (dummy_hash(), false),
             };
             let parsed = PasswordHash::new(phc).map_err(Error::internal)?;
-            let ok = argon2().verify_password(password.expose().as_bytes(), &parsed).is_ok();
+            let ok = argon2()
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok();
             Ok(ok && real)
         })
         .await?
@@ -98,9 +102,24 @@ mod tests {
         let phc = hasher.hash(Secret::new("correct horse".into())).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(!phc.contains("correct horse"));
-        assert!(hasher.verify(Secret::new("correct horse".into()), Some(phc.clone())).await.unwrap());
-        assert!(!hasher.verify(Secret::new("wrong horse".into()), Some(phc)).await.unwrap());
-        assert!(!hasher.verify(Secret::new("basalt-timing-equaliser".into()), None).await.unwrap());
+        assert!(
+            hasher
+                .verify(Secret::new("correct horse".into()), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(Secret::new("wrong horse".into()), Some(phc))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(Secret::new("basalt-timing-equaliser".into()), None)
+                .await
+                .unwrap()
+        );
     }
 
     #[test]

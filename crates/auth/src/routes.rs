@@ -8,10 +8,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Auth;
 use crate::admins::{self, AdminSession};
 use crate::email::Email;
 use crate::service_keys::{self, NewServiceKey, ServiceKey};
-use crate::Auth;
 
 /// The auth slice's routes (so far: admin login, service keys, JWKS).
 pub fn api<S>() -> Api<S>
@@ -21,7 +21,7 @@ where
     Authenticator: FromRef<S>,
 {
     Api::new()
-        .add(
+        .route(
             Route::post("/v1/admin/login", admin_login)
                 .tag("admin")
                 .summary("Sign in as an admin")
@@ -29,14 +29,14 @@ where
                 .body::<LoginRequest>()
                 .response::<AdminSession>(200, "An admin token"),
         )
-        .add(
+        .route(
             Route::get("/v1/admin/keys", list_keys)
                 .tag("admin")
                 .summary("List service keys")
                 .access(Access::Admin)
                 .response::<KeyList>(200, "Service keys, without their secrets"),
         )
-        .add(
+        .route(
             Route::post("/v1/admin/keys", create_key)
                 .tag("admin")
                 .summary("Create a service key (its secret is shown once)")
@@ -44,14 +44,14 @@ where
                 .body::<CreateKey>()
                 .response::<NewServiceKey>(201, "The new key"),
         )
-        .add(
+        .route(
             Route::delete("/v1/admin/keys/{id}", revoke_key)
                 .tag("admin")
                 .summary("Revoke a service key")
                 .access(Access::Admin)
                 .empty(204, "Revoked"),
         )
-        .add(
+        .route(
             Route::get("/v1/auth/jwks.json", jwks)
                 .tag("auth")
                 .summary("Public keys that verify Basalt's tokens (JWKS)")
@@ -74,7 +74,9 @@ async fn admin_login(
 ) -> Result<Json<AdminSession>, Error> {
     let email = Email::parse(&body.email)?;
     auth.inner.login_limiter.check(&format!("admin-login:ip:{ip}"))?;
-    auth.inner.login_limiter.check(&format!("admin-login:email:{}", email.as_str()))?;
+    auth.inner
+        .login_limiter
+        .check(&format!("admin-login:email:{}", email.as_str()))?;
     let session = admins::login(&auth, &email, body.password).await;
     if session.is_err() {
         tracing::info!(%ip, "admin login refused");
@@ -88,7 +90,9 @@ pub struct KeyList {
 }
 
 async fn list_keys(_: AdminCaller, State(auth): State<Auth>) -> Result<Json<KeyList>, Error> {
-    Ok(Json(KeyList { keys: service_keys::list(auth.db()).await? }))
+    Ok(Json(KeyList {
+        keys: service_keys::list(auth.db()).await?,
+    }))
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -54,7 +54,12 @@ pub async fn create(db: &Db, name: &str) -> Result<NewServiceKey, Error> {
     let hash = secret_hash(&secret);
     db.execute(
         "INSERT INTO service_keys (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
-        &[(&id).into(), (&name).into(), Param::Bytes(&hash), Timestamp::now().millis().into()],
+        &[
+            (&id).into(),
+            (&name).into(),
+            Param::Bytes(&hash),
+            Timestamp::now().millis().into(),
+        ],
     )
     .await?;
     let key = format!("{PREFIX}{id}_{secret}");
@@ -63,7 +68,10 @@ pub async fn create(db: &Db, name: &str) -> Result<NewServiceKey, Error> {
 
 pub async fn list(db: &Db) -> Result<Vec<ServiceKey>, Error> {
     let rows = db
-        .fetch_all("SELECT id, name, created_at, last_used_at FROM service_keys ORDER BY id", &[])
+        .fetch_all(
+            "SELECT id, name, created_at, last_used_at FROM service_keys ORDER BY id",
+            &[],
+        )
         .await?;
     rows.into_iter()
         .map(|r| {
@@ -79,7 +87,11 @@ pub async fn list(db: &Db) -> Result<Vec<ServiceKey>, Error> {
 
 /// Deletes a key; it stops working at once on every node.
 pub async fn revoke(db: &Db, id: &str) -> Result<(), Error> {
-    if db.execute("DELETE FROM service_keys WHERE id = $1", &[id.into()]).await? == 0 {
+    if db
+        .execute("DELETE FROM service_keys WHERE id = $1", &[id.into()])
+        .await?
+        == 0
+    {
         return Err(Error::not_found("no service key with this id"));
     }
     Ok(())
@@ -94,7 +106,10 @@ pub async fn verify(db: &Db, presented: &str) -> Result<ServiceIdentity, Error> 
         .filter(|(id, secret)| id.len() == 26 && secret.len() == 64)
         .ok_or_else(invalid)?;
     let row = db
-        .fetch_optional("SELECT name, secret_hash, last_used_at FROM service_keys WHERE id = $1", &[id.into()])
+        .fetch_optional(
+            "SELECT name, secret_hash, last_used_at FROM service_keys WHERE id = $1",
+            &[id.into()],
+        )
         .await?;
     let presented_hash = secret_hash(secret);
     let Some(row) = row else {
@@ -111,14 +126,20 @@ pub async fn verify(db: &Db, presented: &str) -> Result<ServiceIdentity, Error> 
         let (db, id) = (db.clone(), id.to_owned());
         tokio::spawn(async move {
             if let Err(e) = db
-                .execute("UPDATE service_keys SET last_used_at = $1 WHERE id = $2", &[now.into(), (&id).into()])
+                .execute(
+                    "UPDATE service_keys SET last_used_at = $1 WHERE id = $2",
+                    &[now.into(), (&id).into()],
+                )
                 .await
             {
                 tracing::warn!(error = %e, "could not record service key use");
             }
         });
     }
-    Ok(ServiceIdentity { key_id: id.to_owned(), name: row.text(0)? })
+    Ok(ServiceIdentity {
+        key_id: id.to_owned(),
+        name: row.text(0)?,
+    })
 }
 
 pub(crate) fn identity(identity: ServiceIdentity) -> basalt_core::Caller {

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use basalt_core::{Error, Timestamp};
 use basalt_store::{Db, Param};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
@@ -39,7 +39,12 @@ impl SigningKeys {
         db.execute(
             "INSERT INTO signing_keys (kid, alg, private_key, public_key, active, created_at)
              VALUES ($1, 'EdDSA', $2, $3, 1, $4) ON CONFLICT DO NOTHING",
-            &[(&kid).into(), Param::Bytes(&seed), Param::Bytes(&public), Timestamp::now().millis().into()],
+            &[
+                (&kid).into(),
+                Param::Bytes(&seed),
+                Param::Bytes(&public),
+                Timestamp::now().millis().into(),
+            ],
         )
         .await?;
         Self::load(db)
@@ -60,7 +65,9 @@ impl SigningKeys {
         for row in rows {
             let (kid, alg) = (row.text(0)?, row.text(1)?);
             if alg != "EdDSA" {
-                return Err(Error::internal(format!("signing key {kid} has unknown algorithm {alg}")));
+                return Err(Error::internal(format!(
+                    "signing key {kid} has unknown algorithm {alg}"
+                )));
             }
             let public = row.bytes(3)?;
             decoding.insert(kid.clone(), DecodingKey::from_ed_der(&public));

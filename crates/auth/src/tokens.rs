@@ -93,18 +93,23 @@ impl SigningKeys {
         if header.alg != Algorithm::EdDSA {
             return Err(invalid());
         }
-        let key = header.kid.as_deref().and_then(|kid| self.decoding_key(kid)).ok_or_else(invalid)?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.decoding_key(kid))
+            .ok_or_else(invalid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[USER_AUDIENCE, ADMIN_AUDIENCE]);
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
-            match e.kind() {
-                ErrorKind::ExpiredSignature => Error::unauthenticated("token has expired"),
-                _ => invalid(),
-            }
-        })?;
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => Error::unauthenticated("token has expired"),
+                    _ => invalid(),
+                }
+            })?;
         let claims = Value::Object(data.claims);
         match claims.get("aud").and_then(Value::as_str) {
             Some(ADMIN_AUDIENCE) => serde_json::from_value(claims).map(Verified::Admin),

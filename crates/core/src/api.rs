@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::routing::{MethodRouter, on, MethodFilter};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
@@ -136,17 +136,29 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
     }
     /// A JSON response of type `T`.
     pub fn response<T: JsonSchema>(mut self, status: u16, description: &'static str) -> Self {
-        self.responses.push(Response { status, description, body: Some(Body::Json(reference::<T>)) });
+        self.responses.push(Response {
+            status,
+            description,
+            body: Some(Body::Json(reference::<T>)),
+        });
         self
     }
     /// A response without a body.
     pub fn empty(mut self, status: u16, description: &'static str) -> Self {
-        self.responses.push(Response { status, description, body: None });
+        self.responses.push(Response {
+            status,
+            description,
+            body: None,
+        });
         self
     }
     /// A response of another media type.
     pub fn raw_response(mut self, status: u16, media_type: &'static str, description: &'static str) -> Self {
-        self.responses.push(Response { status, description, body: Some(Body::Raw(media_type)) });
+        self.responses.push(Response {
+            status,
+            description,
+            body: Some(Body::Raw(media_type)),
+        });
         self
     }
 }
@@ -167,7 +179,7 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
         Self::default()
     }
 
-    pub fn add(mut self, route: Route<S>) -> Self {
+    pub fn route(mut self, route: Route<S>) -> Self {
         self.routes.push(route);
         self
     }
@@ -208,7 +220,10 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
                 }
             }
             let mut op = Map::new();
-            op.insert("operationId".into(), operation_id(&route.method, route.path).into());
+            op.insert(
+                "operationId".into(),
+                operation_id(&route.method, route.path).into(),
+            );
             if !route.summary.is_empty() {
                 op.insert("summary".into(), route.summary.into());
             }
@@ -228,7 +243,10 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
                 op.insert("parameters".into(), parameters.into());
             }
             if let Some(body) = &route.body {
-                op.insert("requestBody".into(), json!({"required": true, "content": content(body, &mut g)}));
+                op.insert(
+                    "requestBody".into(),
+                    json!({"required": true, "content": content(body, &mut g)}),
+                );
             }
             let mut responses = Map::new();
             for r in &route.responses {
@@ -277,7 +295,9 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
         }
         by_path
             .into_iter()
-            .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+            .fold(Router::new(), |router, (path, methods)| {
+                router.route(path, methods)
+            })
     }
 }
 
@@ -293,14 +313,16 @@ fn path_parameters(path: &str) -> (String, Vec<String>) {
     let mut params = Vec::new();
     let openapi = path
         .split('/')
-        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => {
-                let name = name.trim_start_matches('*');
-                params.push(name.to_owned());
-                format!("{{{name}}}")
-            }
-            None => segment.to_owned(),
-        })
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => {
+                    let name = name.trim_start_matches('*');
+                    params.push(name.to_owned());
+                    format!("{{{name}}}")
+                }
+                None => segment.to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/");
     (openapi, params)
@@ -316,7 +338,11 @@ fn operation_id(method: &Method, path: &str) -> String {
                 id.push_str("by_");
                 id.push_str(name.trim_start_matches('*'));
             }
-            None => id.extend(segment.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })),
+            None => id.extend(
+                segment
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+            ),
         }
     }
     id
@@ -346,10 +372,19 @@ mod tests {
     fn paths_and_operation_ids() {
         assert_eq!(
             path_parameters("/v1/storage/{bucket}/{*path}"),
-            ("/v1/storage/{bucket}/{path}".to_owned(), vec!["bucket".to_owned(), "path".to_owned()])
+            (
+                "/v1/storage/{bucket}/{path}".to_owned(),
+                vec!["bucket".to_owned(), "path".to_owned()]
+            )
         );
-        assert_eq!(operation_id(&Method::DELETE, "/v1/admin/keys/{id}"), "delete_admin_keys_by_id");
-        assert_eq!(operation_id(&Method::GET, "/v1/auth/jwks.json"), "get_auth_jwks_json");
+        assert_eq!(
+            operation_id(&Method::DELETE, "/v1/admin/keys/{id}"),
+            "delete_admin_keys_by_id"
+        );
+        assert_eq!(
+            operation_id(&Method::GET, "/v1/auth/jwks.json"),
+            "get_auth_jwks_json"
+        );
     }
 
     #[derive(JsonSchema)]
@@ -368,18 +403,40 @@ mod tests {
     #[test]
     fn document_lists_every_route_with_its_schemas() {
         let api: Api<()> = Api::new()
-            .add(Route::get("/v1/things", || async {}).query::<Page>().response::<Thing>(200, "a thing").access(Access::Public))
-            .add(Route::post("/v1/things", || async {}).body::<Thing>().empty(201, "made").access(Access::Admin))
-            .add(Route::delete("/v1/things/{id}", || async {}).empty(204, "gone"));
+            .route(
+                Route::get("/v1/things", || async {})
+                    .query::<Page>()
+                    .response::<Thing>(200, "a thing")
+                    .access(Access::Public),
+            )
+            .route(
+                Route::post("/v1/things", || async {})
+                    .body::<Thing>()
+                    .empty(201, "made")
+                    .access(Access::Admin),
+            )
+            .route(Route::delete("/v1/things/{id}", || async {}).empty(204, "gone"));
         let doc = api.openapi("t", "1");
         let things = &doc["paths"]["/v1/things"];
         assert_eq!(things["get"]["parameters"][0]["name"], "limit");
         assert_eq!(things["get"]["parameters"][0]["description"], "Items per page.");
-        assert_eq!(things["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Thing");
-        assert_eq!(things["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Thing");
+        assert_eq!(
+            things["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Thing"
+        );
+        assert_eq!(
+            things["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Thing"
+        );
         assert_eq!(things["post"]["security"], json!([{"bearer": []}]));
-        assert_eq!(doc["paths"]["/v1/things/{id}"]["delete"]["parameters"][0]["in"], "path");
-        assert_eq!(doc["components"]["schemas"]["Thing"]["properties"]["name"]["type"], "string");
+        assert_eq!(
+            doc["paths"]["/v1/things/{id}"]["delete"]["parameters"][0]["in"],
+            "path"
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["Thing"]["properties"]["name"]["type"],
+            "string"
+        );
         // Both methods of one path share one axum route.
         let _router: Router<()> = api.into_router();
     }

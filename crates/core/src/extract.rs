@@ -146,11 +146,21 @@ mod tests {
 
     #[test]
     fn json_content_types() {
-        let ok = ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"];
+        let ok = [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ];
         for v in ok {
             assert!(is_json_content_type(Some(&HeaderValue::from_static(v))), "{v}");
         }
-        let bad = ["text/plain", "application/x-www-form-urlencoded", "+json", "application/jsonp"];
+        let bad = [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "+json",
+            "application/jsonp",
+        ];
         for v in bad {
             assert!(!is_json_content_type(Some(&HeaderValue::from_static(v))), "{v}");
         }

@@ -46,6 +46,9 @@ mod tests {
         for pair in ids.windows(2) {
             assert!(pair[0] < pair[1], "{} !< {}", pair[0], pair[1]);
         }
-        assert!(ids.iter().all(|id| id.len() == 26 && id.bytes().all(|b| ALPHABET.contains(&b))));
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 26 && id.bytes().all(|b| ALPHABET.contains(&b)))
+        );
     }
 }

@@ -44,7 +44,13 @@ impl Histogram {
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let braces = |s: &str| if s.is_empty() { String::new() } else { format!("{{{s}}}") };
+        let braces = |s: &str| {
+            if s.is_empty() {
+                String::new()
+            } else {
+                format!("{{{s}}}")
+            }
+        };
         let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
         let _ = writeln!(out, "{name}_count{} {count}", braces(labels));
     }
@@ -138,7 +144,10 @@ fn static_method(method: &str) -> &'static str {
 
 /// Escapes a label value for the Prometheus text format.
 pub fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -153,10 +162,23 @@ mod tests {
         m.record_request("BREW", "/v1/health", 405, Duration::from_millis(1));
         m.register(|out| out.push_str("basalt_custom 7\n"));
         let text = m.render();
-        assert!(text.contains("basalt_http_requests_total{method=\"GET\",route=\"/v1/health\",status=\"200\"} 2"), "{text}");
-        assert!(text.contains("basalt_http_requests_total{method=\"OTHER\",route=\"/v1/health\",status=\"405\"} 1"));
-        assert!(text.contains("basalt_http_request_duration_seconds_bucket{route=\"/v1/health\",le=\"0.0005\"} 1"));
-        assert!(text.contains("basalt_http_request_duration_seconds_bucket{route=\"/v1/health\",le=\"0.05\"} 3"));
+        assert!(
+            text.contains("basalt_http_requests_total{method=\"GET\",route=\"/v1/health\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "basalt_http_requests_total{method=\"OTHER\",route=\"/v1/health\",status=\"405\"} 1"
+            )
+        );
+        assert!(
+            text.contains(
+                "basalt_http_request_duration_seconds_bucket{route=\"/v1/health\",le=\"0.0005\"} 1"
+            )
+        );
+        assert!(
+            text.contains("basalt_http_request_duration_seconds_bucket{route=\"/v1/health\",le=\"0.05\"} 3")
+        );
         assert!(text.contains("basalt_http_request_duration_seconds_count{route=\"/v1/health\"} 3"));
         assert!(text.contains("basalt_custom 7"));
     }

@@ -27,19 +27,29 @@ impl Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ')
-            || b[13] != b':' || b[16] != b':'
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
         {
             return None;
         }
         let num = |r: std::ops::Range<usize>| -> Option<i64> {
             let part = s.get(r)?;
-            part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())?
         };
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month)
-            || hour > 23 || minute > 59 || second > 60
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
         {
             return None;
         }
@@ -59,7 +69,10 @@ impl Timestamp {
         }
         let offset_minutes = match &s[i..] {
             "Z" | "z" => 0,
-            rest if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+            rest if rest.len() == 6
+                && (rest.starts_with('+') || rest.starts_with('-'))
+                && &rest[3..4] == ":" =>
+            {
                 let h = num(i + 1..i + 3)?;
                 let m = num(i + 4..i + 6)?;
                 let sign = if rest.starts_with('-') { -1 } else { 1 };
@@ -170,8 +183,18 @@ mod tests {
             Timestamp::parse("2026-01-02T05:04:05.678+02:00"),
             Some(Timestamp(1_767_323_045_678))
         );
-        assert_eq!(Timestamp::parse("2026-01-02T03:04:05Z"), Some(Timestamp(1_767_323_045_000)));
-        for bad in ["", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-02T03:04:05", "2026-01-02T03:04:05.Z", "x026-01-02T03:04:05Z"] {
+        assert_eq!(
+            Timestamp::parse("2026-01-02T03:04:05Z"),
+            Some(Timestamp(1_767_323_045_000))
+        );
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-01-02T03:04:05",
+            "2026-01-02T03:04:05.Z",
+            "x026-01-02T03:04:05Z",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

@@ -11,10 +11,14 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::app::{App, VERSION};
-use crate::config::{ConfigArgs, Settings};
+use crate::config::{ConfigArgs, Settings, StoreArgs};
 
 #[derive(Parser)]
-#[command(name = "basalt", version, about = "Basalt: a self-hostable backend in one binary")]
+#[command(
+    name = "basalt",
+    version,
+    about = "Basalt: a self-hostable backend in one binary"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,7 +29,7 @@ enum Command {
     /// Run the server
     Serve(ConfigArgs),
     /// Apply database migrations and exit
-    Migrate(ConfigArgs),
+    Migrate(StoreArgs),
     /// Manage dashboard admins
     Admin {
         #[command(subcommand)]
@@ -46,21 +50,25 @@ enum Command {
 enum AdminCommand {
     /// Create an admin (the password is read from stdin when --password is absent)
     Create {
+        /// The admin's email address
         #[arg(long)]
         email: String,
+        /// The password (8 to 256 characters); read from stdin when absent
         #[arg(long)]
         password: Option<String>,
         #[command(flatten)]
-        config: ConfigArgs,
+        config: StoreArgs,
     },
     /// Set an admin's password and sign out their sessions
     ResetPassword {
+        /// The admin's email address
         #[arg(long)]
         email: String,
+        /// The new password; read from stdin when absent
         #[arg(long)]
         password: Option<String>,
         #[command(flatten)]
-        config: ConfigArgs,
+        config: StoreArgs,
     },
 }
 
@@ -68,18 +76,20 @@ enum AdminCommand {
 enum KeysCommand {
     /// Create a service key and print it (shown this once)
     Create {
+        /// What the key is for, e.g. "billing worker"
         #[arg(long)]
         name: String,
         #[command(flatten)]
-        config: ConfigArgs,
+        config: StoreArgs,
     },
     /// List service keys
-    List(ConfigArgs),
+    List(StoreArgs),
     /// Revoke a service key
     Revoke {
+        /// The key's id (from `basalt keys list`)
         id: String,
         #[command(flatten)]
-        config: ConfigArgs,
+        config: StoreArgs,
     },
 }
 
@@ -105,12 +115,19 @@ async fn dispatch(command: Command) -> Result<(), String> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
-            let (config, _) = load(&args, "warn")?;
+            let (config, _) = load(&args.config_args(), "warn")?;
             App::start(config).await.map_err(|e| e.to_string())?;
             println!("database is up to date");
             Ok(())
         }
-        Command::Admin { command: AdminCommand::Create { email, password, config } } => {
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    config,
+                },
+        } => {
             let (auth, _) = auth(&config).await?;
             let email = Email::parse(&email).map_err(|e| e.message().to_owned())?;
             let admin = admins::create(&auth, &email, password_or_stdin(password)?)
@@ -119,35 +136,66 @@ async fn dispatch(command: Command) -> Result<(), String> {
             println!("admin {} created (id {})", admin.email, admin.id);
             Ok(())
         }
-        Command::Admin { command: AdminCommand::ResetPassword { email, password, config } } => {
+        Command::Admin {
+            command:
+                AdminCommand::ResetPassword {
+                    email,
+                    password,
+                    config,
+                },
+        } => {
             let (auth, _) = auth(&config).await?;
             let email = Email::parse(&email).map_err(|e| e.message().to_owned())?;
             admins::reset_password(&auth, &email, password_or_stdin(password)?)
                 .await
                 .map_err(|e| e.message().to_owned())?;
-            println!("password of {} changed; their existing tokens no longer work", email.as_str());
+            println!(
+                "password of {} changed; their existing tokens no longer work",
+                email.as_str()
+            );
             Ok(())
         }
-        Command::Keys { command: KeysCommand::Create { name, config } } => {
+        Command::Keys {
+            command: KeysCommand::Create { name, config },
+        } => {
             let (auth, _) = auth(&config).await?;
-            let key = service_keys::create(auth.db(), &name).await.map_err(|e| e.message().to_owned())?;
+            let key = service_keys::create(auth.db(), &name)
+                .await
+                .map_err(|e| e.message().to_owned())?;
             println!("{}", key.key);
-            eprintln!("service key {} ({}) created; this is the only time it is shown", key.id, key.name);
+            eprintln!(
+                "service key {} ({}) created; this is the only time it is shown",
+                key.id, key.name
+            );
             Ok(())
         }
-        Command::Keys { command: KeysCommand::List(config) } => {
+        Command::Keys {
+            command: KeysCommand::List(config),
+        } => {
             let (auth, _) = auth(&config).await?;
-            let keys = service_keys::list(auth.db()).await.map_err(|e| e.message().to_owned())?;
+            let keys = service_keys::list(auth.db())
+                .await
+                .map_err(|e| e.message().to_owned())?;
             println!("{:<26}  {:<24}  {:<24}  NAME", "ID", "CREATED", "LAST USED");
             for k in keys {
                 let last = k.last_used_at.map_or("never".to_owned(), |t| t.to_string());
-                println!("{:<26}  {:<24}  {:<24}  {}", k.id, k.created_at.to_string(), last, k.name);
+                println!(
+                    "{:<26}  {:<24}  {:<24}  {}",
+                    k.id,
+                    k.created_at.to_string(),
+                    last,
+                    k.name
+                );
             }
             Ok(())
         }
-        Command::Keys { command: KeysCommand::Revoke { id, config } } => {
+        Command::Keys {
+            command: KeysCommand::Revoke { id, config },
+        } => {
             let (auth, _) = auth(&config).await?;
-            service_keys::revoke(auth.db(), &id).await.map_err(|e| e.message().to_owned())?;
+            service_keys::revoke(auth.db(), &id)
+                .await
+                .map_err(|e| e.message().to_owned())?;
             println!("service key {id} revoked");
             Ok(())
         }
@@ -169,8 +217,8 @@ fn load(args: &ConfigArgs, default_log: &str) -> Result<(Config, Settings), Stri
     Ok((config, settings))
 }
 
-async fn auth(args: &ConfigArgs) -> Result<(Auth, Config), String> {
-    let (config, _) = load(args, "warn")?;
+async fn auth(args: &StoreArgs) -> Result<(Auth, Config), String> {
+    let (config, _) = load(&args.config_args(), "warn")?;
     let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
     Ok((app.state.auth, config))
 }
@@ -180,7 +228,10 @@ fn init_logging(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
         // sqlx reports every slow statement at info; keep that out of the default log.
         .add_directive("sqlx=warn".parse().expect("valid directive"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 fn password_or_stdin(password: Option<String>) -> Result<Secret<String>, String> {
@@ -190,7 +241,10 @@ fn password_or_stdin(password: Option<String>) -> Result<Secret<String>, String>
     eprint!("password: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
     Ok(Secret::new(line.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
@@ -201,7 +255,9 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
-    let admin_count = admins::count(&app.state.db).await.map_err(|e| e.message().to_owned())?;
+    let admin_count = admins::count(&app.state.db)
+        .await
+        .map_err(|e| e.message().to_owned())?;
     let db = &app.state.db;
     let mut banner = format!(
         "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n  database      {} ({})\n",
@@ -217,7 +273,9 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
     }
     println!("{banner}");
     let _ = std::io::stdout().flush();
-    app.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
+    app.serve(listener, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The flags that point another command at the same database as this one.
@@ -226,20 +284,38 @@ fn store_flags(args: &ConfigArgs, settings: &Settings) -> String {
     if let Some(path) = &args.config {
         flags.push_str(&format!(" --config {}", shell_quote(&path.display().to_string())));
     }
-    if args.settings.data_dir.is_some() {
-        if let Some(dir) = &settings.data_dir {
-            flags.push_str(&format!(" --data-dir {}", shell_quote(&dir.display().to_string())));
-        }
+    if let (Some(_), Some(dir)) = (&args.settings.data_dir, &settings.data_dir) {
+        flags.push_str(&format!(
+            " --data-dir {}",
+            shell_quote(&dir.display().to_string())
+        ));
     }
-    if args.settings.database_url.is_some() {
-        // Never echo the URL: it may hold a password.
-        flags.push_str(" --database-url \"$BASALT_DATABASE_URL\"");
+    if let (Some(_), Some(url)) = (&args.settings.database_url, &settings.database_url) {
+        if std::env::var_os("BASALT_DATABASE_URL").is_some() {
+            flags.push_str(" --database-url \"$BASALT_DATABASE_URL\"");
+        } else if has_password(url) {
+            // Never echo a password into a terminal's scrollback.
+            flags.push_str(" --database-url '<your database URL>'");
+        } else {
+            flags.push_str(&format!(" --database-url {}", shell_quote(url)));
+        }
     }
     flags
 }
 
+/// Whether a URL's authority carries `user:password@`.
+fn has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
 fn shell_quote(s: &str) -> String {
-    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-:".contains(&b)) {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-:".contains(&b))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

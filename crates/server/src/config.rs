@@ -27,7 +27,12 @@ pub struct Settings {
     #[arg(long, env = "BASALT_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// Allowed browser origins, comma-separated, `*` for any [default: *]
-    #[arg(long, env = "BASALT_CORS_ORIGINS", value_name = "ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "BASALT_CORS_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Option<Vec<String>>,
     /// Largest request body read into memory, in bytes [default: 2097152]
     #[arg(long, env = "BASALT_BODY_LIMIT", value_name = "BYTES")]
@@ -47,7 +52,7 @@ pub struct Settings {
     /// Take the client address from X-Forwarded-For (only behind your own proxy) [default: false]
     #[arg(long, env = "BASALT_TRUST_PROXY", value_name = "BOOL")]
     pub trust_proxy: Option<bool>,
-    /// PostgreSQL pool size, or SQLite readers [default: 8]
+    /// PostgreSQL pool size (at least 2), or SQLite reader connections [default: 8]
     #[arg(long, env = "BASALT_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
     /// Log filter, e.g. `info` or `warn,basalt=debug` [default: info]
@@ -59,10 +64,37 @@ pub struct Settings {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
     /// TOML configuration file; flags and BASALT_* variables override it
-    #[arg(long, env = "BASALT_CONFIG", value_name = "FILE", global = true)]
+    #[arg(long, env = "BASALT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub settings: Settings,
+}
+
+/// The few settings commands other than `serve` take: where the database is.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// TOML configuration file; flags and BASALT_* variables override it
+    #[arg(long, env = "BASALT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and local files [default: ./basalt_data]
+    #[arg(long, env = "BASALT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… for PostgreSQL [default: SQLite in the data directory]
+    #[arg(long, env = "BASALT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn config_args(&self) -> ConfigArgs {
+        ConfigArgs {
+            config: self.config.clone(),
+            settings: Settings {
+                data_dir: self.data_dir.clone(),
+                database_url: self.database_url.clone(),
+                ..Settings::default()
+            },
+        }
+    }
 }
 
 macro_rules! first {
@@ -74,9 +106,23 @@ macro_rules! first {
 impl Settings {
     /// `self` (flags and environment) over `file`.
     pub fn over(self, file: Settings) -> Settings {
-        first!(self, file, http, data_dir, database_url, public_url, cors_origins, body_limit,
-            request_timeout, shutdown_timeout, admin_token_ttl, login_rate_limit, trust_proxy,
-            db_max_connections, log)
+        first!(
+            self,
+            file,
+            http,
+            data_dir,
+            database_url,
+            public_url,
+            cors_origins,
+            body_limit,
+            request_timeout,
+            shutdown_timeout,
+            admin_token_ttl,
+            login_rate_limit,
+            trust_proxy,
+            db_max_connections,
+            log
+        )
     }
 
     pub fn from_file(path: &Path) -> Result<Settings, String> {
@@ -101,7 +147,11 @@ impl Settings {
         }
         config.database_url = self.database_url.filter(|u| !u.is_empty()).map(Secret::new);
         if let Some(origins) = self.cors_origins {
-            config.cors_origins = origins.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+            config.cors_origins = origins
+                .into_iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
         }
         if let Some(v) = self.body_limit {
             config.body_limit = v;
@@ -151,7 +201,10 @@ mod tests {
             "http = \"0.0.0.0:9000\"\npublic_url = \"https://file.example/\"\nlogin_rate_limit = 3\n",
         )
         .unwrap();
-        let flags = Settings { public_url: Some("https://flag.example".into()), ..Settings::default() };
+        let flags = Settings {
+            public_url: Some("https://flag.example".into()),
+            ..Settings::default()
+        };
         let config = flags.over(file).resolve().unwrap();
         assert_eq!(config.http.to_string(), "0.0.0.0:9000");
         assert_eq!(config.public_url, "https://flag.example");
@@ -163,15 +216,24 @@ mod tests {
     #[test]
     fn file_typos_and_bad_values_are_refused() {
         assert!(toml::from_str::<Settings>("htpp = \"x\"").is_err());
-        let bad = Settings { request_timeout: Some(0), ..Settings::default() };
+        let bad = Settings {
+            request_timeout: Some(0),
+            ..Settings::default()
+        };
         assert!(bad.resolve().is_err());
-        let bad = Settings { public_url: Some("ftp://x".into()), ..Settings::default() };
+        let bad = Settings {
+            public_url: Some("ftp://x".into()),
+            ..Settings::default()
+        };
         assert!(bad.resolve().is_err());
     }
 
     #[test]
     fn database_url_is_redacted_in_debug_output() {
-        let s = Settings { database_url: Some("postgres://u:hunter22@db/x".into()), ..Settings::default() };
+        let s = Settings {
+            database_url: Some("postgres://u:hunter22@db/x".into()),
+            ..Settings::default()
+        };
         let config = s.resolve().unwrap();
         assert!(!format!("{config:?}").contains("hunter22"));
     }

@@ -32,11 +32,17 @@ struct Context {
 /// Wraps `router` (the app's routes) in Basalt's fallbacks and middleware.
 pub fn with_middleware(router: Router<AppState>, state: &AppState) -> Router {
     let config = &state.config;
-    let context = Arc::new(Context { metrics: state.metrics.clone(), trust_proxy: config.trust_proxy });
+    let context = Arc::new(Context {
+        metrics: state.metrics.clone(),
+        trust_proxy: config.trust_proxy,
+    });
     router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            config.request_timeout,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors(&config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(context, request_context))
@@ -55,7 +61,14 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+        ])
         .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
         .expose_headers([
             header::ETAG,
@@ -68,7 +81,10 @@ fn cors(origins: &[String]) -> CorsLayer {
     if origins.iter().any(|o| o == "*") {
         return layer.allow_origin(Any);
     }
-    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     layer.allow_origin(AllowOrigin::list(list))
 }
 
@@ -100,7 +116,8 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    cx.metrics.record_request(method.as_str(), &route, status, elapsed);
+    cx.metrics
+        .record_request(method.as_str(), &route, status, elapsed);
     span.in_scope(|| {
         tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1e3, "request");
     });
@@ -147,7 +164,7 @@ fn client_ip(req: &Request, trust_proxy: bool) -> IpAddr {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-            .last();
+            .next_back();
         if let Some(ip) = forwarded {
             return ip;
         }

@@ -21,28 +21,32 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn api() -> Api<AppState> {
     Api::new()
-        .add(
+        .route(
             Route::get("/v1/health", health)
                 .tag("ops")
                 .summary("Liveness: 200 while the process runs")
                 .access(Access::Public)
                 .response::<Health>(200, "The process is up"),
         )
-        .add(
+        .route(
             Route::get("/v1/health/ready", ready)
                 .tag("ops")
                 .summary("Readiness: 200 when the database answers, else 503")
                 .access(Access::Public)
                 .response::<Health>(200, "Ready to serve"),
         )
-        .add(
+        .route(
             Route::get("/metrics", metrics)
                 .tag("ops")
                 .summary("Prometheus metrics")
                 .access(Access::Public)
-                .raw_response(200, "text/plain; version=0.0.4", "Metrics in the Prometheus text format"),
+                .raw_response(
+                    200,
+                    "text/plain; version=0.0.4",
+                    "Metrics in the Prometheus text format",
+                ),
         )
-        .add(
+        .route(
             Route::get("/v1/openapi.json", openapi)
                 .tag("ops")
                 .summary("This OpenAPI document")
@@ -59,12 +63,18 @@ pub struct Health {
 }
 
 async fn health() -> Json<Health> {
-    Json(Health { status: "ok", version: VERSION })
+    Json(Health {
+        status: "ok",
+        version: VERSION,
+    })
 }
 
 async fn ready(State(db): State<Db>) -> Result<Json<Health>, Error> {
     match db.ping(READY_TIMEOUT).await {
-        Ok(()) => Ok(Json(Health { status: "ok", version: VERSION })),
+        Ok(()) => Ok(Json(Health {
+            status: "ok",
+            version: VERSION,
+        })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             Err(Error::unavailable("the database does not answer")
@@ -75,7 +85,10 @@ async fn ready(State(db): State<Db>) -> Result<Json<Health>, Error> {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -83,7 +96,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn openapi(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
         axum::body::Bytes::copy_from_slice(&state.openapi),
     )
         .into_response()
@@ -94,17 +110,37 @@ pub fn register_metrics(metrics: &Metrics, db: &Db) {
     let db = db.clone();
     let backend = db.backend().as_str();
     metrics.register(move |out| {
-        let _ = writeln!(out, "# HELP basalt_build_info Basalt version and database backend.");
+        let _ = writeln!(
+            out,
+            "# HELP basalt_build_info Basalt version and database backend."
+        );
         let _ = writeln!(out, "# TYPE basalt_build_info gauge");
-        let _ = writeln!(out, "basalt_build_info{{version=\"{}\",backend=\"{backend}\"}} 1", escape(VERSION));
-        let _ = writeln!(out, "# HELP basalt_db_pool_connections Database connections by pool and state.");
+        let _ = writeln!(
+            out,
+            "basalt_build_info{{version=\"{}\",backend=\"{backend}\"}} 1",
+            escape(VERSION)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP basalt_db_pool_connections Database connections by pool and state."
+        );
         let _ = writeln!(out, "# TYPE basalt_db_pool_connections gauge");
         for (pool, size, idle) in db.pool_stats() {
-            let _ = writeln!(out, "basalt_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}} {idle}");
-            let _ = writeln!(out, "basalt_db_pool_connections{{pool=\"{pool}\",state=\"in_use\"}} {}", size.saturating_sub(idle));
+            let _ = writeln!(
+                out,
+                "basalt_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}} {idle}"
+            );
+            let _ = writeln!(
+                out,
+                "basalt_db_pool_connections{{pool=\"{pool}\",state=\"in_use\"}} {}",
+                size.saturating_sub(idle)
+            );
         }
         if let Some(rss) = resident_memory_bytes() {
-            let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.");
+            let _ = writeln!(
+                out,
+                "# HELP process_resident_memory_bytes Resident memory size in bytes."
+            );
             let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
             let _ = writeln!(out, "process_resident_memory_bytes {rss}");
         }

@@ -4,9 +4,9 @@ mod common;
 
 use std::time::Duration;
 
+use basalt_auth::tokens::{ADMIN_AUDIENCE, AccessClaims, AdminClaims, USER_AUDIENCE};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use basalt_auth::tokens::{ADMIN_AUDIENCE, AccessClaims, AdminClaims, USER_AUDIENCE};
 use common::{Resp, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -28,33 +28,61 @@ on_both_backends!(
 async fn health_ready_and_request_ids(s: &TestServer) {
     let res = s.get("/v1/health", None).await;
     res.expect(200, None);
-    assert_eq!(res.json(), json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+    assert_eq!(
+        res.json(),
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
     let generated = res.header("x-request-id").unwrap().to_owned();
     assert_eq!(generated.len(), 26);
 
     s.get("/v1/health/ready", None).await.expect(200, None);
 
-    let echoed = TestServer::read(s.client.get(format!("{}/v1/health", s.url)).header("x-request-id", "trace-42")).await;
+    let echoed = TestServer::read(
+        s.client
+            .get(format!("{}/v1/health", s.url))
+            .header("x-request-id", "trace-42"),
+    )
+    .await;
     assert_eq!(echoed.header("x-request-id"), Some("trace-42"));
     // An id that is too long (or not printable ASCII) is replaced, not echoed.
     let long = "x".repeat(200);
-    let replaced = TestServer::read(s.client.get(format!("{}/v1/health", s.url)).header("x-request-id", &long)).await;
+    let replaced = TestServer::read(
+        s.client
+            .get(format!("{}/v1/health", s.url))
+            .header("x-request-id", &long),
+    )
+    .await;
     assert_ne!(replaced.header("x-request-id"), Some(long.as_str()));
     assert_eq!(replaced.header("x-request-id").unwrap().len(), 26);
     // Errors carry it too.
-    let missing = TestServer::read(s.client.get(format!("{}/nope", s.url)).header("x-request-id", "trace-43")).await;
+    let missing = TestServer::read(
+        s.client
+            .get(format!("{}/nope", s.url))
+            .header("x-request-id", "trace-43"),
+    )
+    .await;
     assert_eq!(missing.header("x-request-id"), Some("trace-43"));
 }
 
 async fn unknown_routes_and_wrong_methods(s: &TestServer) {
-    for path in ["/nope", "/v1", "/v1/admin", "/v1/health/extra", "/v1/admin/keys/a/b"] {
+    for path in [
+        "/nope",
+        "/v1",
+        "/v1/admin",
+        "/v1/health/extra",
+        "/v1/admin/keys/a/b",
+    ] {
         s.get(path, None).await.expect(404, Some("not_found"));
     }
     let res = s.request(Method::DELETE, "/v1/health", None, None).await;
     res.expect(405, Some("method_not_allowed"));
     assert!(res.header("allow").unwrap().contains("GET"));
-    s.request(Method::PUT, "/v1/admin/keys", None, Some(json!({}))).await.expect(405, Some("method_not_allowed"));
-    s.request(Method::GET, "/v1/admin/login", None, None).await.expect(405, Some("method_not_allowed"));
+    s.request(Method::PUT, "/v1/admin/keys", None, Some(json!({})))
+        .await
+        .expect(405, Some("method_not_allowed"));
+    s.request(Method::GET, "/v1/admin/login", None, None)
+        .await
+        .expect(405, Some("method_not_allowed"));
 }
 
 async fn send_raw(s: &TestServer, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Resp {
@@ -69,7 +97,12 @@ async fn hostile_bodies(s: &TestServer) {
     let json_ct = Some("application/json");
     let cases: &[(&[u8], Option<&str>, u16, &str)] = &[
         (b"{\"email\": ", json_ct, 400, "invalid_argument"),
-        (b"{\"email\": \"a@b.c\", \"password\": }", json_ct, 400, "invalid_argument"),
+        (
+            b"{\"email\": \"a@b.c\", \"password\": }",
+            json_ct,
+            400,
+            "invalid_argument",
+        ),
         (b"[1, 2]", json_ct, 400, "invalid_argument"),
         (b"\"a string\"", json_ct, 400, "invalid_argument"),
         (b"42", json_ct, 400, "invalid_argument"),
@@ -77,22 +110,64 @@ async fn hostile_bodies(s: &TestServer) {
         (b"", json_ct, 400, "invalid_argument"),
         (b"\xff\xfe{}", json_ct, 400, "invalid_argument"),
         (b"{\"email\": \"a@b.c\"}", json_ct, 400, "invalid_argument"),
-        (b"{\"email\": 5, \"password\": \"12345678\"}", json_ct, 400, "invalid_argument"),
-        (b"{\"email\": \"a@b.c\", \"password\": \"12345678\", \"extra\": 1}", json_ct, 400, "invalid_argument"),
-        (b"{\"email\": \"not-an-email\", \"password\": \"12345678\"}", json_ct, 400, "invalid_argument"),
-        (b"{\"email\": \"a@b.c\", \"password\": \"12345678\"}", Some("text/plain"), 415, "unsupported_media_type"),
-        (b"{\"email\": \"a@b.c\", \"password\": \"12345678\"}", None, 415, "unsupported_media_type"),
-        (b"email=a@b.c", Some("application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
+        (
+            b"{\"email\": 5, \"password\": \"12345678\"}",
+            json_ct,
+            400,
+            "invalid_argument",
+        ),
+        (
+            b"{\"email\": \"a@b.c\", \"password\": \"12345678\", \"extra\": 1}",
+            json_ct,
+            400,
+            "invalid_argument",
+        ),
+        (
+            b"{\"email\": \"not-an-email\", \"password\": \"12345678\"}",
+            json_ct,
+            400,
+            "invalid_argument",
+        ),
+        (
+            b"{\"email\": \"a@b.c\", \"password\": \"12345678\"}",
+            Some("text/plain"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            b"{\"email\": \"a@b.c\", \"password\": \"12345678\"}",
+            None,
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            b"email=a@b.c",
+            Some("application/x-www-form-urlencoded"),
+            415,
+            "unsupported_media_type",
+        ),
     ];
     for (body, ct, status, code) in cases {
         let res = send_raw(s, "/v1/admin/login", *ct, body.to_vec()).await;
-        assert_eq!(res.status, *status, "{:?} {ct:?}: {}", String::from_utf8_lossy(body), res.text);
+        assert_eq!(
+            res.status,
+            *status,
+            "{:?} {ct:?}: {}",
+            String::from_utf8_lossy(body),
+            res.text
+        );
         res.expect(*status, Some(code));
-        assert!(!res.text.contains("LoginRequest"), "no internal type names: {}", res.text);
+        assert!(
+            !res.text.contains("LoginRequest"),
+            "no internal type names: {}",
+            res.text
+        );
     }
     // 10 MB to a small endpoint, announced and streamed.
     let big = vec![b' '; 10 * 1024 * 1024];
-    send_raw(s, "/v1/admin/login", json_ct, big.clone()).await.expect(413, Some("payload_too_large"));
+    send_raw(s, "/v1/admin/login", json_ct, big.clone())
+        .await
+        .expect(413, Some("payload_too_large"));
     // Without credentials the key route refuses before reading the body.
     let status = raw_chunked_post(s, "/v1/admin/keys", None, 10 * 1024 * 1024).await;
     assert!(status.starts_with("HTTP/1.1 401"), "{status}");
@@ -108,15 +183,23 @@ async fn hostile_bodies(s: &TestServer) {
 /// server has read the body; returns the status line.
 async fn raw_chunked_post(s: &TestServer, path: &str, token: Option<&str>, size: usize) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let stream = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://")).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
     let (mut read, mut write) = stream.into_split();
-    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let head = format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{auth}transfer-encoding: chunked\r\n\r\n");
+    let auth = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{auth}transfer-encoding: chunked\r\n\r\n"
+    );
     let writer = tokio::spawn(async move {
         write.write_all(head.as_bytes()).await?;
         let chunk = vec![b' '; 65536];
         for _ in 0..size / chunk.len() {
-            write.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+            write
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
             write.write_all(&chunk).await?;
             write.write_all(b"\r\n").await?;
         }
@@ -127,7 +210,10 @@ async fn raw_chunked_post(s: &TestServer, path: &str, token: Option<&str>, size:
     while !buf.ends_with(b"\r\n") {
         match tokio::time::timeout(Duration::from_secs(20), read.read(&mut byte)).await {
             Ok(Ok(1)) => buf.push(byte[0]),
-            other => panic!("no status line ({other:?}), got {:?}", String::from_utf8_lossy(&buf)),
+            other => panic!(
+                "no status line ({other:?}), got {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
         }
     }
     writer.abort();
@@ -137,28 +223,52 @@ async fn raw_chunked_post(s: &TestServer, path: &str, token: Option<&str>, size:
 async fn admin_login(s: &TestServer) {
     s.create_admin("Ada@Example.com", "correct horse battery").await;
     // Emails are trimmed and lowercased on both sides.
-    let res = s.post("/v1/admin/login", None, json!({"email": "  ADA@example.COM ", "password": "correct horse battery"})).await;
+    let res = s
+        .post(
+            "/v1/admin/login",
+            None,
+            json!({"email": "  ADA@example.COM ", "password": "correct horse battery"}),
+        )
+        .await;
     res.expect(200, None);
     let body = res.json();
     assert_eq!(body["admin"]["email"], "ada@example.com");
     assert_eq!(body["expires_in"], 12 * 3600);
     assert!(!res.text.contains("argon2"), "no hash in responses");
     let token = body["access_token"].as_str().unwrap();
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     assert_eq!(header["alg"], "EdDSA");
     assert_eq!(header["kid"], s.state.auth.keys().active_kid());
     s.get("/v1/admin/keys", Some(token)).await.expect(200, None);
 
     // Wrong password and unknown email: same status, same body.
-    let wrong = s.post("/v1/admin/login", None, json!({"email": "ada@example.com", "password": "wrong horse battery"})).await;
-    let unknown = s.post("/v1/admin/login", None, json!({"email": "bob@example.com", "password": "correct horse battery"})).await;
+    let wrong = s
+        .post(
+            "/v1/admin/login",
+            None,
+            json!({"email": "ada@example.com", "password": "wrong horse battery"}),
+        )
+        .await;
+    let unknown = s
+        .post(
+            "/v1/admin/login",
+            None,
+            json!({"email": "bob@example.com", "password": "correct horse battery"}),
+        )
+        .await;
     wrong.expect(401, Some("unauthenticated"));
     unknown.expect(401, Some("unauthenticated"));
     assert_eq!(wrong.json(), unknown.json());
 
     // Creating the same admin twice is refused.
     let email = basalt_auth::email::Email::parse("ada@example.com").unwrap();
-    let again = basalt_auth::admins::create(&s.state.auth, &email, basalt_core::Secret::new("another password".into())).await;
+    let again = basalt_auth::admins::create(
+        &s.state.auth,
+        &email,
+        basalt_core::Secret::new("another password".into()),
+    )
+    .await;
     assert_eq!(again.unwrap_err().code(), basalt_core::Code::AlreadyExists);
     // Passwords outside 8..=256 characters are refused.
     let short = basalt_auth::admins::create(
@@ -173,7 +283,9 @@ async fn admin_login(s: &TestServer) {
 /// Forges a token with a fresh key that Basalt never issued.
 fn foreign_token(claims: &impl serde::Serialize, kid: &str) -> String {
     let seed = [7u8; 32];
-    let mut der = vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    ];
     der.extend_from_slice(&seed);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some(kid.to_owned());
@@ -182,7 +294,11 @@ fn foreign_token(claims: &impl serde::Serialize, kid: &str) -> String {
 
 fn unsigned_token(header: Value, claims: &impl serde::Serialize) -> String {
     let enc = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
-    format!("{}.{}.", enc(header.to_string().as_bytes()), enc(&serde_json::to_vec(claims).unwrap()))
+    format!(
+        "{}.{}.",
+        enc(header.to_string().as_bytes()),
+        enc(&serde_json::to_vec(claims).unwrap())
+    )
 }
 
 async fn hostile_credentials(s: &TestServer) {
@@ -213,7 +329,10 @@ async fn hostile_credentials(s: &TestServer) {
     s.get("/v1/admin/keys", Some(&resigned)).await.expect(200, None);
 
     let hs256 = jsonwebtoken::encode(
-        &jsonwebtoken::Header { kid: Some(kid.clone()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256) },
+        &jsonwebtoken::Header {
+            kid: Some(kid.clone()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+        },
         &good,
         &jsonwebtoken::EncodingKey::from_secret(keys.jwks()["keys"][0]["x"].as_str().unwrap().as_bytes()),
     )
@@ -224,16 +343,47 @@ async fn hostile_credentials(s: &TestServer) {
         ("garbage", "not-a-token".to_owned()),
         ("three dots of nothing", "..".to_owned()),
         ("another key, same kid", foreign_token(&good, &kid)),
-        ("unknown kid", keys.sign(&good).map(|_| foreign_token(&good, "nope")).unwrap()),
-        ("alg none", unsigned_token(json!({"alg": "none", "typ": "JWT", "kid": kid}), &good)),
+        (
+            "unknown kid",
+            keys.sign(&good).map(|_| foreign_token(&good, "nope")).unwrap(),
+        ),
+        (
+            "alg none",
+            unsigned_token(json!({"alg": "none", "typ": "JWT", "kid": kid}), &good),
+        ),
         ("HS256 with the public key as secret", hs256),
-        ("expired", keys.sign(&admin_claims(s.state.auth.issuer(), now - 7200, now - 3600)).unwrap()),
-        ("wrong issuer", keys.sign(&admin_claims("https://evil.example", now, now + 600)).unwrap()),
+        (
+            "expired",
+            keys.sign(&admin_claims(s.state.auth.issuer(), now - 7200, now - 3600))
+                .unwrap(),
+        ),
+        (
+            "wrong issuer",
+            keys.sign(&admin_claims("https://evil.example", now, now + 600))
+                .unwrap(),
+        ),
         ("tampered signature", tampered),
-        ("stale token version", keys.sign(&AdminClaims { ver: 99, ..good.clone() }).unwrap()),
-        ("deleted admin", keys.sign(&AdminClaims { sub: "01ZZZZZZZZZZZZZZZZZZZZZZZZ".into(), ..good.clone() }).unwrap()),
+        (
+            "stale token version",
+            keys.sign(&AdminClaims {
+                ver: 99,
+                ..good.clone()
+            })
+            .unwrap(),
+        ),
+        (
+            "deleted admin",
+            keys.sign(&AdminClaims {
+                sub: "01ZZZZZZZZZZZZZZZZZZZZZZZZ".into(),
+                ..good.clone()
+            })
+            .unwrap(),
+        ),
         ("bsk garbage", "bsk_nope".to_owned()),
-        ("bsk unknown id", format!("bsk_{}_{}", "0".repeat(26), "a".repeat(64))),
+        (
+            "bsk unknown id",
+            format!("bsk_{}_{}", "0".repeat(26), "a".repeat(64)),
+        ),
     ];
     for (what, bad) in &bad_tokens {
         let res = s.get("/v1/admin/keys", Some(bad)).await;
@@ -241,15 +391,27 @@ async fn hostile_credentials(s: &TestServer) {
         res.expect(401, Some("unauthenticated"));
     }
     let expired = s.get("/v1/admin/keys", Some(&bad_tokens[6].1)).await;
-    assert!(expired.json()["error"]["message"].as_str().unwrap().contains("expired"));
+    assert!(
+        expired.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
 
     // Not a bearer token at all.
     for value in ["Basic cm9vdDpyb290", "Bearer", "Bearer ", "bearer"] {
-        let res = TestServer::read(s.client.get(format!("{}/v1/admin/keys", s.url)).header("authorization", value)).await;
+        let res = TestServer::read(
+            s.client
+                .get(format!("{}/v1/admin/keys", s.url))
+                .header("authorization", value),
+        )
+        .await;
         res.expect(401, Some("unauthenticated"));
     }
     // No credentials: 401. An app user's token on an admin route: 403.
-    s.get("/v1/admin/keys", None).await.expect(401, Some("unauthenticated"));
+    s.get("/v1/admin/keys", None)
+        .await
+        .expect(401, Some("unauthenticated"));
     let user = AccessClaims {
         iss: s.state.auth.issuer().to_owned(),
         aud: USER_AUDIENCE.to_owned(),
@@ -264,33 +426,69 @@ async fn hostile_credentials(s: &TestServer) {
         exp: now + 600,
     };
     let user_token = keys.sign(&user).unwrap();
-    s.get("/v1/admin/keys", Some(&user_token)).await.expect(403, Some("permission_denied"));
+    s.get("/v1/admin/keys", Some(&user_token))
+        .await
+        .expect(403, Some("permission_denied"));
     // A user token with a role Basalt never issues is refused outright.
-    let odd = keys.sign(&AccessClaims { role: "admin".into(), ..user }).unwrap();
-    s.get("/v1/admin/keys", Some(&odd)).await.expect(401, Some("unauthenticated"));
+    let odd = keys
+        .sign(&AccessClaims {
+            role: "admin".into(),
+            ..user
+        })
+        .unwrap();
+    s.get("/v1/admin/keys", Some(&odd))
+        .await
+        .expect(401, Some("unauthenticated"));
 }
 
 async fn admin_password_reset_revokes_tokens(s: &TestServer) {
     let token = s.admin_token().await;
     s.get("/v1/admin/keys", Some(&token)).await.expect(200, None);
     let email = basalt_auth::email::Email::parse("root@example.com").unwrap();
-    basalt_auth::admins::reset_password(&s.state.auth, &email, basalt_core::Secret::new("a brand new password".into()))
-        .await
-        .unwrap();
-    s.get("/v1/admin/keys", Some(&token)).await.expect(401, Some("unauthenticated"));
-    s.post("/v1/admin/login", None, json!({"email": "root@example.com", "password": "correct horse battery"}))
+    basalt_auth::admins::reset_password(
+        &s.state.auth,
+        &email,
+        basalt_core::Secret::new("a brand new password".into()),
+    )
+    .await
+    .unwrap();
+    s.get("/v1/admin/keys", Some(&token))
         .await
         .expect(401, Some("unauthenticated"));
-    let fresh = s.post("/v1/admin/login", None, json!({"email": "root@example.com", "password": "a brand new password"})).await;
+    s.post(
+        "/v1/admin/login",
+        None,
+        json!({"email": "root@example.com", "password": "correct horse battery"}),
+    )
+    .await
+    .expect(401, Some("unauthenticated"));
+    let fresh = s
+        .post(
+            "/v1/admin/login",
+            None,
+            json!({"email": "root@example.com", "password": "a brand new password"}),
+        )
+        .await;
     fresh.expect(200, None);
     let unknown = basalt_auth::email::Email::parse("nobody@example.com").unwrap();
-    let missing = basalt_auth::admins::reset_password(&s.state.auth, &unknown, basalt_core::Secret::new("whatever123".into())).await;
+    let missing = basalt_auth::admins::reset_password(
+        &s.state.auth,
+        &unknown,
+        basalt_core::Secret::new("whatever123".into()),
+    )
+    .await;
     assert_eq!(missing.unwrap_err().code(), basalt_core::Code::NotFound);
 }
 
 async fn service_keys_lifecycle(s: &TestServer) {
     let admin = s.admin_token().await;
-    let created = s.post("/v1/admin/keys", Some(&admin), json!({"name": "  billing worker "})).await;
+    let created = s
+        .post(
+            "/v1/admin/keys",
+            Some(&admin),
+            json!({"name": "  billing worker "}),
+        )
+        .await;
     created.expect(201, None);
     let created = created.json();
     let key = created["key"].as_str().unwrap().to_owned();
@@ -306,7 +504,10 @@ async fn service_keys_lifecycle(s: &TestServer) {
     assert_eq!(listed["keys"][0]["last_used_at"], Value::Null);
     assert!(listed["keys"][0].get("key").is_none());
     let secret = key.rsplit('_').next().unwrap();
-    assert!(!listed.to_string().contains(secret), "the secret is shown only once");
+    assert!(
+        !listed.to_string().contains(secret),
+        "the secret is shown only once"
+    );
 
     // The key authenticates, and its use is recorded.
     let by_key = s.get("/v1/admin/keys", Some(&key)).await;
@@ -322,25 +523,54 @@ async fn service_keys_lifecycle(s: &TestServer) {
     assert!(basalt_core::Timestamp::parse(last_used.as_str().expect("last_used_at set")).is_some());
 
     // A key can manage keys too (it is a service credential).
-    let second = s.post("/v1/admin/keys", Some(&key), json!({"name": "second"})).await;
+    let second = s
+        .post("/v1/admin/keys", Some(&key), json!({"name": "second"}))
+        .await;
     second.expect(201, None);
 
     // Same id, wrong secret.
     let forged = format!("bsk_{id}_{}", "0".repeat(64));
-    s.get("/v1/admin/keys", Some(&forged)).await.expect(401, Some("unauthenticated"));
+    s.get("/v1/admin/keys", Some(&forged))
+        .await
+        .expect(401, Some("unauthenticated"));
 
     // Revocation is immediate.
     let res = s.delete(&format!("/v1/admin/keys/{id}"), Some(&admin)).await;
     res.expect(204, None);
-    s.get("/v1/admin/keys", Some(&key)).await.expect(401, Some("unauthenticated"));
-    s.delete(&format!("/v1/admin/keys/{id}"), Some(&admin)).await.expect(404, Some("not_found"));
-    s.delete("/v1/admin/keys/'%3B%20DROP%20TABLE%20service_keys%3B--", Some(&admin)).await.expect(404, Some("not_found"));
-    assert_eq!(s.get("/v1/admin/keys", Some(&admin)).await.json()["keys"].as_array().unwrap().len(), 1);
+    s.get("/v1/admin/keys", Some(&key))
+        .await
+        .expect(401, Some("unauthenticated"));
+    s.delete(&format!("/v1/admin/keys/{id}"), Some(&admin))
+        .await
+        .expect(404, Some("not_found"));
+    s.delete(
+        "/v1/admin/keys/'%3B%20DROP%20TABLE%20service_keys%3B--",
+        Some(&admin),
+    )
+    .await
+    .expect(404, Some("not_found"));
+    assert_eq!(
+        s.get("/v1/admin/keys", Some(&admin)).await.json()["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
-    for bad in [json!({"name": ""}), json!({"name": "   "}), json!({"name": "x".repeat(101)}), json!({"name": "a\u{0}b"}), json!({})] {
-        s.post("/v1/admin/keys", Some(&admin), bad).await.expect(400, Some("invalid_argument"));
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "   "}),
+        json!({"name": "x".repeat(101)}),
+        json!({"name": "a\u{0}b"}),
+        json!({}),
+    ] {
+        s.post("/v1/admin/keys", Some(&admin), bad)
+            .await
+            .expect(400, Some("invalid_argument"));
     }
-    s.post("/v1/admin/keys", None, json!({"name": "anon"})).await.expect(401, Some("unauthenticated"));
+    s.post("/v1/admin/keys", None, json!({"name": "anon"}))
+        .await
+        .expect(401, Some("unauthenticated"));
 }
 
 async fn metrics_count_requests(s: &TestServer) {
@@ -350,9 +580,16 @@ async fn metrics_count_requests(s: &TestServer) {
     s.get("/does/not/exist/12345", None).await;
     let res = s.get("/metrics", None).await;
     res.expect(200, None);
-    assert!(res.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     let text = res.text;
-    assert!(text.contains("basalt_http_requests_total{method=\"GET\",route=\"/v1/health\",status=\"200\"} 3"), "{text}");
+    assert!(
+        text.contains("basalt_http_requests_total{method=\"GET\",route=\"/v1/health\",status=\"200\"} 3"),
+        "{text}"
+    );
     // Unmatched paths share one label: no label per raw path.
     assert!(text.contains("route=\"unmatched\",status=\"404\"} 1"), "{text}");
     assert!(!text.contains("12345"));
@@ -385,7 +622,10 @@ async fn every_documented_route_is_served(s: &TestServer) {
         ("/v1/auth/jwks.json", "get"),
     ];
     for (path, method) in expected {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from OpenAPI");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from OpenAPI"
+        );
     }
     // The other direction: every documented operation reaches a handler.
     for (path, ops) in paths {
@@ -403,7 +643,10 @@ async fn every_documented_route_is_served(s: &TestServer) {
         }
     }
     assert!(doc["components"]["schemas"]["AdminSession"].is_object());
-    assert_eq!(doc["paths"]["/v1/admin/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/LoginRequest");
+    assert_eq!(
+        doc["paths"]["/v1/admin/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/LoginRequest"
+    );
 }
 
 async fn jwks_verifies_issued_tokens(s: &TestServer) {
@@ -420,7 +663,8 @@ async fn jwks_verifies_issued_tokens(s: &TestServer) {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.set_audience(&[ADMIN_AUDIENCE]);
     validation.set_issuer(&[s.url.as_str()]);
-    let data = jsonwebtoken::decode::<Value>(&token, &decoding, &validation).expect("an outside verifier accepts the token");
+    let data = jsonwebtoken::decode::<Value>(&token, &decoding, &validation)
+        .expect("an outside verifier accepts the token");
     assert_eq!(data.header.kid.as_deref(), key["kid"].as_str());
     assert_eq!(data.claims["role"], "admin");
 }
@@ -436,7 +680,10 @@ async fn nodes_share_signing_keys(s: &TestServer) {
         config.data_dir = s.dir.path().to_owned();
     }
     let second = TestServer::serve(config, s.backend, None, dir).await;
-    assert_eq!(second.state.auth.keys().active_kid(), s.state.auth.keys().active_kid());
+    assert_eq!(
+        second.state.auth.keys().active_kid(),
+        s.state.auth.keys().active_kid()
+    );
     second.get("/v1/admin/keys", Some(&token)).await.expect(200, None);
     second.stop().await;
 }

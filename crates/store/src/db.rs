@@ -29,7 +29,10 @@ impl Backend {
 #[derive(Debug, Clone)]
 pub enum Pools {
     /// Readers share `read`; every write goes through the one connection of `write`.
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -68,7 +71,10 @@ impl Db {
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await?;
-                Ok(Db { pools: Arc::new(Pools::Postgres(pool)), location: location.into() })
+                Ok(Db {
+                    pools: Arc::new(Pools::Postgres(pool)),
+                    location: location.into(),
+                })
             }
             Some(url) => {
                 let path = url
@@ -79,6 +85,12 @@ impl Db {
                             "database URL must start with postgres://, postgresql:// or sqlite:".into(),
                         ))
                     })?;
+                if path.is_empty() || path.starts_with(':') || path.contains('?') {
+                    // The reader pool and the writer must share one file.
+                    return Err(StoreError::Other(sqlx::Error::Configuration(
+                        "a sqlite: URL must name a database file (no :memory:, no options)".into(),
+                    )));
+                }
                 Self::open_sqlite(Path::new(path), max_connections).await
             }
             None => Self::open_sqlite(&data_dir.join("basalt.db"), max_connections).await,
@@ -166,12 +178,14 @@ impl Db {
     /// Runs a write and returns the number of rows it touched (SQLite: on the writer).
     pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         Ok(match &*self.pools {
-            Pools::Sqlite { write, .. } => {
-                bind_sqlite(sqlx::query(sql), params).execute(write).await?.rows_affected()
-            }
-            Pools::Postgres(pool) => {
-                bind_pg(sqlx::query(sql), params).execute(pool).await?.rows_affected()
-            }
+            Pools::Sqlite { write, .. } => bind_sqlite(sqlx::query(sql), params)
+                .execute(write)
+                .await?
+                .rows_affected(),
+            Pools::Postgres(pool) => bind_pg(sqlx::query(sql), params)
+                .execute(pool)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -236,8 +250,14 @@ pub enum Tx {
 impl Tx {
     pub async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Sqlite(tx) => bind_sqlite(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
-            Tx::Postgres(tx) => bind_pg(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            Tx::Sqlite(tx) => bind_sqlite(sqlx::query(sql), params)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(tx) => bind_pg(sqlx::query(sql), params)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -258,7 +278,11 @@ impl Tx {
         })
     }
 
-    pub async fn fetch_optional(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
+    pub async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, StoreError> {
         Ok(self.fetch_all(sql, params).await?.into_iter().next())
     }
 

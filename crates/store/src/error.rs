@@ -17,6 +17,7 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::UniqueViolation,
+            sqlx::Error::Database(db) if is_connection_failure(db.as_ref()) => StoreError::Unavailable(e),
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -25,6 +26,23 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Other(e),
         }
     }
+}
+
+/// A database error that says the connection or server is gone rather than
+/// that the statement was wrong.
+fn is_connection_failure(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        use sqlx::postgres::PgSeverity;
+        // FATAL and PANIC end the session; classes 08 (connection), 53
+        // (resources) and 57P (shutdown, cannot connect now) are transient.
+        let code = pg.code();
+        return matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)
+            || code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P");
+    }
+    // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) outlasted the busy timeout.
+    matches!(db.code().as_deref(), Some("5" | "6"))
 }
 
 impl fmt::Display for StoreError {

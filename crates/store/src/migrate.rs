@@ -79,7 +79,10 @@ impl Db {
         .await?;
         let mut applied = std::collections::HashMap::new();
         let mut tx = self.begin().await?;
-        for row in tx.fetch_all("SELECT version, checksum FROM basalt_migrations", &[]).await? {
+        for row in tx
+            .fetch_all("SELECT version, checksum FROM basalt_migrations", &[])
+            .await?
+        {
             applied.insert(row.int(0)?, row.text(1)?);
         }
         tx.commit().await?;
@@ -110,7 +113,12 @@ impl Db {
             }
             tx.execute(
                 "INSERT INTO basalt_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-                &[Param::Int(m.version), m.name.into(), (&sum).into(), Timestamp::now().millis().into()],
+                &[
+                    Param::Int(m.version),
+                    m.name.into(),
+                    (&sum).into(),
+                    Timestamp::now().millis().into(),
+                ],
             )
             .await?;
             tx.commit().await?;

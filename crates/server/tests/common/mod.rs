@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use basalt_core::config::Config;
 use basalt_core::Secret;
+use basalt_core::config::Config;
 use basalt_server::{App, AppState};
 use reqwest::Method;
 use serde_json::Value;
@@ -57,7 +57,9 @@ pub fn postgres_url() -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             if std::env::var("BASALT_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                panic!("BASALT_TEST_REQUIRE_POSTGRES=1 but BASALT_TEST_POSTGRES_URL is not set: the PostgreSQL suite may not be skipped");
+                panic!(
+                    "BASALT_TEST_REQUIRE_POSTGRES=1 but BASALT_TEST_POSTGRES_URL is not set: the PostgreSQL suite may not be skipped"
+                );
             }
             eprintln!("skipping the PostgreSQL variant: BASALT_TEST_POSTGRES_URL is not set");
             None
@@ -69,7 +71,9 @@ pub fn postgres_url() -> Option<String> {
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..host_end]);
     if let Some(q) = query {
         out.push('?');
@@ -83,7 +87,10 @@ impl PgDatabase {
         let admin_url = postgres_url()?;
         let name = format!("basalt_test_{}", basalt_core::secret::random_hex(8));
         let mut conn = connect(&admin_url).await;
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
         Some(PgDatabase { admin_url, name })
     }
 
@@ -100,7 +107,9 @@ impl PgDatabase {
 
 async fn connect(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection;
-    sqlx::PgConnection::connect(url).await.expect("connect to the PostgreSQL test server")
+    sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to the PostgreSQL test server")
 }
 
 impl Drop for PgDatabase {
@@ -108,10 +117,15 @@ impl Drop for PgDatabase {
         let (url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs inside a runtime; do the async cleanup on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 let mut conn = connect(&url).await;
-                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
             });
         })
         .join();
@@ -153,9 +167,15 @@ impl Resp {
             assert_eq!(body["error"]["code"], code, "body: {}", self.text);
             assert!(body["error"]["message"].is_string(), "body: {}", self.text);
             assert!(body["error"]["details"].is_object(), "body: {}", self.text);
-            assert_eq!(self.header("content-type"), Some("application/json; charset=utf-8"));
+            assert_eq!(
+                self.header("content-type"),
+                Some("application/json; charset=utf-8")
+            );
         }
-        assert!(self.header("x-request-id").is_some(), "every response carries x-request-id");
+        assert!(
+            self.header("x-request-id").is_some(),
+            "every response carries x-request-id"
+        );
         self
     }
 }
@@ -180,7 +200,12 @@ impl TestServer {
     }
 
     /// Starts a server on an existing configuration (e.g. a second node).
-    pub async fn serve(mut config: Config, backend: Backend, pg: Option<PgDatabase>, dir: TempDir) -> TestServer {
+    pub async fn serve(
+        mut config: Config,
+        backend: Backend,
+        pg: Option<PgDatabase>,
+        dir: TempDir,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind(config.http).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         if config.public_url.ends_with(":8090") || config.public_url.ends_with(":0") {
@@ -194,7 +219,10 @@ impl TestServer {
         }));
         TestServer {
             url: format!("http://{addr}"),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
             state,
             backend,
             pg,
@@ -213,7 +241,13 @@ impl TestServer {
         }
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -229,7 +263,11 @@ impl TestServer {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body read");
-        Resp { status, headers, text }
+        Resp {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
@@ -254,9 +292,14 @@ impl TestServer {
 
     /// Creates an admin and signs in over HTTP; returns the admin token.
     pub async fn admin_token(&self) -> String {
-        self.create_admin("root@example.com", "correct horse battery").await;
+        self.create_admin("root@example.com", "correct horse battery")
+            .await;
         let res = self
-            .post("/v1/admin/login", None, serde_json::json!({"email": "root@example.com", "password": "correct horse battery"}))
+            .post(
+                "/v1/admin/login",
+                None,
+                serde_json::json!({"email": "root@example.com", "password": "correct horse battery"}),
+            )
             .await;
         res.expect(200, None);
         res.json()["access_token"].as_str().expect("token").to_owned()

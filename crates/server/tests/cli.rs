@@ -1,0 +1,406 @@
+//! The `basalt` binary as a user runs it: commands, configuration layers,
+//! the start-up banner and graceful shutdown.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_basalt");
+
+fn basalt(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BASALT_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    basalt(args).output().expect("basalt runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn version_and_openapi() {
+    let o = run(&["version"]);
+    assert!(o.status.success());
+    assert_eq!(stdout(&o).trim(), format!("basalt {}", env!("CARGO_PKG_VERSION")));
+    let o = run(&["openapi"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(doc, basalt_server::openapi());
+}
+
+/// Admin and key commands against a database chosen by `store` flags.
+fn admin_and_key_commands(store: &[&str]) {
+    let with = |args: &[&str]| -> Output {
+        let all: Vec<&str> = args.iter().chain(store).copied().collect();
+        run(&all)
+    };
+    let o = with(&["migrate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = with(&[
+        "admin",
+        "create",
+        "--email",
+        "Ops@Example.com",
+        "--password",
+        "correct horse battery",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("admin ops@example.com created"),
+        "{}",
+        stdout(&o)
+    );
+    let o = with(&[
+        "admin",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "another password",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
+    let o = with(&[
+        "admin",
+        "create",
+        "--email",
+        "x@example.com",
+        "--password",
+        "short",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("8 to 256"), "{}", stderr(&o));
+
+    // The password from stdin, as a script would pipe it.
+    let all: Vec<&str> = ["admin", "reset-password", "--email", "ops@example.com"]
+        .iter()
+        .chain(store)
+        .copied()
+        .collect();
+    let mut child = basalt(&all)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a password from stdin\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = with(&[
+        "admin",
+        "reset-password",
+        "--email",
+        "ghost@example.com",
+        "--password",
+        "whatever123",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+
+    let o = with(&["keys", "create", "--name", "ci deploys"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = stdout(&o).trim().to_owned();
+    assert!(key.starts_with("bsk_") && key.len() == 4 + 26 + 1 + 64, "{key}");
+    let id = key[4..30].to_owned();
+    let o = with(&["keys", "list"]);
+    let listing = stdout(&o);
+    assert!(
+        listing.contains(&id) && listing.contains("ci deploys") && listing.contains("never"),
+        "{listing}"
+    );
+    assert!(!listing.contains(&key[31..]), "the secret is never listed");
+    let o = with(&["keys", "revoke", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = with(&["keys", "revoke", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no service key"), "{}", stderr(&o));
+    assert!(!stdout(&with(&["keys", "list"])).contains(&id));
+}
+
+#[test]
+fn admin_and_key_commands_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    admin_and_key_commands(&["--data-dir", dir.path().to_str().unwrap()]);
+    assert!(dir.path().join("basalt.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_and_key_commands_on_postgres() {
+    let Some(pg) = common::PgDatabase::create().await else {
+        return;
+    };
+    let url = pg.url();
+    tokio::task::spawn_blocking(move || admin_and_key_commands(&["--database-url", &url]))
+        .await
+        .unwrap();
+}
+
+/// A `basalt serve` child process, its banner read.
+struct Server {
+    child: Child,
+    banner: Vec<String>,
+    url: String,
+}
+
+impl Server {
+    fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !banner
+            .iter()
+            .any(|l: &String| l.trim_start().starts_with("database"))
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            banner.push(
+                rx.recv_timeout(left)
+                    .unwrap_or_else(|_| panic!("no banner; got {banner:?}")),
+            );
+        }
+        // The rest of the banner was written in the same call.
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+            banner.push(line);
+        }
+        let url = banner
+            .iter()
+            .find_map(|l| {
+                l.trim_start()
+                    .strip_prefix("listening on")
+                    .map(|u| u.trim().to_owned())
+            })
+            .expect("listening line");
+        Server { child, banner, url }
+    }
+
+    fn line(&self, prefix: &str) -> &str {
+        self.banner
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {:?}", self.banner))
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut args = vec![
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = basalt(&args);
+    cmd.envs(env.iter().copied());
+    Server::spawn(cmd)
+}
+
+#[test]
+fn banner_says_how_to_create_the_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = serve(dir.path(), &[], &[]);
+    assert!(
+        s.line("database").starts_with("database      sqlite"),
+        "{:?}",
+        s.banner
+    );
+    assert!(s.line("API").ends_with("/v1"));
+    let hint = s.line("basalt admin create");
+    assert!(
+        hint.contains(&format!("--data-dir {}", dir.path().display())),
+        "{hint}"
+    );
+    assert!(s.terminate().success());
+
+    // Following the hint makes it go away.
+    let o = run(&[
+        "admin",
+        "create",
+        "--email",
+        "me@example.com",
+        "--password",
+        "correct horse battery",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut s = serve(dir.path(), &[], &[]);
+    assert!(
+        !s.banner.iter().any(|l| l.contains("admin create")),
+        "{:?}",
+        s.banner
+    );
+    assert!(s.terminate().success());
+}
+
+#[test]
+fn flags_beat_environment_beats_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("basalt.toml");
+    std::fs::write(
+        &file,
+        "public_url = \"https://file.example\"\nlogin_rate_limit = 5\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+
+    let mut s = serve(dir.path(), &["--config", file], &[]);
+    assert_eq!(s.line("API"), "API           https://file.example/v1");
+    s.terminate();
+    let mut s = serve(
+        dir.path(),
+        &["--config", file],
+        &[("BASALT_PUBLIC_URL", "https://env.example")],
+    );
+    assert_eq!(s.line("API"), "API           https://env.example/v1");
+    s.terminate();
+    let mut s = serve(
+        dir.path(),
+        &["--config", file, "--public-url", "https://flag.example"],
+        &[("BASALT_PUBLIC_URL", "https://env.example")],
+    );
+    assert_eq!(s.line("API"), "API           https://flag.example/v1");
+    s.terminate();
+    // BASALT_CONFIG names the file too.
+    let mut s = serve(dir.path(), &[], &[("BASALT_CONFIG", file)]);
+    assert_eq!(s.line("API"), "API           https://file.example/v1");
+    s.terminate();
+}
+
+#[test]
+fn bad_configuration_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.toml");
+    std::fs::write(&file, "htpp = \"127.0.0.1:1\"\n").unwrap();
+    let data = dir.path().to_str().unwrap();
+    let o = run(&["serve", "--data-dir", data, "--config", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown field `htpp`"), "{}", stderr(&o));
+    let o = run(&[
+        "serve",
+        "--data-dir",
+        data,
+        "--config",
+        "/nonexistent/basalt.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read config file"), "{}", stderr(&o));
+    let o = run(&["serve", "--data-dir", data, "--http", "not-an-address"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["serve", "--data-dir", data, "--database-url", "mysql://x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("postgres://"), "{}", stderr(&o));
+    // A port that is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = run(&["serve", "--data-dir", data, "--http", &addr]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot listen"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let o = run(&[
+        "admin",
+        "create",
+        "--email",
+        "me@example.com",
+        "--password",
+        "correct horse battery",
+        "--data-dir",
+        &data,
+    ]);
+    assert!(o.status.success());
+    let mut s = tokio::task::spawn_blocking(move || serve(Path::new(&data), &[], &[]))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    // Warm up the password hasher so the timed request is a plain login.
+    let login = || {
+        client
+            .post(format!("{}/v1/admin/login", s.url))
+            .json(&json!({"email": "me@example.com", "password": "correct horse battery"}))
+            .send()
+    };
+    assert_eq!(login().await.unwrap().status(), 200);
+    // A login takes a while (Argon2id); signal while it is in flight.
+    let in_flight = tokio::spawn(login());
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let status = s.terminate();
+        (status, s)
+    });
+    let response = in_flight.await.unwrap().expect("the in-flight request completes");
+    assert_eq!(response.status(), 200);
+    let (exit, s) = status.await.unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        reqwest::get(format!("{}/v1/health", s.url)).await.is_err(),
+        "no longer listening"
+    );
+}
