@@ -212,3 +212,59 @@ async fn nodes_starting_together_create_one_signing_key() {
         node.state.db.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_follows_the_configured_origins() {
+    let preflight = |s: &TestServer, origin: &str| {
+        s.client
+            .request(reqwest::Method::OPTIONS, format!("{}/v1/admin/keys", s.url))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+    };
+    // Default: any origin (bearer tokens, no cookies).
+    let s = TestServer::start(Backend::Sqlite).await.unwrap();
+    let res = TestServer::read(preflight(&s, "https://app.example")).await;
+    assert!(res.status < 300, "{}", res.status);
+    assert_eq!(res.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        res.header("access-control-allow-headers")
+            .unwrap()
+            .contains("authorization")
+    );
+    assert!(
+        res.header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    s.stop().await;
+
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.cors_origins = vec!["https://app.example".into()]
+    })
+    .await
+    .unwrap();
+    let res = TestServer::read(preflight(&s, "https://app.example")).await;
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let res = TestServer::read(preflight(&s, "https://evil.example")).await;
+    assert_eq!(res.header("access-control-allow-origin"), None);
+    let res = TestServer::read(
+        s.client
+            .get(format!("{}/v1/health", s.url))
+            .header("origin", "https://app.example"),
+    )
+    .await;
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(
+        res.header("access-control-expose-headers")
+            .unwrap()
+            .contains("x-request-id")
+    );
+    s.stop().await;
+}
