@@ -189,20 +189,32 @@ async fn raw_post(s: &TestServer, path: &str, token: Option<&str>, size: usize, 
     let auth = token
         .map(|t| format!("authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let framing = if chunked {
+        "transfer-encoding: chunked".to_owned()
+    } else {
+        format!("content-length: {size}")
+    };
     let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{auth}transfer-encoding: chunked\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{auth}{framing}\r\n\r\n"
     );
     let writer = tokio::spawn(async move {
         write.write_all(head.as_bytes()).await?;
         let chunk = vec![b' '; 65536];
         for _ in 0..size / chunk.len() {
-            write
-                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-                .await?;
-            write.write_all(&chunk).await?;
-            write.write_all(b"\r\n").await?;
+            if chunked {
+                write
+                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await?;
+                write.write_all(&chunk).await?;
+                write.write_all(b"\r\n").await?;
+            } else {
+                write.write_all(&chunk).await?;
+            }
         }
-        write.write_all(b"0\r\n\r\n").await
+        if chunked {
+            write.write_all(b"0\r\n\r\n").await?;
+        }
+        Ok::<_, std::io::Error>(())
     });
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
