@@ -10,7 +10,7 @@ impl Authenticate for Auth {
     fn authenticate<'a>(&'a self, bearer: &'a str) -> BoxFuture<'a, Result<Caller>> {
         Box::pin(async move {
             if bearer.starts_with(service_keys::PREFIX) {
-                let identity = service_keys::verify(self.db(), bearer).await?;
+                let identity = service_keys::verify(self.db(), &self.inner.key_uses, bearer).await?;
                 return Ok(service_keys::identity(identity));
             }
             match self.keys().verify(bearer, self.issuer())? {

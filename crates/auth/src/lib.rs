@@ -33,6 +33,7 @@ struct Inner {
     admin_token_ttl: std::time::Duration,
     login_limiter: RateLimiter,
     hasher: password::Hasher,
+    key_uses: service_keys::UseRecorder,
 }
 
 impl Auth {
@@ -47,6 +48,7 @@ impl Auth {
                 admin_token_ttl: config.admin_token_ttl,
                 login_limiter: RateLimiter::per_minute(config.login_rate_limit),
                 hasher: password::Hasher::new(),
+                key_uses: service_keys::UseRecorder::default(),
             }),
         })
     }

@@ -12,6 +12,7 @@ use crate::Auth;
 use crate::admins::{self, AdminSession};
 use crate::email::Email;
 use crate::service_keys::{self, NewServiceKey, ServiceKey};
+use basalt_core::rate_limit::RateLimiter;
 
 /// The auth slice's routes (so far: admin login, service keys, JWKS).
 pub fn api<S>() -> Api<S>
@@ -73,7 +74,9 @@ async fn admin_login(
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<AdminSession>, Error> {
     let email = Email::parse(&body.email)?;
-    auth.inner.login_limiter.check(&format!("admin-login:ip:{ip}"))?;
+    auth.inner
+        .login_limiter
+        .check(&RateLimiter::ip_key("admin-login:ip", ip))?;
     auth.inner
         .login_limiter
         .check(&format!("admin-login:email:{}", email.as_str()))?;

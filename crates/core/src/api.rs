@@ -1,16 +1,21 @@
 //! Route registration that is also the OpenAPI source: every route is added
-//! through `Api::add`, which records its method, path, access and schemas
+//! through `Api::route`, which records its method, path, access and schemas
 //! beside the handler, so the document and the router cannot drift.
 
 use std::collections::BTreeMap;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::Method;
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
+
+use crate::caller::{Authenticator, Caller};
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -283,13 +288,21 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
         })
     }
 
-    /// The axum router of every registered route.
+    /// The axum router of every registered route. Each route's declared
+    /// access is enforced here, before its handler, so the document cannot
+    /// promise a protection the handler forgot.
     pub fn into_router(self) -> Router<S> {
         let mut by_path: BTreeMap<&'static str, MethodRouter<S>> = BTreeMap::new();
         for route in self.routes {
+            let router = match route.access {
+                Access::Public => route.router,
+                Access::Caller => route.router.route_layer(from_fn(check_access::<{ CALLER }>)),
+                Access::User => route.router.route_layer(from_fn(check_access::<{ USER }>)),
+                Access::Admin => route.router.route_layer(from_fn(check_access::<{ ADMIN }>)),
+            };
             let merged = match by_path.remove(route.path) {
-                Some(existing) => existing.merge(route.router),
-                None => route.router,
+                Some(existing) => existing.merge(router),
+                None => router,
             };
             by_path.insert(route.path, merged);
         }
@@ -298,6 +311,30 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
             .fold(Router::new(), |router, (path, methods)| {
                 router.route(path, methods)
             })
+    }
+}
+
+const CALLER: u8 = 0;
+const USER: u8 = 1;
+const ADMIN: u8 = 2;
+
+/// Resolves the caller (a bad credential is 401 here) and checks the
+/// route's access. The server puts the `Authenticator` in every request.
+async fn check_access<const LEVEL: u8>(req: Request, next: Next) -> HttpResponse {
+    let (mut parts, body) = req.into_parts();
+    let Some(authenticator) = parts.extensions.get::<Authenticator>().cloned() else {
+        return crate::Error::internal("no authenticator in the request extensions").into_response();
+    };
+    let checked = Caller::from_parts(&mut parts, &authenticator)
+        .await
+        .and_then(|caller| match LEVEL {
+            ADMIN => caller.require_admin(),
+            USER => caller.require_user(),
+            _ => Ok(caller),
+        });
+    match checked {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(e) => e.into_response(),
     }
 }
 

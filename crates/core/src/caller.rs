@@ -109,6 +109,41 @@ impl Authenticator {
     }
 }
 
+impl Caller {
+    /// The request's caller, resolved once and then kept in its extensions.
+    pub async fn from_parts(parts: &mut Parts, authenticator: &Authenticator) -> Result<Caller> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let authorization = parts.headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        let caller = authenticator.resolve(authorization).await?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+
+    /// Admins and service keys pass; 401 without credentials, 403 for an app user.
+    pub fn require_admin(self) -> Result<Caller> {
+        match self {
+            Caller::Anonymous => Err(Error::unauthenticated(
+                "this endpoint needs an admin token or a service key",
+            )),
+            Caller::User(_) => Err(Error::permission_denied(
+                "this endpoint needs an admin token or a service key",
+            )),
+            caller => Ok(caller),
+        }
+    }
+
+    /// App users pass; 401 without credentials, 403 for admins and service keys.
+    pub fn require_user(self) -> Result<Caller> {
+        match self {
+            Caller::Anonymous => Err(Error::unauthenticated("this endpoint needs a signed-in user")),
+            Caller::User(_) => Ok(self),
+            _ => Err(Error::permission_denied("this endpoint is for app users")),
+        }
+    }
+}
+
 impl<S> FromRequestParts<S> for Caller
 where
     Authenticator: FromRef<S>,
@@ -117,13 +152,7 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
-        if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
-        }
-        let authorization = parts.headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-        let caller = Authenticator::from_ref(state).resolve(authorization).await?;
-        parts.extensions.insert(caller.clone());
-        Ok(caller)
+        Caller::from_parts(parts, &Authenticator::from_ref(state)).await
     }
 }
 
@@ -140,14 +169,9 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
-        match Caller::from_request_parts(parts, state).await? {
-            Caller::Anonymous => Err(Error::unauthenticated(
-                "this endpoint needs an admin token or a service key",
-            )),
-            Caller::User(_) => Err(Error::permission_denied(
-                "this endpoint needs an admin token or a service key",
-            )),
-            caller => Ok(AdminCaller(caller)),
-        }
+        Caller::from_request_parts(parts, state)
+            .await?
+            .require_admin()
+            .map(AdminCaller)
     }
 }

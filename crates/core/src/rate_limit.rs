@@ -11,7 +11,15 @@ use crate::error::Error;
 pub struct RateLimiter {
     capacity: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    state: Mutex<State>,
+}
+
+struct State {
+    buckets: HashMap<String, Bucket>,
+    /// Sweep refilled buckets when the map reaches this size; doubles when a
+    /// sweep frees little, so a flood of keys cannot make every call a scan.
+    sweep_at: usize,
+    swept: Instant,
 }
 
 struct Bucket {
@@ -21,6 +29,8 @@ struct Bucket {
 
 /// Past this many keys, buckets that have refilled are swept away.
 const SWEEP_AT: usize = 10_000;
+/// Never more keys than this: past it, new keys are refused until old ones refill.
+const MAX_KEYS: usize = 200_000;
 
 impl RateLimiter {
     /// `per_minute == 0` disables the limiter.
@@ -28,7 +38,23 @@ impl RateLimiter {
         RateLimiter {
             capacity: f64::from(per_minute),
             per_second: f64::from(per_minute) / 60.0,
-            buckets: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                buckets: HashMap::new(),
+                sweep_at: SWEEP_AT,
+                swept: Instant::now(),
+            }),
+        }
+    }
+
+    /// The key for a client address: IPv6 clients usually hold a whole /64,
+    /// so they get one bucket per /64, not one per address.
+    pub fn ip_key(prefix: &str, ip: std::net::IpAddr) -> String {
+        match ip {
+            std::net::IpAddr::V4(v4) => format!("{prefix}:{v4}"),
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{prefix}:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
         }
     }
 
@@ -38,10 +64,23 @@ impl RateLimiter {
             return Ok(());
         }
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= SWEEP_AT && !buckets.contains_key(key) {
-            let full_after = self.capacity / self.per_second;
-            buckets.retain(|_, b| now.duration_since(b.updated).as_secs_f64() < full_after);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let State {
+            buckets,
+            sweep_at,
+            swept,
+        } = &mut *state;
+        if !buckets.contains_key(key) {
+            let full = buckets.len() >= MAX_KEYS;
+            if buckets.len() >= *sweep_at || (full && now.duration_since(*swept).as_secs() >= 1) {
+                let full_after = self.capacity / self.per_second;
+                buckets.retain(|_, b| now.duration_since(b.updated).as_secs_f64() < full_after);
+                *sweep_at = (buckets.len() * 2).max(SWEEP_AT);
+                *swept = now;
+            }
+            if buckets.len() >= MAX_KEYS {
+                return Err(Error::rate_limited(60));
+            }
         }
         let bucket = match buckets.get_mut(key) {
             Some(b) => b,
@@ -78,6 +117,21 @@ mod tests {
         assert_eq!(err.code(), Code::RateLimited);
         assert!(err.body().to_string().contains("rate_limited"));
         limiter.check("ip:2").unwrap();
+    }
+
+    #[test]
+    fn a_flood_of_keys_is_bounded_and_stays_cheap() {
+        let limiter = RateLimiter::per_minute(5);
+        let started = std::time::Instant::now();
+        for i in 0..(MAX_KEYS + 1000) {
+            let _ = limiter.check(&format!("ip:{i}"));
+        }
+        let state = limiter.state.lock().unwrap();
+        assert!(state.buckets.len() <= MAX_KEYS, "{}", state.buckets.len());
+        drop(state);
+        // Without the doubling threshold this is quadratic (minutes, not a second).
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(limiter.check("ip:new").unwrap_err().code(), Code::RateLimited);
     }
 
     #[test]

@@ -35,6 +35,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     }
 }
 
+impl std::str::FromStr for Secret<String> {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 impl<T: schemars::JsonSchema> schemars::JsonSchema for Secret<T> {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         T::schema_name()

@@ -70,11 +70,14 @@ impl Timestamp {
         let offset_minutes = match &s[i..] {
             "Z" | "z" => 0,
             rest if rest.len() == 6
-                && (rest.starts_with('+') || rest.starts_with('-'))
-                && &rest[3..4] == ":" =>
+                && matches!(rest.as_bytes()[0], b'+' | b'-')
+                && rest.as_bytes()[3] == b':' =>
             {
                 let h = num(i + 1..i + 3)?;
                 let m = num(i + 4..i + 6)?;
+                if h > 23 || m > 59 {
+                    return None;
+                }
                 let sign = if rest.starts_with('-') { -1 } else { 1 };
                 sign * (h * 60 + m)
             }
@@ -188,6 +191,10 @@ mod tests {
             Some(Timestamp(1_767_323_045_000))
         );
         for bad in [
+            "2026-01-02T03:04:05+0\u{e9}00",
+            "2026-01-02T03:04:05+99:99",
+            "2026-01-02T03:04:05.\u{e9}Z",
+            "2026-01-0\u{e9}T03:04:05Z",
             "",
             "2026-13-01T00:00:00Z",
             "2026-02-30T00:00:00Z",

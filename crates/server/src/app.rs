@@ -127,10 +127,16 @@ impl App {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result?,
-            () = deadline => tracing::warn!("shutdown timeout reached: dropping open connections"),
+            result = server => {
+                result?;
+                self.state.db.close().await;
+            }
+            () = deadline => {
+                // Requests still running are cut off when the runtime stops;
+                // the database sees their connections close.
+                tracing::warn!("shutdown timeout reached: abandoning requests still running");
+            }
         }
-        self.state.db.close().await;
         Ok(())
     }
 }

@@ -293,11 +293,11 @@ fn store_flags(args: &ConfigArgs, settings: &Settings) -> String {
     if let (Some(_), Some(url)) = (&args.settings.database_url, &settings.database_url) {
         if std::env::var_os("BASALT_DATABASE_URL").is_some() {
             flags.push_str(" --database-url \"$BASALT_DATABASE_URL\"");
-        } else if has_password(url) {
+        } else if has_password(url.expose()) {
             // Never echo a password into a terminal's scrollback.
             flags.push_str(" --database-url '<your database URL>'");
         } else {
-            flags.push_str(&format!(" --database-url {}", shell_quote(url)));
+            flags.push_str(&format!(" --database-url {}", shell_quote(url.expose())));
         }
     }
     flags

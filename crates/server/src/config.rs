@@ -22,7 +22,7 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// postgres://… for PostgreSQL [default: SQLite in the data directory]
     #[arg(long, env = "BASALT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret<String>>,
     /// URL clients use to reach this server; the issuer of tokens [default: http://<http>]
     #[arg(long, env = "BASALT_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
@@ -81,7 +81,7 @@ pub struct StoreArgs {
     pub data_dir: Option<PathBuf>,
     /// postgres://… for PostgreSQL [default: SQLite in the data directory]
     #[arg(long, env = "BASALT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret<String>>,
 }
 
 impl StoreArgs {
@@ -145,7 +145,7 @@ impl Settings {
         if !(config.public_url.starts_with("http://") || config.public_url.starts_with("https://")) {
             return Err("public_url must start with http:// or https://".into());
         }
-        config.database_url = self.database_url.filter(|u| !u.is_empty()).map(Secret::new);
+        config.database_url = self.database_url.filter(|u| !u.expose().is_empty());
         if let Some(origins) = self.cors_origins {
             config.cors_origins = origins
                 .into_iter()
@@ -231,9 +231,10 @@ mod tests {
     #[test]
     fn database_url_is_redacted_in_debug_output() {
         let s = Settings {
-            database_url: Some("postgres://u:hunter22@db/x".into()),
+            database_url: Some(Secret::new("postgres://u:hunter22@db/x".into())),
             ..Settings::default()
         };
+        assert!(!format!("{s:?}").contains("hunter22"));
         let config = s.resolve().unwrap();
         assert!(!format!("{config:?}").contains("hunter22"));
     }

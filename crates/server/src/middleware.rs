@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use basalt_core::caller::Authenticator;
 use basalt_core::error::ErrorCode;
 use basalt_core::extract::ClientIp;
 use basalt_core::metrics::Metrics;
@@ -26,6 +27,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 struct Context {
     metrics: Arc<Metrics>,
+    authenticator: Authenticator,
     trust_proxy: bool,
 }
 
@@ -34,6 +36,7 @@ pub fn with_middleware(router: Router<AppState>, state: &AppState) -> Router {
     let config = &state.config;
     let context = Arc::new(Context {
         metrics: state.metrics.clone(),
+        authenticator: state.authenticator.clone(),
         trust_proxy: config.trust_proxy,
     });
     router
@@ -98,6 +101,8 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
         .unwrap_or_else(|| HeaderValue::from_str(&basalt_core::id::new_id()).expect("ids are ASCII"));
     let ip = client_ip(&req, cx.trust_proxy);
     req.extensions_mut().insert(ClientIp(ip));
+    // The route registry's access checks resolve the caller with it.
+    req.extensions_mut().insert(cx.authenticator.clone());
     let method = req.method().clone();
     let route = req
         .extensions()

@@ -259,6 +259,27 @@ fn serve(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
 }
 
 #[test]
+fn commands_started_together_migrate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let children: Vec<Child> = (0..4)
+        .map(|_| {
+            basalt(&["migrate", "--data-dir", data])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = run(&["keys", "list", "--data-dir", data]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
 fn banner_says_how_to_create_the_first_admin() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = serve(dir.path(), &[], &[]);
@@ -387,10 +408,16 @@ async fn sigterm_lets_in_flight_requests_finish() {
             .json(&json!({"email": "me@example.com", "password": "correct horse battery"}))
             .send()
     };
+    let started = Instant::now();
     assert_eq!(login().await.unwrap().status(), 200);
-    // A login takes a while (Argon2id); signal while it is in flight.
+    let login_time = started.elapsed();
+    assert!(
+        login_time >= Duration::from_millis(10),
+        "a login costs an Argon2id hash: {login_time:?}"
+    );
+    // Signal a third of the way into a login: it is in flight then.
     let in_flight = tokio::spawn(login());
-    tokio::time::sleep(Duration::from_millis(15)).await;
+    tokio::time::sleep(login_time / 3).await;
     let status = tokio::task::spawn_blocking(move || {
         let status = s.terminate();
         (status, s)

@@ -165,13 +165,13 @@ async fn hostile_bodies(s: &TestServer) {
     }
     // 10 MB to a small endpoint, announced and streamed.
     let status = raw_post(s, "/v1/admin/login", None, 10 * 1024 * 1024, false).await;
-    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large payload_too_large");
     // Without credentials the key route refuses before reading the body.
     let status = raw_post(s, "/v1/admin/keys", None, 10 * 1024 * 1024, true).await;
-    assert!(status.starts_with("HTTP/1.1 401"), "{status}");
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized unauthenticated");
     let token = s.admin_token().await;
     let status = raw_post(s, "/v1/admin/keys", Some(&token), 10 * 1024 * 1024, true).await;
-    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large payload_too_large");
     // And the server is fine afterwards.
     s.get("/v1/health/ready", None).await.expect(200, None);
 }
@@ -218,7 +218,7 @@ async fn raw_post(s: &TestServer, path: &str, token: Option<&str>, size: usize, 
     });
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n") {
+    while !buf.ends_with(b"\r\n\r\n") {
         match tokio::time::timeout(Duration::from_secs(20), read.read(&mut byte)).await {
             Ok(Ok(1)) => buf.push(byte[0]),
             other => panic!(
@@ -227,8 +227,32 @@ async fn raw_post(s: &TestServer, path: &str, token: Option<&str>, size: usize, 
             ),
         }
     }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    tokio::time::timeout(Duration::from_secs(20), read.read_exact(&mut body))
+        .await
+        .unwrap()
+        .unwrap();
     writer.abort();
-    String::from_utf8_lossy(&buf).trim_end().to_owned()
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("x-request-id:"), "{head}");
+    assert!(lower.contains("content-type: application/json"), "{head}");
+    let envelope: Value = serde_json::from_slice(&body).unwrap();
+    assert!(envelope["error"]["code"].is_string(), "{envelope}");
+    format!(
+        "{} {}",
+        head.lines().next().unwrap_or(""),
+        envelope["error"]["code"].as_str().unwrap()
+    )
 }
 
 async fn admin_login(s: &TestServer) {
@@ -310,6 +334,26 @@ fn unsigned_token(header: Value, claims: &impl serde::Serialize) -> String {
         enc(header.to_string().as_bytes()),
         enc(&serde_json::to_vec(claims).unwrap())
     )
+}
+
+/// An app user's access token signed by the server, shaped by `edit`.
+fn user_token(s: &TestServer, edit: impl FnOnce(&mut AccessClaims)) -> String {
+    let now = basalt_core::Timestamp::now().seconds();
+    let mut claims = AccessClaims {
+        iss: s.state.auth.issuer().to_owned(),
+        aud: USER_AUDIENCE.to_owned(),
+        sub: "u1".into(),
+        sid: "s1".into(),
+        role: "authenticated".into(),
+        email: Some("u@example.com".into()),
+        email_verified: true,
+        aal: 1,
+        claims: Default::default(),
+        iat: now,
+        exp: now + 600,
+    };
+    edit(&mut claims);
+    s.state.auth.keys().sign(&claims).unwrap()
 }
 
 async fn hostile_credentials(s: &TestServer) {
@@ -651,6 +695,34 @@ async fn every_documented_route_is_served(s: &TestServer) {
             }
             // Every operation documents the error envelope.
             assert!(ops[method]["responses"]["default"].is_object());
+        }
+    }
+    // Declared access is enforced, whatever the handler does.
+    let user = user_token(s, |_| {});
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let concrete = path.replace("{id}", "01ZZZZZZZZZZZZZZZZZZZZZZZZ");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = (m == Method::POST).then(|| json!({}));
+            let garbage = s
+                .request(m.clone(), &concrete, Some("garbage"), body.clone())
+                .await;
+            match op["x-basalt-access"].as_str().unwrap() {
+                "admin" => {
+                    s.request(m.clone(), &concrete, None, body.clone())
+                        .await
+                        .expect(401, Some("unauthenticated"));
+                    s.request(m, &concrete, Some(&user), body)
+                        .await
+                        .expect(403, Some("permission_denied"));
+                    garbage.expect(401, Some("unauthenticated"));
+                }
+                "caller" | "user" => {
+                    garbage.expect(401, Some("unauthenticated"));
+                }
+                "public" => assert_ne!(garbage.status, 401, "{method} {path} ignores credentials"),
+                other => panic!("unknown access {other}"),
+            }
         }
     }
     assert!(doc["components"]["schemas"]["AdminSession"].is_object());

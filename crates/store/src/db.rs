@@ -189,10 +189,14 @@ impl Db {
         })
     }
 
-    /// Starts a transaction (SQLite: on the writer).
+    /// Starts a transaction (SQLite: on the writer, `BEGIN IMMEDIATE` so it
+    /// holds the write lock from its first statement and never has to upgrade).
+    ///
+    /// On SQLite the writer is one connection: a task holding a `Tx` must not
+    /// call [`Db::execute`] before committing, or it waits for itself.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match &*self.pools {
-            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -203,8 +207,11 @@ impl Db {
             match &*self.pools {
                 Pools::Sqlite { read, write } => {
                     sqlx::query("SELECT 1").execute(read).await?;
-                    // The writer answering matters as much: it holds the only write slot.
-                    sqlx::query("SELECT 1").execute(write).await?;
+                    // A writer busy with a long transaction is working, not down:
+                    // probe it only when it is free.
+                    if let Some(mut conn) = write.try_acquire() {
+                        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+                    }
                 }
                 Pools::Postgres(pool) => {
                     sqlx::query("SELECT 1").execute(pool).await?;

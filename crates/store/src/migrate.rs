@@ -42,32 +42,21 @@ fn checksum(sql: &str) -> String {
 }
 
 impl Db {
-    /// Applies the migrations this database has not seen; returns how many ran.
+    /// Applies the migrations this database has not seen, all in one
+    /// transaction that first takes a lock (PostgreSQL: a transaction-scoped
+    /// advisory lock; SQLite: `BEGIN IMMEDIATE`), so nodes or commands that
+    /// start together apply each migration once, and a failure or a cancelled
+    /// start leaves neither half a migration nor a lock behind.
+    /// Returns how many ran.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        // Holding the lock on one pooled connection for the whole run.
-        let lock = match self.pools() {
-            Pools::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                sqlx::query("SELECT pg_advisory_lock($1)")
-                    .bind(PG_MIGRATION_LOCK)
-                    .execute(&mut *conn)
-                    .await?;
-                Some(conn)
-            }
-            Pools::Sqlite { .. } => None,
-        };
-        let result = self.apply_pending().await;
-        if let Some(mut conn) = lock {
-            sqlx::query("SELECT pg_advisory_unlock($1)")
+        let mut tx = self.begin().await?;
+        if let crate::Tx::Postgres(t) = &mut tx {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_MIGRATION_LOCK)
-                .execute(&mut *conn)
+                .execute(&mut **t)
                 .await?;
         }
-        result
-    }
-
-    async fn apply_pending(&self) -> Result<usize, StoreError> {
-        self.execute(
+        tx.execute(
             "CREATE TABLE IF NOT EXISTS basalt_migrations (
                 version BIGINT PRIMARY KEY,
                 name TEXT NOT NULL,
@@ -78,14 +67,12 @@ impl Db {
         )
         .await?;
         let mut applied = std::collections::HashMap::new();
-        let mut tx = self.begin().await?;
         for row in tx
             .fetch_all("SELECT version, checksum FROM basalt_migrations", &[])
             .await?
         {
             applied.insert(row.int(0)?, row.text(1)?);
         }
-        tx.commit().await?;
         let mut ran = 0;
         for m in MIGRATIONS {
             let sql = match self.pools() {
@@ -102,7 +89,6 @@ impl Db {
                 }
                 continue;
             }
-            let mut tx = self.begin().await?;
             match &mut tx {
                 crate::Tx::Sqlite(t) => {
                     sqlx::raw_sql(sql).execute(&mut **t).await?;
@@ -121,10 +107,10 @@ impl Db {
                 ],
             )
             .await?;
-            tx.commit().await?;
-            tracing::info!(version = m.version, name = m.name, "applied migration");
+            tracing::info!(version = m.version, name = m.name, "applying migration");
             ran += 1;
         }
+        tx.commit().await?;
         Ok(ran)
     }
 }
