@@ -11,6 +11,7 @@ use basalt_core::api::Api;
 use basalt_core::caller::Authenticator;
 use basalt_core::config::Config;
 use basalt_core::metrics::Metrics;
+use basalt_rules::{Limits, NoDocuments, RuleEngine, Rules};
 use basalt_store::Db;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub auth: Auth,
     pub authenticator: Authenticator,
     pub metrics: Arc<Metrics>,
+    pub rules: Rules,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
 }
@@ -39,6 +41,11 @@ impl FromRef<AppState> for Authenticator {
         s.authenticator.clone()
     }
 }
+impl FromRef<AppState> for Rules {
+    fn from_ref(s: &AppState) -> Self {
+        s.rules.clone()
+    }
+}
 impl FromRef<AppState> for Db {
     fn from_ref(s: &AppState) -> Self {
         s.db.clone()
@@ -47,7 +54,10 @@ impl FromRef<AppState> for Db {
 
 /// Every route of the API: one line per slice.
 pub fn api() -> Api<AppState> {
-    Api::new().merge(crate::ops::api()).merge(basalt_auth::api())
+    Api::new()
+        .merge(crate::ops::api())
+        .merge(basalt_auth::api())
+        .merge(basalt_rules::api())
 }
 
 /// The OpenAPI 3.1 document, built from the same registrations as the router.
@@ -89,6 +99,15 @@ impl App {
             .map_err(|e| StartError(format!("cannot load signing keys: {e}")))?;
         let metrics = Arc::new(Metrics::default());
         crate::ops::register_metrics(&metrics, &db);
+        let engine = Arc::new(RuleEngine::new(Limits::default()));
+        let for_metrics = engine.clone();
+        metrics.register(move |out| for_metrics.render_metrics(out));
+        // Until the document store lands there are no collections or documents to read.
+        let rules = Rules {
+            engine,
+            documents: Arc::new(NoDocuments),
+            source: Arc::new(NoDocuments),
+        };
         let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;
         Ok(App {
             state: AppState {
@@ -97,6 +116,7 @@ impl App {
                 authenticator: basalt_auth::authenticator(auth.clone()),
                 auth,
                 metrics,
+                rules,
                 openapi: openapi.into(),
             },
         })

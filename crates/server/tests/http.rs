@@ -770,3 +770,103 @@ async fn nodes_share_signing_keys(s: &TestServer) {
     second.get("/v1/admin/keys", Some(&token)).await.expect(200, None);
     second.stop().await;
 }
+
+on_both_backends!(rules_playground);
+
+async fn rules_playground(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let eval = |body: Value| {
+        let admin = admin.clone();
+        async move { s.post("/v1/admin/rules/evaluate", Some(&admin), body).await }
+    };
+    let owner_rule = "auth != () && doc.data.owner == auth.uid";
+    let res = eval(json!({
+        "rule": owner_rule,
+        "auth": {"uid": "u1", "role": "authenticated"},
+        "doc": {"id": "p1", "version": 1, "created_at": 0, "updated_at": 0, "data": {"owner": "u1"}}
+    }))
+    .await;
+    res.expect(200, None);
+    let body = res.json();
+    assert_eq!(body["allowed"], true);
+    assert_eq!(body["error"], Value::Null);
+    assert!(body["operations"].as_u64().unwrap() > 0);
+
+    let res = eval(json!({"rule": owner_rule, "doc": {"data": {"owner": "u1"}}}))
+        .await
+        .json();
+    assert_eq!(res["allowed"], false, "anonymous: auth is ()");
+    assert_eq!(res["error"], Value::Null);
+
+    // request defaults, and a request given in full.
+    let res = eval(
+        json!({"rule": "request.method == \"GET\" && request.operation == \"get\" && request.time > 0"}),
+    )
+    .await;
+    assert_eq!(res.json()["allowed"], true, "{}", res.text);
+    let res = eval(json!({"rule": "request.method == \"POST\" && request.ip == \"1.2.3.4\" && request.operation == \"create\"",
+        "request": {"method": "POST", "ip": "1.2.3.4", "operation": "create", "time": 5}}))
+    .await;
+    assert_eq!(res.json()["allowed"], true, "{}", res.text);
+
+    // Errors and budgets deny with the reason shown to the admin.
+    let res = eval(json!({"rule": "loop {}"})).await.json();
+    assert_eq!(res["allowed"], false);
+    assert!(res["error"].as_str().unwrap().contains("operations"), "{res}");
+    let res = eval(json!({"rule": "throw \"nope\""})).await.json();
+    assert!(res["error"].as_str().unwrap().contains("nope"), "{res}");
+    let res = eval(json!({"rule": "42"})).await.json();
+    assert!(res["error"].as_str().unwrap().contains("not a bool"), "{res}");
+    // get() sees the (still empty) document store.
+    let res = eval(json!({"rule": "get(\"teams\", \"t1\") == () && !exists(\"teams\", \"t1\")"}))
+        .await
+        .json();
+    assert_eq!(res["allowed"], true, "{res}");
+
+    // A rule that does not compile is a 400 with the compiler's message and position.
+    let res = eval(json!({"rule": "auth.uid =="})).await;
+    res.expect(400, Some("invalid_argument"));
+    let err = res.json();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not compile"),
+        "{err}"
+    );
+    assert_eq!(err["error"]["details"]["line"], 1);
+    eval(json!({"rule": "auht != ()"}))
+        .await
+        .expect(400, Some("invalid_argument"));
+
+    // Asking for a stored rule of a collection that does not exist.
+    eval(json!({"collection": "posts", "operation": "read"}))
+        .await
+        .expect(404, Some("not_found"));
+    eval(json!({"collection": "posts", "operation": "drop"}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    eval(json!({"rule": "true", "collection": "posts"}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    eval(json!({})).await.expect(400, Some("invalid_argument"));
+    eval(json!({"rule": "true", "surprise": 1}))
+        .await
+        .expect(400, Some("invalid_argument"));
+
+    // Only admins and service keys may use the playground.
+    s.post("/v1/admin/rules/evaluate", None, json!({"rule": "true"}))
+        .await
+        .expect(401, Some("unauthenticated"));
+    let user = user_token(s, |_| {});
+    s.post("/v1/admin/rules/evaluate", Some(&user), json!({"rule": "true"}))
+        .await
+        .expect(403, Some("permission_denied"));
+
+    let metrics = s.get("/metrics", None).await.text;
+    assert!(
+        metrics.contains("basalt_rule_evaluations_total{outcome=\"allowed\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("basalt_rule_evaluation_duration_seconds_count"));
+}

@@ -1,0 +1,149 @@
+//! `POST /v1/admin/rules/evaluate`: try a rule, or a collection's stored
+//! rule, against a context you supply.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
+use basalt_core::api::{Access, Api, Route};
+use basalt_core::extract::Json;
+use basalt_core::{Error, Timestamp};
+use rhai::Dynamic;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::context::{RuleContext, json_value, request_value};
+use crate::{DocumentLookup, OPERATIONS, RuleEngine, RuleSource};
+
+/// The rules slice's state.
+#[derive(Clone)]
+pub struct Rules {
+    pub engine: Arc<RuleEngine>,
+    pub documents: Arc<dyn DocumentLookup>,
+    pub source: Arc<dyn RuleSource>,
+}
+
+pub fn api<S>() -> Api<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Rules: FromRef<S>,
+{
+    Api::new().route(
+        Route::post("/v1/admin/rules/evaluate", evaluate)
+            .tag("rules")
+            .summary("Rules playground: evaluate a rule against a given context")
+            .access(Access::Admin)
+            .body::<EvaluateRequest>()
+            .response::<EvaluateResponse>(200, "Whether the rule allows, and why not"),
+    )
+}
+
+/// Either `rule` (a rule's text) or `collection` + `operation` (that
+/// collection's stored rule), with the context to evaluate it in.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// A rule's text, e.g. `auth != () && doc.data.owner == auth.uid`.
+    rule: Option<String>,
+    /// A collection whose stored rule to evaluate (with `operation`).
+    collection: Option<String>,
+    /// `read`, `create`, `update` or `delete`.
+    operation: Option<String>,
+    /// `auth` as the rule sees it: `{uid, role, email, email_verified, anonymous, aal, claims}`; null for anonymous.
+    #[serde(default)]
+    auth: Value,
+    /// `doc`: `{id, version, created_at, updated_at, data}` (times in ms), or null.
+    #[serde(default)]
+    doc: Value,
+    /// `data`: the document data after the write, or null.
+    #[serde(default)]
+    data: Value,
+    /// `request` fields; missing ones get defaults (`time` is now).
+    #[serde(default)]
+    request: RequestFields,
+    /// Storage rules: `{bucket, path, size, content_type, metadata}`.
+    #[serde(default)]
+    object: Value,
+}
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFields {
+    method: Option<String>,
+    time: Option<i64>,
+    ip: Option<String>,
+    operation: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema, Debug)]
+pub struct EvaluateResponse {
+    allowed: bool,
+    /// Why the rule denied when it did not simply return false (an error, a budget, a non-bool).
+    error: Option<String>,
+    /// Rhai operations the evaluation used.
+    operations: u64,
+}
+
+fn request_operation(operation: &str) -> &str {
+    match operation {
+        "read" => "get",
+        other => other,
+    }
+}
+
+async fn evaluate(
+    State(rules): State<Rules>,
+    Json(body): Json<EvaluateRequest>,
+) -> Result<Json<EvaluateResponse>, Error> {
+    let (rule, operation) = match (&body.rule, &body.collection, &body.operation) {
+        (Some(text), None, operation) => (rules.engine.compile(text)?, operation.as_deref()),
+        (None, Some(collection), Some(operation)) => {
+            if !OPERATIONS.contains(&operation.as_str()) {
+                return Err(Error::invalid_argument(
+                    "`operation` must be read, create, update or delete",
+                ));
+            }
+            match rules.source.rule(collection, operation).await? {
+                Some(rule) => (rule, Some(operation.as_str())),
+                None => {
+                    return Ok(Json(EvaluateResponse {
+                        allowed: false,
+                        error: Some(format!(
+                            "collection `{collection}` has no `{operation}` rule; a missing rule denies"
+                        )),
+                        operations: 0,
+                    }));
+                }
+            }
+        }
+        _ => {
+            return Err(Error::invalid_argument(
+                "give either `rule`, or `collection` and `operation`",
+            ));
+        }
+    };
+    let r = &body.request;
+    let request = request_value(
+        r.method.as_deref().unwrap_or("GET"),
+        r.time.unwrap_or_else(|| Timestamp::now().millis()),
+        r.ip.as_deref().unwrap_or("127.0.0.1"),
+        r.operation
+            .as_deref()
+            .or(operation.map(request_operation))
+            .unwrap_or("get"),
+    );
+    let value = |v: &Value| if v.is_null() { Dynamic::UNIT } else { json_value(v) };
+    let mut ctx = RuleContext::new(value(&body.auth), request)
+        .with_doc(value(&body.doc))
+        .with_data(value(&body.data))
+        .with_object(value(&body.object));
+    if let Some(collection) = &body.collection {
+        ctx = ctx.with_collection(collection);
+    }
+    let decision = rules.engine.evaluate(&rule, &ctx, rules.documents.as_ref()).await;
+    Ok(Json(EvaluateResponse {
+        allowed: decision.allowed,
+        error: decision.error,
+        operations: decision.operations,
+    }))
+}
