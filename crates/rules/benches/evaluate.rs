@@ -18,8 +18,10 @@ struct Team;
 impl DocumentLookup for Team {
     fn get<'a>(&'a self, _: &'a str, id: &'a str) -> BoxFuture<'a, basalt_core::Result<Option<Value>>> {
         Box::pin(async move {
-            Ok(Some(json!({"id": id, "version": 1, "created_at": 0, "updated_at": 0,
-                "data": {"name": "core", "members": ["u0", "u1", "u2", "u3"]}})))
+            Ok(Some(
+                json!({"id": id, "version": 1, "created_at": 0, "updated_at": 0,
+                "data": {"name": "core", "members": ["u0", "u1", "u2", "u3"]}}),
+            ))
         })
     }
 }
@@ -42,16 +44,24 @@ fn stored() -> Value {
 
 /// Builds the context the documents slice builds for an update.
 fn context(caller: &Caller, stored: &Value, incoming: &Value) -> RuleContext {
-    RuleContext::new(auth_value(caller), request_value("PATCH", Timestamp::now().millis(), "10.0.0.1", "update"))
-        .with_collection("posts")
-        .with_doc(doc_value("p1", 3, 1_700_000_000_000, 1_700_000_100_000, stored))
-        .with_data(json_value(incoming))
+    RuleContext::new(
+        auth_value(caller),
+        request_value("PATCH", Timestamp::now().millis(), "10.0.0.1", "update"),
+    )
+    .with_collection("posts")
+    .with_doc(doc_value("p1", 3, 1_700_000_000_000, 1_700_000_100_000, stored))
+    .with_data(json_value(incoming))
 }
 
 fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize].as_nanos() as f64 / 1000.0;
-    println!("| {name} | {:.2} µs | {:.2} µs | {} |", pct(0.5), pct(0.99), samples.len());
+    println!(
+        "| {name} | {:.2} µs | {:.2} µs | {} |",
+        pct(0.5),
+        pct(0.99),
+        samples.len()
+    );
 }
 
 fn measure(iterations: usize, mut f: impl FnMut()) -> Vec<Duration> {
@@ -73,36 +83,61 @@ fn main() {
     let stored = stored();
     let incoming = json!({"owner": "u1", "team": "t1", "title": "Hello again", "slug": "hello-again", "tags": ["a"], "views": 11});
     let ctx = context(&caller, &stored, &incoming);
-    let owner = engine.compile("auth != () && doc.data.owner == auth.uid").unwrap();
+    let owner = engine
+        .compile("auth != () && doc.data.owner == auth.uid")
+        .unwrap();
     let three = engine
         .compile(r#"auth != () && auth.email_verified && data.title.len() <= 200 && matches(data.slug, "^[a-z0-9-]+$")"#)
         .unwrap();
-    let with_get = engine.compile(r#"auth != () && auth.uid in get("teams", doc.data.team).data.members"#).unwrap();
+    let with_get = engine
+        .compile(r#"auth != () && auth.uid in get("teams", doc.data.team).data.members"#)
+        .unwrap();
     for (rule, expected) in [(&owner, true), (&three, true)] {
         assert_eq!(engine.evaluate_now(rule, &ctx).allowed, expected);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     assert!(rt.block_on(engine.evaluate(&with_get, &ctx, &Team)).allowed);
 
     let n = 200_000;
     println!("| rule | median | p99 | samples |\n|---|---|---|---|");
-    report("owner check, context prebuilt", measure(n, || {
-        std::hint::black_box(engine.evaluate_now(&owner, &ctx));
-    }));
-    report("owner check, context built from JSON each time", measure(n, || {
-        let ctx = context(&caller, &stored, &incoming);
-        std::hint::black_box(engine.evaluate_now(&owner, &ctx));
-    }));
-    report("three conditions + matches(), context prebuilt", measure(n, || {
-        std::hint::black_box(engine.evaluate_now(&three, &ctx));
-    }));
-    report("owner check via async evaluate()", measure(n, || {
-        std::hint::black_box(rt.block_on(engine.evaluate(&owner, &ctx, &Team)));
-    }));
-    report("one get() (in-memory document), context prebuilt", measure(n / 4, || {
-        std::hint::black_box(rt.block_on(engine.evaluate(&with_get, &ctx, &Team)));
-    }));
-    report("building the context alone", measure(n, || {
-        std::hint::black_box(context(&caller, &stored, &incoming));
-    }));
+    report(
+        "owner check, context prebuilt",
+        measure(n, || {
+            std::hint::black_box(engine.evaluate_now(&owner, &ctx));
+        }),
+    );
+    report(
+        "owner check, context built from JSON each time",
+        measure(n, || {
+            let ctx = context(&caller, &stored, &incoming);
+            std::hint::black_box(engine.evaluate_now(&owner, &ctx));
+        }),
+    );
+    report(
+        "three conditions + matches(), context prebuilt",
+        measure(n, || {
+            std::hint::black_box(engine.evaluate_now(&three, &ctx));
+        }),
+    );
+    report(
+        "owner check via async evaluate()",
+        measure(n, || {
+            std::hint::black_box(rt.block_on(engine.evaluate(&owner, &ctx, &Team)));
+        }),
+    );
+    report(
+        "one get() (in-memory document), context prebuilt",
+        measure(n / 4, || {
+            std::hint::black_box(rt.block_on(engine.evaluate(&with_get, &ctx, &Team)));
+        }),
+    );
+    report(
+        "building the context alone",
+        measure(n, || {
+            std::hint::black_box(context(&caller, &stored, &incoming));
+        }),
+    );
 }
