@@ -177,17 +177,15 @@ impl RuleEngine {
                 if let Some(re) = cache.get(pattern.as_str()) {
                     return Ok(re.is_match(&text));
                 }
+                if pattern.len() > max_regex {
+                    return Err(format!("matches(): pattern too long (over {max_regex} bytes)").into());
+                }
                 // The regex crate runs in linear time; the size limit bounds compilation.
                 let re = regex::RegexBuilder::new(&pattern)
                     .size_limit(max_regex * 1024)
                     .dfa_size_limit(max_regex * 1024)
                     .build()
-                    .map_err(|e| format!("matches(): invalid pattern: {e}"))
-                    .and_then(|re| {
-                        (pattern.len() <= max_regex)
-                            .then_some(re)
-                            .ok_or_else(|| "matches(): pattern too long".to_owned())
-                    })?;
+                    .map_err(|e| format!("matches(): invalid pattern: {e}"))?;
                 let found = re.is_match(&text);
                 if cache.len() >= 256 {
                     cache.clear();
