@@ -1,6 +1,7 @@
 //! Turning callers, documents and requests into the values rules see.
-//! Values are shared (reference-counted) so each evaluation clones pointers,
-//! not documents.
+//! Values are made read-only, then shared (reference-counted): each
+//! evaluation clones pointers, not documents, and no rule can change what
+//! the next run or the next rule sees.
 
 use basalt_core::Caller;
 use rhai::{Dynamic, ImmutableString, Map};
@@ -46,9 +47,14 @@ impl RuleContext {
 /// Any JSON value as a (shared) rule value.
 pub fn json_value(value: &Value) -> Dynamic {
     match rhai::serde::to_dynamic(value) {
-        Ok(d) => d.into_shared(),
+        Ok(d) => frozen(d),
         Err(_) => Dynamic::UNIT,
     }
+}
+
+/// Read-only all the way down, then shared.
+fn frozen(value: Dynamic) -> Dynamic {
+    value.into_read_only().into_shared()
 }
 
 /// `auth`: `()` for anonymous callers, else `#{uid, role, email,
@@ -82,7 +88,7 @@ pub fn auth_value(caller: &Caller) -> Dynamic {
             map.insert("role".into(), "service".into());
         }
     }
-    Dynamic::from_map(map).into_shared()
+    frozen(Dynamic::from_map(map))
 }
 
 /// `doc`: `#{id, version, created_at, updated_at, data}`, times in ms since the epoch.
@@ -93,7 +99,7 @@ pub fn doc_value(id: &str, version: i64, created_at_ms: i64, updated_at_ms: i64,
     map.insert("created_at".into(), created_at_ms.into());
     map.insert("updated_at".into(), updated_at_ms.into());
     map.insert("data".into(), json_value(data));
-    Dynamic::from_map(map).into_shared()
+    frozen(Dynamic::from_map(map))
 }
 
 /// `request`: `#{method, time, ip, operation}`, `time` in ms since the epoch.
@@ -103,5 +109,5 @@ pub fn request_value(method: &str, time_ms: i64, ip: &str, operation: &str) -> D
     map.insert("time".into(), time_ms.into());
     map.insert("ip".into(), ip.into());
     map.insert("operation".into(), operation.into());
-    Dynamic::from_map(map).into_shared()
+    frozen(Dynamic::from_map(map))
 }

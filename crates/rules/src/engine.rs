@@ -407,7 +407,8 @@ fn lookup(collection: ImmutableString, id: ImmutableString) -> Result<Dynamic, B
             return Err("get() is only available inside a rule".into());
         };
         if let Some((_, _, doc)) = run.fetched.iter().find(|(c, i, _)| *c == collection && *i == id) {
-            return Ok(doc.clone());
+            // A private copy: whatever the rule does to it, the next call sees the stored document.
+            return Ok(doc.flatten_clone());
         }
         if run.fetched.len() >= run.max_lookups {
             return Err(format!(

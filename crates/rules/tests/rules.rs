@@ -298,6 +298,53 @@ fn bad_rules_are_refused_at_compile_time() {
 }
 
 #[tokio::test]
+async fn rules_cannot_change_what_they_check() {
+    let docs = Documents::with(&[("teams", "t1", json!({"members": ["u1"]}))]);
+    let e = engine();
+    let c = ctx(&user("u1", json!({})), "someone");
+    for rule in [
+        r#"doc.data.owner = auth.uid; doc.data.owner == auth.uid"#,
+        r#"auth.uid = "someone"; doc.data.owner == auth.uid"#,
+        r#"doc.id = "x"; true"#,
+        r#"doc.data.tags.push("c"); true"#,
+        r#"request.operation = "delete"; true"#,
+    ] {
+        let d = check_with(&e, rule, &c, &docs).await;
+        assert!(!d.allowed, "{rule}: {d:?}");
+    }
+    // Nothing changed for the next rule.
+    allowed(
+        check_with(
+            &e,
+            r#"doc.data.owner == "someone" && doc.data.tags.len() == 2 && auth.uid == "u1""#,
+            &c,
+            &docs,
+        )
+        .await,
+    );
+    // A copy may be changed freely; the original stays as it was.
+    allowed(
+        check_with(
+            &e,
+            r#"get("teams", "t1").data.members.push("m"); get("teams", "t1").data.members.len() == 1"#,
+            &c,
+            &docs,
+        )
+        .await,
+    );
+    allowed(check_with(&e, r#"let t = get("teams", "t1"); t.data.members.push("m"); t.data.members.len() == 2 && get("teams", "t1").data.members.len() == 1"#, &c, &docs).await);
+    allowed(
+        check_with(
+            &e,
+            r#"let d = doc.data; d.owner = "x"; d.owner == "x" && doc.data.owner == "someone""#,
+            &c,
+            &docs,
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
 async fn hostile_scripts_deny_quickly() {
     let c = ctx(&user("u1", json!({})), "u1");
     let cases = [
