@@ -21,7 +21,18 @@ impl Authenticate for Auth {
                     }))),
                     None => Err(Error::unauthenticated("token has been revoked")),
                 },
-                Verified::User(claims) => Ok(Caller::User(Arc::new(claims.identity()?))),
+                Verified::User(claims) => {
+                    // A signed-out session or a disabled user ends the token too.
+                    if !self
+                        .inner
+                        .active_sessions
+                        .check(self, &claims.sid, &claims.sub)
+                        .await?
+                    {
+                        return Err(Error::unauthenticated("this session has ended"));
+                    }
+                    Ok(Caller::User(Arc::new(claims.identity()?)))
+                }
             }
         })
     }

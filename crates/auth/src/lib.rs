@@ -2,14 +2,20 @@
 //! `Authenticate` implementation behind every request's `Caller`.
 #![forbid(unsafe_code)]
 
+mod admin_users;
 pub mod admins;
 mod authenticator;
 pub mod email;
+pub mod mail;
+pub mod one_time;
 pub mod password;
 mod routes;
 pub mod service_keys;
+pub mod sessions;
 pub mod signing;
 pub mod tokens;
+mod user_routes;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -18,7 +24,17 @@ use basalt_core::rate_limit::RateLimiter;
 use basalt_store::Db;
 
 pub use authenticator::authenticator;
-pub use routes::api;
+pub use routes::api as admin_api;
+
+/// Every route of the auth slice.
+pub fn api<S>() -> basalt_core::api::Api<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Auth: axum::extract::FromRef<S>,
+    basalt_core::caller::Authenticator: axum::extract::FromRef<S>,
+{
+    routes::api().merge(user_routes::api()).merge(admin_users::api())
+}
 
 /// The auth slice's state: what its routes and the authenticator share.
 #[derive(Clone)]
@@ -31,6 +47,10 @@ struct Inner {
     keys: signing::SigningKeys,
     issuer: String,
     admin_token_ttl: std::time::Duration,
+    access_token_ttl: std::time::Duration,
+    require_email_confirmation: bool,
+    redirect_origins: Vec<String>,
+    active_sessions: sessions::ActiveSessions,
     login_limiter: RateLimiter,
     hasher: password::Hasher,
     key_uses: service_keys::UseRecorder,
@@ -46,6 +66,10 @@ impl Auth {
                 keys,
                 issuer: config.public_url.clone(),
                 admin_token_ttl: config.admin_token_ttl,
+                access_token_ttl: config.access_token_ttl,
+                require_email_confirmation: config.require_email_confirmation,
+                redirect_origins: config.redirect_origins.clone(),
+                active_sessions: sessions::ActiveSessions::default(),
                 login_limiter: RateLimiter::per_minute(config.login_rate_limit),
                 hasher: password::Hasher::new(),
                 key_uses: service_keys::UseRecorder::default(),
@@ -67,5 +91,31 @@ impl Auth {
 
     pub fn issuer(&self) -> &str {
         &self.inner.issuer
+    }
+
+    /// `redirect_to` must be on the server's own origin or one from config.
+    pub fn check_redirect(&self, url: &str) -> basalt_core::Result<()> {
+        let origin_of = |u: &str| -> Option<String> {
+            let (scheme, rest) = u.split_once("://")?;
+            if !matches!(scheme, "http" | "https") {
+                return None;
+            }
+            let host = rest.split(['/', '?', '#']).next()?;
+            (!host.is_empty() && !host.contains('@') && !host.contains('\\'))
+                .then(|| format!("{scheme}://{}", host.to_ascii_lowercase()))
+        };
+        let wanted = origin_of(url)
+            .ok_or_else(|| basalt_core::Error::invalid_argument("`redirect_to` is not an http(s) URL"))?;
+        let allowed = std::iter::once(self.inner.issuer.as_str())
+            .chain(self.inner.redirect_origins.iter().map(String::as_str))
+            .filter_map(origin_of)
+            .any(|o| o == wanted);
+        if allowed {
+            Ok(())
+        } else {
+            Err(basalt_core::Error::invalid_argument(
+                "`redirect_to` is not on an allowed origin",
+            ))
+        }
     }
 }

@@ -25,6 +25,12 @@ pub struct Config {
     /// How long in-flight requests may run after SIGINT/SIGTERM.
     pub shutdown_timeout: Duration,
     pub admin_token_ttl: Duration,
+    /// Lifetime of app users' access tokens.
+    pub access_token_ttl: Duration,
+    /// Users must confirm their email before they can sign in.
+    pub require_email_confirmation: bool,
+    /// Origins (`https://app.example`) that mailed links and OAuth may send users back to.
+    pub redirect_origins: Vec<String>,
     /// Attempts per minute per client address and per email on login-like endpoints.
     pub login_rate_limit: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
@@ -47,6 +53,9 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             admin_token_ttl: Duration::from_secs(12 * 3600),
+            access_token_ttl: Duration::from_secs(3600),
+            require_email_confirmation: false,
+            redirect_origins: Vec::new(),
             login_rate_limit: 10,
             trust_proxy: false,
             db_max_connections: 8,

@@ -46,6 +46,20 @@ pub struct Settings {
     /// Lifetime of admin tokens in seconds [default: 43200]
     #[arg(long, env = "BASALT_ADMIN_TOKEN_TTL", value_name = "SECS")]
     pub admin_token_ttl: Option<u64>,
+    /// Lifetime of app users' access tokens in seconds [default: 3600]
+    #[arg(long, env = "BASALT_ACCESS_TOKEN_TTL", value_name = "SECS")]
+    pub access_token_ttl: Option<u64>,
+    /// Users must confirm their email before they can sign in [default: false]
+    #[arg(long, env = "BASALT_REQUIRE_EMAIL_CONFIRMATION", value_name = "BOOL")]
+    pub require_email_confirmation: Option<bool>,
+    /// Origins mailed links and OAuth may redirect to, comma-separated (the public URL always may)
+    #[arg(
+        long,
+        env = "BASALT_REDIRECT_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub redirect_origins: Option<Vec<String>>,
     /// Login attempts per minute per client address and per email; 0 disables [default: 10]
     #[arg(long, env = "BASALT_LOGIN_RATE_LIMIT", value_name = "N")]
     pub login_rate_limit: Option<u32>,
@@ -118,6 +132,9 @@ impl Settings {
             request_timeout,
             shutdown_timeout,
             admin_token_ttl,
+            access_token_ttl,
+            require_email_confirmation,
+            redirect_origins,
             login_rate_limit,
             trust_proxy,
             db_max_connections,
@@ -166,6 +183,17 @@ impl Settings {
         config.request_timeout = secs(self.request_timeout, config.request_timeout, "request_timeout")?;
         config.shutdown_timeout = secs(self.shutdown_timeout, config.shutdown_timeout, "shutdown_timeout")?;
         config.admin_token_ttl = secs(self.admin_token_ttl, config.admin_token_ttl, "admin_token_ttl")?;
+        config.access_token_ttl = secs(self.access_token_ttl, config.access_token_ttl, "access_token_ttl")?;
+        if let Some(v) = self.require_email_confirmation {
+            config.require_email_confirmation = v;
+        }
+        if let Some(origins) = self.redirect_origins {
+            config.redirect_origins = origins
+                .into_iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
         if let Some(v) = self.login_rate_limit {
             config.login_rate_limit = v;
         }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use basalt_auth::tokens::{ADMIN_AUDIENCE, AccessClaims, AdminClaims, USER_AUDIENCE};
+use basalt_auth::tokens::{ADMIN_AUDIENCE, AccessClaims, AdminClaims};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Resp, TestServer};
@@ -336,23 +336,25 @@ fn unsigned_token(header: Value, claims: &impl serde::Serialize) -> String {
     )
 }
 
-/// An app user's access token signed by the server, shaped by `edit`.
-fn user_token(s: &TestServer, edit: impl FnOnce(&mut AccessClaims)) -> String {
-    let now = basalt_core::Timestamp::now().seconds();
-    let mut claims = AccessClaims {
-        iss: s.state.auth.issuer().to_owned(),
-        aud: USER_AUDIENCE.to_owned(),
-        sub: "u1".into(),
-        sid: "s1".into(),
-        role: "authenticated".into(),
-        email: Some("u@example.com".into()),
-        email_verified: true,
-        aal: 1,
-        claims: Default::default(),
-        iat: now,
-        exp: now + 600,
-    };
-    edit(&mut claims);
+/// The claims of a real user's session (signed up over HTTP).
+async fn user_claims(s: &TestServer) -> AccessClaims {
+    let email = format!("u{}@example.com", basalt_core::secret::random_hex(4));
+    let res = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": email, "password": "correct horse battery"}),
+        )
+        .await;
+    res.expect(201, None);
+    let token = res.json()["access_token"].as_str().unwrap().to_owned();
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// A real app user's access token.
+async fn user_token(s: &TestServer) -> String {
+    let claims = user_claims(s).await;
     s.state.auth.keys().sign(&claims).unwrap()
 }
 
@@ -467,19 +469,7 @@ async fn hostile_credentials(s: &TestServer) {
     s.get("/v1/admin/keys", None)
         .await
         .expect(401, Some("unauthenticated"));
-    let user = AccessClaims {
-        iss: s.state.auth.issuer().to_owned(),
-        aud: USER_AUDIENCE.to_owned(),
-        sub: "u1".into(),
-        sid: "s1".into(),
-        role: "authenticated".into(),
-        email: Some("u@example.com".into()),
-        email_verified: true,
-        aal: 1,
-        claims: Default::default(),
-        iat: now,
-        exp: now + 600,
-    };
+    let user = user_claims(s).await;
     let user_token = keys.sign(&user).unwrap();
     s.get("/v1/admin/keys", Some(&user_token))
         .await
@@ -698,7 +688,7 @@ async fn every_documented_route_is_served(s: &TestServer) {
         }
     }
     // Declared access is enforced, whatever the handler does.
-    let user = user_token(s, |_| {});
+    let user = user_token(s).await;
     for (path, ops) in paths {
         for (method, op) in ops.as_object().unwrap() {
             let concrete = path.replace("{id}", "01ZZZZZZZZZZZZZZZZZZZZZZZZ");
@@ -858,7 +848,7 @@ async fn rules_playground(s: &TestServer) {
     s.post("/v1/admin/rules/evaluate", None, json!({"rule": "true"}))
         .await
         .expect(401, Some("unauthenticated"));
-    let user = user_token(s, |_| {});
+    let user = user_token(s).await;
     s.post("/v1/admin/rules/evaluate", Some(&user), json!({"rule": "true"}))
         .await
         .expect(403, Some("permission_denied"));

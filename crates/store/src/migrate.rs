@@ -26,7 +26,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. A migration is never edited once released.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "system", "0001_system.sql")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "system", "0001_system.sql"),
+    migration!(2, "users", "0002_users.sql"),
+];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.
 const PG_MIGRATION_LOCK: i64 = 0x6261_7361_6c74_0001;

@@ -1,0 +1,304 @@
+//! `/v1/admin/users` and the outbox: user management for admins and
+//! service keys.
+
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use basalt_core::api::{Access, Api, Route};
+use basalt_core::caller::Authenticator;
+use basalt_core::extract::{Json, Path, Query};
+use basalt_core::{Error, Secret, Timestamp};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::email::Email;
+use crate::mail::{self, OutboxItem};
+use crate::users::{self, NewUser, User, check_profile};
+use crate::{Auth, password, sessions};
+
+pub fn api<S>() -> Api<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Auth: FromRef<S>,
+    Authenticator: FromRef<S>,
+{
+    let admin = |r: Route<S>| r.tag("admin").access(Access::Admin);
+    Api::new()
+        .route(
+            admin(Route::get("/v1/admin/users", list))
+                .summary("List or search users")
+                .query::<ListQuery>()
+                .response::<UserPage>(200, "A page of users ordered by id"),
+        )
+        .route(
+            admin(Route::post("/v1/admin/users", create))
+                .summary("Create a user")
+                .body::<CreateUser>()
+                .response::<User>(201, "The new user"),
+        )
+        .route(
+            admin(Route::get("/v1/admin/users/{id}", get))
+                .summary("One user")
+                .response::<User>(200, "The user"),
+        )
+        .route(
+            admin(Route::patch("/v1/admin/users/{id}", update))
+                .summary("Change a user's email, password, verification, disabled flag, data or claims")
+                .body::<AdminUpdate>()
+                .response::<User>(200, "The updated user"),
+        )
+        .route(
+            admin(Route::delete("/v1/admin/users/{id}", delete))
+                .summary("Delete a user")
+                .empty(204, "Deleted"),
+        )
+        .route(
+            admin(Route::post("/v1/admin/users/{id}/logout", force_logout))
+                .summary("End every session of a user")
+                .empty(204, "Signed out everywhere"),
+        )
+        .route(
+            admin(Route::get("/v1/admin/outbox", outbox))
+                .summary("Mail kept when no SMTP server is configured, newest first")
+                .response::<Outbox>(200, "Outbox items"),
+        )
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Matches part of the email, or the whole id.
+    q: Option<String>,
+    /// 1 to 1000, default 50.
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    after: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct UserPage {
+    users: Vec<User>,
+    /// Pass as `after` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    email: String,
+    password: Option<Secret<String>>,
+    #[serde(default)]
+    email_verified: bool,
+    #[serde(default)]
+    data: Map<String, Value>,
+    #[serde(default)]
+    claims: Map<String, Value>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUpdate {
+    email: Option<String>,
+    password: Option<Secret<String>>,
+    email_verified: Option<bool>,
+    /// Disabling ends every session; a disabled user cannot sign in.
+    disabled: Option<bool>,
+    /// Replaces the profile data.
+    data: Option<Map<String, Value>>,
+    /// Replaces the custom claims (in the user's next access token).
+    claims: Option<Map<String, Value>>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Outbox {
+    items: Vec<OutboxItem>,
+}
+
+fn check_claims(claims: &Map<String, Value>) -> Result<(), Error> {
+    if Value::Object(claims.clone()).to_string().len() > 8 * 1024 {
+        return Err(Error::invalid_argument(
+            "`claims` must be at most 8 KiB of JSON: they travel in every token",
+        ));
+    }
+    Ok(())
+}
+
+async fn list(State(auth): State<Auth>, Query(q): Query<ListQuery>) -> Result<Json<UserPage>, Error> {
+    let limit = i64::from(q.limit.unwrap_or(50));
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid_argument("`limit` must be 1 to 1000"));
+    }
+    let after = q.after.unwrap_or_default();
+    let pattern = q.q.as_deref().map(|s| {
+        let escaped = s
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let sql = format!(
+        "SELECT {} FROM users WHERE id > $1 AND ($2 = '' OR email LIKE $2 ESCAPE '\\' OR id = $3)
+         ORDER BY id LIMIT $4",
+        users::COLUMNS
+    );
+    let rows = auth
+        .db()
+        .fetch_all(
+            &sql,
+            &[
+                (&after).into(),
+                pattern.as_deref().unwrap_or("").into(),
+                q.q.as_deref().unwrap_or("").trim().into(),
+                (limit + 1).into(),
+            ],
+        )
+        .await?;
+    let mut list: Vec<User> = rows
+        .iter()
+        .map(|r| users::from_row(r).map(|u| u.user))
+        .collect::<Result<_, _>>()?;
+    let next_cursor = if list.len() as i64 > limit {
+        list.truncate(limit as usize);
+        list.last().map(|u| u.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(UserPage {
+        users: list,
+        next_cursor,
+    }))
+}
+
+async fn create(
+    State(auth): State<Auth>,
+    Json(body): Json<CreateUser>,
+) -> Result<(StatusCode, Json<User>), Error> {
+    let email = Email::parse(&body.email)?;
+    check_profile(&body.data, "data")?;
+    check_claims(&body.claims)?;
+    let hash = match body.password {
+        Some(p) => {
+            password::validate(p.expose())?;
+            Some(auth.hasher().hash(p).await?)
+        }
+        None => None,
+    };
+    let user = users::insert(
+        auth.db(),
+        NewUser {
+            email: Some(email.as_str()),
+            email_verified: body.email_verified,
+            password_hash: hash.as_deref(),
+            anonymous: false,
+            data: &body.data,
+            claims: &body.claims,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+async fn load(auth: &Auth, id: &str) -> Result<users::UserRecord, Error> {
+    users::by_id(auth.db(), id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such user"))
+}
+
+async fn get(State(auth): State<Auth>, Path(id): Path<String>) -> Result<Json<User>, Error> {
+    Ok(Json(load(&auth, &id).await?.user))
+}
+
+async fn update(
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+    Json(body): Json<AdminUpdate>,
+) -> Result<Json<User>, Error> {
+    let record = load(&auth, &id).await?;
+    let mut user = record.user;
+    let mut hash = record.password_hash;
+    let mut sign_out = false;
+    if let Some(email) = &body.email {
+        let email = Email::parse(email)?;
+        if user.email.as_deref() != Some(email.as_str()) {
+            user.email = Some(email.as_str().to_owned());
+            user.email_verified = false;
+        }
+    }
+    if let Some(verified) = body.email_verified {
+        user.email_verified = verified;
+    }
+    if let Some(p) = body.password {
+        password::validate(p.expose())?;
+        hash = Some(auth.hasher().hash(p).await?);
+        sign_out = true;
+    }
+    if let Some(disabled) = body.disabled {
+        sign_out |= disabled && !user.disabled;
+        user.disabled = disabled;
+    }
+    if let Some(data) = body.data {
+        check_profile(&data, "data")?;
+        user.data = data;
+    }
+    if let Some(claims) = body.claims {
+        check_claims(&claims)?;
+        user.claims = claims;
+    }
+    if user.anonymous && user.email.is_some() && hash.is_some() {
+        user.anonymous = false;
+    }
+    user.updated_at = Timestamp::now();
+    let (data, claims) = (
+        Value::Object(user.data.clone()).to_string(),
+        Value::Object(user.claims.clone()).to_string(),
+    );
+    auth.db()
+        .execute(
+            "UPDATE users SET email = $1, email_verified = $2, password_hash = $3, disabled = $4, data = $5,
+                              claims = $6, anonymous = $7, updated_at = $8 WHERE id = $9",
+            &[
+                user.email.as_deref().into(),
+                user.email_verified.into(),
+                hash.as_deref().into(),
+                user.disabled.into(),
+                (&data).into(),
+                (&claims).into(),
+                user.anonymous.into(),
+                user.updated_at.millis().into(),
+                (&user.id).into(),
+            ],
+        )
+        .await
+        .map_err(users::email_taken)?;
+    if sign_out {
+        sessions::revoke_all(&auth, &user.id, None).await?;
+    }
+    Ok(Json(user))
+}
+
+async fn delete(State(auth): State<Auth>, Path(id): Path<String>) -> Result<StatusCode, Error> {
+    sessions::revoke_all(&auth, &id, None).await?;
+    if auth
+        .db()
+        .execute("DELETE FROM users WHERE id = $1", &[(&id).into()])
+        .await?
+        == 0
+    {
+        return Err(Error::not_found("no such user"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn force_logout(State(auth): State<Auth>, Path(id): Path<String>) -> Result<StatusCode, Error> {
+    load(&auth, &id).await?;
+    sessions::revoke_all(&auth, &id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn outbox(State(auth): State<Auth>) -> Result<Json<Outbox>, Error> {
+    Ok(Json(Outbox {
+        items: mail::outbox(auth.db(), 100).await?,
+    }))
+}

@@ -1,0 +1,229 @@
+//! App users: the stored record and the public user object.
+
+use basalt_core::{Error, Timestamp};
+use basalt_store::{Db, Row, StoreError};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The user object of API.md. Never carries a hash or a secret.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct User {
+    pub id: String,
+    /// `null` for an anonymous user.
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub anonymous: bool,
+    /// Disabled users cannot sign in or refresh.
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The app's profile data.
+    pub data: Map<String, Value>,
+    /// Custom claims set by admins; they appear in access tokens.
+    pub claims: Map<String, Value>,
+    pub mfa_enabled: bool,
+}
+
+/// A user as stored, with the secrets that stay on the server.
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: Option<String>,
+    pub mfa_secret: Option<String>,
+}
+
+pub const COLUMNS: &str = "id, email, email_verified, anonymous, disabled, data, claims, mfa_enabled, \
+                           created_at, updated_at, password_hash, mfa_secret";
+
+fn json_object(text: &str) -> Result<Map<String, Value>, Error> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Error::internal("a stored user has a malformed JSON column")),
+    }
+}
+
+pub fn from_row(row: &Row) -> Result<UserRecord, Error> {
+    Ok(UserRecord {
+        user: User {
+            id: row.text(0)?,
+            email: row.opt_text(1)?,
+            email_verified: row.bool(2)?,
+            anonymous: row.bool(3)?,
+            disabled: row.bool(4)?,
+            data: json_object(&row.text(5)?)?,
+            claims: json_object(&row.text(6)?)?,
+            mfa_enabled: row.bool(7)?,
+            created_at: Timestamp::from_millis(row.int(8)?),
+            updated_at: Timestamp::from_millis(row.int(9)?),
+        },
+        password_hash: row.opt_text(10)?,
+        mfa_secret: row.opt_text(11)?,
+    })
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<UserRecord>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    db.fetch_optional(&sql, &[id.into()])
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn by_id_tx(tx: &mut basalt_store::Tx, id: &str) -> Result<Option<UserRecord>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    tx.fetch_optional(&sql, &[id.into()])
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    db.fetch_optional(&sql, &[email.into()])
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// What a new user starts with.
+pub struct NewUser<'a> {
+    pub email: Option<&'a str>,
+    pub email_verified: bool,
+    pub password_hash: Option<&'a str>,
+    pub anonymous: bool,
+    pub data: &'a Map<String, Value>,
+    pub claims: &'a Map<String, Value>,
+}
+
+/// Inserts a user; 409 when the email is taken.
+pub async fn insert(db: &Db, new: NewUser<'_>) -> Result<User, Error> {
+    let id = basalt_core::id::new_id();
+    let now = Timestamp::now().millis();
+    let data = Value::Object(new.data.clone()).to_string();
+    let claims = Value::Object(new.claims.clone()).to_string();
+    db.execute(
+        "INSERT INTO users (id, email, email_verified, password_hash, anonymous, disabled, data, claims,
+                            mfa_enabled, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        &[
+            (&id).into(),
+            new.email.into(),
+            new.email_verified.into(),
+            new.password_hash.into(),
+            new.anonymous.into(),
+            false.into(),
+            (&data).into(),
+            (&claims).into(),
+            false.into(),
+            now.into(),
+        ],
+    )
+    .await
+    .map_err(email_taken)?;
+    Ok(User {
+        id,
+        email: new.email.map(str::to_owned),
+        email_verified: new.email_verified,
+        anonymous: new.anonymous,
+        disabled: false,
+        created_at: Timestamp::from_millis(now),
+        updated_at: Timestamp::from_millis(now),
+        data: new.data.clone(),
+        claims: new.claims.clone(),
+        mfa_enabled: false,
+    })
+}
+
+pub fn email_taken(e: StoreError) -> Error {
+    match e {
+        StoreError::UniqueViolation => Error::already_exists("a user with this email exists"),
+        e => e.into(),
+    }
+}
+
+/// RFC 7396 JSON Merge Patch of `target` by `patch`.
+pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (key, value) in patch {
+        match value {
+            Value::Null => {
+                target.remove(key);
+            }
+            Value::Object(inner) => {
+                let slot = target
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                if let Value::Object(existing) = slot {
+                    merge_patch(existing, inner);
+                }
+            }
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+/// Profile data is bounded: 64 KiB of JSON, nested at most 32 deep.
+pub fn check_profile(data: &Map<String, Value>, what: &str) -> Result<(), Error> {
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let value = Value::Object(data.clone());
+    if value.to_string().len() > 64 * 1024 {
+        return Err(Error::new(
+            basalt_core::Code::PayloadTooLarge,
+            format!("`{what}` is larger than 64 KiB"),
+        ));
+    }
+    if depth(&value) > 32 {
+        return Err(Error::invalid_argument(format!(
+            "`{what}` is nested more than 32 levels deep"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (target, patch, expected) in cases {
+            let mut t = target.as_object().unwrap().clone();
+            merge_patch(&mut t, patch.as_object().unwrap());
+            assert_eq!(Value::Object(t), expected, "{target} + {patch}");
+        }
+    }
+}
