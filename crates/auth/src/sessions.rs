@@ -300,10 +300,10 @@ impl ActiveSessions {
 
     /// Whether session `sid` of `user_id` is live and its user enabled.
     pub async fn check(&self, auth: &Auth, sid: &str, user_id: &str) -> Result<bool, Error> {
-        if let Some((uid, at)) = self.lock().get(sid) {
-            if at.elapsed() < TTL {
-                return Ok(uid == user_id);
-            }
+        if let Some((uid, at)) = self.lock().get(sid)
+            && at.elapsed() < TTL
+        {
+            return Ok(uid == user_id);
         }
         let row = auth
             .db()

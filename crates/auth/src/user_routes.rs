@@ -398,10 +398,8 @@ async fn update_user(
     if password_changed {
         sessions::revoke_all(&auth, &user.id, Some(&me.session_id)).await?;
     }
-    if email_changed {
-        if let Some(email) = user.email.clone() {
-            mail_verification(&auth, &user.id, &email).await?;
-        }
+    if email_changed && let Some(email) = user.email.clone() {
+        mail_verification(&auth, &user.id, &email).await?;
     }
     Ok(Json(user))
 }
@@ -457,10 +455,11 @@ async fn send_verification(
 ) -> Result<StatusCode, Error> {
     let email = Email::parse(&body.email)?;
     limit(&auth, "verify", ip, Some(&email))?;
-    if let Some(record) = users::by_email(auth.db(), email.as_str()).await? {
-        if !record.user.email_verified && !record.user.disabled {
-            mail_verification(&auth, &record.user.id, email.as_str()).await?;
-        }
+    if let Some(record) = users::by_email(auth.db(), email.as_str()).await?
+        && !record.user.email_verified
+        && !record.user.disabled
+    {
+        mail_verification(&auth, &record.user.id, email.as_str()).await?;
     }
     Ok(StatusCode::ACCEPTED)
 }
@@ -499,31 +498,31 @@ async fn forgot_password(
 ) -> Result<StatusCode, Error> {
     let email = Email::parse(&body.email)?;
     limit(&auth, "forgot", ip, Some(&email))?;
-    if let Some(record) = users::by_email(auth.db(), email.as_str()).await? {
-        if !record.user.disabled {
-            let token = one_time::issue(
-                auth.db(),
-                Kind::Reset,
-                Some(&record.user.id),
-                Some(email.as_str()),
-                None,
-            )
-            .await?;
-            let text = format!(
-                "Someone asked to reset the password of this account. To choose a new one, open:\n\n{}\n\nOr use this code: {token}\n\nIt works once, for one hour. If it was not you, ignore this mail.",
-                link(&auth, None, "reset", &token)
-            );
-            mail::send(
-                auth.db(),
-                Mail {
-                    to: email.as_str(),
-                    subject: "Reset your password",
-                    text,
-                    token: Some(&token),
-                },
-            )
-            .await?;
-        }
+    if let Some(record) = users::by_email(auth.db(), email.as_str()).await?
+        && !record.user.disabled
+    {
+        let token = one_time::issue(
+            auth.db(),
+            Kind::Reset,
+            Some(&record.user.id),
+            Some(email.as_str()),
+            None,
+        )
+        .await?;
+        let text = format!(
+            "Someone asked to reset the password of this account. To choose a new one, open:\n\n{}\n\nOr use this code: {token}\n\nIt works once, for one hour. If it was not you, ignore this mail.",
+            link(&auth, None, "reset", &token)
+        );
+        mail::send(
+            auth.db(),
+            Mail {
+                to: email.as_str(),
+                subject: "Reset your password",
+                text,
+                token: Some(&token),
+            },
+        )
+        .await?;
     }
     Ok(StatusCode::ACCEPTED)
 }
