@@ -1,0 +1,774 @@
+//! App-user auth through HTTP on a real server, on both backends.
+
+mod common;
+
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{Backend, Resp, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    sign_up_in_refresh_and_out,
+    refresh_token_reuse_revokes_the_session,
+    anonymous_users_upgrade_in_place,
+    account_updates,
+    sessions_can_be_listed_and_ended,
+    mail_flows_through_the_outbox,
+    admins_manage_users,
+    hostile_auth_input,
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn signup(s: &TestServer, email: &str) -> Value {
+    let res = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    res.expect(201, None);
+    res.json()
+}
+
+async fn login(s: &TestServer, email: &str, password: &str) -> Resp {
+    s.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+fn token(session: &Value) -> &str {
+    session["access_token"].as_str().unwrap()
+}
+
+fn refresh_token(session: &Value) -> &str {
+    session["refresh_token"].as_str().unwrap()
+}
+
+async fn refresh(s: &TestServer, refresh_token: &str) -> Resp {
+    s.post("/v1/auth/refresh", None, json!({"refresh_token": refresh_token}))
+        .await
+}
+
+async fn patch_user(s: &TestServer, token: &str, body: Value) -> Resp {
+    s.request(Method::PATCH, "/v1/auth/user", Some(token), Some(body))
+        .await
+}
+
+async fn sign_up_in_refresh_and_out(s: &TestServer) {
+    let session = signup(s, "  Ada@Example.COM ").await;
+    assert_eq!(session["token_type"], "bearer");
+    assert_eq!(session["expires_in"], 3600);
+    let user = &session["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["email_verified"], false);
+    assert_eq!(user["anonymous"], false);
+    assert_eq!(user["mfa_enabled"], false);
+    assert_eq!(user["data"], json!({}));
+    assert_eq!(user["claims"], json!({}));
+    for field in ["id", "created_at", "updated_at"] {
+        assert!(user[field].is_string(), "{field}");
+    }
+    let text = session.to_string();
+    assert!(!text.contains("argon2") && !text.contains("password"), "{text}");
+    let claims = claims_of(token(&session));
+    assert_eq!(claims["aud"], "basalt");
+    assert_eq!(claims["sub"], user["id"]);
+    assert_eq!(claims["role"], "authenticated");
+    assert_eq!(claims["aal"], 1);
+    assert_eq!(claims["email"], "ada@example.com");
+    assert!(claims["sid"].is_string());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    s.post(
+        "/v1/auth/signup",
+        None,
+        json!({"email": "ada@example.com", "password": "another password"}),
+    )
+    .await
+    .expect(409, Some("already_exists"));
+
+    let me = s.get("/v1/auth/user", Some(token(&session))).await;
+    me.expect(200, None);
+    assert_eq!(me.json()["id"], user["id"]);
+
+    let res = login(s, "ADA@example.com", PASSWORD).await;
+    res.expect(200, None);
+    let second = res.json();
+    assert_ne!(
+        claims_of(token(&second))["sid"],
+        claims["sid"],
+        "each login is its own session"
+    );
+
+    // Refresh rotates the refresh token and keeps the session.
+    let res = refresh(s, refresh_token(&second)).await;
+    res.expect(200, None);
+    let rotated = res.json();
+    assert_ne!(refresh_token(&rotated), refresh_token(&second));
+    assert_eq!(
+        claims_of(token(&rotated))["sid"],
+        claims_of(token(&second))["sid"]
+    );
+    s.get("/v1/auth/user", Some(token(&rotated)))
+        .await
+        .expect(200, None);
+
+    // Logout ends that session: its access and refresh tokens stop working.
+    let res = s
+        .request(Method::POST, "/v1/auth/logout", Some(token(&rotated)), None)
+        .await;
+    res.expect(204, None);
+    s.get("/v1/auth/user", Some(token(&rotated)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    refresh(s, refresh_token(&rotated))
+        .await
+        .expect(401, Some("unauthenticated"));
+    // The first session is untouched.
+    s.get("/v1/auth/user", Some(token(&session)))
+        .await
+        .expect(200, None);
+    s.request(Method::POST, "/v1/auth/logout", None, None)
+        .await
+        .expect(401, Some("unauthenticated"));
+}
+
+async fn refresh_token_reuse_revokes_the_session(s: &TestServer) {
+    let first = signup(s, "bob@example.com").await;
+    let second = refresh(s, refresh_token(&first)).await.json();
+    let third = refresh(s, refresh_token(&second)).await.json();
+    s.get("/v1/auth/user", Some(token(&third)))
+        .await
+        .expect(200, None);
+    // Replaying the token just rotated away, right away, is refused but ends nothing
+    // (two tabs refreshing at once).
+    let res = refresh(s, refresh_token(&second)).await;
+    res.expect(401, Some("unauthenticated"));
+    s.get("/v1/auth/user", Some(token(&third)))
+        .await
+        .expect(200, None);
+    // An older one is reuse: the whole session ends.
+    let res = refresh(s, refresh_token(&first)).await;
+    res.expect(401, Some("unauthenticated"));
+    assert!(res.text.contains("reused"), "{}", res.text);
+    s.get("/v1/auth/user", Some(token(&third)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    refresh(s, refresh_token(&third))
+        .await
+        .expect(401, Some("unauthenticated"));
+    // A forged secret for a live session is refused without ending it.
+    let live = login(s, "bob@example.com", PASSWORD).await.json();
+    let rt = refresh_token(&live);
+    let forged = format!(
+        "{}{}",
+        &rt[..rt.len() - 4],
+        if rt.ends_with("0000") { "1111" } else { "0000" }
+    );
+    refresh(s, &forged).await.expect(401, Some("unauthenticated"));
+    refresh(s, rt).await.expect(200, None);
+}
+
+async fn anonymous_users_upgrade_in_place(s: &TestServer) {
+    let res = s.post("/v1/auth/anonymous", None, json!({})).await;
+    res.expect(201, None);
+    let anon = res.json();
+    assert_eq!(anon["user"]["anonymous"], true);
+    assert_eq!(anon["user"]["email"], Value::Null);
+    assert_eq!(claims_of(token(&anon))["role"], "anonymous_user");
+    let id = anon["user"]["id"].clone();
+    // An email alone does not make a permanent user; email and password do, same id.
+    let res = patch_user(s, token(&anon), json!({"email": "carol@example.com"})).await;
+    res.expect(200, None);
+    assert_eq!(res.json()["anonymous"], true);
+    let res = patch_user(s, token(&anon), json!({"password": PASSWORD})).await;
+    res.expect(200, None);
+    let user = res.json();
+    assert_eq!(user["anonymous"], false);
+    assert_eq!(user["id"], id);
+    let res = login(s, "carol@example.com", PASSWORD).await;
+    res.expect(200, None);
+    assert_eq!(res.json()["user"]["id"], id);
+    assert_eq!(claims_of(token(&res.json()))["role"], "authenticated");
+}
+
+async fn account_updates(s: &TestServer) {
+    let a = signup(s, "dave@example.com").await;
+    let other = login(s, "dave@example.com", PASSWORD).await.json();
+    // Profile data is a JSON Merge Patch.
+    let res = patch_user(
+        s,
+        token(&a),
+        json!({"data": {"name": "Dave", "prefs": {"theme": "dark", "lang": "en"}}}),
+    )
+    .await;
+    res.expect(200, None);
+    let res = patch_user(
+        s,
+        token(&a),
+        json!({"data": {"prefs": {"lang": null}, "age": 41}}),
+    )
+    .await;
+    assert_eq!(
+        res.json()["data"],
+        json!({"name": "Dave", "prefs": {"theme": "dark"}, "age": 41})
+    );
+    let deep = (0..40).fold(json!(1), |acc, _| json!({"x": acc}));
+    patch_user(s, token(&a), json!({"data": {"deep": deep}}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    patch_user(s, token(&a), json!({"data": {"big": "x".repeat(70_000)}}))
+        .await
+        .expect(413, Some("payload_too_large"));
+    // Changing the password needs the current one, and ends the other sessions.
+    patch_user(s, token(&a), json!({"password": "a new password"}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    patch_user(
+        s,
+        token(&a),
+        json!({"password": "a new password", "current_password": "wrong wrong"}),
+    )
+    .await
+    .expect(403, Some("permission_denied"));
+    patch_user(
+        s,
+        token(&a),
+        json!({"password": "short", "current_password": PASSWORD}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    let res = patch_user(
+        s,
+        token(&a),
+        json!({"password": "a new password", "current_password": PASSWORD}),
+    )
+    .await;
+    res.expect(200, None);
+    s.get("/v1/auth/user", Some(token(&a))).await.expect(200, None);
+    s.get("/v1/auth/user", Some(token(&other)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    login(s, "dave@example.com", PASSWORD)
+        .await
+        .expect(401, Some("unauthenticated"));
+    login(s, "dave@example.com", "a new password")
+        .await
+        .expect(200, None);
+    // A new email is unverified and must be free.
+    signup(s, "erin@example.com").await;
+    patch_user(s, token(&a), json!({"email": "ERIN@example.com"}))
+        .await
+        .expect(409, Some("already_exists"));
+    let res = patch_user(s, token(&a), json!({"email": "dave2@example.com"})).await;
+    assert_eq!(res.json()["email"], "dave2@example.com");
+    assert_eq!(res.json()["email_verified"], false);
+}
+
+async fn sessions_can_be_listed_and_ended(s: &TestServer) {
+    let a = signup(s, "fay@example.com").await;
+    let b = TestServer::read(
+        s.client
+            .post(format!("{}/v1/auth/login", s.url))
+            .header("user-agent", "TestPhone/1.0")
+            .json(&json!({"email": "fay@example.com", "password": PASSWORD})),
+    )
+    .await
+    .json();
+    let res = s.get("/v1/auth/sessions", Some(token(&a))).await;
+    res.expect(200, None);
+    let list = res.json()["sessions"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    let b_sid = claims_of(token(&b))["sid"].as_str().unwrap().to_owned();
+    let b_row = list.iter().find(|r| r["id"] == b_sid.as_str()).unwrap();
+    assert_eq!(b_row["current"], false);
+    assert_eq!(b_row["user_agent"], "TestPhone/1.0");
+    assert_eq!(b_row["ip"], "127.0.0.1");
+    assert_eq!(list.iter().filter(|r| r["current"] == true).count(), 1);
+    // Another user cannot end Fay's session.
+    let g = signup(s, "gus@example.com").await;
+    s.delete(&format!("/v1/auth/sessions/{b_sid}"), Some(token(&g)))
+        .await
+        .expect(404, Some("not_found"));
+    s.delete(&format!("/v1/auth/sessions/{b_sid}"), Some(token(&a)))
+        .await
+        .expect(204, None);
+    s.get("/v1/auth/user", Some(token(&b)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    s.delete(&format!("/v1/auth/sessions/{b_sid}"), Some(token(&a)))
+        .await
+        .expect(404, Some("not_found"));
+    assert_eq!(
+        s.get("/v1/auth/sessions", Some(token(&a))).await.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// The newest outbox item to `to`, with its token.
+async fn last_mail(s: &TestServer, admin: &str, to: &str) -> Value {
+    let res = s.get("/v1/admin/outbox", Some(admin)).await;
+    res.expect(200, None);
+    res.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["to"] == to)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn mail_flows_through_the_outbox(s: &TestServer) {
+    let admin = s.admin_token().await;
+    signup(s, "hal@example.com").await;
+    // Always 202, whether the address has an account or not.
+    for email in ["hal@example.com", "nobody@example.com"] {
+        s.post("/v1/auth/verify/send", None, json!({"email": email}))
+            .await
+            .expect(202, None);
+        s.post("/v1/auth/password/forgot", None, json!({"email": email}))
+            .await
+            .expect(202, None);
+    }
+    assert_eq!(
+        last_mail(s, &admin, "nobody@example.com").await,
+        Value::Null,
+        "no mail to unknown addresses"
+    );
+    let outbox = s.get("/v1/admin/outbox", Some(&admin)).await.json();
+    let items = outbox["items"].as_array().unwrap();
+    let verify = items
+        .iter()
+        .find(|m| m["subject"] == "Confirm your email address")
+        .unwrap();
+    let reset = items
+        .iter()
+        .find(|m| m["subject"] == "Reset your password")
+        .unwrap();
+    assert_eq!(items[0]["subject"], "Reset your password", "newest first");
+    let verify_token = verify["token"].as_str().unwrap();
+    assert!(verify["text"].as_str().unwrap().contains(verify_token));
+
+    // Verification.
+    let res = s
+        .post("/v1/auth/verify", None, json!({"token": verify_token}))
+        .await;
+    res.expect(200, None);
+    assert_eq!(res.json()["email_verified"], true);
+    s.post("/v1/auth/verify", None, json!({"token": verify_token}))
+        .await
+        .expect(400, Some("invalid_argument"));
+
+    // Password reset ends every session.
+    let before = login(s, "hal@example.com", PASSWORD).await.json();
+    let reset_token = reset["token"].as_str().unwrap();
+    s.post(
+        "/v1/auth/password/reset",
+        None,
+        json!({"token": reset_token, "password": "short"}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    let res = s
+        .post(
+            "/v1/auth/password/reset",
+            None,
+            json!({"token": reset_token, "password": "brand new password"}),
+        )
+        .await;
+    res.expect(200, None);
+    s.get("/v1/auth/user", Some(token(&before)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    login(s, "hal@example.com", "brand new password")
+        .await
+        .expect(200, None);
+    s.post(
+        "/v1/auth/password/reset",
+        None,
+        json!({"token": reset_token, "password": "another new one"}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    // A verify token cannot reset a password.
+    let hal = login(s, "hal@example.com", "brand new password").await.json();
+    patch_user(s, token(&hal), json!({"email": "hal2@example.com"}))
+        .await
+        .expect(200, None);
+    let verify_token = last_mail(s, &admin, "hal2@example.com").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.post(
+        "/v1/auth/password/reset",
+        None,
+        json!({"token": verify_token, "password": "sneaky password"}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    s.post("/v1/auth/verify", None, json!({"token": verify_token}))
+        .await
+        .expect(200, None);
+
+    // Magic links sign in, creating the user on first use.
+    let res = s
+        .post(
+            "/v1/auth/magic-link",
+            None,
+            json!({"email": "ivy@example.com", "redirect_to": "https://evil.example/x"}),
+        )
+        .await;
+    res.expect(400, Some("invalid_argument"));
+    let to = format!("{}/welcome", s.url);
+    s.post(
+        "/v1/auth/magic-link",
+        None,
+        json!({"email": "Ivy@example.com", "redirect_to": to}),
+    )
+    .await
+    .expect(202, None);
+    let mail = last_mail(s, &admin, "ivy@example.com").await;
+    let magic = mail["token"].as_str().unwrap().to_owned();
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{to}?type=magiclink&token={magic}")),
+        "{mail}"
+    );
+    s.post(
+        "/v1/auth/password/reset",
+        None,
+        json!({"token": magic, "password": "sneaky password"}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    let res = s
+        .post("/v1/auth/magic-link/verify", None, json!({"token": magic}))
+        .await;
+    res.expect(200, None);
+    let session = res.json();
+    assert_eq!(session["user"]["email"], "ivy@example.com");
+    assert_eq!(session["user"]["email_verified"], true);
+    s.post("/v1/auth/magic-link/verify", None, json!({"token": magic}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    // Expired tokens are refused.
+    s.post("/v1/auth/magic-link", None, json!({"email": "ivy@example.com"}))
+        .await
+        .expect(202, None);
+    let magic = last_mail(s, &admin, "ivy@example.com").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.state
+        .db
+        .execute("UPDATE one_time_tokens SET expires_at = 0", &[])
+        .await
+        .unwrap();
+    s.post("/v1/auth/magic-link/verify", None, json!({"token": magic}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    for bad in ["", "x", "a.b", &format!("{}.{}", "0".repeat(26), "0".repeat(64))] {
+        s.post("/v1/auth/verify", None, json!({"token": bad}))
+            .await
+            .expect(400, Some("invalid_argument"));
+    }
+    // Users cannot read the outbox.
+    s.get("/v1/admin/outbox", Some(token(&session)))
+        .await
+        .expect(403, Some("permission_denied"));
+}
+
+async fn admins_manage_users(s: &TestServer) {
+    let admin = s.admin_token().await;
+    for i in 0..5 {
+        signup(s, &format!("user{i}@list.example")).await;
+    }
+    let res = s.post("/v1/admin/users", Some(&admin), json!({"email": "Made@Example.com", "password": PASSWORD, "email_verified": true, "claims": {"role": "editor"}})).await;
+    res.expect(201, None);
+    let made = res.json();
+    assert_eq!(made["email"], "made@example.com");
+    assert_eq!(made["claims"], json!({"role": "editor"}));
+    s.post(
+        "/v1/admin/users",
+        Some(&admin),
+        json!({"email": "made@example.com"}),
+    )
+    .await
+    .expect(409, Some("already_exists"));
+
+    // Paging through a search returns each match once.
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let res = s
+            .get(
+                &format!("/v1/admin/users?q=list.example&limit=2&after={after}"),
+                Some(&admin),
+            )
+            .await;
+        res.expect(200, None);
+        let page = res.json();
+        seen.extend(
+            page["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["email"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => after = c.to_owned(),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (0..5)
+            .map(|i| format!("user{i}@list.example"))
+            .collect::<Vec<_>>()
+    );
+    let id = made["id"].as_str().unwrap();
+    let by_id = s
+        .get(&format!("/v1/admin/users?q={id}"), Some(&admin))
+        .await
+        .json();
+    assert_eq!(by_id["users"].as_array().unwrap().len(), 1);
+    s.get("/v1/admin/users?q=%25", Some(&admin))
+        .await
+        .expect(200, None);
+    assert_eq!(
+        s.get("/v1/admin/users?q=_", Some(&admin)).await.json()["users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "LIKE wildcards are literal"
+    );
+    s.get("/v1/admin/users?limit=0", Some(&admin))
+        .await
+        .expect(400, Some("invalid_argument"));
+    s.get("/v1/admin/users?limit=abc", Some(&admin))
+        .await
+        .expect(400, Some("invalid_argument"));
+
+    // Custom claims land in the next access token.
+    let session = login(s, "made@example.com", PASSWORD).await.json();
+    assert_eq!(claims_of(token(&session))["claims"], json!({"role": "editor"}));
+    let res = s
+        .request(
+            Method::PATCH,
+            &format!("/v1/admin/users/{id}"),
+            Some(&admin),
+            Some(json!({"claims": {"role": "owner", "tier": 2}})),
+        )
+        .await;
+    res.expect(200, None);
+    let refreshed = refresh(s, refresh_token(&session)).await.json();
+    assert_eq!(
+        claims_of(token(&refreshed))["claims"],
+        json!({"role": "owner", "tier": 2})
+    );
+    let big = json!({"claims": {"x": "y".repeat(9000)}});
+    s.request(
+        Method::PATCH,
+        &format!("/v1/admin/users/{id}"),
+        Some(&admin),
+        Some(big),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+
+    // Disabling ends sessions and blocks sign-in.
+    s.request(
+        Method::PATCH,
+        &format!("/v1/admin/users/{id}"),
+        Some(&admin),
+        Some(json!({"disabled": true})),
+    )
+    .await
+    .expect(200, None);
+    s.get("/v1/auth/user", Some(token(&refreshed)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    login(s, "made@example.com", PASSWORD)
+        .await
+        .expect(403, Some("permission_denied"));
+    refresh(s, refresh_token(&refreshed))
+        .await
+        .expect(401, Some("unauthenticated"));
+    s.request(
+        Method::PATCH,
+        &format!("/v1/admin/users/{id}"),
+        Some(&admin),
+        Some(json!({"disabled": false})),
+    )
+    .await
+    .expect(200, None);
+    let session = login(s, "made@example.com", PASSWORD).await.json();
+
+    // Forced sign-out, then deletion.
+    s.request(
+        Method::POST,
+        &format!("/v1/admin/users/{id}/logout"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .expect(204, None);
+    s.get("/v1/auth/user", Some(token(&session)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    let session = login(s, "made@example.com", PASSWORD).await.json();
+    s.delete(&format!("/v1/admin/users/{id}"), Some(&admin))
+        .await
+        .expect(204, None);
+    s.get("/v1/auth/user", Some(token(&session)))
+        .await
+        .expect(401, Some("unauthenticated"));
+    s.get(&format!("/v1/admin/users/{id}"), Some(&admin))
+        .await
+        .expect(404, Some("not_found"));
+    s.delete(&format!("/v1/admin/users/{id}"), Some(&admin))
+        .await
+        .expect(404, Some("not_found"));
+    // Users may not manage users.
+    let user = signup(s, "plain@example.com").await;
+    s.get("/v1/admin/users", Some(token(&user)))
+        .await
+        .expect(403, Some("permission_denied"));
+}
+
+async fn hostile_auth_input(s: &TestServer) {
+    for (email, password) in [
+        ("a@example.com", "1234567".to_owned()),
+        ("a@example.com", "x".repeat(257)),
+        ("not an email", PASSWORD.to_owned()),
+        ("", PASSWORD.to_owned()),
+    ] {
+        s.post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+        .expect(400, Some("invalid_argument"));
+    }
+    s.post(
+        "/v1/auth/signup",
+        None,
+        json!({"email": "a@example.com", "password": PASSWORD, "role": "admin"}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    for bad in [
+        "",
+        "garbage",
+        "a.b.c",
+        "..",
+        &format!("{}.0.{}", "0".repeat(26), "0".repeat(64)),
+        &format!("{}.-1.{}", "0".repeat(26), "0".repeat(64)),
+    ] {
+        refresh(s, bad).await.expect(401, Some("unauthenticated"));
+    }
+    s.post("/v1/auth/refresh", None, json!({"refresh_token": 5}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    // Unknown email and wrong password: same answer, similar time.
+    signup(s, "timing@example.com").await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..4 {
+        let t = Instant::now();
+        let a = login(s, "timing@example.com", "wrong password").await;
+        known.push(t.elapsed());
+        let t = Instant::now();
+        let b = login(s, &format!("ghost{i}@example.com"), "wrong password").await;
+        unknown.push(t.elapsed());
+        assert_eq!(a.status, 401);
+        assert_eq!(a.json(), b.json());
+    }
+    known.sort();
+    unknown.sort();
+    let (k, u) = (known[2].as_secs_f64(), unknown[2].as_secs_f64());
+    assert!(k / u < 2.0 && u / k < 2.0, "known {k:.4}s vs unknown {u:.4}s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_confirmation_can_be_required() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(s) = TestServer::start_with(backend, |c| c.require_email_confirmation = true).await else {
+            continue;
+        };
+        let admin = s.admin_token().await;
+        let res = s
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({"email": "jo@example.com", "password": PASSWORD}),
+            )
+            .await;
+        res.expect(201, None);
+        assert_eq!(res.json()["session"], Value::Null);
+        assert_eq!(res.json()["user"]["email_verified"], false);
+        login(&s, "jo@example.com", PASSWORD)
+            .await
+            .expect(403, Some("permission_denied"));
+        let mail = last_mail(&s, &admin, "jo@example.com").await;
+        s.post("/v1/auth/verify", None, json!({"token": mail["token"]}))
+            .await
+            .expect(200, None);
+        login(&s, "jo@example.com", PASSWORD).await.expect(200, None);
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_endpoints_are_rate_limited() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| c.login_rate_limit = 2)
+        .await
+        .unwrap();
+    for path in [
+        "/v1/auth/password/forgot",
+        "/v1/auth/verify/send",
+        "/v1/auth/magic-link",
+    ] {
+        for _ in 0..2 {
+            s.post(path, None, json!({"email": "k@example.com"}))
+                .await
+                .expect(202, None);
+        }
+        let res = s.post(path, None, json!({"email": "k@example.com"})).await;
+        res.expect(429, Some("rate_limited"));
+        assert!(res.header("retry-after").is_some());
+    }
+    for _ in 0..2 {
+        s.post("/v1/auth/anonymous", None, json!({}))
+            .await
+            .expect(201, None);
+    }
+    s.post("/v1/auth/anonymous", None, json!({}))
+        .await
+        .expect(429, Some("rate_limited"));
+    s.stop().await;
+}
