@@ -11,6 +11,8 @@ CREATE TABLE users (
     claims TEXT NOT NULL DEFAULT '{}',
     mfa_secret TEXT,
     mfa_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    -- The last TOTP time step accepted, so a code works only once.
+    mfa_last_step BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
@@ -53,6 +55,13 @@ CREATE TABLE one_time_tokens (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX one_time_tokens_expiry ON one_time_tokens (expires_at);
+
+-- SHA-256 of each unused MFA recovery code.
+CREATE TABLE mfa_recovery_codes (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash BYTEA NOT NULL,
+    PRIMARY KEY (user_id, code_hash)
+);
 
 -- Mail written when no SMTP server is configured, for admins to read.
 CREATE TABLE outbox (

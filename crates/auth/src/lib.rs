@@ -7,6 +7,7 @@ pub mod admins;
 mod authenticator;
 pub mod email;
 pub mod mail;
+pub mod mfa;
 pub mod one_time;
 pub mod password;
 mod routes;
@@ -33,7 +34,10 @@ where
     Auth: axum::extract::FromRef<S>,
     basalt_core::caller::Authenticator: axum::extract::FromRef<S>,
 {
-    routes::api().merge(user_routes::api()).merge(admin_users::api())
+    routes::api()
+        .merge(user_routes::api())
+        .merge(mfa::api())
+        .merge(admin_users::api())
 }
 
 /// The auth slice's state: what its routes and the authenticator share.

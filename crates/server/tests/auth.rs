@@ -19,6 +19,7 @@ on_both_backends!(
     mail_flows_through_the_outbox,
     admins_manage_users,
     hostile_auth_input,
+    totp_mfa,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -771,4 +772,153 @@ async fn auth_endpoints_are_rate_limited() {
         .await
         .expect(429, Some("rate_limited"));
     s.stop().await;
+}
+
+fn code_at(secret: &str, step: i64) -> String {
+    let key = basalt_auth::mfa::base32_decode(secret).unwrap();
+    format!("{:06}", basalt_auth::mfa::totp(&key, step))
+}
+
+async fn totp_mfa(s: &TestServer) {
+    let session = signup(s, "mfa@example.com").await;
+    let res = s
+        .request(
+            Method::POST,
+            "/v1/auth/mfa/totp/enroll",
+            Some(token(&session)),
+            None,
+        )
+        .await;
+    res.expect(200, None);
+    let enrol = res.json();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 32, "160-bit secret in base32");
+    let url = enrol["otpauth_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("otpauth://totp/Basalt:mfa%40example.com?secret="),
+        "{url}"
+    );
+    assert!(url.contains(&secret) && url.contains("issuer=Basalt") && url.contains("period=30"));
+    let codes: Vec<String> = enrol["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    // Not required until confirmed.
+    login(s, "mfa@example.com", PASSWORD).await.expect(200, None);
+    let step = basalt_core::Timestamp::now().seconds() / 30;
+    let confirm = |code: String| {
+        let t = token(&session).to_owned();
+        async move {
+            s.post("/v1/auth/mfa/totp/confirm", Some(&t), json!({"code": code}))
+                .await
+        }
+    };
+    confirm("000000".into())
+        .await
+        .expect(400, Some("invalid_argument"));
+    confirm(code_at(&secret, step - 5))
+        .await
+        .expect(400, Some("invalid_argument"));
+    let res = confirm(code_at(&secret, step)).await;
+    res.expect(200, None);
+    assert_eq!(res.json()["mfa_enabled"], true);
+    s.request(
+        Method::POST,
+        "/v1/auth/mfa/totp/enroll",
+        Some(token(&session)),
+        None,
+    )
+    .await
+    .expect(409, Some("already_exists"));
+
+    // Sign-in now stops halfway.
+    let half = login(s, "mfa@example.com", PASSWORD).await;
+    half.expect(200, None);
+    let half = half.json();
+    assert_eq!(half["mfa_required"], true);
+    assert!(half.get("access_token").is_none());
+    let mfa_token = half["mfa_token"].as_str().unwrap().to_owned();
+    // The code used to confirm cannot be replayed.
+    s.post(
+        "/v1/auth/mfa/verify",
+        None,
+        json!({"mfa_token": mfa_token, "code": code_at(&secret, step)}),
+    )
+    .await
+    .expect(401, Some("unauthenticated"));
+    // The token was spent by the failed attempt.
+    s.post(
+        "/v1/auth/mfa/verify",
+        None,
+        json!({"mfa_token": mfa_token, "code": code_at(&secret, step + 1)}),
+    )
+    .await
+    .expect(401, Some("unauthenticated"));
+    let mfa_token = login(s, "mfa@example.com", PASSWORD).await.json()["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = s
+        .post(
+            "/v1/auth/mfa/verify",
+            None,
+            json!({"mfa_token": mfa_token, "code": code_at(&secret, step + 1)}),
+        )
+        .await;
+    res.expect(200, None);
+    let strong = res.json();
+    assert_eq!(claims_of(token(&strong))["aal"], 2);
+    s.get("/v1/auth/user", Some(token(&strong)))
+        .await
+        .expect(200, None);
+    // Refreshing keeps aal 2.
+    let refreshed = refresh(s, refresh_token(&strong)).await.json();
+    assert_eq!(claims_of(token(&refreshed))["aal"], 2);
+
+    // A recovery code works once.
+    let mfa_token = login(s, "mfa@example.com", PASSWORD).await.json()["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = s
+        .post(
+            "/v1/auth/mfa/verify",
+            None,
+            json!({"mfa_token": mfa_token, "code": codes[0].to_uppercase()}),
+        )
+        .await;
+    res.expect(200, None);
+    let mfa_token = login(s, "mfa@example.com", PASSWORD).await.json()["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.post(
+        "/v1/auth/mfa/verify",
+        None,
+        json!({"mfa_token": mfa_token, "code": codes[0]}),
+    )
+    .await
+    .expect(401, Some("unauthenticated"));
+    s.post(
+        "/v1/auth/mfa/verify",
+        None,
+        json!({"mfa_token": "garbage", "code": "123456"}),
+    )
+    .await
+    .expect(401, Some("unauthenticated"));
+    // A magic link cannot skip the second factor.
+    let admin = s.admin_token().await;
+    s.post("/v1/auth/magic-link", None, json!({"email": "mfa@example.com"}))
+        .await
+        .expect(202, None);
+    let magic = last_mail(s, &admin, "mfa@example.com").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.post("/v1/auth/magic-link/verify", None, json!({"token": magic}))
+        .await
+        .expect(403, Some("permission_denied"));
 }
