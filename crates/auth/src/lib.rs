@@ -54,6 +54,7 @@ struct Inner {
     access_token_ttl: std::time::Duration,
     require_email_confirmation: bool,
     redirect_origins: Vec<String>,
+    mailer: mail::Mailer,
     active_sessions: sessions::ActiveSessions,
     login_limiter: RateLimiter,
     hasher: password::Hasher,
@@ -73,6 +74,8 @@ impl Auth {
                 access_token_ttl: config.access_token_ttl,
                 require_email_confirmation: config.require_email_confirmation,
                 redirect_origins: config.redirect_origins.clone(),
+                mailer: mail::Mailer::new(config.smtp_url.as_ref(), &config.mail_from)
+                    .map_err(basalt_core::Error::invalid_argument)?,
                 active_sessions: sessions::ActiveSessions::default(),
                 login_limiter: RateLimiter::per_minute(config.login_rate_limit),
                 hasher: password::Hasher::new(),
@@ -87,6 +90,23 @@ impl Auth {
 
     pub fn keys(&self) -> &signing::SigningKeys {
         &self.inner.keys
+    }
+
+    /// Sends a mail in the background: the request that caused it answers at
+    /// once and in the same time whether or not a mail goes out.
+    pub fn send_later(
+        &self,
+        work: impl std::future::Future<Output = basalt_core::Result<()>> + Send + 'static,
+    ) {
+        tokio::spawn(async move {
+            if let Err(e) = work.await {
+                tracing::warn!(error = %e, "a mail could not be sent");
+            }
+        });
+    }
+
+    pub fn mailer(&self) -> &mail::Mailer {
+        &self.inner.mailer
     }
 
     pub fn hasher(&self) -> &password::Hasher {

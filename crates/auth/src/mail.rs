@@ -1,8 +1,11 @@
-//! Outgoing mail. Without an SMTP server configured, every mail is written
-//! to the log and kept in the outbox admins read at `GET /v1/admin/outbox`.
+//! Outgoing mail: over SMTP when a server is configured; otherwise every
+//! mail is written to the log and kept in the outbox admins read at
+//! `GET /v1/admin/outbox`.
 
-use basalt_core::{Error, Timestamp};
+use basalt_core::{Error, Secret, Timestamp};
 use basalt_store::Db;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -24,8 +27,58 @@ pub struct OutboxItem {
     pub created_at: Timestamp,
 }
 
-/// Delivers `mail` (for now: the outbox and the log).
-pub async fn send(db: &Db, mail: Mail<'_>) -> Result<(), Error> {
+/// Where mail goes.
+pub enum Mailer {
+    Outbox,
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+}
+
+impl Mailer {
+    /// An SMTP mailer for `url`, or the outbox without one.
+    pub fn new(url: Option<&Secret<String>>, from: &str) -> Result<Mailer, String> {
+        let Some(url) = url else { return Ok(Mailer::Outbox) };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+            .map_err(|e| format!("invalid smtp_url: {e}"))?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build();
+        let from = from
+            .parse::<Mailbox>()
+            .map_err(|e| format!("invalid mail_from: {e}"))?;
+        Ok(Mailer::Smtp { transport, from })
+    }
+
+    /// Delivers `mail`.
+    pub async fn send(&self, db: &Db, mail: Mail<'_>) -> Result<(), Error> {
+        match self {
+            Mailer::Outbox => to_outbox(db, mail).await,
+            Mailer::Smtp { transport, from } => {
+                let to = mail
+                    .to
+                    .parse::<Mailbox>()
+                    .map_err(|_| Error::invalid_argument("invalid recipient"))?;
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(mail.subject)
+                    .header(lettre::message::header::ContentType::TEXT_PLAIN)
+                    .body(mail.text)
+                    .map_err(Error::internal)?;
+                transport.send(message).await.map_err(|e| {
+                    // The SMTP server's answer may name hosts; it stays in the log.
+                    tracing::error!(error = %e, "sending mail failed");
+                    Error::unavailable("the mail server did not accept the message")
+                })?;
+                tracing::info!(to = mail.to, subject = mail.subject, "mail sent");
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn to_outbox(db: &Db, mail: Mail<'_>) -> Result<(), Error> {
     tracing::info!(
         to = mail.to,
         subject = mail.subject,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::email::Email;
-use crate::mail::{self, Mail};
+use crate::mail::Mail;
 use crate::one_time::{self, Kind};
 use crate::sessions::{self, Origin, SessionInfo, SessionTokens};
 use crate::users::{self, NewUser, User, check_profile, merge_patch};
@@ -247,7 +247,7 @@ async fn signup(
     )
     .await?;
     if auth.inner.require_email_confirmation {
-        mail_verification(&auth, &user.id, email.as_str()).await?;
+        mail_verification_later(&auth, user.id.clone(), email.as_str().to_owned());
         return Ok((StatusCode::CREATED, Json(json!({"user": user, "session": null}))));
     }
     let session = sessions::start(&auth, user, 1, &origin(&headers, ip)).await?;
@@ -399,7 +399,7 @@ async fn update_user(
         sessions::revoke_all(&auth, &user.id, Some(&me.session_id)).await?;
     }
     if email_changed && let Some(email) = user.email.clone() {
-        mail_verification(&auth, &user.id, &email).await?;
+        mail_verification_later(&auth, user.id.clone(), email);
     }
     Ok(Json(user))
 }
@@ -436,16 +436,19 @@ async fn mail_verification(auth: &Auth, user_id: &str, email: &str) -> Result<()
         "Confirm your email address by opening this link:\n\n{}\n\nOr use this code: {token}\n\nIt works once, for 24 hours.",
         link(auth, None, "verify", &token)
     );
-    mail::send(
-        auth.db(),
-        Mail {
-            to: email,
-            subject: "Confirm your email address",
-            text,
-            token: Some(&token),
-        },
-    )
-    .await
+    let mail = Mail {
+        to: email,
+        subject: "Confirm your email address",
+        text,
+        token: Some(&token),
+    };
+    auth.mailer().send(auth.db(), mail).await
+}
+
+/// Mails a verification link in the background.
+fn mail_verification_later(auth: &Auth, user_id: String, email: String) {
+    let owned = auth.clone();
+    auth.send_later(async move { mail_verification(&owned, &user_id, &email).await });
 }
 
 async fn send_verification(
@@ -455,12 +458,17 @@ async fn send_verification(
 ) -> Result<StatusCode, Error> {
     let email = Email::parse(&body.email)?;
     limit(&auth, "verify", ip, Some(&email))?;
-    if let Some(record) = users::by_email(auth.db(), email.as_str()).await?
-        && !record.user.email_verified
-        && !record.user.disabled
-    {
-        mail_verification(&auth, &record.user.id, email.as_str()).await?;
-    }
+    // Everything that depends on whether the account exists happens after the answer.
+    let owned = auth.clone();
+    auth.send_later(async move {
+        if let Some(record) = users::by_email(owned.db(), email.as_str()).await?
+            && !record.user.email_verified
+            && !record.user.disabled
+        {
+            mail_verification(&owned, &record.user.id, email.as_str()).await?;
+        }
+        Ok(())
+    });
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -498,32 +506,20 @@ async fn forgot_password(
 ) -> Result<StatusCode, Error> {
     let email = Email::parse(&body.email)?;
     limit(&auth, "forgot", ip, Some(&email))?;
-    if let Some(record) = users::by_email(auth.db(), email.as_str()).await?
-        && !record.user.disabled
-    {
-        let token = one_time::issue(
-            auth.db(),
-            Kind::Reset,
-            Some(&record.user.id),
-            Some(email.as_str()),
-            None,
-        )
-        .await?;
+    let owned = auth.clone();
+    auth.send_later(async move {
+        let Some(record) = users::by_email(owned.db(), email.as_str()).await? else { return Ok(()) };
+        if record.user.disabled {
+            return Ok(());
+        }
+        let token = one_time::issue(owned.db(), Kind::Reset, Some(&record.user.id), Some(email.as_str()), None).await?;
         let text = format!(
             "Someone asked to reset the password of this account. To choose a new one, open:\n\n{}\n\nOr use this code: {token}\n\nIt works once, for one hour. If it was not you, ignore this mail.",
-            link(&auth, None, "reset", &token)
+            link(&owned, None, "reset", &token)
         );
-        mail::send(
-            auth.db(),
-            Mail {
-                to: email.as_str(),
-                subject: "Reset your password",
-                text,
-                token: Some(&token),
-            },
-        )
-        .await?;
-    }
+        let mail = Mail { to: email.as_str(), subject: "Reset your password", text, token: Some(&token) };
+        owned.mailer().send(owned.db(), mail).await
+    });
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -564,33 +560,22 @@ async fn magic_link(
         auth.check_redirect(to)?;
     }
     limit(&auth, "magic", ip, Some(&email))?;
-    let existing = users::by_email(auth.db(), email.as_str()).await?;
-    if existing.as_ref().is_some_and(|r| r.user.disabled) {
-        return Ok(StatusCode::ACCEPTED);
-    }
-    let user_id = existing.as_ref().map(|r| r.user.id.as_str());
-    let token = one_time::issue(
-        auth.db(),
-        Kind::Magic,
-        user_id,
-        Some(email.as_str()),
-        body.redirect_to.as_deref(),
-    )
-    .await?;
-    let text = format!(
-        "Sign in by opening this link:\n\n{}\n\nOr use this code: {token}\n\nIt works once, for 15 minutes. If it was not you, ignore this mail.",
-        link(&auth, body.redirect_to.as_deref(), "magiclink", &token)
-    );
-    mail::send(
-        auth.db(),
-        Mail {
-            to: email.as_str(),
-            subject: "Your sign-in link",
-            text,
-            token: Some(&token),
-        },
-    )
-    .await?;
+    let owned = auth.clone();
+    auth.send_later(async move {
+        let existing = users::by_email(owned.db(), email.as_str()).await?;
+        if existing.as_ref().is_some_and(|r| r.user.disabled) {
+            return Ok(());
+        }
+        let user_id = existing.as_ref().map(|r| r.user.id.as_str());
+        let redirect_to = body.redirect_to.as_deref();
+        let token = one_time::issue(owned.db(), Kind::Magic, user_id, Some(email.as_str()), redirect_to).await?;
+        let text = format!(
+            "Sign in by opening this link:\n\n{}\n\nOr use this code: {token}\n\nIt works once, for 15 minutes. If it was not you, ignore this mail.",
+            link(&owned, redirect_to, "magiclink", &token)
+        );
+        let mail = Mail { to: email.as_str(), subject: "Your sign-in link", text, token: Some(&token) };
+        owned.mailer().send(owned.db(), mail).await
+    });
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -29,6 +29,10 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// Users must confirm their email before they can sign in.
     pub require_email_confirmation: bool,
+    /// `smtp://user:pass@host:587?tls=required` or `smtps://…`; `None` keeps mail in the outbox.
+    pub smtp_url: Option<Secret<String>>,
+    /// The sender of every mail, e.g. `My App <no-reply@app.example>`.
+    pub mail_from: String,
     /// Origins (`https://app.example`) that mailed links and OAuth may send users back to.
     pub redirect_origins: Vec<String>,
     /// Attempts per minute per client address and per email on login-like endpoints.
@@ -56,6 +60,8 @@ impl Config {
             access_token_ttl: Duration::from_secs(3600),
             require_email_confirmation: false,
             redirect_origins: Vec::new(),
+            smtp_url: None,
+            mail_from: "Basalt <no-reply@localhost>".into(),
             login_rate_limit: 10,
             trust_proxy: false,
             db_max_connections: 8,

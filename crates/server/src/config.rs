@@ -60,6 +60,12 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub redirect_origins: Option<Vec<String>>,
+    /// SMTP server for mail: smtp://user:pass@host:587?tls=required or smtps://… [default: none, mail stays in the outbox]
+    #[arg(long, env = "BASALT_SMTP_URL", value_name = "URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret<String>>,
+    /// Sender of every mail [default: Basalt <no-reply@localhost>]
+    #[arg(long, env = "BASALT_MAIL_FROM", value_name = "MAILBOX")]
+    pub mail_from: Option<String>,
     /// Login attempts per minute per client address and per email; 0 disables [default: 10]
     #[arg(long, env = "BASALT_LOGIN_RATE_LIMIT", value_name = "N")]
     pub login_rate_limit: Option<u32>,
@@ -135,6 +141,8 @@ impl Settings {
             access_token_ttl,
             require_email_confirmation,
             redirect_origins,
+            smtp_url,
+            mail_from,
             login_rate_limit,
             trust_proxy,
             db_max_connections,
@@ -186,6 +194,10 @@ impl Settings {
         config.access_token_ttl = secs(self.access_token_ttl, config.access_token_ttl, "access_token_ttl")?;
         if let Some(v) = self.require_email_confirmation {
             config.require_email_confirmation = v;
+        }
+        config.smtp_url = self.smtp_url.filter(|u| !u.expose().is_empty());
+        if let Some(from) = self.mail_from {
+            config.mail_from = from;
         }
         if let Some(origins) = self.redirect_origins {
             config.redirect_origins = origins

@@ -325,17 +325,29 @@ async fn sessions_can_be_listed_and_ended(s: &TestServer) {
     );
 }
 
-/// The newest outbox item to `to`, with its token.
-async fn last_mail(s: &TestServer, admin: &str, to: &str) -> Value {
+/// The outbox items to `to`, newest first.
+async fn mails_to(s: &TestServer, admin: &str, to: &str) -> Vec<Value> {
     let res = s.get("/v1/admin/outbox", Some(admin)).await;
     res.expect(200, None);
     res.json()["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|m| m["to"] == to)
+        .filter(|m| m["to"] == to)
         .cloned()
-        .unwrap_or(Value::Null)
+        .collect()
+}
+
+/// Mail goes out after the answer: waits until `to` has `count` mails, returns the newest.
+async fn last_mail_of(s: &TestServer, admin: &str, to: &str, count: usize) -> Value {
+    for _ in 0..250 {
+        let mails = mails_to(s, admin, to).await;
+        if mails.len() >= count {
+            return mails[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no mail number {count} to {to}");
 }
 
 async fn mail_flows_through_the_outbox(s: &TestServer) {
@@ -350,22 +362,26 @@ async fn mail_flows_through_the_outbox(s: &TestServer) {
             .await
             .expect(202, None);
     }
-    assert_eq!(
-        last_mail(s, &admin, "nobody@example.com").await,
-        Value::Null,
+    last_mail_of(s, &admin, "hal@example.com", 2).await;
+    assert!(
+        mails_to(s, &admin, "nobody@example.com").await.is_empty(),
         "no mail to unknown addresses"
     );
     let outbox = s.get("/v1/admin/outbox", Some(&admin)).await.json();
     let items = outbox["items"].as_array().unwrap();
-    let verify = items
+    let times: Vec<&str> = items.iter().map(|m| m["created_at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    let hal = mails_to(s, &admin, "hal@example.com").await;
+    let verify = hal
         .iter()
         .find(|m| m["subject"] == "Confirm your email address")
-        .unwrap();
-    let reset = items
+        .unwrap()
+        .clone();
+    let reset = hal
         .iter()
         .find(|m| m["subject"] == "Reset your password")
-        .unwrap();
-    assert_eq!(items[0]["subject"], "Reset your password", "newest first");
+        .unwrap()
+        .clone();
     let verify_token = verify["token"].as_str().unwrap();
     assert!(verify["text"].as_str().unwrap().contains(verify_token));
 
@@ -415,7 +431,7 @@ async fn mail_flows_through_the_outbox(s: &TestServer) {
     patch_user(s, token(&hal), json!({"email": "hal2@example.com"}))
         .await
         .expect(200, None);
-    let verify_token = last_mail(s, &admin, "hal2@example.com").await["token"]
+    let verify_token = last_mail_of(s, &admin, "hal2@example.com", 1).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -447,7 +463,7 @@ async fn mail_flows_through_the_outbox(s: &TestServer) {
     )
     .await
     .expect(202, None);
-    let mail = last_mail(s, &admin, "ivy@example.com").await;
+    let mail = last_mail_of(s, &admin, "ivy@example.com", 1).await;
     let magic = mail["token"].as_str().unwrap().to_owned();
     assert!(
         mail["text"]
@@ -477,7 +493,7 @@ async fn mail_flows_through_the_outbox(s: &TestServer) {
     s.post("/v1/auth/magic-link", None, json!({"email": "ivy@example.com"}))
         .await
         .expect(202, None);
-    let magic = last_mail(s, &admin, "ivy@example.com").await["token"]
+    let magic = last_mail_of(s, &admin, "ivy@example.com", 2).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -735,7 +751,7 @@ async fn email_confirmation_can_be_required() {
         login(&s, "jo@example.com", PASSWORD)
             .await
             .expect(403, Some("permission_denied"));
-        let mail = last_mail(&s, &admin, "jo@example.com").await;
+        let mail = last_mail_of(&s, &admin, "jo@example.com", 1).await;
         s.post("/v1/auth/verify", None, json!({"token": mail["token"]}))
             .await
             .expect(200, None);
@@ -914,11 +930,72 @@ async fn totp_mfa(s: &TestServer) {
     s.post("/v1/auth/magic-link", None, json!({"email": "mfa@example.com"}))
         .await
         .expect(202, None);
-    let magic = last_mail(s, &admin, "mfa@example.com").await["token"]
+    let magic = last_mail_of(s, &admin, "mfa@example.com", 1).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
     s.post("/v1/auth/magic-link/verify", None, json!({"token": magic}))
         .await
         .expect(403, Some("permission_denied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_out_over_smtp() {
+    let smtp = common::SmtpServer::start().await;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = smtp.url.clone();
+        let Some(s) = TestServer::start_with(backend, move |c| {
+            c.smtp_url = Some(basalt_core::Secret::new(url));
+            c.mail_from = "My App <no-reply@app.example>".into();
+        })
+        .await
+        else {
+            continue;
+        };
+        let admin = s.admin_token().await;
+        let email = format!("smtp-{}@example.com", backend_name(backend));
+        signup(&s, &email).await;
+        s.post("/v1/auth/password/forgot", None, json!({"email": email}))
+            .await
+            .expect(202, None);
+        let mail = smtp.wait_for(&email, "Reset your password").await;
+        assert!(mail.contains("From: \"My App\" <no-reply@app.example>"), "{mail}");
+        let token = common::token_in_mail(&mail);
+        s.post(
+            "/v1/auth/password/reset",
+            None,
+            json!({"token": token, "password": "reset over smtp"}),
+        )
+        .await
+        .expect(200, None);
+        login(&s, &email, "reset over smtp").await.expect(200, None);
+        // Magic link over SMTP, straight to a session.
+        s.post("/v1/auth/magic-link", None, json!({"email": email}))
+            .await
+            .expect(202, None);
+        let mail = smtp.wait_for(&email, "Your sign-in link").await;
+        let res = s
+            .post(
+                "/v1/auth/magic-link/verify",
+                None,
+                json!({"token": common::token_in_mail(&mail)}),
+            )
+            .await;
+        res.expect(200, None);
+        // With SMTP configured, nothing lands in the outbox.
+        assert!(
+            s.get("/v1/admin/outbox", Some(&admin)).await.json()["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        s.stop().await;
+    }
+}
+
+fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
 }

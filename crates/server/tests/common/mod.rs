@@ -305,3 +305,112 @@ impl TestServer {
         res.json()["access_token"].as_str().expect("token").to_owned()
     }
 }
+
+/// A real SMTP server on loopback (`aiosmtpd`, from PyPI) that stores what
+/// it receives in a maildir.
+pub struct SmtpServer {
+    pub url: String,
+    maildir: TempDir,
+    child: std::process::Child,
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("mail"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (pip install aiosmtpd)");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return SmtpServer {
+                    url: format!("smtp://127.0.0.1:{port}"),
+                    maildir,
+                    child,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("aiosmtpd did not start on port {port}; is it installed (pip install aiosmtpd)?");
+    }
+
+    /// Every message received so far, raw.
+    pub fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.maildir.path().join("mail").join(sub)) {
+                for entry in entries.flatten() {
+                    if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                        out.push(text);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits for a message to `to` whose text contains `needle`.
+    pub async fn wait_for(&self, to: &str, needle: &str) -> String {
+        for _ in 0..250 {
+            if let Some(m) = self
+                .messages()
+                .into_iter()
+                .find(|m| m.contains(&format!("To: {to}")) && m.contains(needle))
+            {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no mail to {to} containing {needle:?}; got {:?}", self.messages());
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The token a Basalt mail carries ("… use this code: <token>").
+pub fn token_in_mail(mail: &str) -> String {
+    let body = decode_quoted_printable(mail);
+    let after = body.split("use this code: ").nth(1).expect("a code in the mail");
+    after.split_whitespace().next().unwrap().to_owned()
+}
+
+/// RFC 2045 quoted-printable: soft line breaks and `=XX` escapes.
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
