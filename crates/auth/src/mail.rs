@@ -30,10 +30,12 @@ pub struct OutboxItem {
 /// Where mail goes.
 pub enum Mailer {
     Outbox,
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        from: Mailbox,
-    },
+    Smtp(Box<Smtp>),
+}
+
+pub struct Smtp {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
 }
 
 impl Mailer {
@@ -47,14 +49,15 @@ impl Mailer {
         let from = from
             .parse::<Mailbox>()
             .map_err(|e| format!("invalid mail_from: {e}"))?;
-        Ok(Mailer::Smtp { transport, from })
+        Ok(Mailer::Smtp(Box::new(Smtp { transport, from })))
     }
 
     /// Delivers `mail`.
     pub async fn send(&self, db: &Db, mail: Mail<'_>) -> Result<(), Error> {
         match self {
             Mailer::Outbox => to_outbox(db, mail).await,
-            Mailer::Smtp { transport, from } => {
+            Mailer::Smtp(smtp) => {
+                let Smtp { transport, from } = smtp.as_ref();
                 let to = mail
                     .to
                     .parse::<Mailbox>()

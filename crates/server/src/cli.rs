@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server
-    Serve(ConfigArgs),
+    Serve(Box<ConfigArgs>),
     /// Apply database migrations and exit
     Migrate(StoreArgs),
     /// Manage dashboard admins
@@ -113,7 +113,7 @@ fn fail(message: String) -> ExitCode {
 
 async fn dispatch(command: Command) -> Result<(), String> {
     match command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => {
             let (config, _) = load(&args.config_args(), "warn")?;
             App::start(config).await.map_err(|e| e.to_string())?;

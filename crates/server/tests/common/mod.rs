@@ -322,7 +322,7 @@ impl SmtpServer {
             .unwrap()
             .port();
         let maildir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .args([
                 "-m",
                 "aiosmtpd",
@@ -347,6 +347,8 @@ impl SmtpServer {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("aiosmtpd did not start on port {port}; is it installed (pip install aiosmtpd)?");
     }
 
@@ -402,12 +404,14 @@ fn decode_quoted_printable(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(b) = escaped {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
