@@ -8,6 +8,7 @@ mod authenticator;
 pub mod email;
 pub mod mail;
 pub mod mfa;
+pub mod oauth;
 pub mod one_time;
 pub mod password;
 mod routes;
@@ -37,6 +38,7 @@ where
     routes::api()
         .merge(user_routes::api())
         .merge(mfa::api())
+        .merge(oauth::api())
         .merge(admin_users::api())
 }
 
@@ -55,6 +57,7 @@ struct Inner {
     require_email_confirmation: bool,
     redirect_origins: Vec<String>,
     mailer: mail::Mailer,
+    oauth: oauth::OAuth,
     active_sessions: sessions::ActiveSessions,
     login_limiter: RateLimiter,
     hasher: password::Hasher,
@@ -74,6 +77,7 @@ impl Auth {
                 access_token_ttl: config.access_token_ttl,
                 require_email_confirmation: config.require_email_confirmation,
                 redirect_origins: config.redirect_origins.clone(),
+                oauth: oauth::OAuth::new(&config.oauth).map_err(basalt_core::Error::invalid_argument)?,
                 mailer: mail::Mailer::new(config.smtp_url.as_ref(), &config.mail_from)
                     .map_err(basalt_core::Error::invalid_argument)?,
                 active_sessions: sessions::ActiveSessions::default(),
@@ -103,6 +107,10 @@ impl Auth {
                 tracing::warn!(error = %e, "a mail could not be sent");
             }
         });
+    }
+
+    pub fn oauth(&self) -> &oauth::OAuth {
+        &self.inner.oauth
     }
 
     pub fn mailer(&self) -> &mail::Mailer {

@@ -33,6 +33,8 @@ pub struct Config {
     pub smtp_url: Option<Secret<String>>,
     /// The sender of every mail, e.g. `My App <no-reply@app.example>`.
     pub mail_from: String,
+    /// OAuth / OpenID Connect providers users may sign in with, by name.
+    pub oauth: Vec<OAuthProvider>,
     /// Origins (`https://app.example`) that mailed links and OAuth may send users back to.
     pub redirect_origins: Vec<String>,
     /// Attempts per minute per client address and per email on login-like endpoints.
@@ -61,10 +63,47 @@ impl Config {
             require_email_confirmation: false,
             redirect_origins: Vec::new(),
             smtp_url: None,
+            oauth: Vec::new(),
             mail_from: "Basalt <no-reply@localhost>".into(),
             login_rate_limit: 10,
             trust_proxy: false,
             db_max_connections: 8,
         }
     }
+}
+
+/// One OAuth 2.0 / OpenID Connect provider.
+#[derive(Debug, Clone)]
+pub struct OAuthProvider {
+    /// The name in `/v1/auth/oauth/{name}/…`.
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: Secret<String>,
+    pub scopes: Vec<String>,
+    pub kind: OAuthKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum OAuthKind {
+    /// Endpoints from `{issuer}/.well-known/openid-configuration`; the ID token is verified.
+    Oidc {
+        issuer: String,
+        /// A template for the expected `iss` when it varies per tenant
+        /// (`{tenantid}` is replaced by the token's `tid`).
+        issuer_template: Option<String>,
+        /// Providers that post the callback (`response_mode=form_post`).
+        form_post: bool,
+    },
+    /// Plain OAuth 2.0: the user comes from a JSON user endpoint.
+    OAuth2 {
+        authorize_url: String,
+        token_url: String,
+        user_url: String,
+        /// GitHub-style list of addresses, when the user endpoint may hide the email.
+        emails_url: Option<String>,
+        /// Field names in the user object: id, email, and whether the email is verified.
+        id_field: String,
+        email_field: String,
+        verified_field: Option<String>,
+    },
 }

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use basalt_core::Secret;
-use basalt_core::config::Config;
+use basalt_core::config::{Config, OAuthKind, OAuthProvider};
 use clap::Args;
 use serde::Deserialize;
 
@@ -75,6 +77,10 @@ pub struct Settings {
     /// PostgreSQL pool size (at least 2), or SQLite reader connections [default: 8]
     #[arg(long, env = "BASALT_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
+    /// OAuth / OpenID Connect providers (config file only: `[oauth.<name>]` tables)
+    #[arg(skip)]
+    #[serde(default)]
+    pub oauth: Option<BTreeMap<String, OAuthSettings>>,
     /// Log filter, e.g. `info` or `warn,basalt=debug` [default: info]
     #[arg(long, env = "BASALT_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -88,6 +94,149 @@ pub struct ConfigArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub settings: Settings,
+}
+
+/// One `[oauth.<name>]` table. A name of `google`, `microsoft`, `apple`,
+/// `github` or `discord` fills in that provider's endpoints; otherwise give
+/// `issuer` (OpenID Connect) or the three OAuth 2.0 URLs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    pub client_id: String,
+    pub client_secret: Secret<String>,
+    pub issuer: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// Microsoft: the tenant (`common`, `organizations`, `consumers` or an id).
+    pub tenant: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub user_url: Option<String>,
+    pub emails_url: Option<String>,
+    pub id_field: Option<String>,
+    pub email_field: Option<String>,
+    pub verified_field: Option<String>,
+}
+
+impl OAuthSettings {
+    fn resolve(self, name: &str) -> Result<OAuthProvider, String> {
+        let valid_name = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !valid_name {
+            return Err(format!(
+                "OAuth provider name `{name}`: use 1 to 32 of a-z, 0-9, - and _"
+            ));
+        }
+        let oidc = |issuer: String, template: Option<String>, form_post: bool| OAuthKind::Oidc {
+            issuer,
+            issuer_template: template,
+            form_post,
+        };
+        let oauth2 =
+            |authorize: &str, token: &str, user: &str, emails: Option<&str>, verified: Option<&str>| {
+                OAuthKind::OAuth2 {
+                    authorize_url: authorize.to_owned(),
+                    token_url: token.to_owned(),
+                    user_url: user.to_owned(),
+                    emails_url: emails.map(str::to_owned),
+                    id_field: "id".to_owned(),
+                    email_field: "email".to_owned(),
+                    verified_field: verified.map(str::to_owned),
+                }
+            };
+        let (kind, default_scopes): (OAuthKind, &[&str]) = if let Some(issuer) = self.issuer.clone() {
+            (
+                oidc(issuer.trim_end_matches('/').to_owned(), None, false),
+                &["openid", "email", "profile"],
+            )
+        } else if let Some(authorize) = &self.authorize_url {
+            let (Some(token), Some(user)) = (&self.token_url, &self.user_url) else {
+                return Err(format!(
+                    "OAuth provider `{name}`: authorize_url needs token_url and user_url too"
+                ));
+            };
+            let mut kind = oauth2(
+                authorize,
+                token,
+                user,
+                self.emails_url.as_deref(),
+                self.verified_field.as_deref(),
+            );
+            if let OAuthKind::OAuth2 {
+                id_field,
+                email_field,
+                ..
+            } = &mut kind
+            {
+                if let Some(f) = &self.id_field {
+                    id_field.clone_from(f);
+                }
+                if let Some(f) = &self.email_field {
+                    email_field.clone_from(f);
+                }
+            }
+            (kind, &[])
+        } else {
+            match name {
+                "google" => (
+                    oidc("https://accounts.google.com".into(), None, false),
+                    &["openid", "email", "profile"],
+                ),
+                "microsoft" => {
+                    let tenant = self.tenant.clone().unwrap_or_else(|| "common".into());
+                    let template = Some("https://login.microsoftonline.com/{tenantid}/v2.0".to_owned());
+                    (
+                        oidc(
+                            format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+                            template,
+                            false,
+                        ),
+                        &["openid", "email", "profile"],
+                    )
+                }
+                "apple" => (
+                    oidc("https://appleid.apple.com".into(), None, true),
+                    &["openid", "email", "name"],
+                ),
+                "github" => (
+                    oauth2(
+                        "https://github.com/login/oauth/authorize",
+                        "https://github.com/login/oauth/access_token",
+                        "https://api.github.com/user",
+                        Some("https://api.github.com/user/emails"),
+                        None,
+                    ),
+                    &["read:user", "user:email"],
+                ),
+                "discord" => (
+                    oauth2(
+                        "https://discord.com/oauth2/authorize",
+                        "https://discord.com/api/oauth2/token",
+                        "https://discord.com/api/users/@me",
+                        None,
+                        Some("verified"),
+                    ),
+                    &["identify", "email"],
+                ),
+                other => {
+                    return Err(format!(
+                        "OAuth provider `{other}`: give `issuer` (OpenID Connect) or authorize_url, token_url and user_url"
+                    ));
+                }
+            }
+        };
+        Ok(OAuthProvider {
+            name: name.to_owned(),
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            scopes: self
+                .scopes
+                .unwrap_or_else(|| default_scopes.iter().map(|s| s.to_string()).collect()),
+            kind,
+        })
+    }
 }
 
 /// The few settings commands other than `serve` take: where the database is.
@@ -146,6 +295,7 @@ impl Settings {
             login_rate_limit,
             trust_proxy,
             db_max_connections,
+            oauth,
             log
         )
     }
@@ -198,6 +348,9 @@ impl Settings {
         config.smtp_url = self.smtp_url.filter(|u| !u.expose().is_empty());
         if let Some(from) = self.mail_from {
             config.mail_from = from;
+        }
+        for (name, provider) in self.oauth.unwrap_or_default() {
+            config.oauth.push(provider.resolve(&name)?);
         }
         if let Some(origins) = self.redirect_origins {
             config.redirect_origins = origins

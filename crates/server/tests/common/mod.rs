@@ -418,3 +418,57 @@ fn decode_quoted_printable(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A real OpenID Provider on loopback (`oidc-provider` from npm, in
+/// tests/oidc-provider), started by the test.
+pub struct OidcProvider {
+    pub issuer: String,
+    child: std::process::Child,
+}
+
+impl OidcProvider {
+    pub fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    pub async fn start(port: u16, redirect_uri: &str) -> OidcProvider {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "run `npm ci` in tests/oidc-provider (.ci/run does) to install the OpenID Provider"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg("provider.mjs")
+            .arg(port.to_string())
+            .arg(redirect_uri)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node runs the OpenID Provider");
+        let issuer = format!("http://127.0.0.1:{port}");
+        for _ in 0..400 {
+            if reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return OidcProvider { issuer, child };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the OpenID Provider did not start on port {port}");
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
