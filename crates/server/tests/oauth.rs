@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery";
 
 fn browser() -> reqwest::Client {
+    common::install_tls_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())

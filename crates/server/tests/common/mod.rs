@@ -219,10 +219,13 @@ impl TestServer {
         }));
         TestServer {
             url: format!("http://{addr}"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            client: {
+                install_tls_provider();
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("client")
+            },
             state,
             backend,
             pg,
@@ -471,4 +474,9 @@ impl Drop for OidcProvider {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Test-side HTTP clients use rustls with the ring provider, as the server does.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
