@@ -107,6 +107,8 @@ pub struct AdminUpdate {
     data: Option<Map<String, Value>>,
     /// Replaces the custom claims (in the user's next access token).
     claims: Option<Map<String, Value>>,
+    /// `false` removes the user's MFA (a lost phone and lost recovery codes).
+    mfa_enabled: Option<bool>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -248,6 +250,19 @@ async fn update(
     }
     if user.anonymous && user.email.is_some() && hash.is_some() {
         user.anonymous = false;
+    }
+    match body.mfa_enabled {
+        Some(true) if !user.mfa_enabled => {
+            return Err(Error::invalid_argument(
+                "MFA is turned on by the user, with their authenticator",
+            ));
+        }
+        Some(false) if user.mfa_enabled => {
+            crate::mfa::reset(&auth, &user.id).await?;
+            user.mfa_enabled = false;
+            sign_out = true;
+        }
+        _ => {}
     }
     user.updated_at = Timestamp::now();
     let (data, claims) = (

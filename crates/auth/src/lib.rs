@@ -56,6 +56,7 @@ struct Inner {
     access_token_ttl: std::time::Duration,
     require_email_confirmation: bool,
     redirect_origins: Vec<String>,
+    site_url: String,
     mailer: mail::Mailer,
     oauth: oauth::OAuth,
     active_sessions: sessions::ActiveSessions,
@@ -68,7 +69,7 @@ impl Auth {
     /// Loads (or on first start creates) the signing keys.
     pub async fn start(db: Db, config: &Config) -> basalt_core::Result<Auth> {
         let keys = signing::SigningKeys::load_or_create(&db).await?;
-        Ok(Auth {
+        let auth = Auth {
             inner: Arc::new(Inner {
                 db,
                 keys,
@@ -77,6 +78,10 @@ impl Auth {
                 access_token_ttl: config.access_token_ttl,
                 require_email_confirmation: config.require_email_confirmation,
                 redirect_origins: config.redirect_origins.clone(),
+                site_url: config
+                    .site_url
+                    .clone()
+                    .unwrap_or_else(|| config.public_url.clone()),
                 oauth: oauth::OAuth::new(&config.oauth).map_err(basalt_core::Error::invalid_argument)?,
                 mailer: mail::Mailer::new(config.smtp_url.as_ref(), &config.mail_from)
                     .map_err(basalt_core::Error::invalid_argument)?,
@@ -85,7 +90,9 @@ impl Auth {
                 hasher: password::Hasher::new(),
                 key_uses: service_keys::UseRecorder::default(),
             }),
-        })
+        };
+        spawn_maintenance(Arc::downgrade(&auth.inner));
+        Ok(auth)
     }
 
     pub fn db(&self) -> &Db {
@@ -125,20 +132,13 @@ impl Auth {
         &self.inner.issuer
     }
 
-    /// `redirect_to` must be on the server's own origin or one from config.
+    /// `redirect_to` must be on the origin of the public URL, the site URL,
+    /// or one of `redirect_origins`.
     pub fn check_redirect(&self, url: &str) -> basalt_core::Result<()> {
-        let origin_of = |u: &str| -> Option<String> {
-            let (scheme, rest) = u.split_once("://")?;
-            if !matches!(scheme, "http" | "https") {
-                return None;
-            }
-            let host = rest.split(['/', '?', '#']).next()?;
-            (!host.is_empty() && !host.contains('@') && !host.contains('\\'))
-                .then(|| format!("{scheme}://{}", host.to_ascii_lowercase()))
-        };
         let wanted = origin_of(url)
             .ok_or_else(|| basalt_core::Error::invalid_argument("`redirect_to` is not an http(s) URL"))?;
-        let allowed = std::iter::once(self.inner.issuer.as_str())
+        let allowed = [self.inner.issuer.as_str(), self.inner.site_url.as_str()]
+            .into_iter()
             .chain(self.inner.redirect_origins.iter().map(String::as_str))
             .filter_map(origin_of)
             .any(|o| o == wanted);
@@ -148,6 +148,85 @@ impl Auth {
             Err(basalt_core::Error::invalid_argument(
                 "`redirect_to` is not on an allowed origin",
             ))
+        }
+    }
+
+    /// The base of links in mails: where the app lives.
+    pub fn site_url(&self) -> &str {
+        &self.inner.site_url
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lowercased, without a default port.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !matches!(scheme.as_str(), "http" | "https") {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if host.is_empty() || host.contains('@') || host.contains('\\') {
+        return None;
+    }
+    let host = match (scheme.as_str(), host.rsplit_once(':')) {
+        ("https", Some((h, "443"))) | ("http", Some((h, "80"))) => h.to_owned(),
+        _ => host,
+    };
+    Some(format!("{scheme}://{host}"))
+}
+
+/// Deletes what has expired, every ten minutes, while the slice lives.
+fn spawn_maintenance(inner: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            let now = basalt_core::Timestamp::now().millis();
+            let day = 24 * 3600 * 1000;
+            let sweeps: [(&str, i64); 4] = [
+                ("DELETE FROM one_time_tokens WHERE expires_at < $1", now - day),
+                ("DELETE FROM oauth_flows WHERE expires_at < $1", now),
+                ("DELETE FROM outbox WHERE created_at < $1", now - 7 * day),
+                ("DELETE FROM sessions WHERE revoked_at < $1", now - 30 * day),
+            ];
+            for (sql, before) in sweeps {
+                if let Err(e) = inner.db.execute(sql, &[before.into()]).await {
+                    tracing::warn!(error = %e, "auth maintenance failed");
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            origin_of("HTTPS://App.Example:443/x?y#z").as_deref(),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            origin_of("http://app.example:80").as_deref(),
+            Some("http://app.example")
+        );
+        assert_eq!(
+            origin_of("http://app.example:8080/").as_deref(),
+            Some("http://app.example:8080")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x",
+            "https://",
+            "https://user@evil.example",
+            "//evil.example",
+            "https://a\\b",
+        ] {
+            assert_eq!(origin_of(bad), None, "{bad}");
         }
     }
 }

@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use basalt_core::api::{Access, Api, Route};
 use basalt_core::caller::Authenticator;
 use basalt_core::extract::{ClientIp, Json};
+use basalt_core::rate_limit::RateLimiter;
 use basalt_core::{Caller, Error, Secret, Timestamp};
 use basalt_store::Param;
 use hmac::{Hmac, Mac};
@@ -129,6 +130,13 @@ where
                 .summary("Confirm enrolment with a current code; MFA is then required at sign-in")
                 .body::<CodeRequest>()
                 .response::<User>(200, "The user, with mfa_enabled true"),
+        )
+        .route(
+            Route::delete("/v1/auth/mfa/totp", disable)
+                .tag("auth")
+                .access(Access::User)
+                .summary("Turn MFA off (needs a session verified with MFA, aal 2)")
+                .response::<User>(200, "The user, with mfa_enabled false"),
         )
         .route(
             Route::post("/v1/auth/mfa/verify", verify)
@@ -275,6 +283,37 @@ async fn confirm(
     Ok(Json(record.user))
 }
 
+async fn disable(caller: Caller, State(auth): State<Auth>) -> Result<Json<User>, Error> {
+    let me = user_of(&caller)?;
+    if me.aal < 2 {
+        return Err(Error::permission_denied(
+            "turning MFA off needs a session signed in with MFA (aal 2)",
+        ));
+    }
+    reset(&auth, &me.uid).await?;
+    let record = users::by_id(auth.db(), &me.uid)
+        .await?
+        .ok_or_else(|| Error::unauthenticated("no such user"))?;
+    Ok(Json(record.user))
+}
+
+/// Removes a user's TOTP secret and recovery codes (the user or an admin).
+pub async fn reset(auth: &Auth, user_id: &str) -> Result<(), Error> {
+    let mut tx = auth.db().begin().await?;
+    tx.execute(
+        "UPDATE users SET mfa_enabled = $1, mfa_secret = NULL, mfa_last_step = NULL, updated_at = $2 WHERE id = $3",
+        &[false.into(), Timestamp::now().millis().into(), user_id.into()],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
+        &[user_id.into()],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn verify(
     State(auth): State<Auth>,
     ClientIp(ip): ClientIp,
@@ -282,7 +321,10 @@ async fn verify(
     Json(body): Json<VerifyRequest>,
 ) -> Result<Json<SessionTokens>, Error> {
     // The mfa_token is single use: a wrong code means signing in again, and
-    // each user's attempts are rate limited on top.
+    // attempts are rate limited per address and per user on top.
+    auth.inner
+        .login_limiter
+        .check(&RateLimiter::ip_key("mfa:ip", ip))?;
     let redeemed = one_time::redeem(auth.db(), Kind::Mfa, body.mfa_token.expose())
         .await
         .map_err(|_| Error::unauthenticated("the MFA token is invalid or has expired; sign in again"))?;

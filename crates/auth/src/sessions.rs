@@ -21,6 +21,8 @@ use crate::users::{self, User};
 /// A replay of the token just rotated away, within this window, is refused
 /// without revoking the session: two tabs refreshing at once is not theft.
 const REUSE_GRACE_MS: i64 = 10_000;
+/// How many past refresh tokens of a session are remembered for reuse detection.
+const KEPT_TOKENS: i64 = 20;
 
 /// The session object of API.md, returned by every sign-in.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -174,6 +176,17 @@ pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Erro
     tx.execute(
         "INSERT INTO refresh_tokens (session_id, counter, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
         &[sid.into(), next.into(), Param::Bytes(&hash(&fresh)), now.into()],
+    )
+    .await
+    .map_err(|e| match e {
+        // A concurrent refresh with the same token got there first.
+        basalt_store::StoreError::UniqueViolation => Error::unauthenticated("refresh token already used"),
+        e => e.into(),
+    })?;
+    // Reuse is detected for the last KEPT_TOKENS tokens; older ones are simply invalid.
+    tx.execute(
+        "DELETE FROM refresh_tokens WHERE session_id = $1 AND counter < $2",
+        &[sid.into(), (next - KEPT_TOKENS).into()],
     )
     .await?;
     let moved = tx

@@ -352,26 +352,34 @@ async fn update_user(
         merge_patch(&mut user.data, patch);
         check_profile(&user.data, "data")?;
     }
-    if let Some(new_password) = body.password {
-        password::validate(new_password.expose())?;
-        if password_hash.is_some() {
-            let current = body.current_password.ok_or_else(|| {
-                Error::invalid_argument("`current_password` is required to change the password")
-            })?;
-            if !auth.hasher().verify(current, password_hash.clone()).await? {
-                return Err(Error::permission_denied("`current_password` is wrong"));
-            }
+    if let Some(p) = &body.password {
+        password::validate(p.expose())?;
+    }
+    let new_email = match &body.email {
+        Some(email) => Some(Email::parse(email)?).filter(|e| user.email.as_deref() != Some(e.as_str())),
+        None => None,
+    };
+    // Changing the password or the email of an account that has a password
+    // needs that password: a stolen access token alone cannot take over the account.
+    if (body.password.is_some() || new_email.is_some()) && password_hash.is_some() {
+        let current = body.current_password.ok_or_else(|| {
+            Error::invalid_argument("`current_password` is required to change the password or email")
+        })?;
+        auth.inner
+            .login_limiter
+            .check(&format!("reauth:user:{}", user.id))?;
+        if !auth.hasher().verify(current, password_hash.clone()).await? {
+            return Err(Error::permission_denied("`current_password` is wrong"));
         }
+    }
+    if let Some(new_password) = body.password {
         password_hash = Some(auth.hasher().hash(new_password).await?);
         password_changed = true;
     }
-    if let Some(email) = &body.email {
-        let email = Email::parse(email)?;
-        if user.email.as_deref() != Some(email.as_str()) {
-            user.email = Some(email.as_str().to_owned());
-            user.email_verified = false;
-            email_changed = true;
-        }
+    if let Some(email) = new_email {
+        user.email = Some(email.as_str().to_owned());
+        user.email_verified = false;
+        email_changed = true;
     }
     // An anonymous user with an email and a password is now a permanent user, same id.
     if user.anonymous && user.email.is_some() && password_hash.is_some() {
@@ -425,7 +433,7 @@ async fn delete_session(
 
 /// The link a mail carries: the app's page with the token in the query.
 fn link(auth: &Auth, redirect_to: Option<&str>, kind: &str, token: &str) -> String {
-    let base = redirect_to.unwrap_or(auth.issuer());
+    let base = redirect_to.unwrap_or(auth.site_url());
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}type={kind}&token={token}")
 }
@@ -529,20 +537,26 @@ async fn reset_password(
 ) -> Result<Json<User>, Error> {
     password::validate(body.password.expose())?;
     let redeemed = one_time::redeem(auth.db(), Kind::Reset, body.token.expose()).await?;
-    let user_id = redeemed
-        .user_id
-        .ok_or_else(|| Error::invalid_argument("the token is invalid or has expired"))?;
+    let (Some(user_id), Some(email)) = (redeemed.user_id, redeemed.email) else {
+        return Err(Error::invalid_argument("the token is invalid or has expired"));
+    };
     let hash = auth.hasher().hash(body.password).await?;
-    auth.db()
+    // Only while the account still has the address the link went to.
+    let changed = auth
+        .db()
         .execute(
-            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND email = $4",
             &[
                 (&hash).into(),
                 Timestamp::now().millis().into(),
                 (&user_id).into(),
+                (&email).into(),
             ],
         )
         .await?;
+    if changed != 1 {
+        return Err(Error::invalid_argument("the token is invalid or has expired"));
+    }
     sessions::revoke_all(&auth, &user_id, None).await?;
     let record = users::by_id(auth.db(), &user_id)
         .await?
@@ -563,7 +577,8 @@ async fn magic_link(
     let owned = auth.clone();
     auth.send_later(async move {
         let existing = users::by_email(owned.db(), email.as_str()).await?;
-        if existing.as_ref().is_some_and(|r| r.user.disabled) {
+        // Disabled accounts get nothing; MFA accounts cannot sign in by link alone.
+        if existing.as_ref().is_some_and(|r| r.user.disabled || r.user.mfa_enabled) {
             return Ok(());
         }
         let user_id = existing.as_ref().map(|r| r.user.id.as_str());
@@ -591,6 +606,11 @@ async fn magic_link_verify(
         .ok_or_else(|| Error::invalid_argument("the token is invalid or has expired"))?;
     let user = match users::by_email(auth.db(), &email).await? {
         Some(record) => {
+            if record.user.mfa_enabled {
+                return Err(Error::permission_denied(
+                    "this account uses MFA: sign in with a password and a code",
+                ));
+            }
             if !record.user.email_verified {
                 // Opening the mailed link proves the address.
                 auth.db()

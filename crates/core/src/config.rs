@@ -17,6 +17,8 @@ pub struct Config {
     pub database_url: Option<Secret<String>>,
     /// The URL clients reach this server at; the `iss` of every token.
     pub public_url: String,
+    /// Where the app lives: the base of links in mails [default: `public_url`].
+    pub site_url: Option<String>,
     /// Browser origins allowed by CORS; `*` allows any.
     pub cors_origins: Vec<String>,
     /// Largest request body read into memory, in bytes.
@@ -54,6 +56,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             public_url: format!("http://{http}"),
+            site_url: None,
             cors_origins: vec!["*".into()],
             body_limit: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),

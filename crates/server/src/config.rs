@@ -28,6 +28,9 @@ pub struct Settings {
     /// URL clients use to reach this server; the issuer of tokens [default: http://<http>]
     #[arg(long, env = "BASALT_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Where your app lives: mailed links point there [default: the public URL]
+    #[arg(long, env = "BASALT_SITE_URL", value_name = "URL")]
+    pub site_url: Option<String>,
     /// Allowed browser origins, comma-separated, `*` for any [default: *]
     #[arg(
         long,
@@ -282,6 +285,7 @@ impl Settings {
             data_dir,
             database_url,
             public_url,
+            site_url,
             cors_origins,
             body_limit,
             request_timeout,
@@ -319,6 +323,12 @@ impl Settings {
             .to_owned();
         if !(config.public_url.starts_with("http://") || config.public_url.starts_with("https://")) {
             return Err("public_url must start with http:// or https://".into());
+        }
+        if let Some(site) = self.site_url {
+            if !(site.starts_with("http://") || site.starts_with("https://")) {
+                return Err("site_url must start with http:// or https://".into());
+            }
+            config.site_url = Some(site.trim_end_matches('/').to_owned());
         }
         config.database_url = self.database_url.filter(|u| !u.expose().is_empty());
         if let Some(origins) = self.cors_origins {

@@ -272,12 +272,32 @@ async fn account_updates(s: &TestServer) {
     login(s, "dave@example.com", "a new password")
         .await
         .expect(200, None);
+    // Changing the email needs the password too: a stolen token is not enough.
+    patch_user(s, token(&a), json!({"email": "thief@example.com"}))
+        .await
+        .expect(400, Some("invalid_argument"));
+    patch_user(
+        s,
+        token(&a),
+        json!({"email": "thief@example.com", "current_password": "guess guess"}),
+    )
+    .await
+    .expect(403, Some("permission_denied"));
     // A new email is unverified and must be free.
     signup(s, "erin@example.com").await;
-    patch_user(s, token(&a), json!({"email": "ERIN@example.com"}))
-        .await
-        .expect(409, Some("already_exists"));
-    let res = patch_user(s, token(&a), json!({"email": "dave2@example.com"})).await;
+    patch_user(
+        s,
+        token(&a),
+        json!({"email": "ERIN@example.com", "current_password": "a new password"}),
+    )
+    .await
+    .expect(409, Some("already_exists"));
+    let res = patch_user(
+        s,
+        token(&a),
+        json!({"email": "dave2@example.com", "current_password": "a new password"}),
+    )
+    .await;
     assert_eq!(res.json()["email"], "dave2@example.com");
     assert_eq!(res.json()["email_verified"], false);
 }
@@ -428,9 +448,13 @@ async fn mail_flows_through_the_outbox(s: &TestServer) {
     .expect(400, Some("invalid_argument"));
     // A verify token cannot reset a password.
     let hal = login(s, "hal@example.com", "brand new password").await.json();
-    patch_user(s, token(&hal), json!({"email": "hal2@example.com"}))
-        .await
-        .expect(200, None);
+    patch_user(
+        s,
+        token(&hal),
+        json!({"email": "hal2@example.com", "current_password": "brand new password"}),
+    )
+    .await
+    .expect(200, None);
     let verify_token = last_mail_of(s, &admin, "hal2@example.com", 1).await["token"]
         .as_str()
         .unwrap()
@@ -445,6 +469,33 @@ async fn mail_flows_through_the_outbox(s: &TestServer) {
     s.post("/v1/auth/verify", None, json!({"token": verify_token}))
         .await
         .expect(200, None);
+
+    // A reset link stops working once the account's email changes.
+    s.post(
+        "/v1/auth/password/forgot",
+        None,
+        json!({"email": "hal2@example.com"}),
+    )
+    .await
+    .expect(202, None);
+    let stale = last_mail_of(s, &admin, "hal2@example.com", 2).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    patch_user(
+        s,
+        token(&hal),
+        json!({"email": "hal3@example.com", "current_password": "brand new password"}),
+    )
+    .await
+    .expect(200, None);
+    s.post(
+        "/v1/auth/password/reset",
+        None,
+        json!({"token": stale, "password": "sneaky password"}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
 
     // Magic links sign in, creating the user on first use.
     let res = s
@@ -930,13 +981,86 @@ async fn totp_mfa(s: &TestServer) {
     s.post("/v1/auth/magic-link", None, json!({"email": "mfa@example.com"}))
         .await
         .expect(202, None);
-    let magic = last_mail_of(s, &admin, "mfa@example.com", 1).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    s.post("/v1/auth/magic-link/verify", None, json!({"token": magic}))
+    // No link is mailed to an MFA account; a link made before MFA was on is refused.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(mails_to(s, &admin, "mfa@example.com").await.is_empty());
+    let user_id = strong["user"]["id"].as_str().unwrap().to_owned();
+    let early = basalt_auth::one_time::issue(
+        &s.state.db,
+        basalt_auth::one_time::Kind::Magic,
+        Some(&user_id),
+        Some("mfa@example.com"),
+        None,
+    )
+    .await
+    .unwrap();
+    s.post("/v1/auth/magic-link/verify", None, json!({"token": early}))
         .await
         .expect(403, Some("permission_denied"));
+
+    // Turning MFA off needs an aal 2 session.
+    let weak = {
+        let t = s.state.auth.keys().sign(&{
+            let mut c: basalt_auth::tokens::AccessClaims =
+                serde_json::from_value(claims_of(token(&strong))).unwrap();
+            c.aal = 1;
+            c
+        });
+        t.unwrap()
+    };
+    s.request(Method::DELETE, "/v1/auth/mfa/totp", Some(&weak), None)
+        .await
+        .expect(403, Some("permission_denied"));
+    let res = s
+        .request(Method::DELETE, "/v1/auth/mfa/totp", Some(token(&strong)), None)
+        .await;
+    res.expect(200, None);
+    assert_eq!(res.json()["mfa_enabled"], false);
+    login(s, "mfa@example.com", PASSWORD).await.expect(200, None);
+    // An admin can remove MFA from a user who lost the device and the codes.
+    let fresh = login(s, "mfa@example.com", PASSWORD).await.json();
+    let enrol = s
+        .request(
+            Method::POST,
+            "/v1/auth/mfa/totp/enroll",
+            Some(token(&fresh)),
+            None,
+        )
+        .await
+        .json();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    let now_step = basalt_core::Timestamp::now().seconds() / 30;
+    s.post(
+        "/v1/auth/mfa/totp/confirm",
+        Some(token(&fresh)),
+        json!({"code": code_at(&secret, now_step + 1)}),
+    )
+    .await
+    .expect(200, None);
+    assert_eq!(
+        login(s, "mfa@example.com", PASSWORD).await.json()["mfa_required"],
+        true
+    );
+    let res = s
+        .request(
+            Method::PATCH,
+            &format!("/v1/admin/users/{user_id}"),
+            Some(&admin),
+            Some(json!({"mfa_enabled": false})),
+        )
+        .await;
+    res.expect(200, None);
+    assert_eq!(res.json()["mfa_enabled"], false);
+    login(s, "mfa@example.com", PASSWORD).await.expect(200, None);
+    // Only the user can turn MFA on, with their authenticator.
+    s.request(
+        Method::PATCH,
+        &format!("/v1/admin/users/{user_id}"),
+        Some(&admin),
+        Some(json!({"mfa_enabled": true})),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
