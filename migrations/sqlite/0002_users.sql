@@ -31,6 +31,7 @@ CREATE TABLE sessions (
     revoked_at INTEGER
 );
 CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_revoked ON sessions (revoked_at);
 
 -- SHA-256 of each refresh token a session has been given.
 CREATE TABLE refresh_tokens (
@@ -72,3 +73,4 @@ CREATE TABLE outbox (
     token TEXT,
     created_at INTEGER NOT NULL
 );
+CREATE INDEX outbox_created ON outbox (created_at);

@@ -257,13 +257,10 @@ async fn update(
                 "MFA is turned on by the user, with their authenticator",
             ));
         }
-        Some(false) if user.mfa_enabled => {
-            crate::mfa::reset(&auth, &user.id).await?;
-            user.mfa_enabled = false;
-            sign_out = true;
-        }
         _ => {}
     }
+    // Applied after the main update succeeds, so a refused update changes nothing.
+    let reset_mfa = body.mfa_enabled == Some(false) && user.mfa_enabled;
     user.updated_at = Timestamp::now();
     let (data, claims) = (
         Value::Object(user.data.clone()).to_string(),
@@ -287,6 +284,11 @@ async fn update(
         )
         .await
         .map_err(users::email_taken)?;
+    if reset_mfa {
+        crate::mfa::reset(&auth, &user.id).await?;
+        user.mfa_enabled = false;
+        sign_out = true;
+    }
     if sign_out {
         sessions::revoke_all(&auth, &user.id, None).await?;
     }

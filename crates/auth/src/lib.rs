@@ -135,6 +135,12 @@ impl Auth {
     /// `redirect_to` must be on the origin of the public URL, the site URL,
     /// or one of `redirect_origins`.
     pub fn check_redirect(&self, url: &str) -> basalt_core::Result<()> {
+        if url.contains('#') {
+            // Tokens come back in the fragment; the URL may not bring its own.
+            return Err(basalt_core::Error::invalid_argument(
+                "`redirect_to` may not contain a fragment (#)",
+            ));
+        }
         let wanted = origin_of(url)
             .ok_or_else(|| basalt_core::Error::invalid_argument("`redirect_to` is not an http(s) URL"))?;
         let allowed = [self.inner.issuer.as_str(), self.inner.site_url.as_str()]

@@ -145,6 +145,15 @@ impl OAuth {
         );
         let doc: DiscoveryDocument = serde_json::from_value(self.get_json(&url, None).await?)
             .map_err(|e| failure("the provider's discovery document is malformed", e))?;
+        // The document must be about the issuer we were configured with (a
+        // per-tenant template, as Microsoft's, is checked token by token).
+        let templated = doc.issuer.contains('{');
+        if !templated && doc.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+            return Err(failure(
+                "the provider's discovery document names another issuer",
+                &doc.issuer,
+            ));
+        }
         let keys: JwkSet = serde_json::from_value(self.get_json(&doc.jwks_uri, None).await?)
             .map_err(|e| failure("the provider's JWKS is malformed", e))?;
         let d = Discovered {
@@ -310,6 +319,7 @@ async fn authorize(
     if nonce_needed {
         params.push(("nonce", nonce));
     }
+    params.retain(|(k, v)| *k != "scope" || !v.is_empty());
     if form_post {
         params.push(("response_mode", "form_post".to_owned()));
     }
@@ -748,8 +758,11 @@ async fn link(auth: &Auth, provider: &str, account: &ProviderAccount) -> Result<
             let user = match existing {
                 Some(record) if account.email_verified => {
                     if !record.user.email_verified {
+                        // Whoever registered this address never proved it; its owner
+                        // just did. Their password and sessions go, so an account
+                        // claimed in advance is not kept by the claimant.
                         db.execute(
-                            "UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3",
+                            "UPDATE users SET email_verified = $1, password_hash = NULL, updated_at = $2 WHERE id = $3",
                             &[
                                 true.into(),
                                 Timestamp::now().millis().into(),
@@ -758,6 +771,9 @@ async fn link(auth: &Auth, provider: &str, account: &ProviderAccount) -> Result<
                         )
                         .await
                         .map_err(|e| server_error(e.into()))?;
+                        sessions::revoke_all(auth, &record.user.id, None)
+                            .await
+                            .map_err(server_error)?;
                     }
                     users::by_id(db, &record.user.id)
                         .await
@@ -810,6 +826,12 @@ async fn link(auth: &Auth, provider: &str, account: &ProviderAccount) -> Result<
         return Err((
             "access_denied",
             Error::permission_denied("this account is disabled"),
+        ));
+    }
+    if auth.inner.require_email_confirmation && !user.email_verified {
+        return Err((
+            "access_denied",
+            Error::permission_denied("confirm your email address before signing in"),
         ));
     }
     Ok(user)

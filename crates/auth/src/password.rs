@@ -42,9 +42,10 @@ impl Default for Hasher {
 
 impl Hasher {
     pub fn new() -> Self {
+        // Each hash holds 19 MiB: as many at once as there are cores, at most 8.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Hasher {
-            permits: Arc::new(Semaphore::new(cores * 2)),
+            permits: Arc::new(Semaphore::new(cores.clamp(1, 8))),
         }
     }
 

@@ -196,10 +196,7 @@ pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Erro
         )
         .await?;
     if moved != 1 {
-        return Err(Error::new(
-            basalt_core::Code::Aborted,
-            "the session was refreshed concurrently",
-        ));
+        return Err(Error::unauthenticated("refresh token already used"));
     }
     let record = users::by_id_tx(&mut tx, &user_id).await?.ok_or_else(invalid)?;
     if record.user.disabled {

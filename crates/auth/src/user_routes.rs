@@ -193,6 +193,9 @@ pub struct SessionList {
     sessions: Vec<SessionInfo>,
 }
 
+/// How recent a sign-in must be to change the email of a passwordless account.
+const RECENT_SIGN_IN_MS: i64 = 10 * 60 * 1000;
+
 fn origin(headers: &HeaderMap, ip: std::net::IpAddr) -> Origin {
     Origin {
         user_agent: headers
@@ -370,6 +373,25 @@ async fn update_user(
             .check(&format!("reauth:user:{}", user.id))?;
         if !auth.hasher().verify(current, password_hash.clone()).await? {
             return Err(Error::permission_denied("`current_password` is wrong"));
+        }
+    } else if (body.password.is_some() || new_email.is_some()) && !user.anonymous {
+        // Accounts without a password (OAuth, magic link) prove themselves
+        // by a recent sign-in instead.
+        let row = auth
+            .db()
+            .fetch_optional(
+                "SELECT created_at FROM sessions WHERE id = $1",
+                &[(&me.session_id).into()],
+            )
+            .await?;
+        let signed_in_at = match row {
+            Some(r) => r.int(0)?,
+            None => 0,
+        };
+        if Timestamp::now().millis() - signed_in_at > RECENT_SIGN_IN_MS {
+            return Err(Error::permission_denied(
+                "sign in again (within the last 10 minutes) to change the email or set a password",
+            ));
         }
     }
     if let Some(new_password) = body.password {

@@ -228,9 +228,12 @@ fn init_logging(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
         // sqlx reports every slow statement at info; keep that out of the default log.
         .add_directive("sqlx=warn".parse().expect("valid directive"));
+    // Logs go to stderr so stdout carries only what commands print (keys, the banner).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -258,6 +261,13 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
     let admin_count = admins::count(&app.state.db)
         .await
         .map_err(|e| e.message().to_owned())?;
+    if app.state.db.backend() == basalt_store::Backend::Postgres && settings.public_url.is_none() {
+        // Nodes of one cluster must agree on the issuer, or refuse each other's tokens.
+        tracing::warn!(
+            issuer = %config.public_url,
+            "public_url is not set; give every node of a cluster the same public_url"
+        );
+    }
     let db = &app.state.db;
     let mut banner = format!(
         "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n  database      {} ({})\n",

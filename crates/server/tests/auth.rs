@@ -537,6 +537,20 @@ async fn mail_flows_through_the_outbox(s: &TestServer) {
     let session = res.json();
     assert_eq!(session["user"]["email"], "ivy@example.com");
     assert_eq!(session["user"]["email_verified"], true);
+    // A passwordless account changes its email only soon after signing in.
+    let res = patch_user(s, token(&session), json!({"email": "ivy2@example.com"})).await;
+    res.expect(200, None);
+    s.state
+        .db
+        .execute("UPDATE sessions SET created_at = 0", &[])
+        .await
+        .unwrap();
+    patch_user(s, token(&session), json!({"email": "ivy3@example.com"}))
+        .await
+        .expect(403, Some("permission_denied"));
+    patch_user(s, token(&session), json!({"password": "a password at last"}))
+        .await
+        .expect(403, Some("permission_denied"));
     s.post("/v1/auth/magic-link/verify", None, json!({"token": magic}))
         .await
         .expect(400, Some("invalid_argument"));

@@ -231,6 +231,26 @@ async fn oidc_sign_in(backend: Backend) {
         .json();
     assert_eq!(bob["id"], bob_id);
     assert_eq!(bob["email_verified"], true);
+    // Whoever registered bob@ without proving it loses the password and sessions.
+    let res = s
+        .server
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "bob@oidc.test", "password": PASSWORD}),
+        )
+        .await;
+    res.expect(401, Some("unauthenticated"));
+    // A redirect_to may not carry its own fragment.
+    let res = browser()
+        .get(format!(
+            "{}/v1/auth/oauth/acme/authorize?redirect_to={}%23x",
+            s.server.url, s.app
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
 
     // An unverified provider email never takes over an account.
     let res = s
