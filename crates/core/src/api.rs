@@ -166,6 +166,13 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
         });
         self
     }
+
+    /// Lifts the request body limit: the handler streams the body itself
+    /// and enforces its own limit (uploads).
+    pub fn streamed_body(mut self) -> Self {
+        self.router = self.router.layer(axum::extract::DefaultBodyLimit::disable());
+        self
+    }
 }
 
 /// A set of routes; slices build one each and the server merges them.

@@ -35,6 +35,15 @@ pub struct Config {
     pub smtp_url: Option<Secret<String>>,
     /// The sender of every mail, e.g. `My App <no-reply@app.example>`.
     pub mail_from: String,
+    /// Where file bytes go: `None` for `<data_dir>/files`, a directory path,
+    /// or `s3://bucket` (with the `s3_*` settings or the AWS_* environment).
+    pub files_url: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<Secret<String>>,
+    /// Allow plain http:// S3 endpoints (a local S3-compatible server).
+    pub s3_allow_http: bool,
     /// OAuth / OpenID Connect providers users may sign in with, by name.
     pub oauth: Vec<OAuthProvider>,
     /// Origins (`https://app.example`) that mailed links and OAuth may send users back to.
@@ -67,6 +76,12 @@ impl Config {
             redirect_origins: Vec::new(),
             smtp_url: None,
             oauth: Vec::new(),
+            files_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
             mail_from: "Basalt <no-reply@localhost>".into(),
             login_rate_limit: 10,
             trust_proxy: false,

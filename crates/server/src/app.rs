@@ -11,6 +11,7 @@ use basalt_core::api::Api;
 use basalt_core::caller::Authenticator;
 use basalt_core::config::Config;
 use basalt_core::metrics::Metrics;
+use basalt_files::{Backing, Files};
 use basalt_rules::{Limits, NoDocuments, RuleEngine, Rules};
 use basalt_store::Db;
 use serde_json::Value;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub metrics: Arc<Metrics>,
     pub rules: Rules,
+    pub files: Files,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
 }
@@ -46,6 +48,11 @@ impl FromRef<AppState> for Rules {
         s.rules.clone()
     }
 }
+impl FromRef<AppState> for Files {
+    fn from_ref(s: &AppState) -> Self {
+        s.files.clone()
+    }
+}
 impl FromRef<AppState> for Db {
     fn from_ref(s: &AppState) -> Self {
         s.db.clone()
@@ -58,11 +65,37 @@ pub fn api() -> Api<AppState> {
         .merge(crate::ops::api())
         .merge(basalt_auth::api())
         .merge(basalt_rules::api())
+        .merge(basalt_files::api())
 }
 
 /// The OpenAPI 3.1 document, built from the same registrations as the router.
 pub fn openapi() -> Value {
     api().openapi("Basalt", VERSION)
+}
+
+/// Where file bytes go, from `files_url`.
+fn backing(config: &Config) -> Result<Backing, StartError> {
+    match config.files_url.as_deref() {
+        None => Ok(Backing::Local(config.data_dir.join("files"))),
+        Some(url) if url.starts_with("s3://") => {
+            let bucket = url.trim_start_matches("s3://").trim_end_matches('/');
+            if bucket.is_empty() || bucket.contains('/') {
+                return Err(StartError("files_url must be s3://<bucket>".into()));
+            }
+            Ok(Backing::S3 {
+                bucket: bucket.to_owned(),
+                endpoint: config.s3_endpoint.clone(),
+                region: config.s3_region.clone(),
+                access_key_id: config.s3_access_key_id.clone(),
+                secret_access_key: config.s3_secret_access_key.clone(),
+                allow_http: config.s3_allow_http,
+            })
+        }
+        Some(url) if url.contains("://") && !url.starts_with("file://") => Err(StartError(format!(
+            "files_url `{url}`: use a directory or s3://<bucket>"
+        ))),
+        Some(path) => Ok(Backing::Local(path.trim_start_matches("file://").into())),
+    }
 }
 
 /// A started application: database open and migrated, keys loaded.
@@ -108,6 +141,9 @@ impl App {
             documents: Arc::new(NoDocuments),
             source: Arc::new(NoDocuments),
         };
+        let files = Files::start(db.clone(), &backing(&config)?, rules.clone())
+            .await
+            .map_err(|e| StartError(format!("cannot open the file store: {}", e.message())))?;
         let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;
         Ok(App {
             state: AppState {
@@ -117,6 +153,7 @@ impl App {
                 auth,
                 metrics,
                 rules,
+                files,
                 openapi: openapi.into(),
             },
         })

@@ -270,10 +270,11 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
     }
     let db = &app.state.db;
     let mut banner = format!(
-        "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n  database      {} ({})\n",
+        "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n  database      {} ({})\n  files         {}\n",
         config.public_url,
         db.backend().as_str(),
         db.location(),
+        app.state.files.backing(),
     );
     if admin_count == 0 {
         banner.push_str(&format!(

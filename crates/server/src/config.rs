@@ -80,6 +80,29 @@ pub struct Settings {
     /// PostgreSQL pool size (at least 2), or SQLite reader connections [default: 8]
     #[arg(long, env = "BASALT_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
+    /// Where file bytes go: a directory, or s3://bucket [default: <data-dir>/files]
+    #[arg(long, env = "BASALT_FILES_URL", value_name = "URL")]
+    pub files_url: Option<String>,
+    /// S3 endpoint for an S3-compatible server, e.g. http://127.0.0.1:9000 [default: AWS]
+    #[arg(long, env = "BASALT_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region [default: AWS_REGION, else us-east-1]
+    #[arg(long, env = "BASALT_S3_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// S3 access key id [default: AWS_ACCESS_KEY_ID]
+    #[arg(long, env = "BASALT_S3_ACCESS_KEY_ID", value_name = "ID")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key [default: AWS_SECRET_ACCESS_KEY]
+    #[arg(
+        long,
+        env = "BASALT_S3_SECRET_ACCESS_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub s3_secret_access_key: Option<Secret<String>>,
+    /// Allow an http:// S3 endpoint [default: false]
+    #[arg(long, env = "BASALT_S3_ALLOW_HTTP", value_name = "BOOL")]
+    pub s3_allow_http: Option<bool>,
     /// OAuth / OpenID Connect providers (config file only: `[oauth.<name>]` tables)
     #[arg(skip)]
     #[serde(default)]
@@ -300,6 +323,12 @@ impl Settings {
             trust_proxy,
             db_max_connections,
             oauth,
+            files_url,
+            s3_endpoint,
+            s3_region,
+            s3_access_key_id,
+            s3_secret_access_key,
+            s3_allow_http,
             log
         )
     }
@@ -359,6 +388,12 @@ impl Settings {
         if let Some(from) = self.mail_from {
             config.mail_from = from;
         }
+        config.files_url = self.files_url.filter(|u| !u.is_empty());
+        config.s3_endpoint = self.s3_endpoint;
+        config.s3_region = self.s3_region;
+        config.s3_access_key_id = self.s3_access_key_id;
+        config.s3_secret_access_key = self.s3_secret_access_key;
+        config.s3_allow_http = self.s3_allow_http.unwrap_or(false);
         for (name, provider) in self.oauth.unwrap_or_default() {
             config.oauth.push(provider.resolve(&name)?);
         }

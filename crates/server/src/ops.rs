@@ -31,7 +31,7 @@ pub fn api() -> Api<AppState> {
         .route(
             Route::get("/v1/health/ready", ready)
                 .tag("ops")
-                .summary("Readiness: 200 when the database answers, else 503")
+                .summary("Readiness: 200 when the database and the file store answer, else 503")
                 .access(Access::Public)
                 .response::<Health>(200, "Ready to serve"),
         )
@@ -69,18 +69,26 @@ async fn health() -> Json<Health> {
     })
 }
 
-async fn ready(State(db): State<Db>) -> Result<Json<Health>, Error> {
-    match db.ping(READY_TIMEOUT).await {
-        Ok(()) => Ok(Json(Health {
+async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Error> {
+    let (db, files) = tokio::join!(state.db.ping(READY_TIMEOUT), state.files.ping());
+    if let Err(e) = &db {
+        tracing::warn!(error = %e, "readiness check failed: database");
+    }
+    if let Err(e) = &files {
+        tracing::warn!(error = %e, "readiness check failed: file store");
+    }
+    if db.is_ok() && files.is_ok() {
+        return Ok(Json(Health {
             status: "ok",
             version: VERSION,
-        })),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            Err(Error::unavailable("the database does not answer")
-                .with_details(json!({"checks": {"database": "unavailable"}})))
-        }
+        }));
     }
+    let status = |ok: bool| if ok { "ok" } else { "unavailable" };
+    Err(
+        Error::unavailable("a backing service does not answer").with_details(
+            json!({"checks": {"database": status(db.is_ok()), "file_store": status(files.is_ok())}}),
+        ),
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "system", "0001_system.sql"),
     migration!(2, "users", "0002_users.sql"),
     migration!(3, "oauth", "0003_oauth.sql"),
+    migration!(4, "files", "0004_files.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

@@ -480,3 +480,18 @@ impl Drop for OidcProvider {
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+impl TestServer {
+    /// An admin token for a server whose admin already exists.
+    pub async fn admin_token_again(&self) -> String {
+        let res = self
+            .post(
+                "/v1/admin/login",
+                None,
+                serde_json::json!({"email": "root@example.com", "password": "correct horse battery"}),
+            )
+            .await;
+        res.expect(200, None);
+        res.json()["access_token"].as_str().expect("token").to_owned()
+    }
+}

@@ -1,0 +1,147 @@
+//! File storage: buckets, objects streamed to and from an object store
+//! (a local directory or any S3-compatible server), metadata in the
+//! database, storage rules, and HMAC-signed URLs.
+#![forbid(unsafe_code)]
+
+mod buckets;
+mod objects;
+mod path;
+
+use std::sync::Arc;
+
+use basalt_core::Error;
+use basalt_rules::Rules;
+use basalt_store::{Db, Param};
+use object_store::ObjectStore;
+
+pub use objects::api;
+pub use path::ObjectPath;
+
+/// Where the bytes go.
+#[derive(Debug, Clone)]
+pub enum Backing {
+    /// A directory on local disk.
+    Local(std::path::PathBuf),
+    /// An S3-compatible bucket.
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        access_key_id: Option<String>,
+        secret_access_key: Option<basalt_core::Secret<String>>,
+        allow_http: bool,
+    },
+}
+
+/// The files slice's state.
+#[derive(Clone)]
+pub struct Files {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+    rules: Rules,
+    signing_key: Vec<u8>,
+    /// Where bytes go, for logs and readiness.
+    backing: String,
+}
+
+impl Files {
+    pub async fn start(db: Db, backing: &Backing, rules: Rules) -> Result<Files, Error> {
+        // The S3 client's TLS is rustls with the ring provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (store, label): (Arc<dyn ObjectStore>, String) = match backing {
+            Backing::Local(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+                let store =
+                    object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(Error::internal)?;
+                (Arc::new(store), format!("local directory {}", dir.display()))
+            }
+            Backing::S3 {
+                bucket,
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key,
+                allow_http,
+            } => {
+                // Standard AWS_* variables first, explicit settings over them.
+                let mut b = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_allow_http(*allow_http);
+                if let Some(e) = endpoint {
+                    b = b.with_endpoint(e);
+                }
+                if let Some(r) = region {
+                    b = b.with_region(r);
+                }
+                if let Some(k) = access_key_id {
+                    b = b.with_access_key_id(k);
+                }
+                if let Some(s) = secret_access_key {
+                    b = b.with_secret_access_key(s.expose());
+                }
+                let store = b
+                    .build()
+                    .map_err(|e| Error::invalid_argument(format!("invalid S3 settings: {e}")))?;
+                (Arc::new(store), format!("s3://{bucket}"))
+            }
+        };
+        let signing_key = signing_key(&db).await?;
+        Ok(Files {
+            inner: Arc::new(Inner {
+                db,
+                store,
+                rules,
+                signing_key,
+                backing: label,
+            }),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn backing(&self) -> &str {
+        &self.inner.backing
+    }
+
+    /// Whether the object store answers (for readiness).
+    pub async fn ping(&self) -> Result<(), Error> {
+        use futures_util::StreamExt;
+        let mut list = self
+            .inner
+            .store
+            .list(Some(&object_store::path::Path::from("_ready")));
+        match tokio::time::timeout(std::time::Duration::from_secs(2), list.next()).await {
+            Ok(None) | Ok(Some(Ok(_))) => Ok(()),
+            Ok(Some(Err(e))) => Err(Error::unavailable(format!("the file store does not answer: {e}"))),
+            Err(_) => Err(Error::unavailable("the file store does not answer")),
+        }
+    }
+}
+
+/// The key that signs file URLs: made once, kept in the database so every
+/// node signs and checks alike.
+async fn signing_key(db: &Db) -> Result<Vec<u8>, Error> {
+    const NAME: &str = "file_url_key";
+    let mut key = [0u8; 32];
+    basalt_core::secret::fill_random(&mut key);
+    db.execute(
+        "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        &[
+            NAME.into(),
+            Param::Bytes(&key),
+            basalt_core::Timestamp::now().millis().into(),
+        ],
+    )
+    .await?;
+    let row = db
+        .fetch_optional("SELECT value FROM server_secrets WHERE name = $1", &[NAME.into()])
+        .await?;
+    Ok(row.ok_or_else(|| Error::internal("no file URL key"))?.bytes(0)?)
+}

@@ -1,0 +1,32 @@
+-- File storage: buckets and the metadata of their objects. The bytes live
+-- in the object store under `key`; a new upload gets a new key, so readers
+-- see either the old object or the new one, never a mix.
+CREATE TABLE buckets (
+    name TEXT PRIMARY KEY,
+    public INTEGER NOT NULL DEFAULT 0,
+    max_object_size INTEGER,
+    allowed_types TEXT NOT NULL DEFAULT '[]',
+    rules TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE objects (
+    bucket TEXT NOT NULL REFERENCES buckets (name) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (bucket, path)
+);
+
+-- Secrets the server keeps for itself (the key that signs file URLs).
+CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
