@@ -91,7 +91,7 @@ impl Files {
             }
         };
         let signing_key = signing_key(&db).await?;
-        Ok(Files {
+        let files = Files {
             inner: Arc::new(Inner {
                 db,
                 store,
@@ -99,7 +99,69 @@ impl Files {
                 signing_key,
                 backing: label,
             }),
-        })
+        };
+        spawn_sweeper(Arc::downgrade(&files.inner));
+        Ok(files)
+    }
+
+    /// Deletes stored bytes that no object refers to and that are older than
+    /// `grace` (an upload still in progress is younger): what a crash between
+    /// an upload and its metadata, or a failed delete, leaves behind.
+    /// Returns how many were removed.
+    pub async fn sweep(&self, grace: std::time::Duration) -> Result<usize, Error> {
+        use futures_util::StreamExt;
+        let cutoff = basalt_core::Timestamp::now().millis() - grace.as_millis() as i64;
+        let mut listing = self.inner.store.list(None);
+        let mut batch = Vec::new();
+        let mut removed = 0;
+        loop {
+            let next = listing.next().await;
+            if let Some(meta) = &next {
+                let meta = meta.as_ref().map_err(Error::internal)?;
+                if meta.last_modified.timestamp_millis() < cutoff {
+                    batch.push(meta.location.to_string());
+                }
+            }
+            if batch.len() >= 500 || (next.is_none() && !batch.is_empty()) {
+                removed += self.delete_unreferenced(std::mem::take(&mut batch)).await?;
+            }
+            if next.is_none() {
+                return Ok(removed);
+            }
+        }
+    }
+
+    async fn delete_unreferenced(&self, keys: Vec<String>) -> Result<usize, Error> {
+        use object_store::ObjectStoreExt;
+        let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT key FROM objects WHERE key IN ({})",
+            placeholders.join(", ")
+        );
+        let params: Vec<Param<'_>> = keys.iter().map(|k| k.as_str().into()).collect();
+        let referenced: std::collections::HashSet<String> = self
+            .db()
+            .fetch_all(&sql, &params)
+            .await?
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<Result<_, _>>()?;
+        let mut removed = 0;
+        for key in keys.iter().filter(|k| !referenced.contains(*k)) {
+            match self
+                .inner
+                .store
+                .delete(&object_store::path::Path::from(key.as_str()))
+                .await
+            {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(key, error = %e, "could not sweep unreferenced bytes"),
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "swept bytes that no object refers to");
+        }
+        Ok(removed)
     }
 
     pub fn db(&self) -> &Db {
@@ -123,6 +185,22 @@ impl Files {
             Err(_) => Err(Error::unavailable("the file store does not answer")),
         }
     }
+}
+
+/// Sweeps unreferenced bytes every 30 minutes (older than an hour) while the slice lives.
+fn spawn_sweeper(inner: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1800));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            let files = Files { inner };
+            if let Err(e) = files.sweep(std::time::Duration::from_secs(3600)).await {
+                tracing::warn!(error = %e, "file sweep failed");
+            }
+        }
+    });
 }
 
 /// The key that signs file URLs: made once, kept in the database so every
