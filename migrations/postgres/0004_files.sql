@@ -13,7 +13,7 @@ CREATE TABLE buckets (
 
 CREATE TABLE objects (
     bucket TEXT NOT NULL REFERENCES buckets (name) ON DELETE CASCADE,
-    path TEXT NOT NULL,
+    path TEXT COLLATE "C" NOT NULL,
     key TEXT NOT NULL,
     size BIGINT NOT NULL,
     content_type TEXT NOT NULL,

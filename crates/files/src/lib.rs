@@ -118,7 +118,7 @@ impl Files {
             let next = listing.next().await;
             if let Some(meta) = &next {
                 let meta = meta.as_ref().map_err(Error::internal)?;
-                if meta.last_modified.timestamp_millis() < cutoff {
+                if meta.last_modified.timestamp_millis() <= cutoff {
                     batch.push(meta.location.to_string());
                 }
             }

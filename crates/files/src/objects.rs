@@ -381,6 +381,73 @@ fn metadata(headers: &HeaderMap) -> Result<BTreeMap<String, String>, Error> {
     Ok(out)
 }
 
+struct NewRow<'a> {
+    bucket: &'a str,
+    path: &'a str,
+    key: &'a str,
+    size: u64,
+    content_type: &'a str,
+    etag: &'a str,
+    metadata: &'a str,
+    now: Timestamp,
+}
+
+/// Points the object's row at freshly uploaded bytes, in one transaction;
+/// returns the object's creation time and the key of the bytes it replaced.
+async fn record(files: &Files, row: NewRow<'_>, create_only: bool) -> Result<(i64, Option<String>), Error> {
+    let mut tx = files.db().begin().await?;
+    // PostgreSQL: lock the row so two uploads to one path take turns and each
+    // sees the key the other replaced (SQLite transactions are serial already).
+    let lock = match files.db().backend() {
+        basalt_store::Backend::Postgres => " FOR UPDATE",
+        basalt_store::Backend::Sqlite => "",
+    };
+    let previous = tx
+        .fetch_optional(
+            &format!("SELECT key, created_at FROM objects WHERE bucket = $1 AND path = $2{lock}"),
+            &[row.bucket.into(), row.path.into()],
+        )
+        .await?;
+    let exists = || Error::new(Code::FailedPrecondition, "the object exists (If-None-Match: *)");
+    if create_only && previous.is_some() {
+        return Err(exists());
+    }
+    let created_at = match &previous {
+        Some(r) => r.int(1)?,
+        None => row.now.millis(),
+    };
+    let conflict = if create_only {
+        "ON CONFLICT (bucket, path) DO NOTHING"
+    } else {
+        "ON CONFLICT (bucket, path) DO UPDATE SET key = $3, size = $4, content_type = $5, etag = $6, metadata = $7, updated_at = $9"
+    };
+    let written = tx
+        .execute(
+            &format!(
+                "INSERT INTO objects (bucket, path, key, size, content_type, etag, metadata, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) {conflict}"
+            ),
+            &[
+                row.bucket.into(),
+                row.path.into(),
+                row.key.into(),
+                (row.size.min(i64::MAX as u64) as i64).into(),
+                row.content_type.into(),
+                row.etag.into(),
+                row.metadata.into(),
+                created_at.into(),
+                row.now.millis().into(),
+            ],
+        )
+        .await?;
+    if written == 0 {
+        // Another create-only upload of the same path won the race.
+        return Err(exists());
+    }
+    tx.commit().await?;
+    Ok((created_at, previous.map(|r| r.text(0)).transpose()?))
+}
+
 async fn put_object(
     caller: Caller,
     State(files): State<Files>,
@@ -471,47 +538,29 @@ async fn put_object(
 
     let now = Timestamp::now();
     let meta_json = serde_json::to_string(&meta).map_err(Error::internal)?;
-    let mut tx = files.db().begin().await?;
-    let previous = tx
-        .fetch_optional(
-            "SELECT key, created_at FROM objects WHERE bucket = $1 AND path = $2",
-            &[(&bucket.name).into(), path.as_str().into()],
-        )
-        .await?;
-    if create_only && previous.is_some() {
-        drop(tx);
-        files.forget_bytes(&key).await;
-        return Err(Error::new(
-            Code::FailedPrecondition,
-            "the object exists (If-None-Match: *)",
-        ));
-    }
-    let created_at = match &previous {
-        Some(row) => row.int(1)?,
-        None => now.millis(),
+    let row = NewRow {
+        bucket: &bucket.name,
+        path: path.as_str(),
+        key: &key,
+        size,
+        content_type: &content_type,
+        etag: &id,
+        metadata: &meta_json,
+        now,
     };
-    tx.execute(
-        "INSERT INTO objects (bucket, path, key, size, content_type, etag, metadata, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (bucket, path) DO UPDATE SET key = $3, size = $4, content_type = $5, etag = $6,
-             metadata = $7, updated_at = $9",
-        &[
-            (&bucket.name).into(),
-            path.as_str().into(),
-            (&key).into(),
-            (size.min(i64::MAX as u64) as i64).into(),
-            (&content_type).into(),
-            (&id).into(),
-            (&meta_json).into(),
-            created_at.into(),
-            now.millis().into(),
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    if let Some(row) = previous {
-        files.forget_bytes(&row.text(0)?).await;
-    }
+    let created_at = match record(&files, row, create_only).await {
+        Ok((created_at, previous)) => {
+            if let Some(old) = previous {
+                files.forget_bytes(&old).await;
+            }
+            created_at
+        }
+        Err(e) => {
+            // The bytes never became an object.
+            files.forget_bytes(&key).await;
+            return Err(e);
+        }
+    };
     Ok((
         StatusCode::CREATED,
         Json(ObjectInfo {
@@ -631,6 +680,15 @@ async fn get_object(
     let hv = |s: &str| HeaderValue::from_str(s).map_err(|_| Error::internal("an unrepresentable header"));
     response_headers.insert(header::ETAG, hv(&etag)?);
     response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // Uploaded content is served as data, never as an active page of this origin.
+    response_headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response_headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
     response_headers.insert(
         header::CONTENT_TYPE,
         hv(&info.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
@@ -772,16 +830,15 @@ async fn list_objects(
             ],
         )
         .await?;
+    // One page is the next `limit` paths; objects the read rule denies are
+    // left out of it (the page may be shorter), and the cursor moves past them.
+    let more = rows.len() as i64 > limit;
+    let page = &rows[..rows.len().min(limit as usize)];
     let mut objects = Vec::new();
-    let mut more = false;
-    for row in &rows {
-        if objects.len() as i64 == limit {
-            more = true;
-            break;
-        }
-        let stored = object_from_row(row)?;
-        let info = stored.info;
-        if !bucket.public && !caller.is_privileged() {
+    for row in page {
+        let info = object_from_row(row)?.info;
+        // Listing is its own permission: even a public bucket lists only by rule.
+        if !caller.is_privileged() {
             let ctx = object_context(
                 &info.bucket,
                 &info.path,
@@ -800,7 +857,7 @@ async fn list_objects(
         objects.push(info);
     }
     let next_cursor = if more {
-        rows.get(limit as usize - 1).map(|r| r.text(1)).transpose()?
+        page.last().map(|r| r.text(1)).transpose()?
     } else {
         None
     };
