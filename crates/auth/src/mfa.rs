@@ -353,13 +353,7 @@ async fn verify(
     if !ok {
         return Err(Error::unauthenticated("the code is wrong; sign in again"));
     }
-    let origin = Origin {
-        user_agent: headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ip: Some(ip.to_string()),
-    };
+    let origin = Origin::of(&headers, ip);
     sessions::start(&auth, record.user, 2, &origin).await.map(Json)
 }
 

@@ -335,7 +335,7 @@ async fn callback_get(
     Path(name): Path<String>,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    finish(&auth, &name, params, origin(&headers, ip)).await
+    finish(&auth, &name, params, Origin::of(&headers, ip)).await
 }
 
 async fn callback_post(
@@ -346,7 +346,7 @@ async fn callback_post(
     body: axum::body::Bytes,
 ) -> Response {
     let params: CallbackParams = serde_urlencoded_from(&body);
-    finish(&auth, &name, params, origin(&headers, ip)).await
+    finish(&auth, &name, params, Origin::of(&headers, ip)).await
 }
 
 /// `application/x-www-form-urlencoded` into the callback's fields.
@@ -368,16 +368,6 @@ fn serde_urlencoded_from(body: &[u8]) -> CallbackParams {
         }
     }
     params
-}
-
-fn origin(headers: &HeaderMap, ip: std::net::IpAddr) -> Origin {
-    Origin {
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ip: Some(ip.to_string()),
-    }
 }
 
 struct Flow {

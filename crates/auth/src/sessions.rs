@@ -44,6 +44,19 @@ pub struct Origin {
     pub ip: Option<String>,
 }
 
+impl Origin {
+    /// The request's `User-Agent` and client address.
+    pub fn of(headers: &axum::http::HeaderMap, ip: std::net::IpAddr) -> Origin {
+        Origin {
+            user_agent: headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            ip: Some(ip.to_string()),
+        }
+    }
+}
+
 fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }

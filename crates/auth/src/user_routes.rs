@@ -2,7 +2,7 @@
 //! the mail flows (verification, password reset, magic links).
 
 use axum::extract::{FromRef, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use basalt_core::api::{Access, Api, Route};
 use basalt_core::caller::Authenticator;
 use basalt_core::extract::{ClientIp, Json, Path};
@@ -196,16 +196,6 @@ pub struct SessionList {
 /// How recent a sign-in must be to change the email of a passwordless account.
 const RECENT_SIGN_IN_MS: i64 = 10 * 60 * 1000;
 
-fn origin(headers: &HeaderMap, ip: std::net::IpAddr) -> Origin {
-    Origin {
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ip: Some(ip.to_string()),
-    }
-}
-
 /// Spends one attempt of `what` for the client address and, if given, the email.
 fn limit(auth: &Auth, what: &str, ip: std::net::IpAddr, email: Option<&Email>) -> Result<(), Error> {
     auth.inner
@@ -253,7 +243,7 @@ async fn signup(
         mail_verification_later(&auth, user.id.clone(), email.as_str().to_owned());
         return Ok((StatusCode::CREATED, Json(json!({"user": user, "session": null}))));
     }
-    let session = sessions::start(&auth, user, 1, &origin(&headers, ip)).await?;
+    let session = sessions::start(&auth, user, 1, &Origin::of(&headers, ip)).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(session).map_err(Error::internal)?),
@@ -287,7 +277,7 @@ async fn login(
         let token = one_time::issue(auth.db(), Kind::Mfa, Some(&record.user.id), None, None).await?;
         return Ok(Json(json!({"mfa_required": true, "mfa_token": token})));
     }
-    let session = sessions::start(&auth, record.user, 1, &origin(&headers, ip)).await?;
+    let session = sessions::start(&auth, record.user, 1, &Origin::of(&headers, ip)).await?;
     Ok(Json(serde_json::to_value(session).map_err(Error::internal)?))
 }
 
@@ -311,7 +301,7 @@ async fn anonymous(
         },
     )
     .await?;
-    let session = sessions::start(&auth, user, 1, &origin(&headers, ip)).await?;
+    let session = sessions::start(&auth, user, 1, &Origin::of(&headers, ip)).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
@@ -672,7 +662,7 @@ async fn magic_link_verify(
             "this account uses MFA: sign in with a password and a code",
         ));
     }
-    sessions::start(&auth, user, 1, &origin(&headers, ip))
+    sessions::start(&auth, user, 1, &Origin::of(&headers, ip))
         .await
         .map(Json)
 }

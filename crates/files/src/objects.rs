@@ -352,6 +352,19 @@ impl Files {
     }
 }
 
+impl ObjectInfo {
+    /// The `object` a rule sees for this object.
+    fn context(&self) -> Value {
+        object_context(
+            &self.bucket,
+            &self.path,
+            self.size,
+            &self.content_type,
+            &self.metadata,
+        )
+    }
+}
+
 fn object_context(
     bucket: &str,
     path: &str,
@@ -666,13 +679,7 @@ async fn get_object(
     };
     let info = &stored.info;
     if !signed && !bucket.public {
-        let ctx = object_context(
-            &info.bucket,
-            &info.path,
-            info.size,
-            &info.content_type,
-            &info.metadata,
-        );
+        let ctx = info.context();
         files.allow(&caller, &bucket, "read", ctx, "GET", ip).await?;
     }
     let etag = format!("\"{}\"", info.etag);
@@ -817,13 +824,7 @@ async fn delete_object(
         return Err(Error::not_found("no such object"));
     };
     let info = &stored.info;
-    let ctx = object_context(
-        &info.bucket,
-        &info.path,
-        info.size,
-        &info.content_type,
-        &info.metadata,
-    );
+    let ctx = info.context();
     files.allow(&caller, &bucket, "delete", ctx, "DELETE", ip).await?;
     let n = files
         .db()
@@ -880,13 +881,7 @@ async fn list_objects(
         let info = object_from_row(row)?.info;
         // Listing is its own permission: even a public bucket lists only by rule.
         if !caller.is_privileged() {
-            let ctx = object_context(
-                &info.bucket,
-                &info.path,
-                info.size,
-                &info.content_type,
-                &info.metadata,
-            );
+            let ctx = info.context();
             if files
                 .allow(&caller, &bucket, "read", ctx, "LIST", ip)
                 .await
@@ -929,13 +924,7 @@ async fn sign_object(
     // Whoever may read the object may hand out a link to it.
     if !bucket.public {
         let info = &stored.info;
-        let ctx = object_context(
-            &info.bucket,
-            &info.path,
-            info.size,
-            &info.content_type,
-            &info.metadata,
-        );
+        let ctx = info.context();
         files.allow(&caller, &bucket, "read", ctx, "GET", ip).await?;
     }
     let expires = Timestamp::now().seconds().max(0) as u64 + body.expires_in;
