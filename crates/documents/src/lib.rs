@@ -1,0 +1,6 @@
+//! The document store (in progress): so far the query language's AST, its
+//! validation, and the in-memory evaluator that realtime matching and the
+//! SQL compilers are checked against.
+#![forbid(unsafe_code)]
+
+pub mod filter;
