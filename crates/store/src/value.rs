@@ -13,6 +13,7 @@ use crate::error::StoreError;
 pub enum Param<'a> {
     Text(&'a str),
     Int(i64),
+    Float(f64),
     Bool(bool),
     Bytes(&'a [u8]),
     NullText,
@@ -63,6 +64,7 @@ pub(crate) fn bind_sqlite<'q>(
         q = match *p {
             Param::Text(v) => q.bind(v),
             Param::Int(v) => q.bind(v),
+            Param::Float(v) => q.bind(v),
             Param::Bool(v) => q.bind(v),
             Param::Bytes(v) => q.bind(v),
             Param::NullText => q.bind(None::<&str>),
@@ -80,6 +82,7 @@ pub(crate) fn bind_pg<'q>(
         q = match *p {
             Param::Text(v) => q.bind(v),
             Param::Int(v) => q.bind(v),
+            Param::Float(v) => q.bind(v),
             Param::Bool(v) => q.bind(v),
             Param::Bytes(v) => q.bind(v),
             Param::NullText => q.bind(None::<&str>),
