@@ -17,5 +17,8 @@ CREATE TABLE oauth_flows (
     code_verifier TEXT NOT NULL,
     nonce TEXT NOT NULL,
     redirect_to TEXT NOT NULL,
+    -- SHA-256 of the random value in the browser's cookie: the callback
+    -- must come from the browser that started the sign-in.
+    browser_hash BLOB NOT NULL,
     expires_at INTEGER NOT NULL
 );

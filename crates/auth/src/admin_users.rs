@@ -219,6 +219,7 @@ async fn update(
 ) -> Result<Json<User>, Error> {
     let record = load(&auth, &id).await?;
     let mut user = record.user;
+    let read_at = user.updated_at.millis();
     let mut hash = record.password_hash;
     let mut sign_out = false;
     if let Some(email) = &body.email {
@@ -269,7 +270,7 @@ async fn update(
     auth.db()
         .execute(
             "UPDATE users SET email = $1, email_verified = $2, password_hash = $3, disabled = $4, data = $5,
-                              claims = $6, anonymous = $7, updated_at = $8 WHERE id = $9",
+                              claims = $6, anonymous = $7, updated_at = $8 WHERE id = $9 AND updated_at = $10",
             &[
                 user.email.as_deref().into(),
                 user.email_verified.into(),
@@ -280,10 +281,12 @@ async fn update(
                 user.anonymous.into(),
                 user.updated_at.millis().into(),
                 (&user.id).into(),
+                read_at.into(),
             ],
         )
         .await
-        .map_err(users::email_taken)?;
+        .map_err(users::email_taken)
+        .and_then(users::changed_once)?;
     if reset_mfa {
         crate::mfa::reset(&auth, &user.id).await?;
         user.mfa_enabled = false;

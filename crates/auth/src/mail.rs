@@ -112,7 +112,7 @@ async fn to_outbox(db: &Db, mail: Mail<'_>) -> Result<(), Error> {
 pub async fn outbox(db: &Db, limit: i64) -> Result<Vec<OutboxItem>, Error> {
     let rows = db
         .fetch_all(
-            "SELECT to_address, subject, body, token, created_at FROM outbox ORDER BY id DESC LIMIT $1",
+            "SELECT to_address, subject, body, token, created_at FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1",
             &[limit.into()],
         )
         .await?;

@@ -271,12 +271,25 @@ async fn confirm(
     if !accept_totp(&auth, &me.uid, &secret, &body.code).await? {
         return Err(Error::invalid_argument("the code is wrong or has expired"));
     }
-    auth.db()
+    // Only the secret the code was checked against: a concurrent re-enrolment wins.
+    let enabled = auth
+        .db()
         .execute(
-            "UPDATE users SET mfa_enabled = $1, updated_at = $2 WHERE id = $3",
-            &[true.into(), Timestamp::now().millis().into(), (&me.uid).into()],
+            "UPDATE users SET mfa_enabled = $1, updated_at = $2 WHERE id = $3 AND mfa_secret = $4",
+            &[
+                true.into(),
+                Timestamp::now().millis().into(),
+                (&me.uid).into(),
+                (&secret).into(),
+            ],
         )
         .await?;
+    if enabled != 1 {
+        return Err(Error::new(
+            basalt_core::Code::Aborted,
+            "MFA was enrolled again meanwhile; confirm the new secret",
+        ));
+    }
     let record = users::by_id(auth.db(), &me.uid)
         .await?
         .ok_or_else(|| Error::unauthenticated("no such user"))?;

@@ -24,6 +24,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 use crate::Auth;
@@ -290,13 +291,14 @@ async fn authorize(
     let verifier = URL_SAFE_NO_PAD.encode(verifier_bytes);
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let nonce = basalt_core::secret::random_hex(16);
+    let browser = basalt_core::secret::random_hex(16);
     let now = Timestamp::now().millis();
     let db = auth.db();
     db.execute("DELETE FROM oauth_flows WHERE expires_at < $1", &[now.into()])
         .await?;
     db.execute(
-        "INSERT INTO oauth_flows (state_hash, provider, code_verifier, nonce, redirect_to, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO oauth_flows (state_hash, provider, code_verifier, nonce, redirect_to, expires_at, browser_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             Param::Bytes(&hash(&state)),
             (&name).into(),
@@ -304,9 +306,11 @@ async fn authorize(
             (&nonce).into(),
             (&q.redirect_to).into(),
             (now + FLOW_TTL_MS).into(),
+            Param::Bytes(&hash(&browser)),
         ],
     )
     .await?;
+    let cookie_name = cookie_name(&state);
     let mut params = vec![
         ("response_type", "code".to_owned()),
         ("client_id", provider.config.client_id.clone()),
@@ -325,7 +329,23 @@ async fn authorize(
     }
     let url = reqwest::Url::parse_with_params(&endpoint, &params)
         .map_err(|e| failure("the provider's authorization endpoint is not a URL", e))?;
-    Ok(redirect(url.as_str()))
+    // Providers that post the callback (form_post) arrive cross-site, which
+    // only a SameSite=None cookie survives; that needs https.
+    let same_site = if form_post { "None; Secure" } else { "Lax" };
+    let secure = if auth.issuer().starts_with("https://") && !form_post {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{cookie_name}={browser}; Path=/v1/auth/oauth/; Max-Age={}; HttpOnly; SameSite={same_site}{secure}",
+        FLOW_TTL_MS / 1000
+    );
+    let mut response = redirect(url.as_str());
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 async fn callback_get(
@@ -335,7 +355,7 @@ async fn callback_get(
     Path(name): Path<String>,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    finish(&auth, &name, params, Origin::of(&headers, ip)).await
+    finish(&auth, &name, params, &headers, Origin::of(&headers, ip)).await
 }
 
 async fn callback_post(
@@ -346,7 +366,7 @@ async fn callback_post(
     body: axum::body::Bytes,
 ) -> Response {
     let params: CallbackParams = serde_urlencoded_from(&body);
-    finish(&auth, &name, params, Origin::of(&headers, ip)).await
+    finish(&auth, &name, params, &headers, Origin::of(&headers, ip)).await
 }
 
 /// `application/x-www-form-urlencoded` into the callback's fields.
@@ -376,16 +396,49 @@ struct Flow {
     redirect_to: String,
 }
 
-async fn take_flow(auth: &Auth, name: &str, state: &str) -> Result<Option<Flow>, Error> {
+/// The cookie that ties a sign-in to the browser that started it (one per
+/// flow, so two sign-ins at once do not overwrite each other).
+fn cookie_name(state: &str) -> String {
+    format!("basalt_oauth_{}", &basalt_core::secret::hex(&hash(state))[..16])
+}
+
+fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+enum Taken {
+    Flow(Flow),
+    Unknown,
+    OtherBrowser,
+}
+
+/// The sign-in `state` names, spent, if this browser started it and it is fresh.
+async fn take_flow(auth: &Auth, name: &str, state: &str, headers: &HeaderMap) -> Result<Taken, Error> {
     let key = hash(state);
     let row = auth
         .db()
         .fetch_optional(
-            "SELECT code_verifier, nonce, redirect_to, expires_at FROM oauth_flows WHERE state_hash = $1 AND provider = $2",
+            "SELECT code_verifier, nonce, redirect_to, expires_at, browser_hash FROM oauth_flows
+             WHERE state_hash = $1 AND provider = $2",
             &[Param::Bytes(&key), name.into()],
         )
         .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row else { return Ok(Taken::Unknown) };
+    // Login CSRF: a callback carried to another browser is refused, and the
+    // flow stays for the browser that started it.
+    let presented = cookie_value(headers, &cookie_name(state))
+        .map(hash)
+        .unwrap_or_default();
+    if !bool::from(presented.as_slice().ct_eq(row.bytes(4)?.as_slice())) {
+        return Ok(Taken::OtherBrowser);
+    }
     // Single use: only the request that deletes the row goes on.
     if auth
         .db()
@@ -396,26 +449,36 @@ async fn take_flow(auth: &Auth, name: &str, state: &str) -> Result<Option<Flow>,
         .await?
         != 1
     {
-        return Ok(None);
+        return Ok(Taken::Unknown);
     }
     if row.int(3)? < Timestamp::now().millis() {
-        return Ok(None);
+        return Ok(Taken::Unknown);
     }
-    Ok(Some(Flow {
+    Ok(Taken::Flow(Flow {
         verifier: row.text(0)?,
         nonce: row.text(1)?,
         redirect_to: row.text(2)?,
     }))
 }
 
-async fn finish(auth: &Auth, name: &str, params: CallbackParams, origin: Origin) -> Response {
+async fn finish(
+    auth: &Auth,
+    name: &str,
+    params: CallbackParams,
+    headers: &HeaderMap,
+    origin: Origin,
+) -> Response {
     let Some(state) = params.state.as_deref() else {
         return Error::invalid_argument("the sign-in has no state; start again").into_response();
     };
-    let flow = match take_flow(auth, name, state).await {
-        Ok(Some(flow)) => flow,
-        Ok(None) => {
+    let flow = match take_flow(auth, name, state, headers).await {
+        Ok(Taken::Flow(flow)) => flow,
+        Ok(Taken::Unknown) => {
             return Error::invalid_argument("this sign-in is unknown or has expired; start again")
+                .into_response();
+        }
+        Ok(Taken::OtherBrowser) => {
+            return Error::permission_denied("this sign-in was started in another browser; start again here")
                 .into_response();
         }
         Err(e) => return e.into_response(),
@@ -749,19 +812,9 @@ async fn link(auth: &Auth, provider: &str, account: &ProviderAccount) -> Result<
                 Some(record) if account.email_verified => {
                     if !record.user.email_verified {
                         // Whoever registered this address never proved it; its owner
-                        // just did. Their password and sessions go, so an account
-                        // claimed in advance is not kept by the claimant.
-                        db.execute(
-                            "UPDATE users SET email_verified = $1, password_hash = NULL, updated_at = $2 WHERE id = $3",
-                            &[
-                                true.into(),
-                                Timestamp::now().millis().into(),
-                                (&record.user.id).into(),
-                            ],
-                        )
-                        .await
-                        .map_err(|e| server_error(e.into()))?;
-                        sessions::revoke_all(auth, &record.user.id, None)
+                        // just did. Password, provider links, MFA and sessions go, so
+                        // an account claimed in advance is not kept by the claimant.
+                        users::owner_proved(auth, &record.user.id)
                             .await
                             .map_err(server_error)?;
                     }

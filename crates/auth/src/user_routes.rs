@@ -338,6 +338,7 @@ async fn update_user(
         .await?
         .ok_or_else(|| Error::unauthenticated("no such user"))?;
     let mut user = record.user;
+    let read_at = user.updated_at.millis();
     let mut password_hash = record.password_hash;
     let mut password_changed = false;
     let mut email_changed = false;
@@ -402,7 +403,7 @@ async fn update_user(
     auth.db()
         .execute(
             "UPDATE users SET email = $1, email_verified = $2, password_hash = $3, anonymous = $4, data = $5,
-                              updated_at = $6 WHERE id = $7",
+                              updated_at = $6 WHERE id = $7 AND updated_at = $8",
             &[
                 user.email.as_deref().into(),
                 user.email_verified.into(),
@@ -411,10 +412,12 @@ async fn update_user(
                 (&data).into(),
                 user.updated_at.millis().into(),
                 (&user.id).into(),
+                read_at.into(),
             ],
         )
         .await
-        .map_err(users::email_taken)?;
+        .map_err(users::email_taken)
+        .and_then(users::changed_once)?;
     if password_changed {
         sessions::revoke_all(&auth, &user.id, Some(&me.session_id)).await?;
     }
@@ -590,7 +593,7 @@ async fn magic_link(
     auth.send_later(async move {
         let existing = users::by_email(owned.db(), email.as_str()).await?;
         // Disabled accounts get nothing; MFA accounts cannot sign in by link alone.
-        if existing.as_ref().is_some_and(|r| r.user.disabled || r.user.mfa_enabled) {
+        if existing.as_ref().is_some_and(|r| r.user.disabled || (r.user.mfa_enabled && r.user.email_verified)) {
             return Ok(());
         }
         let user_id = existing.as_ref().map(|r| r.user.id.as_str());
@@ -618,23 +621,14 @@ async fn magic_link_verify(
         .ok_or_else(|| Error::invalid_argument("the token is invalid or has expired"))?;
     let user = match users::by_email(auth.db(), &email).await? {
         Some(record) => {
-            if record.user.mfa_enabled {
+            if !record.user.email_verified {
+                // Opening the mailed link proves the address; whoever registered it
+                // without proving it loses every way in (MFA included).
+                users::owner_proved(&auth, &record.user.id).await?;
+            } else if record.user.mfa_enabled {
                 return Err(Error::permission_denied(
                     "this account uses MFA: sign in with a password and a code",
                 ));
-            }
-            if !record.user.email_verified {
-                // Opening the mailed link proves the address.
-                auth.db()
-                    .execute(
-                        "UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3",
-                        &[
-                            true.into(),
-                            Timestamp::now().millis().into(),
-                            (&record.user.id).into(),
-                        ],
-                    )
-                    .await?;
             }
             users::by_id(auth.db(), &record.user.id)
                 .await?

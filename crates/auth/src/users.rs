@@ -137,6 +137,47 @@ pub async fn insert(db: &Db, new: NewUser<'_>) -> Result<User, Error> {
     })
 }
 
+/// The owner of an address that was never confirmed has just proved it
+/// (a magic link, or a provider that verified it). Whoever registered the
+/// address before loses every way in: password, provider links, MFA and
+/// sessions; the address is now confirmed.
+pub async fn owner_proved(auth: &crate::Auth, user_id: &str) -> Result<(), Error> {
+    let mut tx = auth.db().begin().await?;
+    tx.execute(
+        "UPDATE users SET email_verified = $1, password_hash = NULL, mfa_enabled = $2, mfa_secret = NULL,
+                          mfa_last_step = NULL, updated_at = $3 WHERE id = $4",
+        &[
+            true.into(),
+            false.into(),
+            Timestamp::now().millis().into(),
+            user_id.into(),
+        ],
+    )
+    .await?;
+    tx.execute("DELETE FROM identities WHERE user_id = $1", &[user_id.into()])
+        .await?;
+    tx.execute(
+        "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
+        &[user_id.into()],
+    )
+    .await?;
+    tx.commit().await?;
+    crate::sessions::revoke_all(auth, user_id, None).await
+}
+
+/// An update guarded by the `updated_at` it read: 409 `aborted` when
+/// another write got there first (safe to retry).
+pub fn changed_once(rows: u64) -> Result<u64, Error> {
+    if rows == 1 {
+        Ok(rows)
+    } else {
+        Err(Error::new(
+            basalt_core::Code::Aborted,
+            "the user changed meanwhile; try again",
+        ))
+    }
+}
+
 pub fn email_taken(e: StoreError) -> Error {
     match e {
         StoreError::UniqueViolation => Error::already_exists("a user with this email exists"),

@@ -118,8 +118,9 @@ impl Files {
             let next = listing.next().await;
             if let Some(meta) = &next {
                 let meta = meta.as_ref().map_err(Error::internal)?;
-                if meta.last_modified.timestamp_millis() <= cutoff {
-                    batch.push(meta.location.to_string());
+                let key = meta.location.to_string();
+                if meta.last_modified.timestamp_millis() <= cutoff && looks_like_ours(&key) {
+                    batch.push(key);
                 }
             }
             if batch.len() >= 500 || (next.is_none() && !batch.is_empty()) {
@@ -185,6 +186,17 @@ impl Files {
             Err(_) => Err(Error::unavailable("the file store does not answer")),
         }
     }
+}
+
+/// Only keys Basalt writes, `<bucket>/<26-character id>`, are ever swept:
+/// anything else in the store is not Basalt's to delete.
+fn looks_like_ours(key: &str) -> bool {
+    let Some((bucket, id)) = key.split_once('/') else {
+        return false;
+    };
+    crate::buckets::check_name(bucket).is_ok()
+        && id.len() == 26
+        && id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
 }
 
 /// Sweeps unreferenced bytes every 30 minutes (older than an hour) while the slice lives.

@@ -172,6 +172,14 @@ async fn oauth_sign_in(s: &Setup, login: &str, consent: bool) -> String {
         &s.server.url,
     )
     .await;
+    // Login CSRF: the callback carried to another browser is refused, and
+    // the sign-in stays usable by the browser that started it.
+    let stranger = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let res = stranger.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 403);
     let res = b.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), 302, "{callback}: {}", res.text().await.unwrap());
     let done = location(&res, &s.server.url);

@@ -829,7 +829,11 @@ async fn bytes_without_an_object_are_swept() {
         0,
         "young bytes are left alone"
     );
+    // Files that are not Basalt's (another key shape) are never touched.
+    let foreign = s.dir.path().join("files").join("keep").join("notes.txt");
+    std::fs::write(&foreign, b"not ours").unwrap();
     assert_eq!(s.state.files.sweep(std::time::Duration::ZERO).await.unwrap(), 1);
+    assert!(foreign.exists());
     assert!(!stray.exists());
     let (status, _, body) = get_with(&s, Some(&admin), "/v1/storage/keep/real.txt", &[]).await;
     assert_eq!((status, body.as_slice()), (200, &b"real"[..]));
