@@ -4,4 +4,5 @@
 #![forbid(unsafe_code)]
 
 pub mod filter;
+pub mod order;
 pub mod sql;

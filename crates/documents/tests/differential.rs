@@ -278,3 +278,173 @@ async fn postgres_matches_the_evaluator() {
         );
     }
 }
+
+mod ordering {
+    use super::*;
+    use basalt_documents::order::OrderBy;
+
+    fn orders() -> Vec<OrderBy> {
+        let mut r = Rng(0xfeed_beef_0000_0001);
+        let paths = [
+            "a",
+            "b",
+            "c",
+            "addr.city",
+            "addr.n",
+            "tags",
+            "addr",
+            "missing",
+            "id",
+            "created_at",
+            "updated_at",
+        ];
+        let mut out = Vec::new();
+        while out.len() < 60 {
+            let n = 1 + r.below(2);
+            let spec: Vec<Value> = (0..n)
+                .map(|_| json!([*r.pick(&paths), *r.pick(&["asc", "desc"])]))
+                .collect();
+            out.push(OrderBy::parse(Some(&Value::Array(spec))).unwrap());
+        }
+        out.push(OrderBy::parse(None).unwrap());
+        out
+    }
+
+    fn memory_order(docs: &[Doc], f: &Filter, o: &OrderBy) -> Vec<String> {
+        let mut rows: Vec<(Vec<basalt_documents::order::Key>, &str)> = docs
+            .iter()
+            .filter_map(|d| {
+                let view = DocumentView {
+                    id: &d.id,
+                    created_at: d.created_at,
+                    updated_at: d.updated_at,
+                    data: &d.data,
+                };
+                f.matches(&view).then(|| (o.keys(&view), d.id.as_str()))
+            })
+            .collect();
+        rows.sort_by(|a, b| o.compare(a, b));
+        rows.into_iter().map(|(_, id)| id.to_owned()).collect()
+    }
+
+    fn view(d: &Doc) -> DocumentView<'_> {
+        DocumentView {
+            id: &d.id,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            data: &d.data,
+        }
+    }
+
+    async fn check<DB>(conn: &mut DB::Connection, dialect: Dialect)
+    where
+        DB: sqlx::Database,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+        for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'r> String: sqlx::Decode<'r, DB>,
+        usize: sqlx::ColumnIndex<DB::Row>,
+    {
+        let docs = corpus();
+        let filters: Vec<(Value, Filter)> = filters()
+            .into_iter()
+            .take(15)
+            .chain([(json!([]), Filter::parse(&json!([])).unwrap())])
+            .collect();
+        for o in orders() {
+            for (fjson, f) in &filters {
+                let want = memory_order(&docs, f, &o);
+                // Page through with cursors, 7 at a time.
+                let mut got = Vec::new();
+                let mut cursor: Option<(Vec<basalt_documents::order::Key>, String)> = None;
+                loop {
+                    let c = compile(f, dialect, 0);
+                    let os = o.sql(dialect, cursor.as_ref(), c.params.len());
+                    let after = os.after.clone().map(|a| format!(" AND {a}")).unwrap_or_default();
+                    let sql = format!(
+                        "SELECT id FROM docs WHERE {}{after} ORDER BY {} LIMIT 7",
+                        c.sql, os.order_by
+                    );
+                    let mut q = sqlx::query_scalar::<DB, String>(&sql);
+                    for p in c.params.iter().chain(&os.params) {
+                        q = match p {
+                            Bound::Text(s) => q.bind(s.clone()),
+                            Bound::Float(x) => q.bind(*x),
+                            Bound::Int(i) => q.bind(*i),
+                        };
+                    }
+                    let page = q
+                        .fetch_all(&mut *conn)
+                        .await
+                        .unwrap_or_else(|e| panic!("{fjson} {o:?}\n{sql}\n{e}"));
+                    if page.is_empty() {
+                        break;
+                    }
+                    let last = docs.iter().find(|d| d.id == *page.last().unwrap()).unwrap();
+                    let keys = o.keys(&view(last));
+                    // Round-trip the cursor through its opaque form.
+                    let opaque = o.cursor(&keys, &last.id);
+                    cursor = Some(o.decode_cursor(&opaque).unwrap());
+                    got.extend(page);
+                    assert!(got.len() <= docs.len(), "paging does not end: {o:?}");
+                }
+                assert_eq!(got, want, "{dialect:?} filter {fjson} order {o:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_orders_and_pages_like_memory() {
+        let docs = corpus();
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query(
+            "CREATE TABLE docs (id TEXT PRIMARY KEY, created_at INTEGER, updated_at INTEGER, data TEXT)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for d in &docs {
+            sqlx::query("INSERT INTO docs VALUES ($1, $2, $3, $4)")
+                .bind(&d.id)
+                .bind(d.created_at)
+                .bind(d.updated_at)
+                .bind(Value::Object(d.data.clone()).to_string())
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        check::<sqlx::Sqlite>(&mut conn, Dialect::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_orders_and_pages_like_memory() {
+        let Ok(url) = std::env::var("BASALT_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("BASALT_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PostgreSQL required"
+            );
+            return;
+        };
+        let docs = corpus();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TEMP TABLE docs (id TEXT PRIMARY KEY, created_at BIGINT, updated_at BIGINT, data JSONB)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        for d in &docs {
+            sqlx::query("INSERT INTO docs VALUES ($1, $2, $3, $4::jsonb)")
+                .bind(&d.id)
+                .bind(d.created_at)
+                .bind(d.updated_at)
+                .bind(Value::Object(d.data.clone()).to_string())
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        check::<sqlx::Postgres>(&mut conn, Dialect::Postgres).await;
+    }
+}

@@ -1,0 +1,392 @@
+//! Ordering and keyset cursors, one semantics for memory and SQL.
+//!
+//! Each ordered field becomes four sort keys: a type rank (missing <
+//! null < booleans < numbers < strings < arrays and objects), then the
+//! number, the string (byte order) and the boolean, each NULL unless the
+//! value has that type. Arrays and objects tie with each other. Ties are
+//! broken by `id`, in the direction of the last ordered field. A cursor
+//! holds the last document's keys; the next page starts strictly after it.
+
+use std::cmp::Ordering;
+
+use basalt_core::Error;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::filter::{DocumentView, Field, lookup};
+use crate::sql::{Bound, Dialect};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    pub fields: Vec<(Field, Direction)>,
+}
+
+/// The sort key of one field of one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub rank: i64,
+    pub number: Option<f64>,
+    pub string: Option<String>,
+    pub boolean: Option<bool>,
+}
+
+impl OrderBy {
+    /// `[["age", "desc"], ["name", "asc"]]`; at most 8 fields; `id` is the default.
+    pub fn parse(value: Option<&Value>) -> Result<OrderBy, Error> {
+        let Some(value) = value else {
+            return Ok(OrderBy {
+                fields: vec![(Field::Id, Direction::Asc)],
+            });
+        };
+        let list = value
+            .as_array()
+            .ok_or_else(|| Error::invalid_argument("`order_by` is a list of [path, direction]"))?;
+        if list.is_empty() || list.len() > 8 {
+            return Err(Error::invalid_argument("`order_by` holds 1 to 8 fields"));
+        }
+        let mut fields = Vec::new();
+        for item in list {
+            let (path, dir) = match item {
+                Value::Array(pair) if pair.len() == 2 => (pair[0].as_str(), pair[1].as_str()),
+                Value::String(path) => (Some(path.as_str()), Some("asc")),
+                _ => (None, None),
+            };
+            let (Some(path), Some(dir)) = (path, dir) else {
+                return Err(Error::invalid_argument(
+                    "each `order_by` entry is [path, \"asc\" | \"desc\"]",
+                ));
+            };
+            let dir = match dir {
+                "asc" => Direction::Asc,
+                "desc" => Direction::Desc,
+                other => return Err(Error::invalid_argument(format!("unknown direction `{other}`"))),
+            };
+            fields.push((Field::parse(path)?, dir));
+        }
+        Ok(OrderBy { fields })
+    }
+
+    fn tie_direction(&self) -> Direction {
+        self.fields.last().map_or(Direction::Asc, |f| f.1)
+    }
+
+    /// The keys of a document, then its id.
+    pub fn keys(&self, doc: &DocumentView<'_>) -> Vec<Key> {
+        self.fields.iter().map(|(field, _)| key_of(field, doc)).collect()
+    }
+
+    /// The in-memory order.
+    pub fn compare(&self, a: &(Vec<Key>, &str), b: &(Vec<Key>, &str)) -> Ordering {
+        for ((ka, kb), (_, dir)) in a.0.iter().zip(&b.0).zip(&self.fields) {
+            let o = compare_keys(ka, kb);
+            if o != Ordering::Equal {
+                return if *dir == Direction::Desc { o.reverse() } else { o };
+            }
+        }
+        let o = a.1.as_bytes().cmp(b.1.as_bytes());
+        if self.tie_direction() == Direction::Desc {
+            o.reverse()
+        } else {
+            o
+        }
+    }
+
+    /// The cursor that continues after a document with these keys.
+    pub fn cursor(&self, keys: &[Key], id: &str) -> String {
+        let keys: Vec<Value> = keys
+            .iter()
+            .map(|k| json!([k.rank, k.number, k.string, k.boolean]))
+            .collect();
+        URL_SAFE_NO_PAD.encode(json!({"k": keys, "id": id}).to_string())
+    }
+
+    pub fn decode_cursor(&self, cursor: &str) -> Result<(Vec<Key>, String), Error> {
+        let bad = || Error::invalid_argument("`after` is not a cursor of this query");
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let id = v.get("id").and_then(Value::as_str).ok_or_else(bad)?.to_owned();
+        let keys = v.get("k").and_then(Value::as_array).ok_or_else(bad)?;
+        if keys.len() != self.fields.len() {
+            return Err(bad());
+        }
+        let keys = keys
+            .iter()
+            .map(|k| {
+                let k = k.as_array().filter(|k| k.len() == 4).ok_or_else(bad)?;
+                Ok(Key {
+                    rank: k[0].as_i64().filter(|r| (0..=5).contains(r)).ok_or_else(bad)?,
+                    number: if k[1].is_null() {
+                        None
+                    } else {
+                        Some(k[1].as_f64().ok_or_else(bad)?)
+                    },
+                    string: if k[2].is_null() {
+                        None
+                    } else {
+                        Some(k[2].as_str().ok_or_else(bad)?.to_owned())
+                    },
+                    boolean: if k[3].is_null() {
+                        None
+                    } else {
+                        Some(k[3].as_bool().ok_or_else(bad)?)
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok((keys, id))
+    }
+
+    /// Whether a document comes strictly after the cursor.
+    pub fn after(&self, keys: &[Key], id: &str, cursor: &(Vec<Key>, String)) -> bool {
+        self.compare(&(keys.to_vec(), id), &(cursor.0.clone(), cursor.1.as_str())) == Ordering::Greater
+    }
+}
+
+fn key_of(field: &Field, doc: &DocumentView<'_>) -> Key {
+    let none = |rank| Key {
+        rank,
+        number: None,
+        string: None,
+        boolean: None,
+    };
+    let value = match field {
+        Field::Id => {
+            return Key {
+                rank: 4,
+                number: None,
+                string: Some(doc.id.to_owned()),
+                boolean: None,
+            };
+        }
+        Field::CreatedAt => {
+            return Key {
+                rank: 3,
+                number: Some(doc.created_at as f64),
+                string: None,
+                boolean: None,
+            };
+        }
+        Field::UpdatedAt => {
+            return Key {
+                rank: 3,
+                number: Some(doc.updated_at as f64),
+                string: None,
+                boolean: None,
+            };
+        }
+        Field::Data(path) => lookup(doc.data, path),
+    };
+    match value {
+        None => none(0),
+        Some(Value::Null) => none(1),
+        Some(Value::Bool(b)) => Key {
+            boolean: Some(*b),
+            ..none(2)
+        },
+        Some(Value::Number(n)) => Key {
+            number: n.as_f64(),
+            ..none(3)
+        },
+        Some(Value::String(s)) => Key {
+            string: Some(s.clone()),
+            ..none(4)
+        },
+        Some(_) => none(5),
+    }
+}
+
+fn compare_keys(a: &Key, b: &Key) -> Ordering {
+    a.rank
+        .cmp(&b.rank)
+        .then_with(|| a.number.partial_cmp(&b.number).unwrap_or(Ordering::Equal))
+        .then_with(|| {
+            a.string
+                .as_deref()
+                .map(str::as_bytes)
+                .cmp(&b.string.as_deref().map(str::as_bytes))
+        })
+        .then_with(|| a.boolean.cmp(&b.boolean))
+}
+
+/// SQL for the order and for "after the cursor".
+pub struct OrderSql {
+    /// `ORDER BY` items (without the keyword).
+    pub order_by: String,
+    /// A condition that keeps rows strictly after the cursor, if any.
+    pub after: Option<String>,
+    pub params: Vec<Bound>,
+}
+
+/// The four key expressions of a field.
+fn key_exprs(field: &Field, dialect: Dialect, params: &mut Vec<Bound>, first: usize) -> [String; 4] {
+    let mut bind = |b: Bound| {
+        params.push(b);
+        format!("${}", first + params.len())
+    };
+    match field {
+        Field::Id => ["4".into(), "NULL".into(), "id".into(), "NULL".into()],
+        Field::CreatedAt => [
+            "3".into(),
+            "CAST(created_at AS DOUBLE PRECISION)".into(),
+            "NULL".into(),
+            "NULL".into(),
+        ],
+        Field::UpdatedAt => [
+            "3".into(),
+            "CAST(updated_at AS DOUBLE PRECISION)".into(),
+            "NULL".into(),
+            "NULL".into(),
+        ],
+        Field::Data(path) => match dialect {
+            Dialect::Sqlite => {
+                let quoted: String = path.iter().map(|s| format!(".\"{s}\"")).collect();
+                let p = bind(Bound::Text(format!("${quoted}")));
+                let t = format!("json_type(data, {p})");
+                let v = format!("json_extract(data, {p})");
+                [
+                    format!(
+                        "(CASE WHEN {t} IS NULL THEN 0 WHEN {t} = 'null' THEN 1 WHEN {t} IN ('true', 'false') THEN 2 WHEN {t} IN ('integer', 'real') THEN 3 WHEN {t} = 'text' THEN 4 ELSE 5 END)"
+                    ),
+                    format!("(CASE WHEN {t} IN ('integer', 'real') THEN CAST({v} AS REAL) END)"),
+                    format!("(CASE WHEN {t} = 'text' THEN {v} END)"),
+                    format!("(CASE WHEN {t} IN ('true', 'false') THEN {t} = 'true' END)"),
+                ]
+            }
+            Dialect::Postgres => {
+                let args: Vec<String> = path.iter().map(|s| bind(Bound::Text(s.clone()))).collect();
+                let args = args.join(", ");
+                let t = format!("jsonb_typeof(jsonb_extract_path(data, {args}))");
+                let v = format!("jsonb_extract_path_text(data, {args})");
+                [
+                    format!(
+                        "(CASE WHEN {t} IS NULL THEN 0 WHEN {t} = 'null' THEN 1 WHEN {t} = 'boolean' THEN 2 WHEN {t} = 'number' THEN 3 WHEN {t} = 'string' THEN 4 ELSE 5 END)"
+                    ),
+                    format!("(CASE WHEN {t} = 'number' THEN ({v})::float8 END)"),
+                    format!("(CASE WHEN {t} = 'string' THEN {v} END) COLLATE \"C\""),
+                    format!("(CASE WHEN {t} = 'boolean' THEN {v} = 'true' END)"),
+                ]
+            }
+        },
+    }
+}
+
+impl OrderBy {
+    pub fn sql(&self, dialect: Dialect, cursor: Option<&(Vec<Key>, String)>, first: usize) -> OrderSql {
+        let mut params = Vec::new();
+        let mut items = Vec::new();
+        let mut keys: Vec<(String, Direction)> = Vec::new();
+        for (field, dir) in &self.fields {
+            for e in key_exprs(field, dialect, &mut params, first) {
+                keys.push((e, *dir));
+            }
+        }
+        let id_expr = match dialect {
+            Dialect::Sqlite => "id".to_owned(),
+            Dialect::Postgres => "id COLLATE \"C\"".to_owned(),
+        };
+        keys.push((id_expr, self.tie_direction()));
+        for (e, dir) in &keys {
+            // Constant keys (a field's fixed type rank) add nothing to the order, and
+            // a bare number in ORDER BY would name a column.
+            if e == "NULL" || e.parse::<i64>().is_ok() {
+                continue;
+            }
+            // NULL is the smallest key in both dialects' order here.
+            let d = match (dir, dialect) {
+                (Direction::Asc, Dialect::Sqlite) => "ASC",
+                (Direction::Desc, Dialect::Sqlite) => "DESC",
+                (Direction::Asc, Dialect::Postgres) => "ASC NULLS FIRST",
+                (Direction::Desc, Dialect::Postgres) => "DESC NULLS LAST",
+            };
+            items.push(format!("{e} {d}"));
+        }
+        let after = cursor.map(|(ckeys, cid)| {
+            let mut values: Vec<Option<String>> = Vec::new();
+            let mut bind = |b: Option<Bound>| {
+                b.map(|b| {
+                    params.push(b);
+                    format!("${}", first + params.len())
+                })
+            };
+            for k in ckeys {
+                values.push(bind(Some(Bound::Int(k.rank))));
+                values.push(bind(k.number.map(Bound::Float)));
+                values.push(bind(k.string.clone().map(Bound::Text)));
+                values.push(bind(k.boolean.map(|b| Bound::Int(i64::from(b)))));
+            }
+            values.push(bind(Some(Bound::Text(cid.clone()))));
+            // (k1 > c1) OR (k1 = c1 AND k2 > c2) OR …, with NULL-aware comparisons.
+            let mut ors = Vec::new();
+            for i in 0..keys.len() {
+                let mut ands = Vec::new();
+                for j in 0..i {
+                    ands.push(same(&keys[j].0, values[j].as_deref(), dialect));
+                }
+                ands.push(beyond(&keys[i].0, values[i].as_deref(), keys[i].1, dialect));
+                ors.push(format!("({})", ands.join(" AND ")));
+            }
+            format!("({})", ors.join(" OR "))
+        });
+        OrderSql {
+            order_by: items.join(", "),
+            after,
+            params,
+        }
+    }
+}
+
+fn boolean(expr: &str, value: &str, dialect: Dialect) -> (String, String) {
+    // SQLite booleans are integers already; PostgreSQL compares bool with a bound 0/1 as bool.
+    match dialect {
+        Dialect::Sqlite => (expr.to_owned(), value.to_owned()),
+        Dialect::Postgres => (expr.to_owned(), format!("({value} = 1)")),
+    }
+}
+
+fn is_bool_key(expr: &str) -> bool {
+    expr.contains(" = 'true' END") || expr.contains("= 'true' END")
+}
+
+/// `expr` equals the cursor's value (NULL equals NULL).
+fn same(expr: &str, value: Option<&str>, dialect: Dialect) -> String {
+    match value {
+        None => format!("{expr} IS NULL"),
+        Some(v) => {
+            let (e, v) = if is_bool_key(expr) {
+                boolean(expr, v, dialect)
+            } else {
+                (expr.to_owned(), v.to_owned())
+            };
+            format!("{e} = {v}")
+        }
+    }
+}
+
+/// `expr` sorts strictly after the cursor's value in `dir` (NULL first when ascending).
+fn beyond(expr: &str, value: Option<&str>, dir: Direction, _dialect: Dialect) -> String {
+    match (value, dir) {
+        (None, Direction::Asc) => format!("{expr} IS NOT NULL"),
+        (None, Direction::Desc) => "1=0".to_owned(),
+        (Some(v), dir) => {
+            let (e, v) = if is_bool_key(expr) {
+                boolean(expr, v, _dialect)
+            } else {
+                (expr.to_owned(), v.to_owned())
+            };
+            let op = if dir == Direction::Asc { ">" } else { "<" };
+            let or_null = if dir == Direction::Desc {
+                format!(" OR {expr} IS NULL")
+            } else {
+                String::new()
+            };
+            format!("({e} {op} {v}{or_null})")
+        }
+    }
+}
