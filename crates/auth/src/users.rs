@@ -185,40 +185,10 @@ pub fn email_taken(e: StoreError) -> Error {
     }
 }
 
-/// RFC 7396 JSON Merge Patch of `target` by `patch`.
-pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
-    for (key, value) in patch {
-        match value {
-            Value::Null => {
-                target.remove(key);
-            }
-            Value::Object(inner) => {
-                let slot = target
-                    .entry(key.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if !slot.is_object() {
-                    *slot = Value::Object(Map::new());
-                }
-                if let Value::Object(existing) = slot {
-                    merge_patch(existing, inner);
-                }
-            }
-            other => {
-                target.insert(key.clone(), other.clone());
-            }
-        }
-    }
-}
+pub use basalt_core::json::merge_patch;
 
 /// Profile data is bounded: 64 KiB of JSON, nested at most 32 deep.
 pub fn check_profile(data: &Map<String, Value>, what: &str) -> Result<(), Error> {
-    fn depth(v: &Value) -> usize {
-        match v {
-            Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
-            Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-            _ => 0,
-        }
-    }
     let value = Value::Object(data.clone());
     if value.to_string().len() > 64 * 1024 {
         return Err(Error::new(
@@ -226,45 +196,10 @@ pub fn check_profile(data: &Map<String, Value>, what: &str) -> Result<(), Error>
             format!("`{what}` is larger than 64 KiB"),
         ));
     }
-    if depth(&value) > 32 {
+    if basalt_core::json::depth(&value) > 32 {
         return Err(Error::invalid_argument(format!(
             "`{what}` is nested more than 32 levels deep"
         )));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let cases = [
-            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
-            (json!({"a": "b"}), json!({"a": null}), json!({})),
-            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
-            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
-            (
-                json!({"a": {"b": "c"}}),
-                json!({"a": {"b": "d", "c": null}}),
-                json!({"a": {"b": "d"}}),
-            ),
-            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
-            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
-            (
-                json!({}),
-                json!({"a": {"bb": {"ccc": null}}}),
-                json!({"a": {"bb": {}}}),
-            ),
-        ];
-        for (target, patch, expected) in cases {
-            let mut t = target.as_object().unwrap().clone();
-            merge_patch(&mut t, patch.as_object().unwrap());
-            assert_eq!(Value::Object(t), expected, "{target} + {patch}");
-        }
-    }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod id;
+pub mod json;
 pub mod metrics;
 pub mod rate_limit;
 pub mod secret;

@@ -5,4 +5,5 @@
 
 pub mod filter;
 pub mod order;
+pub mod patch;
 pub mod sql;
