@@ -19,6 +19,7 @@ use crate::Auth;
 use crate::one_time::{self, Kind};
 use crate::sessions::{self, Origin, SessionTokens};
 use crate::users::{self, User};
+use basalt_core::url::encode_component;
 
 const STEP_SECS: i64 = 30;
 const DIGITS: u32 = 6;
@@ -89,15 +90,6 @@ pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn code_hash(code: &str) -> [u8; 32] {
@@ -225,9 +217,9 @@ async fn enroll(caller: Caller, State(auth): State<Auth>) -> Result<Json<Enrolme
     let issuer = "Basalt";
     let otpauth_url = format!(
         "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
-        percent(issuer),
-        percent(&label),
-        percent(issuer)
+        encode_component(issuer),
+        encode_component(&label),
+        encode_component(issuer)
     );
     Ok(Json(Enrolment {
         secret,

@@ -31,6 +31,7 @@ use crate::Auth;
 use crate::one_time::{self, Kind};
 use crate::sessions::{self, Origin};
 use crate::users::{self, NewUser, User};
+use basalt_core::url::encode_component;
 
 /// A sign-in started at `authorize` must finish within this time.
 const FLOW_TTL_MS: i64 = 10 * 60 * 1000;
@@ -248,15 +249,6 @@ fn redirect(to: &str) -> Response {
         Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
         Err(_) => Error::invalid_argument("cannot redirect there").into_response(),
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn callback_url(auth: &Auth, provider: &str) -> String {
@@ -488,8 +480,8 @@ async fn finish(
         let description = params.error_description.unwrap_or_default();
         return back(format!(
             "error={}&error_description={}",
-            encode(&error),
-            encode(&description)
+            encode_component(&error),
+            encode_component(&description)
         ));
     }
     let Some(code) = params.code else {
@@ -502,7 +494,7 @@ async fn finish(
             back(format!(
                 "error={}&error_description={}",
                 error,
-                encode(e.message())
+                encode_component(e.message())
             ))
         }
     }
@@ -573,15 +565,18 @@ async fn sign_in(
         let token = one_time::issue(auth.db(), Kind::Mfa, Some(&user.id), None, None)
             .await
             .map_err(server_error)?;
-        return Ok(format!("mfa_required=true&mfa_token={}", encode(&token)));
+        return Ok(format!(
+            "mfa_required=true&mfa_token={}",
+            encode_component(&token)
+        ));
     }
     let session = sessions::start(auth, user, 1, origin)
         .await
         .map_err(|e| ("access_denied", e))?;
     Ok(format!(
         "access_token={}&refresh_token={}&expires_in={}&token_type=bearer",
-        encode(&session.access_token),
-        encode(&session.refresh_token),
+        encode_component(&session.access_token),
+        encode_component(&session.refresh_token),
         session.expires_in
     ))
 }
@@ -609,7 +604,10 @@ async fn exchange(
         .post(token_url)
         .header(header::ACCEPT, "application/json");
     if basic_auth {
-        req = req.basic_auth(encode(&c.client_id), Some(encode(c.client_secret.expose())));
+        req = req.basic_auth(
+            encode_component(&c.client_id),
+            Some(encode_component(c.client_secret.expose())),
+        );
     } else {
         form.push(("client_id", c.client_id.as_str()));
         form.push(("client_secret", c.client_secret.expose().as_str()));

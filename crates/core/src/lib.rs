@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod secret;
 pub mod time;
+pub mod url;
 
 pub use caller::{AdminCaller, Caller};
 pub use error::{Code, Error, Result};

@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 use crate::Files;
 use crate::buckets::{self, Bucket, BucketRules};
 use crate::path::ObjectPath;
+use basalt_core::url::encode_component;
 
 const META_PREFIX: &str = "x-basalt-meta-";
 const MAX_SIGNED_SECS: u64 = 7 * 24 * 3600;
@@ -633,13 +634,7 @@ fn content_disposition(name: &str) -> String {
             }
         })
         .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = encode_component(name);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
@@ -929,21 +924,8 @@ async fn sign_object(
     }
     let expires = Timestamp::now().seconds().max(0) as u64 + body.expires_in;
     let sig = files.signature(&bucket.name, path.as_str(), expires);
-    let encoded: String = path
-        .as_str()
-        .split('/')
-        .map(|seg| {
-            seg.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("/");
+    let encoded: Vec<String> = path.as_str().split('/').map(encode_component).collect();
+    let encoded = encoded.join("/");
     Ok(Json(Signed {
         url: format!(
             "/v1/storage/{}/{encoded}?expires={expires}&sig={sig}",
