@@ -319,7 +319,7 @@ impl OrderBy {
                 values.push(bind(Some(Bound::Int(k.rank))));
                 values.push(bind(k.number.map(Bound::Float)));
                 values.push(bind(k.string.clone().map(Bound::Text)));
-                values.push(bind(k.boolean.map(|b| Bound::Int(i64::from(b)))));
+                values.push(bind(k.boolean.map(Bound::Bool)));
             }
             values.push(bind(Some(Bound::Text(cid.clone()))));
             // (k1 > c1) OR (k1 = c1 AND k2 > c2) OR …, with NULL-aware comparisons.
@@ -327,9 +327,9 @@ impl OrderBy {
             for i in 0..keys.len() {
                 let mut ands = Vec::new();
                 for j in 0..i {
-                    ands.push(same(&keys[j].0, values[j].as_deref(), dialect));
+                    ands.push(same(&keys[j].0, values[j].as_deref()));
                 }
-                ands.push(beyond(&keys[i].0, values[i].as_deref(), keys[i].1, dialect));
+                ands.push(beyond(&keys[i].0, values[i].as_deref(), keys[i].1));
                 ors.push(format!("({})", ands.join(" AND ")));
             }
             format!("({})", ors.join(" OR "))
@@ -342,51 +342,20 @@ impl OrderBy {
     }
 }
 
-fn boolean(expr: &str, value: &str, dialect: Dialect) -> (String, String) {
-    // SQLite booleans are integers already; PostgreSQL compares bool with a bound 0/1 as bool.
-    match dialect {
-        Dialect::Sqlite => (expr.to_owned(), value.to_owned()),
-        Dialect::Postgres => (expr.to_owned(), format!("({value} = 1)")),
-    }
-}
-
-fn is_bool_key(expr: &str) -> bool {
-    expr.contains(" = 'true' END") || expr.contains("= 'true' END")
-}
-
 /// `expr` equals the cursor's value (NULL equals NULL).
-fn same(expr: &str, value: Option<&str>, dialect: Dialect) -> String {
+fn same(expr: &str, value: Option<&str>) -> String {
     match value {
         None => format!("{expr} IS NULL"),
-        Some(v) => {
-            let (e, v) = if is_bool_key(expr) {
-                boolean(expr, v, dialect)
-            } else {
-                (expr.to_owned(), v.to_owned())
-            };
-            format!("{e} = {v}")
-        }
+        Some(v) => format!("{expr} = {v}"),
     }
 }
 
 /// `expr` sorts strictly after the cursor's value in `dir` (NULL first when ascending).
-fn beyond(expr: &str, value: Option<&str>, dir: Direction, _dialect: Dialect) -> String {
+fn beyond(expr: &str, value: Option<&str>, dir: Direction) -> String {
     match (value, dir) {
         (None, Direction::Asc) => format!("{expr} IS NOT NULL"),
         (None, Direction::Desc) => "1=0".to_owned(),
-        (Some(v), dir) => {
-            let (e, v) = if is_bool_key(expr) {
-                boolean(expr, v, _dialect)
-            } else {
-                (expr.to_owned(), v.to_owned())
-            };
-            let op = if dir == Direction::Asc { ">" } else { "<" };
-            let or_null = if dir == Direction::Desc {
-                format!(" OR {expr} IS NULL")
-            } else {
-                String::new()
-            };
-            format!("({e} {op} {v}{or_null})")
-        }
+        (Some(v), Direction::Asc) => format!("({expr} > {v})"),
+        (Some(v), Direction::Desc) => format!("({expr} < {v} OR {expr} IS NULL)"),
     }
 }

@@ -20,6 +20,8 @@ pub enum Bound {
     Text(String),
     Float(f64),
     Int(i64),
+    /// An integer 0/1 on SQLite, a boolean on PostgreSQL.
+    Bool(bool),
 }
 
 /// A `WHERE` expression and its parameters, numbered from `first + 1`.
