@@ -176,81 +176,27 @@ async fn hostile_bodies(s: &TestServer) {
     s.get("/v1/health/ready", None).await.expect(200, None);
 }
 
-/// Sends `size` bytes (announced by Content-Length, or chunked without one)
-/// over a raw connection while reading the answer, which may come before
-/// the server has read the body (an HTTP client library would report the
-/// broken pipe instead); returns the status line.
+/// A POST of `size` bytes over a raw socket (see `TestServer::raw`); checks
+/// the answer is an enveloped error and returns "<status line> <code>".
 async fn raw_post(s: &TestServer, path: &str, token: Option<&str>, size: usize, chunked: bool) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let stream = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let (mut read, mut write) = stream.into_split();
-    let auth = token
-        .map(|t| format!("authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let framing = if chunked {
-        "transfer-encoding: chunked".to_owned()
-    } else {
-        format!("content-length: {size}")
-    };
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{auth}{framing}\r\n\r\n"
-    );
-    let writer = tokio::spawn(async move {
-        write.write_all(head.as_bytes()).await?;
-        let chunk = vec![b' '; 65536];
-        for _ in 0..size / chunk.len() {
-            if chunked {
-                write
-                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-                    .await?;
-                write.write_all(&chunk).await?;
-                write.write_all(b"\r\n").await?;
-            } else {
-                write.write_all(&chunk).await?;
-            }
-        }
-        if chunked {
-            write.write_all(b"0\r\n\r\n").await?;
-        }
-        Ok::<_, std::io::Error>(())
-    });
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match tokio::time::timeout(Duration::from_secs(20), read.read(&mut byte)).await {
-            Ok(Ok(1)) => buf.push(byte[0]),
-            other => panic!(
-                "no status line ({other:?}), got {:?}",
-                String::from_utf8_lossy(&buf)
-            ),
-        }
-    }
-    let head = String::from_utf8_lossy(&buf).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().to_owned())
+    let r = s
+        .raw(common::RawRequest {
+            method: "POST",
+            target: path,
+            token,
+            content_type: "application/json",
+            size,
+            chunked,
         })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    tokio::time::timeout(Duration::from_secs(20), read.read_exact(&mut body))
-        .await
-        .unwrap()
-        .unwrap();
-    writer.abort();
-    let lower = head.to_ascii_lowercase();
-    assert!(lower.contains("x-request-id:"), "{head}");
-    assert!(lower.contains("content-type: application/json"), "{head}");
-    let envelope: Value = serde_json::from_slice(&body).unwrap();
+        .await;
+    let lower = r.head.to_ascii_lowercase();
+    assert!(lower.contains("x-request-id:"), "{}", r.head);
+    assert!(lower.contains("content-type: application/json"), "{}", r.head);
+    let envelope: Value = serde_json::from_slice(&r.body).unwrap();
     assert!(envelope["error"]["code"].is_string(), "{envelope}");
     format!(
         "{} {}",
-        head.lines().next().unwrap_or(""),
+        r.head.lines().next().unwrap_or(""),
         envelope["error"]["code"].as_str().unwrap()
     )
 }

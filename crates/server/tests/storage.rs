@@ -383,7 +383,7 @@ async fn limits_and_types(s: &TestServer) {
     .expect(413, Some("payload_too_large"));
     // Streamed without a length: refused once the limit is crossed, nothing kept.
     assert_eq!(
-        raw_chunked_put(s, &admin, "/v1/storage/small/e.png", 20, 100).await,
+        raw_put(s, &admin, "/v1/storage/small/e.png", "image/png", 2000, true).await,
         413
     );
     s.get("/v1/storage/small/e.png", Some(&admin))
@@ -615,58 +615,25 @@ async fn signed_urls(s: &TestServer) {
     .expect(403, Some("permission_denied"));
 }
 
-/// Streams `chunks` chunks of `size` bytes with chunked encoding while
-/// reading the answer, which may come before the body ends; returns the status.
-async fn raw_chunked_put(s: &TestServer, token: &str, target: &str, chunks: usize, size: usize) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let stream = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let (mut read, mut write) = stream.into_split();
-    let head = format!(
-        "PUT {target} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: image/png\r\ntransfer-encoding: chunked\r\n\r\n"
-    );
-    let writer = tokio::spawn(async move {
-        write.write_all(head.as_bytes()).await?;
-        for _ in 0..chunks {
-            write.write_all(format!("{size:x}\r\n").as_bytes()).await?;
-            write.write_all(&vec![7u8; size]).await?;
-            write.write_all(b"\r\n").await?;
-        }
-        write.write_all(b"0\r\n\r\n").await
-    });
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with(b"\r\n") {
-        match tokio::time::timeout(std::time::Duration::from_secs(20), read.read(&mut byte)).await {
-            Ok(Ok(1)) => line.push(byte[0]),
-            other => panic!("no status line: {other:?}"),
-        }
-    }
-    writer.abort();
-    String::from_utf8_lossy(&line)
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap()
-}
-
-/// Sends `PUT <target>` exactly as written (HTTP clients resolve dot
-/// segments before sending); returns the status code.
-async fn raw_put(s: &TestServer, token: &str, target: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let request = format!(
-        "PUT {target} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: text/plain\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response);
-    text.split_whitespace().nth(1).unwrap_or("0").parse().unwrap()
+/// `PUT <target>` of `size` bytes over a raw socket; the status.
+async fn raw_put(
+    s: &TestServer,
+    token: &str,
+    target: &str,
+    content_type: &str,
+    size: usize,
+    chunked: bool,
+) -> u16 {
+    s.raw(common::RawRequest {
+        method: "PUT",
+        target,
+        token: Some(token),
+        content_type,
+        size,
+        chunked,
+    })
+    .await
+    .status
 }
 
 async fn hostile_object_paths(s: &TestServer) {
@@ -684,7 +651,15 @@ async fn hostile_object_paths(s: &TestServer) {
         "./x",
         "a/%2E%2E/%2E%2E/x",
     ] {
-        let status = raw_put(s, &admin, &format!("/v1/storage/box/{path}")).await;
+        let status = raw_put(
+            s,
+            &admin,
+            &format!("/v1/storage/box/{path}"),
+            "text/plain",
+            1,
+            false,
+        )
+        .await;
         assert_eq!(status, 400, "{path}");
     }
     let long = "a".repeat(1025);

@@ -495,3 +495,101 @@ impl TestServer {
         res.json()["access_token"].as_str().expect("token").to_owned()
     }
 }
+
+/// A request written byte for byte over a plain socket: the target exactly
+/// as given (clients normalise dot segments), and a body of `size` spaces
+/// that keeps streaming while the answer is read (the server may answer
+/// before reading it, which HTTP client libraries report as a broken pipe).
+pub struct RawRequest<'a> {
+    pub method: &'a str,
+    pub target: &'a str,
+    pub token: Option<&'a str>,
+    pub content_type: &'a str,
+    pub size: usize,
+    /// Chunked transfer encoding instead of Content-Length.
+    pub chunked: bool,
+}
+
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl TestServer {
+    pub async fn raw(&self, r: RawRequest<'_>) -> RawResponse {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let stream = tokio::net::TcpStream::connect(self.url.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let auth = r
+            .token
+            .map(|t| format!("authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let framing = if r.chunked {
+            "transfer-encoding: chunked".to_owned()
+        } else {
+            format!("content-length: {}", r.size)
+        };
+        let head = format!(
+            "{} {} HTTP/1.1\r\nhost: x\r\ncontent-type: {}\r\n{auth}{framing}\r\n\r\n",
+            r.method, r.target, r.content_type
+        );
+        let (size, chunked) = (r.size, r.chunked);
+        let writer = tokio::spawn(async move {
+            write.write_all(head.as_bytes()).await?;
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(65536);
+                if chunked {
+                    write.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+                }
+                write.write_all(&vec![b' '; n]).await?;
+                if chunked {
+                    write.write_all(b"\r\n").await?;
+                }
+                left -= n;
+            }
+            if chunked {
+                write.write_all(b"0\r\n\r\n").await?;
+            }
+            // Handed back, not dropped: dropping it would half-close the socket,
+            // and the server gives up on a request whose client has hung up.
+            Ok::<_, std::io::Error>(write)
+        });
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            match tokio::time::timeout(Duration::from_secs(20), read.read(&mut byte)).await {
+                Ok(Ok(1)) => buf.push(byte[0]),
+                other => panic!(
+                    "no response head ({other:?}), got {:?}",
+                    String::from_utf8_lossy(&buf)
+                ),
+            }
+        }
+        let head = String::from_utf8_lossy(&buf).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_owned())
+            })
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        tokio::time::timeout(Duration::from_secs(20), read.read_exact(&mut body))
+            .await
+            .unwrap()
+            .unwrap();
+        writer.abort();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        RawResponse { status, head, body }
+    }
+}
