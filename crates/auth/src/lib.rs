@@ -26,7 +26,6 @@ use basalt_core::rate_limit::RateLimiter;
 use basalt_store::Db;
 
 pub use authenticator::authenticator;
-pub use routes::api as admin_api;
 
 /// Every route of the auth slice.
 pub fn api<S>() -> basalt_core::api::Api<S>

@@ -14,7 +14,7 @@ use crate::email::Email;
 use crate::service_keys::{self, NewServiceKey, ServiceKey};
 use basalt_core::rate_limit::RateLimiter;
 
-/// The auth slice's routes (so far: admin login, service keys, JWKS).
+/// Admin login, service keys and the JWKS.
 pub fn api<S>() -> Api<S>
 where
     S: Clone + Send + Sync + 'static,
