@@ -224,12 +224,12 @@ pub struct OrderSql {
     pub params: Vec<Bound>,
 }
 
-/// The four key expressions of a field.
-fn key_exprs(field: &Field, dialect: Dialect, params: &mut Vec<Bound>, first: usize) -> [String; 4] {
-    let mut bind = |b: Bound| {
-        params.push(b);
-        format!("${}", first + params.len())
-    };
+/// The four key expressions of a field: type rank, number, string, boolean
+/// (NULL where the value is of another type). Filters, `ORDER BY` and
+/// collection indexes use these very expressions, so the database can match
+/// an index to a query. Paths are validated (letters, digits, `_`, `-`), so
+/// they are written into the SQL as literals, which index matching needs.
+pub fn key_exprs(field: &Field, dialect: Dialect) -> [String; 4] {
     match field {
         Field::Id => ["4".into(), "NULL".into(), "id".into(), "NULL".into()],
         Field::CreatedAt => [
@@ -246,8 +246,7 @@ fn key_exprs(field: &Field, dialect: Dialect, params: &mut Vec<Bound>, first: us
         ],
         Field::Data(path) => match dialect {
             Dialect::Sqlite => {
-                let quoted: String = path.iter().map(|s| format!(".\"{s}\"")).collect();
-                let p = bind(Bound::Text(format!("${quoted}")));
+                let p = path_literal(path, dialect);
                 let t = format!("json_type(data, {p})");
                 let v = format!("json_extract(data, {p})");
                 [
@@ -260,8 +259,7 @@ fn key_exprs(field: &Field, dialect: Dialect, params: &mut Vec<Bound>, first: us
                 ]
             }
             Dialect::Postgres => {
-                let args: Vec<String> = path.iter().map(|s| bind(Bound::Text(s.clone()))).collect();
-                let args = args.join(", ");
+                let args = path_literal(path, dialect);
                 let t = format!("jsonb_typeof(jsonb_extract_path(data, {args}))");
                 let v = format!("jsonb_extract_path_text(data, {args})");
                 [
@@ -283,7 +281,7 @@ impl OrderBy {
         let mut items = Vec::new();
         let mut keys: Vec<(String, Direction)> = Vec::new();
         for (field, dir) in &self.fields {
-            for e in key_exprs(field, dialect, &mut params, first) {
+            for e in key_exprs(field, dialect) {
                 keys.push((e, *dir));
             }
         }
@@ -339,6 +337,22 @@ impl OrderBy {
             after,
             params,
         }
+    }
+}
+
+/// A validated data path as SQL: `'$."a"."b"'` for SQLite's JSON functions,
+/// `'a', 'b'` for PostgreSQL's `jsonb_extract_path`.
+pub fn path_literal(path: &[String], dialect: Dialect) -> String {
+    debug_assert!(
+        path.iter()
+            .all(|s| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    );
+    match dialect {
+        Dialect::Sqlite => {
+            let quoted: String = path.iter().map(|s| format!(".\"{s}\"")).collect();
+            format!("'${quoted}'")
+        }
+        Dialect::Postgres => path.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "),
     }
 }
 

@@ -7,6 +7,7 @@
 //! and `data`.
 
 use crate::filter::{Field, Filter, Op, Operand, Scalar};
+use crate::order::{key_exprs, path_literal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -106,7 +107,8 @@ impl Gen {
             }
             Field::Data(path) => {
                 let access = self.path(path);
-                self.data(&access, op, operand)
+                let keys = key_exprs(field, self.dialect);
+                self.data(&access, &keys, op, operand)
             }
         }
     }
@@ -184,10 +186,9 @@ impl Gen {
     }
 
     fn path(&mut self, path: &[String]) -> Access {
+        let p = path_literal(path, self.dialect);
         match self.dialect {
             Dialect::Sqlite => {
-                let quoted: String = path.iter().map(|s| format!(".\"{s}\"")).collect();
-                let p = self.bind(Bound::Text(format!("${quoted}")));
                 Access {
                     typ: format!("json_type(data, {p})"),
                     value: format!("json_extract(data, {p})"),
@@ -195,8 +196,7 @@ impl Gen {
                 }
             }
             Dialect::Postgres => {
-                let args: Vec<String> = path.iter().map(|s| self.bind(Bound::Text(s.clone()))).collect();
-                let args = args.join(", ");
+                let args = p;
                 Access {
                     typ: format!("jsonb_typeof(jsonb_extract_path(data, {args}))"),
                     value: format!("jsonb_extract_path_text(data, {args})"),
@@ -256,13 +256,40 @@ impl Gen {
         }
     }
 
-    fn data(&mut self, a: &Access, op: Op, operand: &Operand) -> String {
+    /// A typed comparison through the field's sort keys (see
+    /// [`key_exprs`]): `rank = R AND key op $n`, which an index on the keys serves.
+    fn keyed(&mut self, keys: &[String; 4], op: Op, s: &Scalar) -> String {
+        let [rank, number, string, boolean] = keys;
+        match s {
+            Scalar::Number(n) => {
+                let p = self.bind(Bound::Float(*n));
+                format!("({rank} = 3 AND {number} {} {p})", sql_op(op))
+            }
+            Scalar::String(text) => {
+                let p = self.bind(Bound::Text(text.clone()));
+                format!("({rank} = 4 AND {string} {} {p})", sql_op(op))
+            }
+            Scalar::Bool(b) => match op {
+                Op::Eq | Op::Ne => {
+                    let p = self.bind(Bound::Bool(*b));
+                    format!("({rank} = 2 AND {boolean} {} {p})", sql_op(op))
+                }
+                _ => "1=0".into(),
+            },
+            Scalar::Null => match op {
+                Op::Eq => format!("({rank} = 1)"),
+                _ => "1=0".into(),
+            },
+        }
+    }
+
+    fn data(&mut self, a: &Access, keys: &[String; 4], op: Op, operand: &Operand) -> String {
         match (op, operand) {
             (Op::Exists, Operand::Exists(true)) => format!("({} IS NOT NULL)", a.typ),
             (Op::Exists, Operand::Exists(false)) => format!("({} IS NULL)", a.typ),
-            (Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge, Operand::One(s)) => self.typed(a, op, s),
+            (Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge, Operand::One(s)) => self.keyed(keys, op, s),
             (Op::In, Operand::Many(xs)) => {
-                let any: Vec<String> = xs.iter().map(|s| self.typed(a, Op::Eq, s)).collect();
+                let any: Vec<String> = xs.iter().map(|s| self.keyed(keys, Op::Eq, s)).collect();
                 format!("({})", any.join(" OR "))
             }
             (Op::NotIn, Operand::Many(xs)) => {
@@ -275,7 +302,7 @@ impl Gen {
                     }
                 }
                 let ty = self.type_is(a, &names);
-                let any: Vec<String> = xs.iter().map(|s| self.typed(a, Op::Eq, s)).collect();
+                let any: Vec<String> = xs.iter().map(|s| self.keyed(keys, Op::Eq, s)).collect();
                 format!("({ty} AND NOT ({}))", any.join(" OR "))
             }
             (Op::Prefix, Operand::One(Scalar::String(p))) => {
