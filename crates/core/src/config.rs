@@ -54,6 +54,10 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Connections in the PostgreSQL pool, or SQLite readers.
     pub db_max_connections: u32,
+    /// Largest document `data`, in bytes of JSON.
+    pub document_max_bytes: usize,
+    /// How long committed changes stay in the change feed for realtime resume.
+    pub change_retention: Duration,
 }
 
 impl Config {
@@ -84,6 +88,8 @@ impl Config {
             s3_allow_http: false,
             mail_from: "Basalt <no-reply@localhost>".into(),
             login_rate_limit: 10,
+            document_max_bytes: 1024 * 1024,
+            change_retention: Duration::from_secs(300),
             trust_proxy: false,
             db_max_connections: 8,
         }

@@ -1,9 +1,342 @@
-//! The document store (in progress): so far the query language's AST, its
-//! validation, and the in-memory evaluator that realtime matching and the
-//! SQL compilers are checked against.
+//! The document store: collections with rules, a JSON Schema and indexes;
+//! JSON documents with versions and optimistic concurrency; one query
+//! language compiled to SQLite and PostgreSQL SQL and evaluated in memory;
+//! batches; and the change feed that realtime tails.
 #![forbid(unsafe_code)]
 
+mod collections;
+mod document;
 pub mod filter;
 pub mod order;
 pub mod patch;
+mod query;
+mod routes;
+pub mod schema;
 pub mod sql;
+mod write;
+mod writer;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use basalt_core::caller::BoxFuture;
+use basalt_core::{Caller, Error, Timestamp};
+use basalt_rules::{DocumentLookup, Rule, RuleContext, RuleEngine, RuleSource, auth_value, request_value};
+use basalt_store::Db;
+use rhai::Dynamic;
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast;
+
+pub use collections::{Collection, CollectionRules, IndexDef};
+pub use document::Document;
+pub use routes::api;
+pub use writer::Change;
+
+use collections::{Cache, Loaded, RuleOp};
+use sql::Dialect;
+use writer::Writer;
+
+/// Settings of the document store.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest `data`, in bytes of JSON.
+    pub max_document_bytes: usize,
+    /// How long the change feed keeps a change.
+    pub change_retention: Duration,
+}
+
+/// The documents slice's state.
+#[derive(Clone)]
+pub struct Documents {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    dialect: Dialect,
+    engine: Arc<RuleEngine>,
+    cache: Cache,
+    writer: Writer,
+    feed: broadcast::Sender<Arc<Change>>,
+    settings: Settings,
+}
+
+/// Who is asking, for rules.
+pub struct Access<'a> {
+    pub caller: &'a Caller,
+    pub ip: IpAddr,
+    pub method: &'static str,
+}
+
+/// Rule inputs that are the same for every document of one request.
+struct Scope {
+    auth: Dynamic,
+    request: Dynamic,
+}
+
+impl Access<'_> {
+    fn scope(&self, operation: &str) -> Scope {
+        Scope {
+            auth: auth_value(self.caller),
+            request: request_value(self.method, Timestamp::now().millis(), &self.ip.to_string(), operation),
+        }
+    }
+}
+
+impl Documents {
+    pub async fn start(db: Db, engine: Arc<RuleEngine>, settings: Settings) -> Result<Documents, Error> {
+        let (feed, _) = broadcast::channel(65_536);
+        let documents = Documents {
+            inner: Arc::new(Inner {
+                dialect: collections::dialect(db.backend()),
+                writer: Writer::start(db.clone(), feed.clone()),
+                db,
+                engine,
+                cache: Cache::default(),
+                feed,
+                settings,
+            }),
+        };
+        spawn_feed_sweeper(Arc::downgrade(&documents.inner));
+        Ok(documents)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Every change committed by this process, after commit, in commit order.
+    pub fn changes(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.inner.feed.subscribe()
+    }
+
+    /// Removes changes older than the retention from the feed.
+    pub async fn sweep_feed(&self) -> Result<u64, Error> {
+        let cutoff = Timestamp::now().millis() - self.inner.settings.change_retention.as_millis() as i64;
+        Ok(self
+            .db()
+            .execute("DELETE FROM changes WHERE committed_at < $1", &[cutoff.into()])
+            .await?)
+    }
+
+    /// A collection, compiled, from the cache or the database.
+    async fn collection(&self, name: &str) -> Result<Arc<Loaded>, Error> {
+        if let Some(l) = self.inner.cache.get(name) {
+            return Ok(l);
+        }
+        document::check_collection_name(name)?;
+        let sql = format!("SELECT {} FROM collections WHERE name = $1", collections::COLUMNS);
+        let row = self
+            .db()
+            .fetch_optional(&sql, &[name.into()])
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no collection named `{name}`")))?;
+        let loaded = Arc::new(collections::from_row(&row, &self.inner.engine)?);
+        self.inner.cache.put(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// One stored document, bypassing rules.
+    async fn read(&self, c: &Loaded, id: &str) -> Result<Option<Document>, Error> {
+        let data = self.data_column();
+        let sql = format!(
+            "SELECT version, created_at, updated_at, {data} FROM \"{}\" WHERE id = $1",
+            c.table
+        );
+        let row = self.db().fetch_optional(&sql, &[id.into()]).await?;
+        row.map(|r| {
+            Ok(Document {
+                id: id.to_owned(),
+                version: r.int(0)?,
+                created_at: r.int(1)?,
+                updated_at: r.int(2)?,
+                data: r.text(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn data_column(&self) -> &'static str {
+        match self.inner.dialect {
+            Dialect::Sqlite => "data",
+            Dialect::Postgres => "data::text",
+        }
+    }
+
+    /// Runs `op`'s rule unless the caller bypasses rules; `Ok(false)` when it denies.
+    async fn allowed(
+        &self,
+        c: &Loaded,
+        op: RuleOp,
+        scope: &Scope,
+        doc: Option<(&Document, &Map<String, Value>)>,
+        data: Option<&Map<String, Value>>,
+    ) -> bool {
+        let Some(rule) = c.rule(op) else { return false };
+        self.evaluate(c, rule, scope, doc, data).await
+    }
+
+    async fn evaluate(
+        &self,
+        c: &Loaded,
+        rule: &Rule,
+        scope: &Scope,
+        doc: Option<(&Document, &Map<String, Value>)>,
+        data: Option<&Map<String, Value>>,
+    ) -> bool {
+        let mut ctx = RuleContext::new(scope.auth.clone(), scope.request.clone()).with_collection(&c.def.name);
+        if let Some((d, parsed)) = doc {
+            ctx = ctx.with_doc(d.rule_value(parsed));
+        }
+        if let Some(data) = data {
+            ctx = ctx.with_data(basalt_rules::json_value(&Value::Object(data.clone())));
+        }
+        let decision = self.inner.engine.evaluate(rule, &ctx, self).await;
+        if let Some(e) = &decision.error {
+            tracing::debug!(collection = %c.def.name, error = %e, "rule denied with an error");
+        }
+        decision.allowed
+    }
+
+    /// Refuses with 403 unless the caller may `op`.
+    async fn require(
+        &self,
+        c: &Loaded,
+        op: RuleOp,
+        access: &Access<'_>,
+        request_op: &str,
+        doc: Option<(&Document, &Map<String, Value>)>,
+        data: Option<&Map<String, Value>>,
+    ) -> Result<(), Error> {
+        if access.caller.is_privileged() {
+            return Ok(());
+        }
+        let scope = access.scope(request_op);
+        if self.allowed(c, op, &scope, doc, data).await {
+            Ok(())
+        } else {
+            Err(denied(c, op))
+        }
+    }
+
+    /// A document as the caller may see it (404 when it is missing, 403 when the read rule denies).
+    pub async fn get(&self, collection: &str, id: &str, access: &Access<'_>) -> Result<Document, Error> {
+        document::check_id(id)?;
+        let c = self.collection(collection).await?;
+        let doc = self.read(&c, id).await?;
+        if access.caller.is_privileged() {
+            return doc.ok_or_else(|| not_found(collection, id));
+        }
+        let Some(doc) = doc else {
+            // Saying "missing" to a caller who may not read anything would tell them less
+            // than 403, but a missing rule is a configuration error they should see.
+            if c.rule(RuleOp::Read).is_none() {
+                return Err(denied(&c, RuleOp::Read));
+            }
+            return Err(not_found(collection, id));
+        };
+        let parsed = doc.parse_data()?;
+        self.require(&c, RuleOp::Read, access, "get", Some((&doc, &parsed)), None)
+            .await?;
+        Ok(doc)
+    }
+
+    /// Document counts per collection, by name.
+    pub async fn stats(&self) -> Result<Vec<(String, i64)>, Error> {
+        let rows = self
+            .db()
+            .fetch_all("SELECT name, tbl FROM collections ORDER BY name", &[])
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (name, table) = (r.text(0)?, r.text(1)?);
+            let count = self
+                .db()
+                .fetch_optional(&format!("SELECT count(*) FROM \"{table}\""), &[])
+                .await?
+                .map(|r| r.int(0))
+                .transpose()?
+                .unwrap_or(0);
+            out.push((name, count));
+        }
+        Ok(out)
+    }
+}
+
+fn denied(c: &Loaded, op: RuleOp) -> Error {
+    if c.rule(op).is_none() {
+        Error::permission_denied(format!(
+            "collection `{}` has no {} rule, so only admins and service keys may do this",
+            c.def.name,
+            op.name()
+        ))
+    } else {
+        Error::permission_denied(format!(
+            "the `{}` collection's {} rule does not allow this",
+            c.def.name,
+            op.name()
+        ))
+    }
+}
+
+fn not_found(collection: &str, id: &str) -> Error {
+    Error::not_found(format!("no document `{id}` in `{collection}`"))
+}
+
+impl DocumentLookup for Documents {
+    fn get<'a>(&'a self, collection: &'a str, id: &'a str) -> BoxFuture<'a, basalt_core::Result<Option<Value>>> {
+        Box::pin(async move {
+            if document::check_id(id).is_err() {
+                return Ok(None);
+            }
+            let c = match self.collection(collection).await {
+                Ok(c) => c,
+                Err(e) if e.code() == basalt_core::Code::NotFound || e.code() == basalt_core::Code::InvalidArgument => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(doc) = self.read(&c, id).await? else {
+                return Ok(None);
+            };
+            Ok(Some(json!({
+                "id": doc.id,
+                "version": doc.version,
+                "created_at": doc.created_at,
+                "updated_at": doc.updated_at,
+                "data": Value::Object(doc.parse_data()?),
+            })))
+        })
+    }
+}
+
+impl RuleSource for Documents {
+    fn rule<'a>(&'a self, collection: &'a str, operation: &'a str) -> BoxFuture<'a, basalt_core::Result<Option<Rule>>> {
+        Box::pin(async move {
+            let c = self.collection(collection).await?;
+            let op = match operation {
+                "read" => RuleOp::Read,
+                "create" => RuleOp::Create,
+                "update" => RuleOp::Update,
+                _ => RuleOp::Delete,
+            };
+            Ok(c.rule(op).cloned())
+        })
+    }
+}
+
+/// Drops expired changes from the feed every 30 seconds while the slice lives.
+fn spawn_feed_sweeper(inner: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            let documents = Documents { inner };
+            if let Err(e) = documents.sweep_feed().await {
+                tracing::warn!(error = %e.message(), "change feed sweep failed");
+            }
+        }
+    });
+}

@@ -8,7 +8,7 @@ use serde_json::{Map, Number, Value};
 use crate::filter::Field;
 
 /// The transforms of one `PATCH`, checked.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Patch {
     pub merge: Option<Map<String, Value>>,
     pub increment: Vec<(Vec<String>, Number)>,

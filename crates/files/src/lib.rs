@@ -169,6 +169,12 @@ impl Files {
         &self.inner.db
     }
 
+    /// How many objects there are in all buckets (for admin stats).
+    pub async fn object_count(&self) -> Result<i64, Error> {
+        let row = self.db().fetch_optional("SELECT count(*) FROM objects", &[]).await?;
+        Ok(row.map(|r| r.int(0)).transpose()?.unwrap_or(0))
+    }
+
     pub fn backing(&self) -> &str {
         &self.inner.backing
     }

@@ -11,8 +11,9 @@ use basalt_core::api::Api;
 use basalt_core::caller::Authenticator;
 use basalt_core::config::Config;
 use basalt_core::metrics::Metrics;
+use basalt_documents::Documents;
 use basalt_files::{Backing, Files};
-use basalt_rules::{Limits, NoDocuments, RuleEngine, Rules};
+use basalt_rules::{Limits, RuleEngine, Rules};
 use basalt_store::Db;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rules: Rules,
     pub files: Files,
+    pub documents: Documents,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
 }
@@ -53,6 +55,11 @@ impl FromRef<AppState> for Files {
         s.files.clone()
     }
 }
+impl FromRef<AppState> for Documents {
+    fn from_ref(s: &AppState) -> Self {
+        s.documents.clone()
+    }
+}
 impl FromRef<AppState> for Db {
     fn from_ref(s: &AppState) -> Self {
         s.db.clone()
@@ -65,6 +72,7 @@ pub fn api() -> Api<AppState> {
         .merge(crate::ops::api())
         .merge(basalt_auth::api())
         .merge(basalt_rules::api())
+        .merge(basalt_documents::api())
         .merge(basalt_files::api())
 }
 
@@ -135,11 +143,21 @@ impl App {
         let engine = Arc::new(RuleEngine::new(Limits::default()));
         let for_metrics = engine.clone();
         metrics.register(move |out| for_metrics.render_metrics(out));
-        // Until the document store lands there are no collections or documents to read.
+        let documents = Documents::start(
+            db.clone(),
+            engine.clone(),
+            basalt_documents::Settings {
+                max_document_bytes: config.document_max_bytes,
+                change_retention: config.change_retention,
+            },
+        )
+        .await
+        .map_err(|e| StartError(format!("cannot start the document store: {}", e.message())))?;
+        // Rules read documents (get(), exists()) and collection rules (the playground) from the store.
         let rules = Rules {
             engine,
-            documents: Arc::new(NoDocuments),
-            source: Arc::new(NoDocuments),
+            documents: Arc::new(documents.clone()),
+            source: Arc::new(documents.clone()),
         };
         let files = Files::start(db.clone(), &backing(&config)?, rules.clone())
             .await
@@ -154,6 +172,7 @@ impl App {
                 metrics,
                 rules,
                 files,
+                documents,
                 openapi: openapi.into(),
             },
         })

@@ -42,6 +42,12 @@ pub struct Settings {
     /// Largest request body read into memory, in bytes [default: 2097152]
     #[arg(long, env = "BASALT_BODY_LIMIT", value_name = "BYTES")]
     pub body_limit: Option<usize>,
+    /// Largest document data, in bytes of JSON [default: 1048576]
+    #[arg(long, env = "BASALT_DOCUMENT_MAX_BYTES", value_name = "BYTES")]
+    pub document_max_bytes: Option<usize>,
+    /// Seconds committed changes stay in the change feed for realtime resume [default: 300]
+    #[arg(long, env = "BASALT_CHANGE_RETENTION", value_name = "SECS")]
+    pub change_retention: Option<u64>,
     /// Seconds a request may take [default: 30]
     #[arg(long, env = "BASALT_REQUEST_TIMEOUT", value_name = "SECS")]
     pub request_timeout: Option<u64>,
@@ -311,6 +317,8 @@ impl Settings {
             site_url,
             cors_origins,
             body_limit,
+            document_max_bytes,
+            change_retention,
             request_timeout,
             shutdown_timeout,
             admin_token_ttl,
@@ -370,6 +378,12 @@ impl Settings {
         if let Some(v) = self.body_limit {
             config.body_limit = v;
         }
+        if let Some(v) = self.document_max_bytes {
+            if v < 1024 {
+                return Err("document_max_bytes must be at least 1024".into());
+            }
+            config.document_max_bytes = v;
+        }
         let secs = |v: Option<u64>, default: Duration, name: &str| -> Result<Duration, String> {
             match v {
                 Some(0) => Err(format!("{name} must be at least 1 second")),
@@ -378,6 +392,7 @@ impl Settings {
             }
         };
         config.request_timeout = secs(self.request_timeout, config.request_timeout, "request_timeout")?;
+        config.change_retention = secs(self.change_retention, config.change_retention, "change_retention")?;
         config.shutdown_timeout = secs(self.shutdown_timeout, config.shutdown_timeout, "shutdown_timeout")?;
         config.admin_token_ttl = secs(self.admin_token_ttl, config.admin_token_ttl, "admin_token_ttl")?;
         config.access_token_ttl = secs(self.access_token_ttl, config.access_token_ttl, "access_token_ttl")?;

@@ -47,12 +47,43 @@ pub fn api() -> Api<AppState> {
                 ),
         )
         .route(
+            Route::get("/v1/admin/stats", stats)
+                .tag("admin")
+                .summary("Counts: users, collections, documents (also per collection), objects, realtime connections")
+                .access(Access::Admin)
+                .response::<Stats>(200, "The counts"),
+        )
+        .route(
             Route::get("/v1/openapi.json", openapi)
                 .tag("ops")
                 .summary("This OpenAPI document")
                 .access(Access::Public)
                 .raw_response(200, "application/json", "OpenAPI 3.1"),
         )
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Stats {
+    users: i64,
+    collections: i64,
+    documents: i64,
+    objects: i64,
+    /// Open realtime connections.
+    connections: i64,
+    /// Documents per collection, by name.
+    documents_by_collection: std::collections::BTreeMap<String, i64>,
+}
+
+async fn stats(_: basalt_core::AdminCaller, State(state): State<AppState>) -> Result<Json<Stats>, Error> {
+    let by_collection = state.documents.stats().await?;
+    Ok(Json(Stats {
+        users: state.auth.user_count().await?,
+        collections: by_collection.len() as i64,
+        documents: by_collection.iter().map(|(_, n)| n).sum(),
+        objects: state.files.object_count().await?,
+        connections: 0,
+        documents_by_collection: by_collection.into_iter().collect(),
+    }))
 }
 
 #[derive(Serialize, JsonSchema)]

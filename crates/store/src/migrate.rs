@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "users", "0002_users.sql"),
     migration!(3, "oauth", "0003_oauth.sql"),
     migration!(4, "files", "0004_files.sql"),
+    migration!(5, "documents", "0005_documents.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

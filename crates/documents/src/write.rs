@@ -1,0 +1,476 @@
+//! Writes: collections (with their tables and indexes) and documents
+//! (create, set, update, delete, batch). A document write reads the stored
+//! document, checks preconditions, rules and the schema, then commits only
+//! if the document is still at the version it read; a lost race reads again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use basalt_core::{Code, Error, Timestamp};
+use basalt_store::Param;
+use serde_json::{Map, Value, json};
+
+use crate::collections::{self, Collection, CollectionRules, IndexDef, Loaded, RuleOp};
+use crate::document::{self, Document};
+use crate::patch::Patch;
+use crate::schema::Schema;
+use crate::writer::{CommitFailure, Expect, Failure, Write};
+use crate::{Access, Documents, not_found};
+
+/// Most operations in one batch.
+pub const MAX_BATCH: usize = 500;
+/// How often a write that keeps losing races is tried before 409 `aborted`.
+const ATTEMPTS: usize = 8;
+/// Names the HTTP routes use for themselves.
+const RESERVED: [&str; 2] = ["collections", "batch"];
+
+/// One document operation.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Create { id: Option<String>, data: Map<String, Value> },
+    Set { id: String, data: Map<String, Value> },
+    Update { id: String, patch: Patch },
+    Delete { id: String },
+}
+
+impl Op {
+    fn id(&self) -> Option<&str> {
+        match self {
+            Op::Create { id, .. } => id.as_deref(),
+            Op::Set { id, .. } | Op::Update { id, .. } | Op::Delete { id } => Some(id),
+        }
+    }
+}
+
+/// One operation of a batch (or a single request).
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub collection: String,
+    pub op: Op,
+    /// `If-Match` / `if_version`: the version the stored document must have.
+    pub if_version: Option<i64>,
+}
+
+/// What a committed operation left: the document, or `None` after a delete;
+/// and whether it was created.
+pub struct Outcome {
+    pub document: Option<Document>,
+    pub created: bool,
+}
+
+pub struct NewCollection {
+    pub name: String,
+    pub rules: CollectionRules,
+    pub schema: Option<Value>,
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A change to a collection; absent fields stay as they are.
+pub struct CollectionPatch {
+    pub rules: Option<CollectionRules>,
+    /// `Some(None)` removes the schema.
+    pub schema: Option<Option<Value>>,
+    pub indexes: Option<Vec<IndexDef>>,
+}
+
+impl Documents {
+    fn check_rules(&self, rules: &CollectionRules) -> Result<(), Error> {
+        for rule in [&rules.read, &rules.create, &rules.update, &rules.delete]
+            .into_iter()
+            .flatten()
+        {
+            self.inner.engine.compile(rule)?;
+        }
+        Ok(())
+    }
+
+    pub async fn list_collections(&self) -> Result<Vec<Collection>, Error> {
+        let sql = format!("SELECT {} FROM collections ORDER BY name", collections::COLUMNS);
+        let rows = self.db().fetch_all(&sql, &[]).await?;
+        rows.iter()
+            .map(|r| collections::from_row(r, &self.inner.engine).map(|l| l.def))
+            .collect()
+    }
+
+    pub async fn get_collection(&self, name: &str) -> Result<Collection, Error> {
+        self.inner.cache.forget(name);
+        Ok(self.collection(name).await?.def.clone())
+    }
+
+    pub async fn create_collection(&self, new: NewCollection) -> Result<Collection, Error> {
+        document::check_collection_name(&new.name)?;
+        if RESERVED.contains(&new.name.as_str()) {
+            return Err(Error::invalid_argument(format!(
+                "`{}` is reserved by the API's paths",
+                new.name
+            )));
+        }
+        self.check_rules(&new.rules)?;
+        if let Some(s) = &new.schema {
+            Schema::compile(s)?;
+        }
+        let indexes = collections::check_indexes(&new.indexes)?;
+        let dialect = self.inner.dialect;
+        let table = format!("docs_{}", basalt_core::secret::random_hex(8));
+        let now = Timestamp::now();
+        let mut tx = self.db().begin().await?;
+        let schema_text = new.schema.as_ref().map(|s| s.to_string());
+        let inserted = tx
+            .execute(
+                "INSERT INTO collections (name, tbl, rules, schema, indexes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO NOTHING",
+                &[
+                    (&new.name).into(),
+                    (&table).into(),
+                    Param::Text(&serde_json::to_string(&new.rules).map_err(Error::internal)?),
+                    schema_text.as_deref().into(),
+                    Param::Text(&serde_json::to_string(&new.indexes).map_err(Error::internal)?),
+                    now.millis().into(),
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(Error::already_exists(format!(
+                "a collection named `{}` exists",
+                new.name
+            )));
+        }
+        tx.execute(&collections::table_ddl(dialect, &table), &[]).await?;
+        for (i, (fields, def)) in indexes.iter().zip(&new.indexes).enumerate() {
+            for ddl in collections::index_ddl(dialect, &table, i, fields, def.unique) {
+                tx.execute(&ddl, &[]).await.map_err(collections::ddl_error)?;
+            }
+        }
+        tx.commit().await?;
+        self.inner.cache.forget(&new.name);
+        self.get_collection(&new.name).await
+    }
+
+    pub async fn update_collection(&self, name: &str, patch: CollectionPatch) -> Result<Collection, Error> {
+        self.inner.cache.forget(name);
+        let current = self.collection(name).await?;
+        let rules = patch.rules.unwrap_or_else(|| current.def.rules.clone());
+        self.check_rules(&rules)?;
+        let schema = patch.schema.unwrap_or_else(|| current.def.schema.clone());
+        if let Some(s) = &schema {
+            Schema::compile(s)?;
+        }
+        let new_indexes = patch.indexes.clone();
+        let indexes = new_indexes.clone().unwrap_or_else(|| current.def.indexes.clone());
+        let parsed = collections::check_indexes(&indexes)?;
+        let dialect = self.inner.dialect;
+        let mut tx = self.db().begin().await?;
+        let schema_text = schema.as_ref().map(|s| s.to_string());
+        let changed = tx
+            .execute(
+                "UPDATE collections SET rules = $2, schema = $3, indexes = $4, updated_at = $5 WHERE name = $1 AND tbl = $6",
+                &[
+                    name.into(),
+                    Param::Text(&serde_json::to_string(&rules).map_err(Error::internal)?),
+                    schema_text.as_deref().into(),
+                    Param::Text(&serde_json::to_string(&indexes).map_err(Error::internal)?),
+                    Timestamp::now().millis().into(),
+                    (&current.table).into(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(Error::new(Code::Aborted, "the collection changed meanwhile; try again"));
+        }
+        if new_indexes.is_some_and(|n| n != current.def.indexes) {
+            for ddl in collections::drop_indexes_ddl(&current.table, current.def.indexes.len()) {
+                tx.execute(&ddl, &[]).await?;
+            }
+            for (i, (fields, def)) in parsed.iter().zip(&indexes).enumerate() {
+                for ddl in collections::index_ddl(dialect, &current.table, i, fields, def.unique) {
+                    tx.execute(&ddl, &[]).await.map_err(collections::ddl_error)?;
+                }
+            }
+        }
+        tx.commit().await?;
+        self.inner.cache.forget(name);
+        self.get_collection(name).await
+    }
+
+    /// Deletes a collection and every document in it.
+    pub async fn delete_collection(&self, name: &str) -> Result<(), Error> {
+        self.inner.cache.forget(name);
+        let current = self.collection(name).await?;
+        let mut tx = self.db().begin().await?;
+        tx.execute(
+            "DELETE FROM collections WHERE name = $1 AND tbl = $2",
+            &[name.into(), (&current.table).into()],
+        )
+        .await?;
+        tx.execute(&format!("DROP TABLE IF EXISTS \"{}\"", current.table), &[])
+            .await?;
+        tx.commit().await?;
+        self.inner.cache.forget(name);
+        Ok(())
+    }
+
+    /// Runs one operation (a single HTTP request).
+    pub async fn write(&self, operation: Operation, access: &Access<'_>) -> Result<Outcome, Error> {
+        let mut outcomes = self.batch(vec![operation], access).await.map_err(|e| {
+            // A single operation's error carries no batch index.
+            let mut plain = Error::new(e.code(), e.message().to_owned());
+            if let Some(errors) = e.details().and_then(|d| d.get("errors")) {
+                plain = plain.with_details(json!({ "errors": errors }));
+            }
+            plain
+        })?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// Runs operations all together or not at all. An error names the
+    /// failing operation in `details.index`.
+    pub async fn batch(&self, operations: Vec<Operation>, access: &Access<'_>) -> Result<Vec<Outcome>, Error> {
+        if operations.is_empty() {
+            return Err(Error::invalid_argument("a batch needs at least one operation"));
+        }
+        if operations.len() > MAX_BATCH {
+            return Err(Error::invalid_argument(format!(
+                "a batch takes at most {MAX_BATCH} operations, got {}",
+                operations.len()
+            )));
+        }
+        // Generated ids are fixed once, so a retry creates the same documents.
+        let mut fresh = Vec::with_capacity(operations.len());
+        let operations: Vec<Operation> = operations
+            .into_iter()
+            .map(|mut o| {
+                let generated = matches!(o.op, Op::Create { id: None, .. });
+                if let Op::Create { id: id @ None, .. } = &mut o.op {
+                    *id = Some(basalt_core::id::new_id());
+                }
+                fresh.push(generated);
+                o
+            })
+            .collect();
+        for attempt in 0.. {
+            let (writes, outcomes) = self.prepare_all(&operations, &fresh, access).await?;
+            match self.inner.writer.commit(writes).await {
+                Ok(_) => return Ok(outcomes),
+                Err(CommitFailure {
+                    failure: Failure::Conflict,
+                    ..
+                }) if attempt + 1 < ATTEMPTS => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Err(f) => return Err(commit_error(f, &operations)),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    async fn prepare_all(
+        &self,
+        operations: &[Operation],
+        fresh: &[bool],
+        access: &Access<'_>,
+    ) -> Result<(Vec<Write>, Vec<Outcome>), Error> {
+        // What earlier operations of this batch left, by (collection, id).
+        let mut pending: HashMap<(String, String), Option<Document>> = HashMap::new();
+        let mut writes = Vec::with_capacity(operations.len());
+        let mut outcomes = Vec::with_capacity(operations.len());
+        let now = Timestamp::now();
+        for (index, o) in operations.iter().enumerate() {
+            let at = |e: Error| with_index(e, index);
+            let c = self.collection(&o.collection).await.map_err(at)?;
+            let id = o.op.id().unwrap_or_default().to_owned();
+            document::check_id(&id).map_err(at)?;
+            let key = (o.collection.clone(), id.clone());
+            let current = match pending.get(&key) {
+                Some(state) => state.clone(),
+                // A fresh generated id has no stored document to read.
+                None if fresh[index] => None,
+                None => self.read(&c, &id).await.map_err(at)?,
+            };
+            let (write, outcome) = self
+                .prepare(&c, o, &id, current, access, now)
+                .await
+                .map_err(at)?;
+            pending.insert(key, outcome.document.clone());
+            writes.push(write);
+            outcomes.push(outcome);
+        }
+        Ok((writes, outcomes))
+    }
+
+    /// Checks one operation against the stored document and builds its write.
+    async fn prepare(
+        &self,
+        c: &Arc<Loaded>,
+        o: &Operation,
+        id: &str,
+        current: Option<Document>,
+        access: &Access<'_>,
+        now: Timestamp,
+    ) -> Result<(Write, Outcome), Error> {
+        let max = self.inner.settings.max_document_bytes;
+        if let (Some(want), Some(doc)) = (o.if_version, &current)
+            && want != doc.version
+        {
+            return Err(Error::new(
+                Code::FailedPrecondition,
+                format!("the document is at version {}, not {want}", doc.version),
+            ));
+        }
+        if let (Some(want), None) = (o.if_version, &current) {
+            return Err(Error::new(
+                Code::FailedPrecondition,
+                format!("the document does not exist, so it is not at version {want}"),
+            ));
+        }
+        let write = |after: Option<Document>, expect: Expect, exists_is_error: bool, change: String| Write {
+            collection: c.clone(),
+            id: id.to_owned(),
+            expect,
+            exists_is_error,
+            after,
+            change: change.into(),
+        };
+        match (&o.op, current) {
+            (Op::Create { .. }, Some(_)) => Err(Error::already_exists(format!(
+                "a document with id `{id}` exists in `{}`",
+                c.def.name
+            ))),
+            (Op::Create { data, .. }, None) | (Op::Set { data, .. }, None) => {
+                self.check_data(c, data)?;
+                self.require(c, RuleOp::Create, access, "create", None, Some(data))
+                    .await?;
+                let doc = Document {
+                    id: id.to_owned(),
+                    version: 1,
+                    created_at: now.millis(),
+                    updated_at: now.millis(),
+                    data: document::encode_data(data, max)?,
+                };
+                let change = doc.to_json(&c.def.name)?;
+                let exists_is_error = matches!(o.op, Op::Create { .. });
+                Ok((
+                    write(Some(doc.clone()), Expect::Absent, exists_is_error, change),
+                    Outcome {
+                        document: Some(doc),
+                        created: true,
+                    },
+                ))
+            }
+            (Op::Set { data, .. }, Some(old)) => {
+                let old_data = old.parse_data()?;
+                self.check_data(c, data)?;
+                self.require(c, RuleOp::Update, access, "update", Some((&old, &old_data)), Some(data))
+                    .await?;
+                self.replace(c, old, data, now, write)
+            }
+            (Op::Update { patch, .. }, Some(old)) => {
+                let old_data = old.parse_data()?;
+                let mut data = old_data.clone();
+                patch.apply(&mut data, now)?;
+                self.check_data(c, &data)?;
+                self.require(c, RuleOp::Update, access, "update", Some((&old, &old_data)), Some(&data))
+                    .await?;
+                self.replace(c, old, &data, now, write)
+            }
+            (Op::Delete { .. }, Some(old)) => {
+                let old_data = old.parse_data()?;
+                self.require(c, RuleOp::Delete, access, "delete", Some((&old, &old_data)), None)
+                    .await?;
+                let change = old.to_json(&c.def.name)?;
+                Ok((
+                    write(None, Expect::Version(old.version), false, change),
+                    Outcome {
+                        document: None,
+                        created: false,
+                    },
+                ))
+            }
+            (Op::Update { .. } | Op::Delete { .. }, None) => {
+                // Hide whether it exists from a caller who could not read it anyway.
+                if !access.caller.is_privileged() && c.rule(RuleOp::Read).is_none() {
+                    return Err(crate::denied(c, RuleOp::Read));
+                }
+                Err(not_found(&c.def.name, id))
+            }
+        }
+    }
+
+    fn replace(
+        &self,
+        c: &Loaded,
+        old: Document,
+        data: &Map<String, Value>,
+        now: Timestamp,
+        write: impl FnOnce(Option<Document>, Expect, bool, String) -> Write,
+    ) -> Result<(Write, Outcome), Error> {
+        let doc = Document {
+            id: old.id.clone(),
+            version: old.version + 1,
+            created_at: old.created_at,
+            // Never backwards, even if this node's clock is behind the last writer's.
+            updated_at: now.millis().max(old.updated_at),
+            data: document::encode_data(data, self.inner.settings.max_document_bytes)?,
+        };
+        let change = doc.to_json(&c.def.name)?;
+        Ok((
+            write(Some(doc.clone()), Expect::Version(old.version), false, change),
+            Outcome {
+                document: Some(doc),
+                created: false,
+            },
+        ))
+    }
+
+    /// The collection's JSON Schema: 422 with every failure.
+    fn check_data(&self, c: &Loaded, data: &Map<String, Value>) -> Result<(), Error> {
+        let Some(schema) = &c.schema else { return Ok(()) };
+        let errors = schema.validate(&Value::Object(data.clone()));
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(Error::new(
+            Code::ValidationFailed,
+            format!(
+                "the document does not match the `{}` collection's schema: {}",
+                c.def.name,
+                errors
+                    .iter()
+                    .map(|e| format!("{} {}", if e.path.is_empty() { "data" } else { &e.path }, e.message))
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+        .with_details(json!({ "errors": errors })))
+    }
+}
+
+/// Adds `details.index` (keeping other details).
+fn with_index(e: Error, index: usize) -> Error {
+    let mut details = e.details().cloned().unwrap_or_else(|| json!({}));
+    if let Some(d) = details.as_object_mut() {
+        d.insert("index".into(), index.into());
+    }
+    e.with_details(details)
+}
+
+fn commit_error(f: CommitFailure, operations: &[Operation]) -> Error {
+    let o = operations.get(f.index);
+    let collection = o.map_or("", |o| o.collection.as_str());
+    let id = o.and_then(|o| o.op.id()).unwrap_or_default();
+    let e = match f.failure {
+        Failure::Conflict => Error::new(
+            Code::Aborted,
+            "the document kept changing while this write was prepared; try again",
+        ),
+        Failure::AlreadyExists => {
+            Error::already_exists(format!("a document with id `{id}` exists in `{collection}`"))
+        }
+        Failure::UniqueIndex => Error::already_exists(format!(
+            "another document in `{collection}` has the same values for a unique index"
+        )),
+        Failure::Gone => Error::not_found(format!("no collection named `{collection}`")),
+        Failure::Error(e) => e,
+    };
+    with_index(e, f.index)
+}

@@ -1,0 +1,311 @@
+//! The write path's last step: one task per process commits document writes
+//! and their change-feed rows. Requests that arrive while a transaction is
+//! being written wait and go together in the next one (group commit), each
+//! inside its own savepoint, so one failing request does not fail the others.
+//!
+//! On PostgreSQL every batch takes a transaction-scoped advisory lock before
+//! its first statement: batches from all nodes commit one at a time, so the
+//! change feed's `seq` order is commit order and a tailer that reads "after
+//! the last seq I saw" can never skip a row that commits late.
+
+use std::sync::Arc;
+
+use basalt_core::{Error, Timestamp};
+use basalt_store::{Backend, Db, Param, StoreError, Tx};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::collections::Loaded;
+use crate::document::Document;
+
+/// Arbitrary but fixed: the advisory lock that orders the change feed.
+const FEED_LOCK: i64 = 0x6261_7361_6c74_0005;
+/// Most writes one transaction takes.
+const MAX_BATCH_WRITES: usize = 1000;
+
+/// What the stored document must be for a write to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No document with this id.
+    Absent,
+    /// The document at exactly this version.
+    Version(i64),
+}
+
+/// One document write, prepared (rules, schema and preconditions checked).
+pub struct Write {
+    pub collection: Arc<Loaded>,
+    pub id: String,
+    pub expect: Expect,
+    /// With `Expect::Absent`: a document that appeared meanwhile is an
+    /// `already_exists` error (create) rather than a lost race (set, retried).
+    pub exists_is_error: bool,
+    /// The new document, or `None` to delete.
+    pub after: Option<Document>,
+    /// The change-feed entry: the new document, or for a delete the last one, as JSON.
+    pub change: Arc<str>,
+}
+
+impl Write {
+    fn op(&self) -> &'static str {
+        match (&self.after, self.expect) {
+            (None, _) => "delete",
+            (Some(_), Expect::Absent) => "create",
+            (Some(_), Expect::Version(_)) => "update",
+        }
+    }
+}
+
+/// A committed change, as the feed holds it and realtime receives it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub seq: i64,
+    pub collection: String,
+    pub id: String,
+    pub op: &'static str,
+    /// The document as API.md shows it (for `delete`, the last one).
+    pub document: Arc<str>,
+    pub committed_at: i64,
+}
+
+/// Why a request's writes did not commit.
+#[derive(Debug)]
+pub enum Failure {
+    /// The stored document changed since it was read: read again and retry.
+    Conflict,
+    /// `exists_is_error` and the id is taken.
+    AlreadyExists,
+    /// A unique index refused the write.
+    UniqueIndex,
+    /// The collection was deleted meanwhile.
+    Gone,
+    Error(Error),
+}
+
+/// Which write of a request failed, and why.
+#[derive(Debug)]
+pub struct CommitFailure {
+    pub index: usize,
+    pub failure: Failure,
+}
+
+impl From<Error> for CommitFailure {
+    fn from(e: Error) -> Self {
+        CommitFailure {
+            index: 0,
+            failure: Failure::Error(e),
+        }
+    }
+}
+
+struct Request {
+    writes: Vec<Write>,
+    reply: oneshot::Sender<Result<Vec<Change>, CommitFailure>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Request>,
+}
+
+impl Writer {
+    pub fn start(db: Db, changes: broadcast::Sender<Arc<Change>>) -> Writer {
+        let (queue, rx) = mpsc::channel(4096);
+        tokio::spawn(run(db, rx, changes));
+        Writer { queue }
+    }
+
+    /// Commits `writes` all together or not at all.
+    pub async fn commit(&self, writes: Vec<Write>) -> Result<Vec<Change>, CommitFailure> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Request { writes, reply })
+            .await
+            .map_err(|_| Error::unavailable("the server is shutting down"))?;
+        answer
+            .await
+            .map_err(|_| Error::unavailable("the server is shutting down"))?
+    }
+}
+
+async fn run(db: Db, mut rx: mpsc::Receiver<Request>, changes: broadcast::Sender<Arc<Change>>) {
+    while let Some(first) = rx.recv().await {
+        let mut writes = first.writes.len();
+        let mut batch = vec![first];
+        while writes < MAX_BATCH_WRITES {
+            match rx.try_recv() {
+                Ok(r) => {
+                    writes += r.writes.len();
+                    batch.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(&db, batch, &changes).await;
+    }
+}
+
+async fn commit_batch(db: &Db, batch: Vec<Request>, feed: &broadcast::Sender<Arc<Change>>) {
+    let outcome = write_batch(db, &batch).await;
+    match outcome {
+        Ok(results) => {
+            for (req, result) in batch.into_iter().zip(results) {
+                if let Ok(changes) = &result {
+                    for c in changes {
+                        let _ = feed.send(Arc::new(c.clone()));
+                    }
+                }
+                let _ = req.reply.send(result);
+            }
+        }
+        Err(e) => {
+            for req in batch {
+                let _ = req.reply.send(Err(CommitFailure {
+                    index: 0,
+                    failure: Failure::Error(e.clone()),
+                }));
+            }
+        }
+    }
+}
+
+type Results = Vec<Result<Vec<Change>, CommitFailure>>;
+
+/// One transaction for the whole batch; `Err` when the transaction itself
+/// failed (every request fails with it).
+async fn write_batch(db: &Db, batch: &[Request]) -> Result<Results, Error> {
+    let postgres = db.backend() == Backend::Postgres;
+    let mut tx = db.begin().await?;
+    if postgres {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[FEED_LOCK.into()])
+            .await?;
+    }
+    let now = Timestamp::now().millis();
+    let single = batch.len() == 1;
+    let mut results: Results = Vec::with_capacity(batch.len());
+    for req in batch {
+        if !single {
+            tx.execute("SAVEPOINT w", &[]).await?;
+        }
+        match apply(&mut tx, &req.writes, postgres, now).await {
+            Ok(changes) => {
+                if !single {
+                    tx.execute("RELEASE SAVEPOINT w", &[]).await?;
+                }
+                results.push(Ok(changes));
+            }
+            Err(failure) => {
+                if single {
+                    return Ok(vec![Err(failure)]);
+                }
+                tx.execute("ROLLBACK TO SAVEPOINT w", &[]).await?;
+                tx.execute("RELEASE SAVEPOINT w", &[]).await?;
+                results.push(Err(failure));
+            }
+        }
+    }
+    if postgres && results.iter().any(|r| r.as_ref().is_ok_and(|c| !c.is_empty())) {
+        // Wakes the change-feed tailers of every node (after commit).
+        tx.execute("SELECT pg_notify('basalt_changes', '')", &[]).await?;
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+fn is_missing_table(e: &StoreError) -> bool {
+    let StoreError::Other(sqlx::Error::Database(db)) = e else {
+        return false;
+    };
+    db.code().as_deref() == Some("42P01") || db.message().contains("no such table")
+}
+
+fn failed(index: usize, e: StoreError) -> CommitFailure {
+    let failure = match e {
+        StoreError::UniqueViolation => Failure::UniqueIndex,
+        e if is_missing_table(&e) => Failure::Gone,
+        e => Failure::Error(e.into()),
+    };
+    CommitFailure { index, failure }
+}
+
+async fn apply(tx: &mut Tx, writes: &[Write], postgres: bool, now: i64) -> Result<Vec<Change>, CommitFailure> {
+    let json = if postgres { "::jsonb" } else { "" };
+    let mut changes = Vec::with_capacity(writes.len());
+    for (index, w) in writes.iter().enumerate() {
+        let table = &w.collection.table;
+        let touched = match (&w.after, w.expect) {
+            (Some(d), Expect::Absent) => tx
+                .execute(
+                    &format!(
+                        "INSERT INTO \"{table}\" (id, version, created_at, updated_at, data) VALUES ($1, $2, $3, $4, $5{json}) ON CONFLICT (id) DO NOTHING"
+                    ),
+                    &[
+                        (&d.id).into(),
+                        d.version.into(),
+                        d.created_at.into(),
+                        d.updated_at.into(),
+                        (&d.data).into(),
+                    ],
+                )
+                .await,
+            (Some(d), Expect::Version(v)) => tx
+                .execute(
+                    &format!(
+                        "UPDATE \"{table}\" SET version = $2, updated_at = $3, data = $4{json} WHERE id = $1 AND version = $5"
+                    ),
+                    &[
+                        (&d.id).into(),
+                        d.version.into(),
+                        d.updated_at.into(),
+                        (&d.data).into(),
+                        v.into(),
+                    ],
+                )
+                .await,
+            (None, Expect::Version(v)) => tx
+                .execute(
+                    &format!("DELETE FROM \"{table}\" WHERE id = $1 AND version = $2"),
+                    &[(&w.id).into(), v.into()],
+                )
+                .await,
+            (None, Expect::Absent) => Ok(1),
+        }
+        .map_err(|e| failed(index, e))?;
+        if touched == 0 {
+            let failure = if w.expect == Expect::Absent && w.exists_is_error {
+                Failure::AlreadyExists
+            } else {
+                Failure::Conflict
+            };
+            return Err(CommitFailure { index, failure });
+        }
+        if w.after.is_none() && w.expect == Expect::Absent {
+            continue;
+        }
+        let row = tx
+            .fetch_optional(
+                "INSERT INTO changes (collection, doc_id, op, document, committed_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                &[
+                    (&w.collection.def.name).into(),
+                    (&w.id).into(),
+                    w.op().into(),
+                    Param::Text(&w.change),
+                    now.into(),
+                ],
+            )
+            .await
+            .map_err(|e| failed(index, e))?;
+        let seq = row
+            .ok_or_else(|| CommitFailure::from(Error::internal("no seq returned")))?
+            .int(0)
+            .map_err(|e| failed(index, e))?;
+        changes.push(Change {
+            seq,
+            collection: w.collection.def.name.clone(),
+            id: w.id.clone(),
+            op: w.op(),
+            document: w.change.clone(),
+            committed_at: now,
+        });
+    }
+    Ok(changes)
+}
