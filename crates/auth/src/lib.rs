@@ -100,7 +100,10 @@ impl Auth {
 
     /// How many users there are (for admin stats).
     pub async fn user_count(&self) -> Result<i64, basalt_core::Error> {
-        let row = self.db().fetch_optional("SELECT count(*) FROM users", &[]).await?;
+        let row = self
+            .db()
+            .fetch_optional("SELECT count(*) FROM users", &[])
+            .await?;
         Ok(row.map(|r| r.int(0)).transpose()?.unwrap_or(0))
     }
 

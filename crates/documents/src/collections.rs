@@ -157,7 +157,13 @@ fn index_names(table: &str, i: usize) -> [String; 2] {
 /// `CREATE INDEX` statements for index `i`: one over the fields' sort keys
 /// (the expressions queries filter and order by), and for a unique index
 /// another over their values that the database enforces.
-pub fn index_ddl(dialect: Dialect, table: &str, i: usize, fields: &[(Field, Direction)], unique: bool) -> Vec<String> {
+pub fn index_ddl(
+    dialect: Dialect,
+    table: &str,
+    i: usize,
+    fields: &[(Field, Direction)],
+    unique: bool,
+) -> Vec<String> {
     let [ordered, uniq] = index_names(table, i);
     let mut columns = Vec::new();
     for (field, dir) in fields {
@@ -240,7 +246,9 @@ pub fn from_row(row: &Row, engine: &basalt_rules::RuleEngine) -> Result<Loaded, 
         .transpose()
         .map_err(bad)?;
     let compile = |r: &Option<String>| -> Result<Option<Rule>, Error> {
-        r.as_deref().map(|r| engine.compile(r).map_err(Error::from)).transpose()
+        r.as_deref()
+            .map(|r| engine.compile(r).map_err(Error::from))
+            .transpose()
     };
     let compiled = [
         compile(&rules.read)?,
@@ -293,9 +301,9 @@ impl Cache {
 /// Maps a failed DDL statement to what the caller did wrong, if anything.
 pub fn ddl_error(e: StoreError) -> Error {
     match e {
-        StoreError::UniqueViolation => Error::already_exists(
-            "existing documents already break this unique index; fix them first",
-        ),
+        StoreError::UniqueViolation => {
+            Error::already_exists("existing documents already break this unique index; fix them first")
+        }
         e => e.into(),
     }
 }

@@ -50,7 +50,8 @@ impl Document {
     }
 
     pub fn parse_data(&self) -> Result<Map<String, Value>, Error> {
-        serde_json::from_str(&self.data).map_err(|_| Error::internal("a stored document is not a JSON object"))
+        serde_json::from_str(&self.data)
+            .map_err(|_| Error::internal("a stored document is not a JSON object"))
     }
 
     /// What rules see as `doc`.
@@ -124,6 +125,11 @@ pub fn encode_data(data: &Map<String, Value>, max_bytes: usize) -> Result<String
             "`data` is nested {depth} levels deep; at most {MAX_DEPTH} are allowed"
         )));
     }
+    if data.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+        return Err(Error::invalid_argument(
+            "text in `data` may not contain the NUL character (U+0000)",
+        ));
+    }
     let text = serde_json::to_string(data).map_err(Error::internal)?;
     if text.len() > max_bytes {
         return Err(Error::new(
@@ -137,6 +143,17 @@ pub fn encode_data(data: &Map<String, Value>, max_bytes: usize) -> Result<String
     Ok(text)
 }
 
+/// Whether a string (or key) anywhere in `v` holds U+0000, which
+/// PostgreSQL's jsonb cannot store; refused on every backend alike.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,7 +163,16 @@ mod tests {
         for ok in ["posts", "a", "user_profiles2"] {
             assert!(check_collection_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Posts", "1posts", "posts;drop", "po sts", &"a".repeat(64), "_x", "é"] {
+        for bad in [
+            "",
+            "Posts",
+            "1posts",
+            "posts;drop",
+            "po sts",
+            &"a".repeat(64),
+            "_x",
+            "é",
+        ] {
             assert!(check_collection_name(bad).is_err(), "{bad}");
         }
         for ok in ["a", "01JD3", "x_y-z", &"a".repeat(128)] {

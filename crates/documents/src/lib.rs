@@ -60,7 +60,12 @@ struct Inner {
     writer: Writer,
     feed: broadcast::Sender<Arc<Change>>,
     settings: Settings,
+    /// Per-document turns for writers on this node (striped).
+    turns: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// How many locks document writers are spread over.
+const TURN_STRIPES: usize = 1024;
 
 /// Who is asking, for rules.
 pub struct Access<'a> {
@@ -79,7 +84,12 @@ impl Access<'_> {
     fn scope(&self, operation: &str) -> Scope {
         Scope {
             auth: auth_value(self.caller),
-            request: request_value(self.method, Timestamp::now().millis(), &self.ip.to_string(), operation),
+            request: request_value(
+                self.method,
+                Timestamp::now().millis(),
+                &self.ip.to_string(),
+                operation,
+            ),
         }
     }
 }
@@ -96,6 +106,7 @@ impl Documents {
                 cache: Cache::default(),
                 feed,
                 settings,
+                turns: (0..TURN_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
         };
         spawn_feed_sweeper(Arc::downgrade(&documents.inner));
@@ -185,7 +196,8 @@ impl Documents {
         doc: Option<(&Document, &Map<String, Value>)>,
         data: Option<&Map<String, Value>>,
     ) -> bool {
-        let mut ctx = RuleContext::new(scope.auth.clone(), scope.request.clone()).with_collection(&c.def.name);
+        let mut ctx =
+            RuleContext::new(scope.auth.clone(), scope.request.clone()).with_collection(&c.def.name);
         if let Some((d, parsed)) = doc {
             ctx = ctx.with_doc(d.rule_value(parsed));
         }
@@ -285,14 +297,21 @@ fn not_found(collection: &str, id: &str) -> Error {
 }
 
 impl DocumentLookup for Documents {
-    fn get<'a>(&'a self, collection: &'a str, id: &'a str) -> BoxFuture<'a, basalt_core::Result<Option<Value>>> {
+    fn get<'a>(
+        &'a self,
+        collection: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, basalt_core::Result<Option<Value>>> {
         Box::pin(async move {
             if document::check_id(id).is_err() {
                 return Ok(None);
             }
             let c = match self.collection(collection).await {
                 Ok(c) => c,
-                Err(e) if e.code() == basalt_core::Code::NotFound || e.code() == basalt_core::Code::InvalidArgument => {
+                Err(e)
+                    if e.code() == basalt_core::Code::NotFound
+                        || e.code() == basalt_core::Code::InvalidArgument =>
+                {
                     return Ok(None);
                 }
                 Err(e) => return Err(e),
@@ -312,7 +331,11 @@ impl DocumentLookup for Documents {
 }
 
 impl RuleSource for Documents {
-    fn rule<'a>(&'a self, collection: &'a str, operation: &'a str) -> BoxFuture<'a, basalt_core::Result<Option<Rule>>> {
+    fn rule<'a>(
+        &'a self,
+        collection: &'a str,
+        operation: &'a str,
+    ) -> BoxFuture<'a, basalt_core::Result<Option<Rule>>> {
         Box::pin(async move {
             let c = self.collection(collection).await?;
             let op = match operation {

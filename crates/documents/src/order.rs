@@ -343,16 +343,20 @@ impl OrderBy {
 /// A validated data path as SQL: `'$."a"."b"'` for SQLite's JSON functions,
 /// `'a', 'b'` for PostgreSQL's `jsonb_extract_path`.
 pub fn path_literal(path: &[String], dialect: Dialect) -> String {
-    debug_assert!(
-        path.iter()
-            .all(|s| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    );
+    debug_assert!(path.iter().all(|s| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }));
     match dialect {
         Dialect::Sqlite => {
             let quoted: String = path.iter().map(|s| format!(".\"{s}\"")).collect();
             format!("'${quoted}'")
         }
-        Dialect::Postgres => path.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "),
+        Dialect::Postgres => path
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

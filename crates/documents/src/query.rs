@@ -140,7 +140,10 @@ impl Documents {
         let rule = if access.caller.is_privileged() {
             None
         } else {
-            Some(c.rule(RuleOp::Read).ok_or_else(|| crate::denied(&c, RuleOp::Read))?)
+            Some(
+                c.rule(RuleOp::Read)
+                    .ok_or_else(|| crate::denied(&c, RuleOp::Read))?,
+            )
         };
         let cursor_of = |d: &Document, data: &Map<String, Value>| {
             let view = DocumentView {
@@ -152,7 +155,9 @@ impl Documents {
             q.order.cursor(&q.order.keys(&view), &d.id)
         };
         let Some(rule) = rule else {
-            let mut rows = self.fetch(&c, &q.filter, &q.order, q.after.as_ref(), q.limit + 1).await?;
+            let mut rows = self
+                .fetch(&c, &q.filter, &q.order, q.after.as_ref(), q.limit + 1)
+                .await?;
             let more = rows.len() > q.limit;
             rows.truncate(q.limit);
             let next_cursor = match rows.last() {
@@ -242,7 +247,9 @@ impl Documents {
             let row = self.db().fetch_optional(&sql, &params).await?;
             return Ok(row.map(|r| r.int(0)).transpose()?.unwrap_or(0).max(0) as u64);
         }
-        let rule = c.rule(RuleOp::Read).ok_or_else(|| crate::denied(&c, RuleOp::Read))?;
+        let rule = c
+            .rule(RuleOp::Read)
+            .ok_or_else(|| crate::denied(&c, RuleOp::Read))?;
         let scope = access.scope("list");
         // By id alone: the cheapest order to walk.
         let order = OrderBy { fields: Vec::new() };

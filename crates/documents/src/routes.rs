@@ -29,58 +29,89 @@ where
     let admin = |r: Route<S>| r.tag("collections").access(RouteAccess::Admin);
     let caller = |r: Route<S>| r.tag("documents").access(RouteAccess::Caller);
     Api::new()
-        .route(admin(Route::get("/v1/db/collections", list_collections))
-            .summary("List collections")
-            .response::<CollectionList>(200, "Every collection"))
-        .route(admin(Route::post("/v1/db/collections", create_collection))
-            .summary("Create a collection with its rules, schema and indexes")
-            .body::<CreateCollection>()
-            .response::<Collection>(201, "The new collection"))
-        .route(admin(Route::get("/v1/db/collections/{name}", get_collection))
-            .summary("One collection")
-            .response::<Collection>(200, "The collection"))
-        .route(admin(Route::patch("/v1/db/collections/{name}", update_collection))
-            .summary("Change a collection's rules, schema or indexes")
-            .body::<UpdateCollection>()
-            .response::<Collection>(200, "The collection"))
-        .route(admin(Route::delete("/v1/db/collections/{name}", delete_collection))
-            .summary("Delete a collection and every document in it")
-            .empty(204, "Deleted"))
-        .route(caller(Route::post("/v1/db/batch", batch))
-            .summary("Up to 500 writes, all or nothing")
-            .body::<BatchRequest>()
-            .response::<BatchResults>(200, "One result per operation: the document, or null after a delete"))
-        .route(caller(Route::post("/v1/db/{collection}", create_document))
-            .summary("Create a document (with a generated id unless `id` is given)")
-            .body::<CreateDocument>()
-            .response::<DocumentBody<'static>>(201, "The new document"))
-        .route(caller(Route::get("/v1/db/{collection}", list_documents))
-            .summary("List documents by id, or by one field (`order=field` or `order=-field`)")
-            .query::<ListParams>()
-            .response::<DocumentList>(200, "A page of documents"))
-        .route(caller(Route::post("/v1/db/{collection}/query", query))
-            .summary("Query documents: filters, order, limit, cursor, select")
-            .body::<QueryRequest>()
-            .response::<DocumentList>(200, "A page of documents"))
-        .route(caller(Route::post("/v1/db/{collection}/count", count))
-            .summary("Count the documents matching a filter")
-            .body::<CountRequest>()
-            .response::<CountResult>(200, "How many"))
-        .route(caller(Route::get("/v1/db/{collection}/{id}", get_document))
-            .summary("One document; `ETag` is its version, `If-None-Match` gives 304")
-            .response::<DocumentBody<'static>>(200, "The document"))
-        .route(caller(Route::put("/v1/db/{collection}/{id}", set_document))
-            .summary("Create or replace a document; `If-Match` makes it conditional")
-            .body::<SetDocument>()
-            .response::<DocumentBody<'static>>(200, "Replaced")
-            .response::<DocumentBody<'static>>(201, "Created"))
-        .route(caller(Route::patch("/v1/db/{collection}/{id}", patch_document))
-            .summary("Change a document: merge patch, increment, server_time, array_union, array_remove")
-            .body::<PatchRequest>()
-            .response::<DocumentBody<'static>>(200, "The document"))
-        .route(caller(Route::delete("/v1/db/{collection}/{id}", delete_document))
-            .summary("Delete a document; `If-Match` makes it conditional")
-            .empty(204, "Deleted"))
+        .route(
+            admin(Route::get("/v1/db/collections", list_collections))
+                .summary("List collections")
+                .response::<CollectionList>(200, "Every collection"),
+        )
+        .route(
+            admin(Route::post("/v1/db/collections", create_collection))
+                .summary("Create a collection with its rules, schema and indexes")
+                .body::<CreateCollection>()
+                .response::<Collection>(201, "The new collection"),
+        )
+        .route(
+            admin(Route::get("/v1/db/collections/{name}", get_collection))
+                .summary("One collection")
+                .response::<Collection>(200, "The collection"),
+        )
+        .route(
+            admin(Route::patch("/v1/db/collections/{name}", update_collection))
+                .summary("Change a collection's rules, schema or indexes")
+                .body::<UpdateCollection>()
+                .response::<Collection>(200, "The collection"),
+        )
+        .route(
+            admin(Route::delete("/v1/db/collections/{name}", delete_collection))
+                .summary("Delete a collection and every document in it")
+                .empty(204, "Deleted"),
+        )
+        .route(
+            caller(Route::post("/v1/db/batch", batch))
+                .summary("Up to 500 writes, all or nothing")
+                .body::<BatchRequest>()
+                .response::<BatchResults>(
+                    200,
+                    "One result per operation: the document, or null after a delete",
+                ),
+        )
+        .route(
+            caller(Route::post("/v1/db/{collection}", create_document))
+                .summary("Create a document (with a generated id unless `id` is given)")
+                .body::<CreateDocument>()
+                .response::<DocumentBody<'static>>(201, "The new document"),
+        )
+        .route(
+            caller(Route::get("/v1/db/{collection}", list_documents))
+                .summary("List documents by id, or by one field (`order=field` or `order=-field`)")
+                .query::<ListParams>()
+                .response::<DocumentList>(200, "A page of documents"),
+        )
+        .route(
+            caller(Route::post("/v1/db/{collection}/query", query))
+                .summary("Query documents: filters, order, limit, cursor, select")
+                .body::<QueryRequest>()
+                .response::<DocumentList>(200, "A page of documents"),
+        )
+        .route(
+            caller(Route::post("/v1/db/{collection}/count", count))
+                .summary("Count the documents matching a filter")
+                .body::<CountRequest>()
+                .response::<CountResult>(200, "How many"),
+        )
+        .route(
+            caller(Route::get("/v1/db/{collection}/{id}", get_document))
+                .summary("One document; `ETag` is its version, `If-None-Match` gives 304")
+                .response::<DocumentBody<'static>>(200, "The document"),
+        )
+        .route(
+            caller(Route::put("/v1/db/{collection}/{id}", set_document))
+                .summary("Create or replace a document; `If-Match` makes it conditional")
+                .body::<SetDocument>()
+                .response::<DocumentBody<'static>>(200, "Replaced")
+                .response::<DocumentBody<'static>>(201, "Created"),
+        )
+        .route(
+            caller(Route::patch("/v1/db/{collection}/{id}", patch_document))
+                .summary("Change a document: merge patch, increment, server_time, array_union, array_remove")
+                .body::<PatchRequest>()
+                .response::<DocumentBody<'static>>(200, "The document"),
+        )
+        .route(
+            caller(Route::delete("/v1/db/{collection}/{id}", delete_document))
+                .summary("Delete a document; `If-Match` makes it conditional")
+                .empty(204, "Deleted"),
+        )
 }
 
 // ---- bodies ---------------------------------------------------------------
@@ -116,7 +147,9 @@ pub struct UpdateCollection {
 }
 
 /// Tells `null` (Some(None)) from an absent field (None).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -371,7 +404,9 @@ async fn create_document(
             &access(&caller, ip, "POST"),
         )
         .await?;
-    let doc = out.document.ok_or_else(|| Error::internal("a create left no document"))?;
+    let doc = out
+        .document
+        .ok_or_else(|| Error::internal("a create left no document"))?;
     document_response(StatusCode::CREATED, &collection, &doc)
 }
 
@@ -409,8 +444,14 @@ async fn set_document(
             &access(&caller, ip, "PUT"),
         )
         .await?;
-    let doc = out.document.ok_or_else(|| Error::internal("a set left no document"))?;
-    let status = if out.created { StatusCode::CREATED } else { StatusCode::OK };
+    let doc = out
+        .document
+        .ok_or_else(|| Error::internal("a set left no document"))?;
+    let status = if out.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     document_response(status, &collection, &doc)
 }
 
@@ -433,7 +474,9 @@ async fn patch_document(
             &access(&caller, ip, "PATCH"),
         )
         .await?;
-    let doc = out.document.ok_or_else(|| Error::internal("an update left no document"))?;
+    let doc = out
+        .document
+        .ok_or_else(|| Error::internal("an update left no document"))?;
     document_response(StatusCode::OK, &collection, &doc)
 }
 
@@ -501,7 +544,9 @@ async fn count(
         None | Some(Value::Null) => Filter::And(Vec::new()),
         Some(f) => Filter::parse(f)?,
     };
-    let count = d.count(&collection, &filter, &access(&caller, ip, "POST")).await?;
+    let count = d
+        .count(&collection, &filter, &access(&caller, ip, "POST"))
+        .await?;
     Ok(Json(CountResult { count }))
 }
 
@@ -515,8 +560,8 @@ fn operation(mut o: Map<String, Value>) -> Result<Operation, Error> {
         }
     };
     let kind = text(&mut o, "op")?.ok_or_else(|| Error::invalid_argument("each operation needs `op`"))?;
-    let collection =
-        text(&mut o, "collection")?.ok_or_else(|| Error::invalid_argument("each operation needs `collection`"))?;
+    let collection = text(&mut o, "collection")?
+        .ok_or_else(|| Error::invalid_argument("each operation needs `collection`"))?;
     let id = text(&mut o, "id")?;
     let if_version = match o.remove("if_version") {
         None | Some(Value::Null) => None,
@@ -525,9 +570,12 @@ fn operation(mut o: Map<String, Value>) -> Result<Operation, Error> {
                 .ok_or_else(|| Error::invalid_argument("`if_version` must be an integer"))?,
         ),
     };
-    let need_id = |id: Option<String>| id.ok_or_else(|| Error::invalid_argument(format!("`{kind}` needs `id`")));
+    let need_id =
+        |id: Option<String>| id.ok_or_else(|| Error::invalid_argument(format!("`{kind}` needs `id`")));
     let no_more = |o: &Map<String, Value>| match o.keys().next() {
-        Some(k) => Err(Error::invalid_argument(format!("unknown field `{k}` for `{kind}`"))),
+        Some(k) => Err(Error::invalid_argument(format!(
+            "unknown field `{k}` for `{kind}`"
+        ))),
         None => Ok(()),
     };
     let op = match kind.as_str() {
@@ -542,7 +590,10 @@ fn operation(mut o: Map<String, Value>) -> Result<Operation, Error> {
         "set" => {
             let data = document::data_object(o.remove("data"))?;
             no_more(&o)?;
-            Op::Set { id: need_id(id)?, data }
+            Op::Set {
+                id: need_id(id)?,
+                data,
+            }
         }
         "update" => Op::Update {
             id: need_id(id)?,

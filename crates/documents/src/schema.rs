@@ -41,7 +41,9 @@ const UNSUPPORTED: [&str; 5] = [
     "unevaluatedItems",
 ];
 
-const TYPES: [&str; 7] = ["null", "boolean", "object", "array", "number", "string", "integer"];
+const TYPES: [&str; 7] = [
+    "null", "boolean", "object", "array", "number", "string", "integer",
+];
 
 impl Schema {
     /// Checks a schema's shape and compiles its patterns.
@@ -134,7 +136,10 @@ fn check(
             return Err(bad(at, format!("`{k}` must be a number")));
         }
     }
-    if m.get("multipleOf").and_then(Value::as_f64).is_some_and(|x| x <= 0.0) {
+    if m.get("multipleOf")
+        .and_then(Value::as_f64)
+        .is_some_and(|x| x <= 0.0)
+    {
         return Err(bad(at, "`multipleOf` must be greater than 0"));
     }
     for k in [
@@ -301,7 +306,11 @@ fn equal(a: &Value, b: &Value) -> bool {
 impl Validator<'_> {
     fn fail(&mut self, message: String) {
         if self.errors.len() < MAX_ERRORS {
-            let path = self.path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect();
+            let path = self
+                .path
+                .iter()
+                .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+                .collect();
             self.errors.push(SchemaError { path, message });
         }
     }
@@ -375,7 +384,10 @@ impl Validator<'_> {
             self.fail("matches none of the schemas in anyOf".into());
         }
         if let Some(list) = m.get("oneOf").and_then(Value::as_array) {
-            let n = list.iter().filter(|sub| self.passes(sub, data, depth + 1)).count();
+            let n = list
+                .iter()
+                .filter(|sub| self.passes(sub, data, depth + 1))
+                .count();
             if n != 1 {
                 self.fail(format!("must match exactly one schema in oneOf, matches {n}"));
             }
@@ -481,7 +493,10 @@ impl Validator<'_> {
             }
         }
         if let Some(sub) = m.get("contains") {
-            let found = items.iter().filter(|item| self.passes(sub, item, depth + 1)).count() as u64;
+            let found = items
+                .iter()
+                .filter(|item| self.passes(sub, item, depth + 1))
+                .count() as u64;
             let min = m.get("minContains").and_then(Value::as_u64).unwrap_or(1);
             if found < min {
                 self.fail(format!("must contain at least {min} matching item(s)"));
@@ -549,7 +564,9 @@ impl Validator<'_> {
             }
             if !covered && let Some(sub) = additional {
                 if sub == &Value::Bool(false) {
-                    self.at(key.clone(), |v| v.fail(format!("`{key}` is not an allowed property")));
+                    self.at(key.clone(), |v| {
+                        v.fail(format!("`{key}` is not an allowed property"))
+                    });
                 } else {
                     self.at(key.clone(), |v| v.check(sub, value, depth + 1));
                 }
@@ -606,7 +623,13 @@ mod tests {
             },
             "$defs": {"address": {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}}
         });
-        assert!(errors(s.clone(), json!({"title": "hi", "owner": "u1", "age": 3, "price": 1.25})).is_empty());
+        assert!(
+            errors(
+                s.clone(),
+                json!({"title": "hi", "owner": "u1", "age": 3, "price": 1.25})
+            )
+            .is_empty()
+        );
         let got = errors(
             s,
             json!({"title": "too long", "age": 1.5, "tags": ["a", "a", "c"], "extra": 1, "price": 1.255, "kind": "x", "address": {"city": 3}}),

@@ -188,13 +188,11 @@ impl Gen {
     fn path(&mut self, path: &[String]) -> Access {
         let p = path_literal(path, self.dialect);
         match self.dialect {
-            Dialect::Sqlite => {
-                Access {
-                    typ: format!("json_type(data, {p})"),
-                    value: format!("json_extract(data, {p})"),
-                    json: String::new(),
-                }
-            }
+            Dialect::Sqlite => Access {
+                typ: format!("json_type(data, {p})"),
+                value: format!("json_extract(data, {p})"),
+                json: String::new(),
+            },
             Dialect::Postgres => {
                 let args = p;
                 Access {

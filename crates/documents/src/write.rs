@@ -27,10 +27,21 @@ const RESERVED: [&str; 2] = ["collections", "batch"];
 /// One document operation.
 #[derive(Debug, Clone)]
 pub enum Op {
-    Create { id: Option<String>, data: Map<String, Value> },
-    Set { id: String, data: Map<String, Value> },
-    Update { id: String, patch: Patch },
-    Delete { id: String },
+    Create {
+        id: Option<String>,
+        data: Map<String, Value>,
+    },
+    Set {
+        id: String,
+        data: Map<String, Value>,
+    },
+    Update {
+        id: String,
+        patch: Patch,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 impl Op {
@@ -174,7 +185,10 @@ impl Documents {
             )
             .await?;
         if changed == 0 {
-            return Err(Error::new(Code::Aborted, "the collection changed meanwhile; try again"));
+            return Err(Error::new(
+                Code::Aborted,
+                "the collection changed meanwhile; try again",
+            ));
         }
         if new_indexes.is_some_and(|n| n != current.def.indexes) {
             for ddl in collections::drop_indexes_ddl(&current.table, current.def.indexes.len()) {
@@ -223,7 +237,11 @@ impl Documents {
 
     /// Runs operations all together or not at all. An error names the
     /// failing operation in `details.index`.
-    pub async fn batch(&self, operations: Vec<Operation>, access: &Access<'_>) -> Result<Vec<Outcome>, Error> {
+    pub async fn batch(
+        &self,
+        operations: Vec<Operation>,
+        access: &Access<'_>,
+    ) -> Result<Vec<Outcome>, Error> {
         if operations.is_empty() {
             return Err(Error::invalid_argument("a batch needs at least one operation"));
         }
@@ -246,6 +264,21 @@ impl Documents {
                 o
             })
             .collect();
+        // Writers of one document on this node take turns instead of racing
+        // (racing writers would mostly retry); other nodes are still caught
+        // by the version check at commit.
+        let mut stripes: Vec<usize> = operations
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, fresh)| !**fresh)
+            .map(|(o, _)| stripe(&o.collection, o.op.id().unwrap_or_default()))
+            .collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut _turns = Vec::with_capacity(stripes.len());
+        for s in stripes {
+            _turns.push(self.inner.turns[s].lock().await);
+        }
         for attempt in 0.. {
             let (writes, outcomes) = self.prepare_all(&operations, &fresh, access).await?;
             match self.inner.writer.commit(writes).await {
@@ -286,10 +319,7 @@ impl Documents {
                 None if fresh[index] => None,
                 None => self.read(&c, &id).await.map_err(at)?,
             };
-            let (write, outcome) = self
-                .prepare(&c, o, &id, current, access, now)
-                .await
-                .map_err(at)?;
+            let (write, outcome) = self.prepare(&c, o, &id, current, access, now).await.map_err(at)?;
             pending.insert(key, outcome.document.clone());
             writes.push(write);
             outcomes.push(outcome);
@@ -359,8 +389,15 @@ impl Documents {
             (Op::Set { data, .. }, Some(old)) => {
                 let old_data = old.parse_data()?;
                 self.check_data(c, data)?;
-                self.require(c, RuleOp::Update, access, "update", Some((&old, &old_data)), Some(data))
-                    .await?;
+                self.require(
+                    c,
+                    RuleOp::Update,
+                    access,
+                    "update",
+                    Some((&old, &old_data)),
+                    Some(data),
+                )
+                .await?;
                 self.replace(c, old, data, now, write)
             }
             (Op::Update { patch, .. }, Some(old)) => {
@@ -368,8 +405,15 @@ impl Documents {
                 let mut data = old_data.clone();
                 patch.apply(&mut data, now)?;
                 self.check_data(c, &data)?;
-                self.require(c, RuleOp::Update, access, "update", Some((&old, &old_data)), Some(&data))
-                    .await?;
+                self.require(
+                    c,
+                    RuleOp::Update,
+                    access,
+                    "update",
+                    Some((&old, &old_data)),
+                    Some(&data),
+                )
+                .await?;
                 self.replace(c, old, &data, now, write)
             }
             (Op::Delete { .. }, Some(old)) => {
@@ -435,7 +479,11 @@ impl Documents {
                 c.def.name,
                 errors
                     .iter()
-                    .map(|e| format!("{} {}", if e.path.is_empty() { "data" } else { &e.path }, e.message))
+                    .map(|e| format!(
+                        "{} {}",
+                        if e.path.is_empty() { "data" } else { &e.path },
+                        e.message
+                    ))
                     .take(3)
                     .collect::<Vec<_>>()
                     .join("; ")
@@ -443,6 +491,14 @@ impl Documents {
         )
         .with_details(json!({ "errors": errors })))
     }
+}
+
+/// Which of the [`crate::TURN_STRIPES`] locks a document's writers share.
+fn stripe(collection: &str, id: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (collection, id).hash(&mut h);
+    (h.finish() % crate::TURN_STRIPES as u64) as usize
 }
 
 /// Adds `details.index` (keeping other details).

@@ -227,7 +227,12 @@ fn failed(index: usize, e: StoreError) -> CommitFailure {
     CommitFailure { index, failure }
 }
 
-async fn apply(tx: &mut Tx, writes: &[Write], postgres: bool, now: i64) -> Result<Vec<Change>, CommitFailure> {
+async fn apply(
+    tx: &mut Tx,
+    writes: &[Write],
+    postgres: bool,
+    now: i64,
+) -> Result<Vec<Change>, CommitFailure> {
     let json = if postgres { "::jsonb" } else { "" };
     let mut changes = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {

@@ -171,7 +171,10 @@ impl Files {
 
     /// How many objects there are in all buckets (for admin stats).
     pub async fn object_count(&self) -> Result<i64, Error> {
-        let row = self.db().fetch_optional("SELECT count(*) FROM objects", &[]).await?;
+        let row = self
+            .db()
+            .fetch_optional("SELECT count(*) FROM objects", &[])
+            .await?;
         Ok(row.map(|r| r.int(0)).transpose()?.unwrap_or(0))
     }
 
