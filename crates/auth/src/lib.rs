@@ -59,6 +59,7 @@ struct Inner {
     mailer: mail::Mailer,
     oauth: oauth::OAuth,
     active_sessions: sessions::ActiveSessions,
+    verified_tokens: tokens::VerifiedTokens,
     login_limiter: RateLimiter,
     hasher: password::Hasher,
     key_uses: service_keys::UseRecorder,
@@ -85,6 +86,7 @@ impl Auth {
                 mailer: mail::Mailer::new(config.smtp_url.as_ref(), &config.mail_from)
                     .map_err(basalt_core::Error::invalid_argument)?,
                 active_sessions: sessions::ActiveSessions::default(),
+                verified_tokens: tokens::VerifiedTokens::default(),
                 login_limiter: RateLimiter::per_minute(config.login_rate_limit),
                 hasher: password::Hasher::new(),
                 key_uses: service_keys::UseRecorder::default(),

@@ -71,9 +71,55 @@ impl AccessClaims {
     }
 }
 
+#[derive(Clone)]
 pub enum Verified {
     Admin(AdminClaims),
     User(AccessClaims),
+}
+
+impl Verified {
+    fn exp(&self) -> i64 {
+        match self {
+            Verified::Admin(c) => c.exp,
+            Verified::User(c) => c.exp,
+        }
+    }
+}
+
+/// Tokens whose signature and claims were checked, kept until they expire:
+/// an app sends the same token with every request, and checking an Ed25519
+/// signature costs far more than the rest of a simple request. Only exact
+/// token strings match; revocation is still checked on every request.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    tokens: std::sync::Mutex<std::collections::HashMap<Box<str>, Verified>>,
+}
+
+/// Most tokens remembered; past it the memory starts over.
+const MAX_VERIFIED: usize = 10_000;
+
+impl VerifiedTokens {
+    pub fn verify(&self, keys: &SigningKeys, token: &str, issuer: &str) -> Result<Verified, Error> {
+        let now = Timestamp::now().seconds();
+        {
+            let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(v) = tokens.get(token)
+                && v.exp() + LEEWAY_SECS as i64 > now
+            {
+                return Ok(v.clone());
+            }
+        }
+        let verified = keys.verify(token, issuer)?;
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if tokens.len() >= MAX_VERIFIED {
+            tokens.retain(|_, v| v.exp() + LEEWAY_SECS as i64 > now);
+            if tokens.len() >= MAX_VERIFIED {
+                tokens.clear();
+            }
+        }
+        tokens.insert(token.into(), verified.clone());
+        Ok(verified)
+    }
 }
 
 fn invalid() -> Error {
