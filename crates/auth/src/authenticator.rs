@@ -13,7 +13,11 @@ impl Authenticate for Auth {
                 let identity = service_keys::verify(self.db(), &self.inner.key_uses, bearer).await?;
                 return Ok(service_keys::identity(identity));
             }
-            match self.inner.verified_tokens.verify(self.keys(), bearer, self.issuer())? {
+            match self
+                .inner
+                .verified_tokens
+                .verify(self.keys(), bearer, self.issuer())?
+            {
                 Verified::Admin(claims) => match admins::current(self.db(), &claims).await? {
                     Some(admin) => Ok(Caller::Admin(Arc::new(basalt_core::caller::AdminIdentity {
                         id: admin.id,

@@ -105,6 +105,12 @@ impl Scalar {
                 n.as_f64()
                     .ok_or_else(|| Error::invalid_argument("a number in the filter is out of range"))?,
             ),
+            // No stored string can hold NUL (it is refused on write).
+            Value::String(s) if s.contains('\0') => {
+                return Err(Error::invalid_argument(
+                    "filter strings may not contain the NUL character (U+0000)",
+                ));
+            }
             Value::String(s) => Scalar::String(s.clone()),
             _ => {
                 return Err(Error::invalid_argument(

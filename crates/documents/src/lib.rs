@@ -5,11 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod collections;
+mod cursor;
 mod document;
 pub mod filter;
 pub mod order;
 pub mod patch;
-mod query;
+pub mod query;
 mod routes;
 pub mod schema;
 pub mod sql;
@@ -30,6 +31,7 @@ use tokio::sync::broadcast;
 
 pub use collections::{Collection, CollectionRules, IndexDef};
 pub use document::Document;
+pub use query::Query;
 pub use routes::api;
 pub use writer::Change;
 
@@ -60,6 +62,7 @@ struct Inner {
     writer: Writer,
     feed: broadcast::Sender<Arc<Change>>,
     settings: Settings,
+    cursor_key: cursor::CursorKey,
     /// Per-document turns for writers on this node (striped).
     turns: Vec<tokio::sync::Mutex<()>>,
 }
@@ -97,6 +100,7 @@ impl Access<'_> {
 impl Documents {
     pub async fn start(db: Db, engine: Arc<RuleEngine>, settings: Settings) -> Result<Documents, Error> {
         let (feed, _) = broadcast::channel(65_536);
+        let cursor_key = cursor::CursorKey::new(cursor_key(&db).await?);
         let documents = Documents {
             inner: Arc::new(Inner {
                 dialect: collections::dialect(db.backend()),
@@ -106,6 +110,7 @@ impl Documents {
                 cache: Cache::default(),
                 feed,
                 settings,
+                cursor_key,
                 turns: (0..TURN_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
         };
@@ -155,7 +160,11 @@ impl Documents {
             "SELECT version, created_at, updated_at, {data} FROM \"{}\" WHERE id = $1",
             c.table
         );
-        let row = self.db().fetch_optional(&sql, &[id.into()]).await?;
+        let row = self
+            .db()
+            .fetch_optional(&sql, &[id.into()])
+            .await
+            .map_err(|e| gone(e, &c.def.name))?;
         row.map(|r| {
             Ok(Document {
                 id: id.to_owned(),
@@ -276,6 +285,16 @@ impl Documents {
     }
 }
 
+/// A collection deleted on another node is still in this node's cache for a
+/// moment; its table is gone, and so is the collection.
+fn gone(e: basalt_store::StoreError, collection: &str) -> Error {
+    if e.is_missing_table() {
+        Error::not_found(format!("no collection named `{collection}`"))
+    } else {
+        e.into()
+    }
+}
+
 fn denied(c: &Loaded, op: RuleOp) -> Error {
     if c.rule(op).is_none() {
         Error::permission_denied(format!(
@@ -347,6 +366,27 @@ impl RuleSource for Documents {
             Ok(c.rule(op).cloned())
         })
     }
+}
+
+/// The key that seals query cursors: made once, kept in the database so a
+/// cursor from one node works on every node.
+async fn cursor_key(db: &Db) -> Result<Vec<u8>, Error> {
+    const NAME: &str = "cursor_key";
+    let mut key = [0u8; 32];
+    basalt_core::secret::fill_random(&mut key);
+    db.execute(
+        "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        &[
+            NAME.into(),
+            basalt_store::Param::Bytes(&key),
+            Timestamp::now().millis().into(),
+        ],
+    )
+    .await?;
+    let row = db
+        .fetch_optional("SELECT value FROM server_secrets WHERE name = $1", &[NAME.into()])
+        .await?;
+    Ok(row.ok_or_else(|| Error::internal("no cursor key"))?.bytes(0)?)
 }
 
 /// Drops expired changes from the feed every 30 seconds while the slice lives.

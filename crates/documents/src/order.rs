@@ -232,18 +232,10 @@ pub struct OrderSql {
 pub fn key_exprs(field: &Field, dialect: Dialect) -> [String; 4] {
     match field {
         Field::Id => ["4".into(), "NULL".into(), "id".into(), "NULL".into()],
-        Field::CreatedAt => [
-            "3".into(),
-            "CAST(created_at AS DOUBLE PRECISION)".into(),
-            "NULL".into(),
-            "NULL".into(),
-        ],
-        Field::UpdatedAt => [
-            "3".into(),
-            "CAST(updated_at AS DOUBLE PRECISION)".into(),
-            "NULL".into(),
-            "NULL".into(),
-        ],
+        // The bare columns (milliseconds), so an index on them serves both
+        // ordering and time filters; cursors bind their keys as integers.
+        Field::CreatedAt => ["3".into(), "created_at".into(), "NULL".into(), "NULL".into()],
+        Field::UpdatedAt => ["3".into(), "updated_at".into(), "NULL".into(), "NULL".into()],
         Field::Data(path) => match dialect {
             Dialect::Sqlite => {
                 let p = path_literal(path, dialect);
@@ -313,9 +305,16 @@ impl OrderBy {
                     format!("${}", first + params.len())
                 })
             };
-            for k in ckeys {
+            for (k, (field, _)) in ckeys.iter().zip(&self.fields) {
+                let time = matches!(field, Field::CreatedAt | Field::UpdatedAt);
                 values.push(bind(Some(Bound::Int(k.rank))));
-                values.push(bind(k.number.map(Bound::Float)));
+                values.push(bind(k.number.map(|n| {
+                    if time {
+                        Bound::Int(n as i64)
+                    } else {
+                        Bound::Float(n)
+                    }
+                })));
                 values.push(bind(k.string.clone().map(Bound::Text)));
                 values.push(bind(k.boolean.map(Bound::Bool)));
             }

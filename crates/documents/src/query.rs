@@ -26,7 +26,8 @@ pub struct Query {
     pub filter: Filter,
     pub order: OrderBy,
     pub limit: usize,
-    pub after: Option<(Vec<Key>, String)>,
+    /// The client's (sealed) cursor.
+    pub after: Option<String>,
     pub select: Option<Vec<Vec<String>>>,
 }
 
@@ -52,7 +53,7 @@ impl Query {
                 )));
             }
         };
-        let after = after.map(|c| order.decode_cursor(c)).transpose()?;
+        let after = after.map(str::to_owned);
         let select = select
             .map(|paths| {
                 if paths.len() > MAX_SELECT {
@@ -131,12 +132,49 @@ impl Documents {
         }
         sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", o.order_by));
         let params: Vec<Param<'_>> = w.params.iter().chain(&o.params).map(param).collect();
-        let rows = self.db().fetch_all(&sql, &params).await?;
+        let rows = self
+            .db()
+            .fetch_all(&sql, &params)
+            .await
+            .map_err(|e| crate::gone(e, &c.def.name))?;
         rows.iter().map(document).collect()
+    }
+
+    /// The database's plan for a query's first page (for admins and tests:
+    /// shows whether an index serves it).
+    pub async fn explain(&self, collection: &str, q: &Query) -> Result<String, Error> {
+        let c = self.collection(collection).await?;
+        let dialect = self.inner.dialect;
+        let w = compile(&q.filter, dialect, 0);
+        let o = q.order.sql(dialect, None, w.params.len());
+        let prefix = match dialect {
+            crate::sql::Dialect::Sqlite => "EXPLAIN QUERY PLAN",
+            crate::sql::Dialect::Postgres => "EXPLAIN",
+        };
+        let sql = format!(
+            "{prefix} SELECT id FROM \"{}\" WHERE {} ORDER BY {} LIMIT {}",
+            c.table,
+            w.sql,
+            o.order_by,
+            q.limit + 1
+        );
+        let params: Vec<Param<'_>> = w.params.iter().chain(&o.params).map(param).collect();
+        let rows = self.db().fetch_all(&sql, &params).await?;
+        let column = match dialect {
+            crate::sql::Dialect::Sqlite => 3,
+            crate::sql::Dialect::Postgres => 0,
+        };
+        let lines: Vec<String> = rows.iter().map(|r| r.text(column)).collect::<Result<_, _>>()?;
+        Ok(lines.join("\n"))
     }
 
     pub async fn query(&self, collection: &str, q: &Query, access: &Access<'_>) -> Result<Page, Error> {
         let c = self.collection(collection).await?;
+        let key = &self.inner.cursor_key;
+        let after = match &q.after {
+            Some(sealed) => Some(q.order.decode_cursor(&key.open(sealed, &q.order)?)?),
+            None => None,
+        };
         let rule = if access.caller.is_privileged() {
             None
         } else {
@@ -152,11 +190,11 @@ impl Documents {
                 updated_at: d.updated_at,
                 data,
             };
-            q.order.cursor(&q.order.keys(&view), &d.id)
+            key.seal(&q.order.cursor(&q.order.keys(&view), &d.id), &q.order)
         };
         let Some(rule) = rule else {
             let mut rows = self
-                .fetch(&c, &q.filter, &q.order, q.after.as_ref(), q.limit + 1)
+                .fetch(&c, &q.filter, &q.order, after.as_ref(), q.limit + 1)
                 .await?;
             let more = rows.len() > q.limit;
             rows.truncate(q.limit);
@@ -170,7 +208,7 @@ impl Documents {
             });
         };
         let scope = access.scope("list");
-        let mut after = q.after.clone();
+        let mut after = after;
         let mut documents = Vec::new();
         let mut scanned = 0;
         let chunk = (q.limit + 1).clamp(50, 1000);
@@ -215,7 +253,7 @@ impl Documents {
                     next_cursor: None,
                 });
             };
-            after = Some(q.order.decode_cursor(&cursor)?);
+            after = Some(q.order.decode_cursor(&key.open(&cursor, &q.order)?)?);
         }
     }
 
@@ -244,7 +282,11 @@ impl Documents {
             let w = compile(filter, dialect, 0);
             let sql = format!("SELECT count(*) FROM \"{}\" WHERE {}", c.table, w.sql);
             let params: Vec<Param<'_>> = w.params.iter().map(param).collect();
-            let row = self.db().fetch_optional(&sql, &params).await?;
+            let row = self
+                .db()
+                .fetch_optional(&sql, &params)
+                .await
+                .map_err(|e| crate::gone(e, &c.def.name))?;
             return Ok(row.map(|r| r.int(0)).transpose()?.unwrap_or(0).max(0) as u64);
         }
         let rule = c

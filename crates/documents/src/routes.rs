@@ -304,20 +304,21 @@ fn page_response(collection: &str, page: Page) -> Result<Response, Error> {
     ))
 }
 
-/// `If-Match: "3"` → 3. `*` (any version) is the same as no precondition
-/// for PATCH and DELETE, which need the document anyway.
+/// `If-Match: "3"` → 3; `*` → the document must exist, at any version.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Error> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
     let v = v.to_str().unwrap_or("").trim();
     if v == "*" {
-        return Ok(None);
+        return Ok(Some(crate::write::ANY_VERSION));
     }
     let bare = v.trim_start_matches("W/").trim_matches('"');
     bare.parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 1)
         .map(Some)
-        .map_err(|_| Error::invalid_argument("`If-Match` must be a document version, like \"3\""))
+        .ok_or_else(|| Error::invalid_argument("`If-Match` must be a document version, like \"3\", or *"))
 }
 
 fn access<'a>(caller: &'a Caller, ip: std::net::IpAddr, method: &'static str) -> Access<'a> {
@@ -563,13 +564,13 @@ fn operation(mut o: Map<String, Value>) -> Result<Operation, Error> {
     let collection = text(&mut o, "collection")?
         .ok_or_else(|| Error::invalid_argument("each operation needs `collection`"))?;
     let id = text(&mut o, "id")?;
-    let if_version = match o.remove("if_version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| Error::invalid_argument("`if_version` must be an integer"))?,
-        ),
-    };
+    let if_version =
+        match o.remove("if_version") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_i64().filter(|v| *v >= 1).ok_or_else(|| {
+                Error::invalid_argument("`if_version` must be a version: an integer from 1")
+            })?),
+        };
     let need_id =
         |id: Option<String>| id.ok_or_else(|| Error::invalid_argument(format!("`{kind}` needs `id`")));
     let no_more = |o: &Map<String, Value>| match o.keys().next() {

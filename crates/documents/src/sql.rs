@@ -1,6 +1,7 @@
 //! Filters compiled to SQL for SQLite (data as JSON text) and PostgreSQL
-//! (data as jsonb). Values and paths are always bound parameters; the SQL
-//! text holds only fixed fragments. The semantics are the in-memory
+//! (data as jsonb). Values are always bound parameters; paths, validated to
+//! letters, digits, `_` and `-`, are written as literals so expression
+//! indexes can match; nothing else from the query reaches the SQL text. The semantics are the in-memory
 //! evaluator's, checked by a differential test against both databases.
 //!
 //! The table has `id TEXT`, `created_at` and `updated_at` (milliseconds)
@@ -257,6 +258,8 @@ impl Gen {
     /// A typed comparison through the field's sort keys (see
     /// [`key_exprs`]): `rank = R AND key op $n`, which an index on the keys serves.
     fn keyed(&mut self, keys: &[String; 4], op: Op, s: &Scalar) -> String {
+        // The keys before the compared one are pinned (rank, then NULLs, which
+        // they always are for that rank) so an index on all four can seek.
         let [rank, number, string, boolean] = keys;
         match s {
             Scalar::Number(n) => {
@@ -265,12 +268,18 @@ impl Gen {
             }
             Scalar::String(text) => {
                 let p = self.bind(Bound::Text(text.clone()));
-                format!("({rank} = 4 AND {string} {} {p})", sql_op(op))
+                format!(
+                    "({rank} = 4 AND {number} IS NULL AND {string} {} {p})",
+                    sql_op(op)
+                )
             }
             Scalar::Bool(b) => match op {
                 Op::Eq | Op::Ne => {
                     let p = self.bind(Bound::Bool(*b));
-                    format!("({rank} = 2 AND {boolean} {} {p})", sql_op(op))
+                    format!(
+                        "({rank} = 2 AND {number} IS NULL AND {string} IS NULL AND {boolean} {} {p})",
+                        sql_op(op)
+                    )
                 }
                 _ => "1=0".into(),
             },

@@ -17,6 +17,8 @@ use crate::schema::Schema;
 use crate::writer::{CommitFailure, Expect, Failure, Write};
 use crate::{Access, Documents, not_found};
 
+/// `If-Match: *`: any version, as long as the document exists.
+pub const ANY_VERSION: i64 = -1;
 /// Most operations in one batch.
 pub const MAX_BATCH: usize = 500;
 /// How often a write that keeps losing races is tried before 409 `aborted`.
@@ -340,6 +342,7 @@ impl Documents {
         let max = self.inner.settings.max_document_bytes;
         if let (Some(want), Some(doc)) = (o.if_version, &current)
             && want != doc.version
+            && want != ANY_VERSION
         {
             return Err(Error::new(
                 Code::FailedPrecondition,
@@ -347,10 +350,12 @@ impl Documents {
             ));
         }
         if let (Some(want), None) = (o.if_version, &current) {
-            return Err(Error::new(
-                Code::FailedPrecondition,
-                format!("the document does not exist, so it is not at version {want}"),
-            ));
+            let message = if want == ANY_VERSION {
+                "the document does not exist (`If-Match: *`)".to_owned()
+            } else {
+                format!("the document does not exist, so it is not at version {want}")
+            };
+            return Err(Error::new(Code::FailedPrecondition, message));
         }
         let write = |after: Option<Document>, expect: Expect, exists_is_error: bool, change: String| Write {
             collection: c.clone(),
@@ -361,14 +366,19 @@ impl Documents {
             change: change.into(),
         };
         match (&o.op, current) {
-            (Op::Create { .. }, Some(_)) => Err(Error::already_exists(format!(
-                "a document with id `{id}` exists in `{}`",
-                c.def.name
-            ))),
-            (Op::Create { data, .. }, None) | (Op::Set { data, .. }, None) => {
-                self.check_data(c, data)?;
+            (Op::Create { data, .. }, Some(_)) => {
+                // Only a caller allowed to create learns that the id is taken.
                 self.require(c, RuleOp::Create, access, "create", None, Some(data))
                     .await?;
+                Err(Error::already_exists(format!(
+                    "a document with id `{id}` exists in `{}`",
+                    c.def.name
+                )))
+            }
+            (Op::Create { data, .. }, None) | (Op::Set { data, .. }, None) => {
+                self.require(c, RuleOp::Create, access, "create", None, Some(data))
+                    .await?;
+                self.check_data(c, data)?;
                 let doc = Document {
                     id: id.to_owned(),
                     version: 1,
@@ -388,7 +398,6 @@ impl Documents {
             }
             (Op::Set { data, .. }, Some(old)) => {
                 let old_data = old.parse_data()?;
-                self.check_data(c, data)?;
                 self.require(
                     c,
                     RuleOp::Update,
@@ -398,13 +407,13 @@ impl Documents {
                     Some(data),
                 )
                 .await?;
+                self.check_data(c, data)?;
                 self.replace(c, old, data, now, write)
             }
             (Op::Update { patch, .. }, Some(old)) => {
                 let old_data = old.parse_data()?;
                 let mut data = old_data.clone();
                 patch.apply(&mut data, now)?;
-                self.check_data(c, &data)?;
                 self.require(
                     c,
                     RuleOp::Update,
@@ -414,6 +423,7 @@ impl Documents {
                     Some(&data),
                 )
                 .await?;
+                self.check_data(c, &data)?;
                 self.replace(c, old, &data, now, write)
             }
             (Op::Delete { .. }, Some(old)) => {

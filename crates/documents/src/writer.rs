@@ -211,17 +211,10 @@ async fn write_batch(db: &Db, batch: &[Request]) -> Result<Results, Error> {
     Ok(results)
 }
 
-fn is_missing_table(e: &StoreError) -> bool {
-    let StoreError::Other(sqlx::Error::Database(db)) = e else {
-        return false;
-    };
-    db.code().as_deref() == Some("42P01") || db.message().contains("no such table")
-}
-
 fn failed(index: usize, e: StoreError) -> CommitFailure {
     let failure = match e {
         StoreError::UniqueViolation => Failure::UniqueIndex,
-        e if is_missing_table(&e) => Failure::Gone,
+        e if e.is_missing_table() => Failure::Gone,
         e => Failure::Error(e.into()),
     };
     CommitFailure { index, failure }

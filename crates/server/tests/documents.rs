@@ -23,7 +23,8 @@ on_both_backends!(
     batches_are_all_or_nothing,
     change_feed_is_commit_ordered,
     concurrent_writes_share_commits,
-    hostile_input
+    hostile_input,
+    indexes_serve_queries
 );
 
 async fn user(s: &TestServer, email: &str) -> (String, String) {
@@ -430,6 +431,37 @@ async fn optimistic_concurrency(s: &TestServer) {
     )
     .await
     .expect(400, Some("invalid_argument"));
+    // `*`: any version, but the document must exist.
+    send(
+        s,
+        Method::PUT,
+        "/v1/db/c/star",
+        Some(&admin),
+        Some(json!({"data": {}})),
+        &[("if-match", "*")],
+    )
+    .await
+    .expect(412, Some("failed_precondition"));
+    send(
+        s,
+        Method::PATCH,
+        "/v1/db/c/x",
+        Some(&admin),
+        Some(json!({"data": {"star": true}})),
+        &[("if-match", "*")],
+    )
+    .await
+    .expect(200, None);
+    send(
+        s,
+        Method::PATCH,
+        "/v1/db/c/x",
+        Some(&admin),
+        Some(json!({"data": {"star": false}})),
+        &[("if-match", "\"-1\"")],
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
     // Concurrent increments: none is lost, each is one version.
     let mut tasks = Vec::new();
     for _ in 0..20 {
@@ -452,14 +484,14 @@ async fn optimistic_concurrency(s: &TestServer) {
     }
     let d = s.get("/v1/db/c/x", Some(&admin)).await.json();
     assert_eq!(d["data"]["n"], 21);
-    assert_eq!(d["version"], 22);
+    assert_eq!(d["version"], 23);
     send(
         s,
         Method::DELETE,
         "/v1/db/c/x",
         Some(&admin),
         None,
-        &[("if-match", "\"22\"")],
+        &[("if-match", "\"23\"")],
     )
     .await
     .expect(204, None);
@@ -828,6 +860,21 @@ async fn rules_keep_users_apart(s: &TestServer) {
     s.post("/v1/db/notes", None, json!({"data": {"owner": ua}}))
         .await
         .expect(403, Some("permission_denied"));
+    // A caller the create rule refuses does not learn that an id is taken.
+    s.post(
+        "/v1/db/notes",
+        Some(&ta),
+        json!({"id": "n01", "data": {"owner": ub}}),
+    )
+    .await
+    .expect(403, Some("permission_denied"));
+    s.post(
+        "/v1/db/notes",
+        Some(&ta),
+        json!({"id": "n01", "data": {"owner": ua}}),
+    )
+    .await
+    .expect(409, Some("already_exists"));
     // get
     s.get("/v1/db/notes/n00", Some(&ta)).await.expect(200, None);
     s.get("/v1/db/notes/n01", Some(&ta))
@@ -1226,6 +1273,9 @@ async fn hostile_input(s: &TestServer) {
     s.post("/v1/db/h", None, json!({"data": {"s": "a\u{0}b"}}))
         .await
         .expect(400, Some("invalid_argument"));
+    s.post("/v1/db/h/query", None, json!({"where": [["s", "==", "a\u{0}b"]]}))
+        .await
+        .expect(400, Some("invalid_argument"));
     // Huge `in` lists are bounded.
     let many: Vec<i64> = (0..101).collect();
     s.post("/v1/db/h/query", None, json!({"where": [["n", "in", many]]}))
@@ -1269,4 +1319,88 @@ async fn hostile_input(s: &TestServer) {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 400);
+}
+
+async fn indexes_serve_queries(s: &TestServer) {
+    let admin = s.admin_token().await;
+    collection(
+        s,
+        &admin,
+        json!({"name": "posts", "indexes": [{"fields": [["owner", "asc"], ["created_at", "desc"]]}, {"fields": [["score", "asc"]]}, {"fields": [["flag", "asc"]]}]}),
+    )
+    .await;
+    for chunk in 0..6 {
+        let ops: Vec<Value> = (0..500)
+            .map(|i| {
+                let n = chunk * 500 + i;
+                json!({"op": "create", "collection": "posts", "data": {"owner": format!("u{}", n % 300), "score": n, "flag": n % 97 == 0}})
+            })
+            .collect();
+        s.post("/v1/db/batch", Some(&admin), json!({"operations": ops}))
+            .await
+            .expect(200, None);
+    }
+    let row = s
+        .state
+        .db
+        .fetch_optional("SELECT tbl FROM collections WHERE name = 'posts'", &[])
+        .await
+        .unwrap()
+        .unwrap();
+    let table = row.text(0).unwrap();
+    if s.backend == common::Backend::Postgres {
+        s.state
+            .db
+            .execute(&format!("ANALYZE \"{table}\""), &[])
+            .await
+            .unwrap();
+    }
+    let explain = |q: Value| {
+        let docs = s.state.documents.clone();
+        async move {
+            let q = basalt_documents::Query::parse(q.get("where"), q.get("order_by"), Some(20), None, None)
+                .unwrap();
+            docs.explain("posts", &q).await.unwrap()
+        }
+    };
+    for (q, index) in [
+        (
+            json!({"where": [["owner", "==", "u7"]], "order_by": [["created_at", "desc"]]}),
+            "_i0",
+        ),
+        (
+            json!({"where": [["score", ">=", 2990]], "order_by": [["score", "asc"]]}),
+            "_i1",
+        ),
+        (json!({"where": [["flag", "==", true]]}), "_i2"),
+    ] {
+        let plan = explain(q.clone()).await;
+        assert!(
+            plan.contains(&format!("{table}{index}")),
+            "{q} should use {table}{index}:\n{plan}"
+        );
+    }
+    // And the answers are right.
+    let page = query(
+        s,
+        Some(&admin),
+        "posts",
+        json!({"where": [["owner", "==", "u7"]], "order_by": [["created_at", "desc"]], "limit": 100}),
+    )
+    .await;
+    assert_eq!(ids(&page).len(), 10);
+    let page = query(
+        s,
+        Some(&admin),
+        "posts",
+        json!({"where": [["score", ">=", 2990]], "order_by": [["score", "asc"]]}),
+    )
+    .await;
+    let scores: Vec<i64> = page["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["data"]["score"].as_i64().unwrap())
+        .collect();
+    assert_eq!(scores, (2990..3000).collect::<Vec<_>>());
 }

@@ -58,6 +58,16 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// The statement named a table that does not exist (dropped meanwhile).
+    pub fn is_missing_table(&self) -> bool {
+        let StoreError::Other(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        db.code().as_deref() == Some("42P01") || db.message().contains("no such table")
+    }
+}
+
 impl From<StoreError> for basalt_core::Error {
     fn from(e: StoreError) -> Self {
         match e {
