@@ -296,6 +296,32 @@ fn parse_condition(items: &[Value]) -> Result<Filter, Error> {
     Ok(Filter::Condition { field, op, operand })
 }
 
+impl Filter {
+    /// The type rank (see `order::Key`) every match has at `field`, when a
+    /// condition that must hold (at the top level, under `and`) fixes it.
+    pub fn pinned_rank(&self, field: &Field) -> Option<i64> {
+        match self {
+            Filter::And(all) => all.iter().find_map(|f| f.pinned_rank(field)),
+            Filter::Or(_) => None,
+            Filter::Condition {
+                field: f,
+                op,
+                operand,
+            } if f == field => match (op, operand) {
+                (Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge, Operand::One(s)) => Some(match s {
+                    Scalar::Null => 1,
+                    Scalar::Bool(_) => 2,
+                    Scalar::Number(_) => 3,
+                    Scalar::String(_) => 4,
+                }),
+                (Op::Prefix, _) => Some(4),
+                _ => None,
+            },
+            Filter::Condition { .. } => None,
+        }
+    }
+}
+
 /// The value a data path points at, if present.
 pub fn lookup<'a>(data: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;

@@ -224,8 +224,11 @@ pub struct OrderSql {
     pub params: Vec<Bound>,
 }
 
-/// The four key expressions of a field: type rank, number, string, boolean
-/// (NULL where the value is of another type). Filters, `ORDER BY` and
+/// The four key expressions of a field: type rank, number, string, boolean.
+/// A key of another type than the value's is a constant (0, '', false), so
+/// within one rank only the value's own key varies, and a filter can pin
+/// every key with `=` (which both planners use to order by an index's next
+/// columns; `IS NULL` would not do for PostgreSQL). Filters, `ORDER BY` and
 /// collection indexes use these very expressions, so the database can match
 /// an index to a query. Paths are validated (letters, digits, `_`, `-`), so
 /// they are written into the SQL as literals, which index matching needs.
@@ -245,9 +248,9 @@ pub fn key_exprs(field: &Field, dialect: Dialect) -> [String; 4] {
                     format!(
                         "(CASE WHEN {t} IS NULL THEN 0 WHEN {t} = 'null' THEN 1 WHEN {t} IN ('true', 'false') THEN 2 WHEN {t} IN ('integer', 'real') THEN 3 WHEN {t} = 'text' THEN 4 ELSE 5 END)"
                     ),
-                    format!("(CASE WHEN {t} IN ('integer', 'real') THEN CAST({v} AS REAL) END)"),
-                    format!("(CASE WHEN {t} = 'text' THEN {v} END)"),
-                    format!("(CASE WHEN {t} IN ('true', 'false') THEN {t} = 'true' END)"),
+                    format!("(CASE WHEN {t} IN ('integer', 'real') THEN CAST({v} AS REAL) ELSE 0 END)"),
+                    format!("(CASE WHEN {t} = 'text' THEN {v} ELSE '' END)"),
+                    format!("(CASE WHEN {t} IN ('true', 'false') THEN {t} = 'true' ELSE 0 END)"),
                 ]
             }
             Dialect::Postgres => {
@@ -258,9 +261,9 @@ pub fn key_exprs(field: &Field, dialect: Dialect) -> [String; 4] {
                     format!(
                         "(CASE WHEN {t} IS NULL THEN 0 WHEN {t} = 'null' THEN 1 WHEN {t} = 'boolean' THEN 2 WHEN {t} = 'number' THEN 3 WHEN {t} = 'string' THEN 4 ELSE 5 END)"
                     ),
-                    format!("(CASE WHEN {t} = 'number' THEN ({v})::float8 END)"),
-                    format!("(CASE WHEN {t} = 'string' THEN {v} END) COLLATE \"C\""),
-                    format!("(CASE WHEN {t} = 'boolean' THEN {v} = 'true' END)"),
+                    format!("(CASE WHEN {t} = 'number' THEN ({v})::float8 ELSE 0 END)"),
+                    format!("(CASE WHEN {t} = 'string' THEN {v} ELSE '' END) COLLATE \"C\""),
+                    format!("(CASE WHEN {t} = 'boolean' THEN {v} = 'true' ELSE false END)"),
                 ]
             }
         },
@@ -268,24 +271,43 @@ pub fn key_exprs(field: &Field, dialect: Dialect) -> [String; 4] {
 }
 
 impl OrderBy {
-    pub fn sql(&self, dialect: Dialect, cursor: Option<&(Vec<Key>, String)>, first: usize) -> OrderSql {
+    /// `filter` is the query's: where it fixes a field's type, the rank key,
+    /// then constant, is left out of `ORDER BY` (SQLite does not see that an
+    /// expression pinned by `=` is constant, and would sort instead of
+    /// reading the index in order).
+    pub fn sql(
+        &self,
+        dialect: Dialect,
+        filter: &crate::filter::Filter,
+        cursor: Option<&(Vec<Key>, String)>,
+        first: usize,
+    ) -> OrderSql {
         let mut params = Vec::new();
         let mut items = Vec::new();
         let mut keys: Vec<(String, Direction)> = Vec::new();
+        let mut constant: Vec<bool> = Vec::new();
         for (field, dir) in &self.fields {
-            for e in key_exprs(field, dialect) {
+            let pinned = match field {
+                Field::Data(_) => filter.pinned_rank(field),
+                _ => None,
+            };
+            // Only the rank is left out: the keys after it follow the index's
+            // columns, which is what lets the planner read the index in order.
+            for (i, e) in key_exprs(field, dialect).into_iter().enumerate() {
                 keys.push((e, *dir));
+                constant.push(pinned.is_some() && i == 0);
             }
         }
+        constant.push(false);
         let id_expr = match dialect {
             Dialect::Sqlite => "id".to_owned(),
             Dialect::Postgres => "id COLLATE \"C\"".to_owned(),
         };
         keys.push((id_expr, self.tie_direction()));
-        for (e, dir) in &keys {
+        for ((e, dir), fixed) in keys.iter().zip(&constant) {
             // Constant keys (a field's fixed type rank) add nothing to the order, and
             // a bare number in ORDER BY would name a column.
-            if e == "NULL" || e.parse::<i64>().is_ok() {
+            if *fixed || e == "NULL" || e.parse::<i64>().is_ok() {
                 continue;
             }
             // NULL is the smallest key in both dialects' order here.
@@ -295,7 +317,11 @@ impl OrderBy {
                 (Direction::Asc, Dialect::Postgres) => "ASC NULLS FIRST",
                 (Direction::Desc, Dialect::Postgres) => "DESC NULLS LAST",
             };
-            items.push(format!("{e} {d}"));
+            // A key already ordered by (`id` then the `id` tie-break) would
+            // only make the planner sort.
+            if !items.iter().any(|i: &String| i.starts_with(&format!("{e} "))) {
+                items.push(format!("{e} {d}"));
+            }
         }
         let after = cursor.map(|(ckeys, cid)| {
             let mut values: Vec<Option<String>> = Vec::new();
@@ -306,17 +332,17 @@ impl OrderBy {
                 })
             };
             for (k, (field, _)) in ckeys.iter().zip(&self.fields) {
-                let time = matches!(field, Field::CreatedAt | Field::UpdatedAt);
                 values.push(bind(Some(Bound::Int(k.rank))));
-                values.push(bind(k.number.map(|n| {
-                    if time {
-                        Bound::Int(n as i64)
-                    } else {
-                        Bound::Float(n)
-                    }
-                })));
-                values.push(bind(k.string.clone().map(Bound::Text)));
-                values.push(bind(k.boolean.map(Bound::Bool)));
+                if let Field::Data(_) = field {
+                    // A data field's keys are never NULL: a key of another type is its constant.
+                    values.push(bind(Some(Bound::Float(k.number.unwrap_or(0.0)))));
+                    values.push(bind(Some(Bound::Text(k.string.clone().unwrap_or_default()))));
+                    values.push(bind(Some(Bound::Bool(k.boolean.unwrap_or(false)))));
+                } else {
+                    values.push(bind(k.number.map(|n| Bound::Int(n as i64))));
+                    values.push(bind(k.string.clone().map(Bound::Text)));
+                    values.push(bind(k.boolean.map(Bound::Bool)));
+                }
             }
             values.push(bind(Some(Bound::Text(cid.clone()))));
             // (k1 > c1) OR (k1 = c1 AND k2 > c2) OR …, with NULL-aware comparisons.

@@ -119,7 +119,7 @@ impl Documents {
     ) -> Result<Vec<Document>, Error> {
         let dialect = self.inner.dialect;
         let w = compile(filter, dialect, 0);
-        let o = order.sql(dialect, after, w.params.len());
+        let o = order.sql(dialect, filter, after, w.params.len());
         let mut sql = format!(
             "SELECT id, version, created_at, updated_at, {} FROM \"{}\" WHERE {}",
             self.data_column(),
@@ -146,7 +146,7 @@ impl Documents {
         let c = self.collection(collection).await?;
         let dialect = self.inner.dialect;
         let w = compile(&q.filter, dialect, 0);
-        let o = q.order.sql(dialect, None, w.params.len());
+        let o = q.order.sql(dialect, &q.filter, None, w.params.len());
         let prefix = match dialect {
             crate::sql::Dialect::Sqlite => "EXPLAIN QUERY PLAN",
             crate::sql::Dialect::Postgres => "EXPLAIN",

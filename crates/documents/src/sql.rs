@@ -258,18 +258,34 @@ impl Gen {
     /// A typed comparison through the field's sort keys (see
     /// [`key_exprs`]): `rank = R AND key op $n`, which an index on the keys serves.
     fn keyed(&mut self, keys: &[String; 4], op: Op, s: &Scalar) -> String {
-        // The keys before the compared one are pinned (rank, then NULLs, which
-        // they always are for that rank) so an index on all four can seek.
+        // Every key but the compared one is pinned to its constant (see
+        // `key_exprs`), so an index on the four keys can seek on them and,
+        // for an equality, order by the index's next columns.
         let [rank, number, string, boolean] = keys;
+        let (zero, empty, no) = match self.dialect {
+            Dialect::Sqlite => ("0", "''", "0"),
+            Dialect::Postgres => ("0", "''", "false"),
+        };
+        let eq = op == Op::Eq;
         match s {
             Scalar::Number(n) => {
                 let p = self.bind(Bound::Float(*n));
-                format!("({rank} = 3 AND {number} {} {p})", sql_op(op))
+                let rest = if eq {
+                    format!(" AND {string} = {empty} AND {boolean} = {no}")
+                } else {
+                    String::new()
+                };
+                format!("({rank} = 3 AND {number} {} {p}{rest})", sql_op(op))
             }
             Scalar::String(text) => {
                 let p = self.bind(Bound::Text(text.clone()));
+                let rest = if eq {
+                    format!(" AND {boolean} = {no}")
+                } else {
+                    String::new()
+                };
                 format!(
-                    "({rank} = 4 AND {number} IS NULL AND {string} {} {p})",
+                    "({rank} = 4 AND {number} = {zero} AND {string} {} {p}{rest})",
                     sql_op(op)
                 )
             }
@@ -277,14 +293,16 @@ impl Gen {
                 Op::Eq | Op::Ne => {
                     let p = self.bind(Bound::Bool(*b));
                     format!(
-                        "({rank} = 2 AND {number} IS NULL AND {string} IS NULL AND {boolean} {} {p})",
+                        "({rank} = 2 AND {number} = {zero} AND {string} = {empty} AND {boolean} {} {p})",
                         sql_op(op)
                     )
                 }
                 _ => "1=0".into(),
             },
             Scalar::Null => match op {
-                Op::Eq => format!("({rank} = 1)"),
+                Op::Eq => {
+                    format!("({rank} = 1 AND {number} = {zero} AND {string} = {empty} AND {boolean} = {no})")
+                }
                 _ => "1=0".into(),
             },
         }

@@ -377,7 +377,7 @@ mod ordering {
                 let mut cursor: Option<(Vec<Key>, String)> = None;
                 loop {
                     let c = compile(f, db.dialect(), 0);
-                    let os = o.sql(db.dialect(), cursor.as_ref(), c.params.len());
+                    let os = o.sql(db.dialect(), f, cursor.as_ref(), c.params.len());
                     let after = os.after.clone().map(|a| format!(" AND {a}")).unwrap_or_default();
                     let sql = format!(
                         "SELECT id FROM docs WHERE {}{after} ORDER BY {} LIMIT 7",

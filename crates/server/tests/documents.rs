@@ -1379,6 +1379,11 @@ async fn indexes_serve_queries(s: &TestServer) {
             plan.contains(&format!("{table}{index}")),
             "{q} should use {table}{index}:\n{plan}"
         );
+        // The order comes from the index: no sort step.
+        assert!(
+            !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
+            "{q} sorts:\n{plan}"
+        );
     }
     // And the answers are right.
     let page = query(
