@@ -4,6 +4,7 @@
 //! batches; and the change feed that realtime tails.
 #![forbid(unsafe_code)]
 
+mod cache;
 mod collections;
 mod cursor;
 mod document;
@@ -63,6 +64,7 @@ struct Inner {
     feed: broadcast::Sender<Arc<Change>>,
     settings: Settings,
     cursor_key: cursor::CursorKey,
+    recent: Arc<cache::DocumentCache>,
     /// Per-document turns for writers on this node (striped).
     turns: Vec<tokio::sync::Mutex<()>>,
 }
@@ -101,10 +103,15 @@ impl Documents {
     pub async fn start(db: Db, engine: Arc<RuleEngine>, settings: Settings) -> Result<Documents, Error> {
         let (feed, _) = broadcast::channel(65_536);
         let cursor_key = cursor::CursorKey::new(cursor_key(&db).await?);
+        // Only where every write passes through this process (one SQLite node).
+        let recent = Arc::new(cache::DocumentCache::new(
+            db.backend() == basalt_store::Backend::Sqlite,
+        ));
         let documents = Documents {
             inner: Arc::new(Inner {
                 dialect: collections::dialect(db.backend()),
-                writer: Writer::start(db.clone(), feed.clone()),
+                writer: Writer::start(db.clone(), feed.clone(), recent.clone()),
+                recent,
                 db,
                 engine,
                 cache: Cache::default(),
@@ -155,6 +162,10 @@ impl Documents {
 
     /// One stored document, bypassing rules.
     async fn read(&self, c: &Loaded, id: &str) -> Result<Option<Document>, Error> {
+        let epoch = match self.inner.recent.get(&c.table, id) {
+            Ok(doc) => return Ok(Some(doc)),
+            Err(epoch) => epoch,
+        };
         let data = self.data_column();
         let sql = format!(
             "SELECT version, created_at, updated_at, {data} FROM \"{}\" WHERE id = $1",
@@ -165,16 +176,21 @@ impl Documents {
             .fetch_optional(&sql, &[id.into()])
             .await
             .map_err(|e| gone(e, &c.def.name))?;
-        row.map(|r| {
-            Ok(Document {
-                id: id.to_owned(),
-                version: r.int(0)?,
-                created_at: r.int(1)?,
-                updated_at: r.int(2)?,
-                data: r.text(3)?,
+        let doc = row
+            .map(|r| {
+                Ok::<_, Error>(Document {
+                    id: id.to_owned(),
+                    version: r.int(0)?,
+                    created_at: r.int(1)?,
+                    updated_at: r.int(2)?,
+                    data: r.text(3)?,
+                })
             })
-        })
-        .transpose()
+            .transpose()?;
+        if let Some(d) = &doc {
+            self.inner.recent.fill(&c.table, d, epoch);
+        }
+        Ok(doc)
     }
 
     fn data_column(&self) -> &'static str {

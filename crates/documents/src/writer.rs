@@ -14,6 +14,7 @@ use basalt_core::{Error, Timestamp};
 use basalt_store::{Backend, Db, Param, StoreError, Tx};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::cache::DocumentCache;
 use crate::collections::Loaded;
 use crate::document::Document;
 
@@ -108,9 +109,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(db: Db, changes: broadcast::Sender<Arc<Change>>) -> Writer {
+    pub fn start(db: Db, changes: broadcast::Sender<Arc<Change>>, cache: Arc<DocumentCache>) -> Writer {
         let (queue, rx) = mpsc::channel(4096);
-        tokio::spawn(run(db, rx, changes));
+        tokio::spawn(run(db, rx, changes, cache));
         Writer { queue }
     }
 
@@ -127,7 +128,12 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Request>, changes: broadcast::Sender<Arc<Change>>) {
+async fn run(
+    db: Db,
+    mut rx: mpsc::Receiver<Request>,
+    changes: broadcast::Sender<Arc<Change>>,
+    cache: Arc<DocumentCache>,
+) {
     while let Some(first) = rx.recv().await {
         let mut writes = first.writes.len();
         let mut batch = vec![first];
@@ -140,14 +146,32 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Request>, changes: broadcast::Sender
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch, &changes).await;
+        commit_batch(&db, batch, &changes, &cache).await;
     }
 }
 
-async fn commit_batch(db: &Db, batch: Vec<Request>, feed: &broadcast::Sender<Arc<Change>>) {
+async fn commit_batch(
+    db: &Db,
+    batch: Vec<Request>,
+    feed: &broadcast::Sender<Arc<Change>>,
+    cache: &DocumentCache,
+) {
+    cache.forget(
+        batch
+            .iter()
+            .flat_map(|r| r.writes.iter())
+            .map(|w| (w.collection.table.as_str(), w.id.as_str())),
+    );
     let outcome = write_batch(db, &batch).await;
     match outcome {
         Ok(results) => {
+            let written = batch
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_ok())
+                .flat_map(|(req, _)| req.writes.iter())
+                .map(|w| (w.collection.table.as_str(), w.id.as_str(), w.after.as_ref()));
+            cache.committed(written);
             for (req, result) in batch.into_iter().zip(results) {
                 if let Ok(changes) = &result {
                     for c in changes {
@@ -171,8 +195,14 @@ async fn commit_batch(db: &Db, batch: Vec<Request>, feed: &broadcast::Sender<Arc
 type Results = Vec<Result<Vec<Change>, CommitFailure>>;
 
 /// One transaction for the whole batch; `Err` when the transaction itself
-/// failed (every request fails with it).
+/// failed (every request fails with it). The fast path writes everything
+/// with as few statements as it can and no savepoints; when any write in it
+/// fails, it is rolled back and the batch is written again, request by
+/// request, each in a savepoint, to tell who failed and why.
 async fn write_batch(db: &Db, batch: &[Request]) -> Result<Results, Error> {
+    if let Some(results) = fast_batch(db, batch).await? {
+        return Ok(results);
+    }
     let postgres = db.backend() == Backend::Postgres;
     let mut tx = db.begin().await?;
     if postgres {
@@ -209,6 +239,178 @@ async fn write_batch(db: &Db, batch: &[Request]) -> Result<Results, Error> {
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// Most rows in one multi-row `INSERT` (5 parameters each).
+const ROWS_PER_INSERT: usize = 500;
+
+/// The batch with multi-row inserts and no savepoints, or `None` when some
+/// write failed (nothing is then written).
+async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error> {
+    let postgres = db.backend() == Backend::Postgres;
+    let json = if postgres { "::jsonb" } else { "" };
+    let writes: Vec<&Write> = batch.iter().flat_map(|r| r.writes.iter()).collect();
+    let mut tx = db.begin().await?;
+    if postgres {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[FEED_LOCK.into()])
+            .await?;
+    }
+    // A statement that fails sends the batch down the slow path, which says why.
+    macro_rules! attempt {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(StoreError::UniqueViolation) => return Ok(None),
+                Err(e) if e.is_missing_table() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        };
+    }
+    let mut i = 0;
+    while i < writes.len() {
+        let w = writes[i];
+        let table = &w.collection.table;
+        if let (Some(_), Expect::Absent) = (&w.after, w.expect) {
+            // Consecutive creates in one table: one statement.
+            let mut group = vec![w];
+            while let Some(next) = writes.get(i + group.len())
+                && next.expect == Expect::Absent
+                && next.after.is_some()
+                && next.collection.table == *table
+                && group.len() < ROWS_PER_INSERT
+            {
+                group.push(next);
+            }
+            let mut values = Vec::with_capacity(group.len());
+            let mut params: Vec<Param<'_>> = Vec::with_capacity(group.len() * 5);
+            for g in &group {
+                let d = g.after.as_ref().expect("creates have a document");
+                let n = params.len();
+                values.push(format!(
+                    "(${}, ${}, ${}, ${}, ${}{json})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                ));
+                params.extend([
+                    Param::Text(&d.id),
+                    d.version.into(),
+                    d.created_at.into(),
+                    d.updated_at.into(),
+                    Param::Text(&d.data),
+                ]);
+            }
+            let sql = format!(
+                "INSERT INTO \"{table}\" (id, version, created_at, updated_at, data) VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
+                values.join(", ")
+            );
+            let inserted = attempt!(tx.fetch_all(&sql, &params).await);
+            if inserted.len() != group.len() {
+                return Ok(None);
+            }
+            i += group.len();
+            continue;
+        }
+        let touched = match (&w.after, w.expect) {
+            (Some(d), Expect::Version(v)) => attempt!(
+                tx.execute(
+                    &format!(
+                        "UPDATE \"{table}\" SET version = $2, updated_at = $3, data = $4{json} WHERE id = $1 AND version = $5"
+                    ),
+                    &[
+                        (&d.id).into(),
+                        d.version.into(),
+                        d.updated_at.into(),
+                        (&d.data).into(),
+                        v.into(),
+                    ],
+                )
+                .await
+            ),
+            (None, Expect::Version(v)) => attempt!(
+                tx.execute(
+                    &format!("DELETE FROM \"{table}\" WHERE id = $1 AND version = $2"),
+                    &[(&w.id).into(), v.into()],
+                )
+                .await
+            ),
+            _ => 1,
+        };
+        if touched == 0 {
+            return Ok(None);
+        }
+        i += 1;
+    }
+    // The change feed: one row per write, in order.
+    let now = Timestamp::now().millis();
+    let logged: Vec<&Write> = writes
+        .iter()
+        .copied()
+        .filter(|w| !(w.after.is_none() && w.expect == Expect::Absent))
+        .collect();
+    let mut seqs = Vec::with_capacity(logged.len());
+    for chunk in logged.chunks(ROWS_PER_INSERT) {
+        let mut values = Vec::with_capacity(chunk.len());
+        let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * 5);
+        for w in chunk {
+            let n = params.len();
+            values.push(format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+            params.extend([
+                Param::Text(&w.collection.def.name),
+                Param::Text(&w.id),
+                Param::Text(w.op()),
+                Param::Text(&w.change),
+                now.into(),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO changes (collection, doc_id, op, document, committed_at) VALUES {} RETURNING seq",
+            values.join(", ")
+        );
+        let rows = attempt!(tx.fetch_all(&sql, &params).await);
+        let mut chunk_seqs: Vec<i64> = rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?;
+        // Rows are numbered in the order of VALUES; RETURNING's order is not promised.
+        chunk_seqs.sort_unstable();
+        if chunk_seqs.len() != chunk.len() {
+            return Err(Error::internal(
+                "the change feed returned fewer rows than it was given",
+            ));
+        }
+        seqs.extend(chunk_seqs);
+    }
+    if postgres && !logged.is_empty() {
+        tx.execute("SELECT pg_notify('basalt_changes', '')", &[]).await?;
+    }
+    tx.commit().await?;
+    let mut seqs = seqs.into_iter();
+    let results = batch
+        .iter()
+        .map(|req| {
+            Ok(req
+                .writes
+                .iter()
+                .filter(|w| !(w.after.is_none() && w.expect == Expect::Absent))
+                .map(|w| Change {
+                    seq: seqs.next().unwrap_or_default(),
+                    collection: w.collection.def.name.clone(),
+                    id: w.id.clone(),
+                    op: w.op(),
+                    document: w.change.clone(),
+                    committed_at: now,
+                })
+                .collect())
+        })
+        .collect();
+    Ok(Some(results))
 }
 
 fn failed(index: usize, e: StoreError) -> CommitFailure {

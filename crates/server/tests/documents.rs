@@ -24,7 +24,8 @@ on_both_backends!(
     change_feed_is_commit_ordered,
     concurrent_writes_share_commits,
     hostile_input,
-    indexes_serve_queries
+    indexes_serve_queries,
+    reads_follow_writes
 );
 
 async fn user(s: &TestServer, email: &str) -> (String, String) {
@@ -1408,4 +1409,75 @@ async fn indexes_serve_queries(s: &TestServer) {
         .map(|d| d["data"]["score"].as_i64().unwrap())
         .collect();
     assert_eq!(scores, (2990..3000).collect::<Vec<_>>());
+}
+
+/// Reads never go back in time, and always see the caller's own writes,
+/// while writers and readers hammer one document.
+async fn reads_follow_writes(s: &TestServer) {
+    let admin = s.admin_token().await;
+    collection(s, &admin, json!({"name": "hot"})).await;
+    create(s, Some(&admin), "hot", json!({"id": "x", "data": {"n": 0}})).await;
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let client = s.client.clone();
+        let url = format!("{}/v1/db/hot/x", s.url);
+        let token = admin.clone();
+        readers.push(tokio::spawn(async move {
+            let mut last = 0;
+            for _ in 0..150 {
+                let d: Value = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let v = d["version"].as_i64().unwrap();
+                assert!(v >= last, "version went back from {last} to {v}");
+                assert_eq!(d["data"]["n"].as_i64().unwrap() + 1, v, "data and version agree");
+                last = v;
+            }
+        }));
+    }
+    let mut writers = Vec::new();
+    for _ in 0..2 {
+        let client = s.client.clone();
+        let url = format!("{}/v1/db/hot/x", s.url);
+        let token = admin.clone();
+        writers.push(tokio::spawn(async move {
+            for _ in 0..40 {
+                let w: Value = client
+                    .patch(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"increment": {"n": 1}}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let r: Value = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert!(
+                    r["version"].as_i64() >= w["version"].as_i64(),
+                    "a read after a write sees it"
+                );
+            }
+        }));
+    }
+    for t in readers.into_iter().chain(writers) {
+        t.await.unwrap();
+    }
+    let d = s.get("/v1/db/hot/x", Some(&admin)).await.json();
+    assert_eq!(d["version"], 81);
+    assert_eq!(d["data"]["n"], 80);
 }
