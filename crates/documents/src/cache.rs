@@ -12,16 +12,26 @@ use std::sync::Mutex;
 
 use crate::document::Document;
 
-/// Bytes of document data the cache holds before it starts over.
-const MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes the cache holds (documents and their keys) before it starts over.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-type Key = (String, String);
-
+/// Documents by table, then id (looked up without allocating a key).
 #[derive(Default)]
 struct Entries {
-    docs: HashMap<Key, Document>,
+    docs: HashMap<String, HashMap<String, Document>>,
     bytes: usize,
     epoch: u64,
+}
+
+/// What an entry costs, roughly: its data, its id twice, and the map's share.
+fn cost(d: &Document) -> usize {
+    d.data.len() + 2 * d.id.len() + 96
+}
+
+fn remove(entries: &mut Entries, table: &str, id: &str) {
+    if let Some(old) = entries.docs.get_mut(table).and_then(|t| t.remove(id)) {
+        entries.bytes -= cost(&old);
+    }
 }
 
 pub struct DocumentCache {
@@ -47,8 +57,7 @@ impl DocumentCache {
             return Err(None);
         }
         let entries = self.lock();
-        // A borrowed key would need a second map; documents ids are short.
-        match entries.docs.get(&(table.to_owned(), id.to_owned())) {
+        match entries.docs.get(table).and_then(|t| t.get(id)) {
             Some(d) => Ok(d.clone()),
             None => Err(Some(entries.epoch)),
         }
@@ -70,9 +79,7 @@ impl DocumentCache {
         }
         let mut entries = self.lock();
         for (table, id) in keys {
-            if let Some(old) = entries.docs.remove(&(table.to_owned(), id.to_owned())) {
-                entries.bytes -= old.data.len();
-            }
+            remove(&mut entries, table, id);
         }
         entries.epoch += 1;
     }
@@ -86,11 +93,7 @@ impl DocumentCache {
         for (table, id, doc) in docs {
             match doc {
                 Some(d) => put(&mut entries, table, d.clone()),
-                None => {
-                    if let Some(old) = entries.docs.remove(&(table.to_owned(), id.to_owned())) {
-                        entries.bytes -= old.data.len();
-                    }
-                }
+                None => remove(&mut entries, table, id),
             }
         }
         entries.epoch += 1;
@@ -98,13 +101,17 @@ impl DocumentCache {
 }
 
 fn put(entries: &mut Entries, table: &str, doc: Document) {
-    if entries.bytes + doc.data.len() > MAX_BYTES {
+    if entries.bytes + cost(&doc) > MAX_BYTES {
         entries.docs.clear();
         entries.bytes = 0;
     }
-    entries.bytes += doc.data.len();
-    if let Some(old) = entries.docs.insert((table.to_owned(), doc.id.clone()), doc) {
-        entries.bytes -= old.data.len();
+    entries.bytes += cost(&doc);
+    let docs = match entries.docs.get_mut(table) {
+        Some(t) => t,
+        None => entries.docs.entry(table.to_owned()).or_default(),
+    };
+    if let Some(old) = docs.insert(doc.id.clone(), doc) {
+        entries.bytes -= cost(&old);
     }
 }
 

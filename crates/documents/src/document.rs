@@ -55,13 +55,13 @@ impl Document {
     }
 
     /// What rules see as `doc`.
-    pub fn rule_value(&self, data: &Map<String, Value>) -> rhai::Dynamic {
-        basalt_rules::doc_value(
+    pub fn rule_value(&self) -> rhai::Dynamic {
+        basalt_rules::doc_value_from_text(
             &self.id,
             self.version,
             self.created_at,
             self.updated_at,
-            &Value::Object(data.clone()),
+            &self.data,
         )
     }
 }

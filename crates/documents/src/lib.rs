@@ -206,7 +206,7 @@ impl Documents {
         c: &Loaded,
         op: RuleOp,
         scope: &Scope,
-        doc: Option<(&Document, &Map<String, Value>)>,
+        doc: Option<&Document>,
         data: Option<&Map<String, Value>>,
     ) -> bool {
         let Some(rule) = c.rule(op) else { return false };
@@ -218,13 +218,13 @@ impl Documents {
         c: &Loaded,
         rule: &Rule,
         scope: &Scope,
-        doc: Option<(&Document, &Map<String, Value>)>,
+        doc: Option<&Document>,
         data: Option<&Map<String, Value>>,
     ) -> bool {
         let mut ctx =
             RuleContext::new(scope.auth.clone(), scope.request.clone()).with_collection(&c.def.name);
-        if let Some((d, parsed)) = doc {
-            ctx = ctx.with_doc(d.rule_value(parsed));
+        if let Some(d) = doc {
+            ctx = ctx.with_doc(d.rule_value());
         }
         if let Some(data) = data {
             ctx = ctx.with_data(basalt_rules::json_value(&Value::Object(data.clone())));
@@ -243,7 +243,7 @@ impl Documents {
         op: RuleOp,
         access: &Access<'_>,
         request_op: &str,
-        doc: Option<(&Document, &Map<String, Value>)>,
+        doc: Option<&Document>,
         data: Option<&Map<String, Value>>,
     ) -> Result<(), Error> {
         if access.caller.is_privileged() {
@@ -273,8 +273,7 @@ impl Documents {
             }
             return Err(not_found(collection, id));
         };
-        let parsed = doc.parse_data()?;
-        self.require(&c, RuleOp::Read, access, "get", Some((&doc, &parsed)), None)
+        self.require(&c, RuleOp::Read, access, "get", Some(&doc), None)
             .await?;
         Ok(doc)
     }

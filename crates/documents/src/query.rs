@@ -212,48 +212,61 @@ impl Documents {
         let mut documents = Vec::new();
         let mut scanned = 0;
         let chunk = (q.limit + 1).clamp(50, 1000);
+        // The plain cursor (unsealed) of a document, for the next fetch.
+        let plain = |d: &Document| -> Result<(Vec<Key>, String), Error> {
+            let data = d.parse_data()?;
+            let view = DocumentView {
+                id: &d.id,
+                created_at: d.created_at,
+                updated_at: d.updated_at,
+                data: &data,
+            };
+            Ok((q.order.keys(&view), d.id.clone()))
+        };
         loop {
             let rows = self.fetch(&c, &q.filter, &q.order, after.as_ref(), chunk).await?;
             let exhausted = rows.len() < chunk;
             let n = rows.len();
-            let mut last_cursor = None;
+            let mut last_scanned = None;
             for (i, d) in rows.into_iter().enumerate() {
                 scanned += 1;
-                let data = d.parse_data()?;
-                let allowed = self.evaluate(&c, rule, &scope, Some((&d, &data)), None).await;
-                let cursor = cursor_of(&d, &data);
-                if allowed {
+                if self.evaluate(&c, rule, &scope, Some(&d), None).await {
                     documents.push(d);
                     if documents.len() == q.limit {
                         // More rows may follow (the next page may turn out empty if the rule denies them).
                         let more = !exhausted || i + 1 < n;
+                        let next_cursor = match documents.last() {
+                            Some(last) if more => Some(cursor_of(last, &last.parse_data()?)),
+                            _ => None,
+                        };
                         return Ok(Page {
                             documents: self.project(documents, q)?,
-                            next_cursor: more.then_some(cursor),
+                            next_cursor,
                         });
                     }
+                } else {
+                    last_scanned = Some(d);
+                    continue;
                 }
-                last_cursor = Some(cursor);
+                last_scanned = None;
             }
-            if exhausted {
+            // The last row looked at: the last allowed document, or a denied one after it.
+            let last = last_scanned.as_ref().or(documents.last());
+            if exhausted || last.is_none() {
                 return Ok(Page {
                     documents: self.project(documents, q)?,
                     next_cursor: None,
                 });
             }
+            let last = last.expect("checked above");
             if scanned >= SCAN_BOUND {
+                let next_cursor = Some(cursor_of(last, &last.parse_data()?));
                 return Ok(Page {
                     documents: self.project(documents, q)?,
-                    next_cursor: last_cursor,
+                    next_cursor,
                 });
             }
-            let Some(cursor) = last_cursor else {
-                return Ok(Page {
-                    documents: self.project(documents, q)?,
-                    next_cursor: None,
-                });
-            };
-            after = Some(q.order.decode_cursor(&key.open(&cursor, &q.order)?)?);
+            after = Some(plain(last)?);
         }
     }
 
@@ -303,8 +316,7 @@ impl Documents {
             let exhausted = rows.len() < 1000;
             for d in &rows {
                 scanned += 1;
-                let data = d.parse_data()?;
-                if self.evaluate(&c, rule, &scope, Some((d, &data)), None).await {
+                if self.evaluate(&c, rule, &scope, Some(d), None).await {
                     count += 1;
                 }
             }

@@ -397,16 +397,8 @@ impl Documents {
                 ))
             }
             (Op::Set { data, .. }, Some(old)) => {
-                let old_data = old.parse_data()?;
-                self.require(
-                    c,
-                    RuleOp::Update,
-                    access,
-                    "update",
-                    Some((&old, &old_data)),
-                    Some(data),
-                )
-                .await?;
+                self.require(c, RuleOp::Update, access, "update", Some(&old), Some(data))
+                    .await?;
                 self.check_data(c, data)?;
                 self.replace(c, old, data, now, write)
             }
@@ -414,21 +406,13 @@ impl Documents {
                 let old_data = old.parse_data()?;
                 let mut data = old_data.clone();
                 patch.apply(&mut data, now)?;
-                self.require(
-                    c,
-                    RuleOp::Update,
-                    access,
-                    "update",
-                    Some((&old, &old_data)),
-                    Some(&data),
-                )
-                .await?;
+                self.require(c, RuleOp::Update, access, "update", Some(&old), Some(&data))
+                    .await?;
                 self.check_data(c, &data)?;
                 self.replace(c, old, &data, now, write)
             }
             (Op::Delete { .. }, Some(old)) => {
-                let old_data = old.parse_data()?;
-                self.require(c, RuleOp::Delete, access, "delete", Some((&old, &old_data)), None)
+                self.require(c, RuleOp::Delete, access, "delete", Some(&old), None)
                     .await?;
                 let change = old.to_json(&c.def.name)?;
                 Ok((

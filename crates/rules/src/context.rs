@@ -102,6 +102,25 @@ pub fn doc_value(id: &str, version: i64, created_at_ms: i64, updated_at_ms: i64,
     frozen(Dynamic::from_map(map))
 }
 
+/// `doc` from the stored JSON text of its data, read straight into rule
+/// values (no JSON tree in between).
+pub fn doc_value_from_text(
+    id: &str,
+    version: i64,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+    data: &str,
+) -> Dynamic {
+    let mut map = Map::new();
+    map.insert("id".into(), id.into());
+    map.insert("version".into(), version.into());
+    map.insert("created_at".into(), created_at_ms.into());
+    map.insert("updated_at".into(), updated_at_ms.into());
+    let data = serde_json::from_str::<Dynamic>(data).map_or(Dynamic::UNIT, frozen);
+    map.insert("data".into(), data);
+    frozen(Dynamic::from_map(map))
+}
+
 /// `request`: `#{method, time, ip, operation}`, `time` in ms since the epoch.
 pub fn request_value(method: &str, time_ms: i64, ip: &str, operation: &str) -> Dynamic {
     let mut map = Map::new();

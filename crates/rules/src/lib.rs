@@ -13,7 +13,7 @@ mod context;
 mod engine;
 mod playground;
 
-pub use context::{RuleContext, auth_value, doc_value, json_value, request_value};
+pub use context::{RuleContext, auth_value, doc_value, doc_value_from_text, json_value, request_value};
 pub use engine::{CompileError, Decision, Limits, Rule, RuleEngine};
 pub use playground::{Rules, api};
 
