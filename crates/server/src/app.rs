@@ -20,9 +20,21 @@ use tokio::net::TcpListener;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Everything handlers reach through `State`; each slice asks only for its part.
+/// Everything handlers reach through `State`; each slice asks only for its
+/// part. One pointer: the router clones the state for every request, and a
+/// dozen reference counts bumped from both cores would cost more than the
+/// request's own work on a fast route.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+pub struct Parts {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Auth,
@@ -164,7 +176,7 @@ impl App {
             .map_err(|e| StartError(format!("cannot open the file store: {}", e.message())))?;
         let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;
         Ok(App {
-            state: AppState {
+            state: AppState(Arc::new(Parts {
                 config: Arc::new(config),
                 db,
                 authenticator: basalt_auth::authenticator(auth.clone()),
@@ -174,7 +186,7 @@ impl App {
                 files,
                 documents,
                 openapi: openapi.into(),
-            },
+            })),
         })
     }
 

@@ -220,7 +220,7 @@ fn load(args: &ConfigArgs, default_log: &str) -> Result<(Config, Settings), Stri
 async fn auth(args: &StoreArgs) -> Result<(Auth, Config), String> {
     let (config, _) = load(&args.config_args(), "warn")?;
     let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
-    Ok((app.state.auth, config))
+    Ok((app.state.auth.clone(), config))
 }
 
 fn init_logging(filter: &str) {
