@@ -101,7 +101,7 @@ impl Access<'_> {
 
 impl Documents {
     pub async fn start(db: Db, engine: Arc<RuleEngine>, settings: Settings) -> Result<Documents, Error> {
-        let (feed, _) = broadcast::channel(65_536);
+        let (feed, _) = broadcast::channel(16_384);
         let cursor_key = cursor::CursorKey::new(cursor_key(&db).await?);
         // Only where every write passes through this process (one SQLite node).
         let recent = Arc::new(cache::DocumentCache::new(
