@@ -110,12 +110,24 @@ impl Db {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .disable_statement_logging();
-        // The writer first: it creates the file and switches it to WAL.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await?;
+        // The writer first: it creates the file and switches it to WAL. Switching
+        // takes a lock that the busy timeout does not cover, so processes opening
+        // a new file at the same moment retry for a while.
+        let started = std::time::Instant::now();
+        let write = loop {
+            let attempt = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+                .await;
+            match attempt.map_err(StoreError::from) {
+                Ok(pool) => break pool,
+                Err(StoreError::Unavailable(_)) if started.elapsed() < BUSY_TIMEOUT => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let read = SqlitePoolOptions::new()
             .max_connections(readers.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
