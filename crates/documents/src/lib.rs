@@ -9,6 +9,7 @@ mod collections;
 mod cursor;
 mod document;
 pub mod filter;
+pub mod live;
 pub mod order;
 pub mod patch;
 pub mod query;
@@ -32,6 +33,7 @@ use tokio::sync::broadcast;
 
 pub use collections::{Collection, CollectionRules, IndexDef};
 pub use document::Document;
+pub use filter::Filter;
 pub use query::Query;
 pub use routes::api;
 pub use writer::Change;

@@ -364,6 +364,7 @@ impl Documents {
             exists_is_error,
             after,
             change: change.into(),
+            previous: None,
         };
         match (&o.op, current) {
             (Op::Create { data, .. }, Some(_)) => {
@@ -450,8 +451,11 @@ impl Documents {
             data: document::encode_data(data, self.inner.settings.max_document_bytes)?,
         };
         let change = doc.to_json(&c.def.name)?;
+        let previous = old.to_json(&c.def.name)?;
+        let mut w = write(Some(doc.clone()), Expect::Version(old.version), false, change);
+        w.previous = Some(previous.into());
         Ok((
-            write(Some(doc.clone()), Expect::Version(old.version), false, change),
+            w,
             Outcome {
                 document: Some(doc),
                 created: false,

@@ -44,6 +44,8 @@ pub struct Write {
     pub after: Option<Document>,
     /// The change-feed entry: the new document, or for a delete the last one, as JSON.
     pub change: Arc<str>,
+    /// For an update, the document as it was, as JSON.
+    pub previous: Option<Arc<str>>,
 }
 
 impl Write {
@@ -65,6 +67,8 @@ pub struct Change {
     pub op: &'static str,
     /// The document as API.md shows it (for `delete`, the last one).
     pub document: Arc<str>,
+    /// For an update, the document before it.
+    pub previous: Option<Arc<str>>,
     pub committed_at: i64,
 }
 
@@ -357,23 +361,25 @@ async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error
         for w in chunk {
             let n = params.len();
             values.push(format!(
-                "(${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${})",
                 n + 1,
                 n + 2,
                 n + 3,
                 n + 4,
-                n + 5
+                n + 5,
+                n + 6
             ));
             params.extend([
                 Param::Text(&w.collection.def.name),
                 Param::Text(&w.id),
                 Param::Text(w.op()),
                 Param::Text(&w.change),
+                w.previous.as_deref().into(),
                 now.into(),
             ]);
         }
         let sql = format!(
-            "INSERT INTO changes (collection, doc_id, op, document, committed_at) VALUES {} RETURNING seq",
+            "INSERT INTO changes (collection, doc_id, op, document, previous, committed_at) VALUES {} RETURNING seq",
             values.join(", ")
         );
         let rows = attempt!(tx.fetch_all(&sql, &params).await);
@@ -405,6 +411,7 @@ async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error
                     id: w.id.clone(),
                     op: w.op(),
                     document: w.change.clone(),
+                    previous: w.previous.clone(),
                     committed_at: now,
                 })
                 .collect())
@@ -483,12 +490,13 @@ async fn apply(
         }
         let row = tx
             .fetch_optional(
-                "INSERT INTO changes (collection, doc_id, op, document, committed_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                "INSERT INTO changes (collection, doc_id, op, document, previous, committed_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
                 &[
                     (&w.collection.def.name).into(),
                     (&w.id).into(),
                     w.op().into(),
                     Param::Text(&w.change),
+                    w.previous.as_deref().into(),
                     now.into(),
                 ],
             )
@@ -504,6 +512,7 @@ async fn apply(
             id: w.id.clone(),
             op: w.op(),
             document: w.change.clone(),
+            previous: w.previous.clone(),
             committed_at: now,
         });
     }

@@ -16,6 +16,8 @@ pub struct RuleContext {
     pub request: Dynamic,
     pub collection: Dynamic,
     pub object: Dynamic,
+    /// Realtime channel rules: the channel's name.
+    pub channel: Dynamic,
 }
 
 impl RuleContext {
@@ -40,6 +42,10 @@ impl RuleContext {
     }
     pub fn with_object(mut self, object: Dynamic) -> Self {
         self.object = object;
+        self
+    }
+    pub fn with_channel(mut self, name: &str) -> Self {
+        self.channel = Dynamic::from(ImmutableString::from(name));
         self
     }
 }

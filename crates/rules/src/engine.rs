@@ -101,7 +101,15 @@ pub struct Decision {
 
 /// Names every rule may use; compiling with them declared lets strict mode
 /// refuse a misspelt variable at save time.
-const VARIABLES: [&str; 6] = ["auth", "doc", "data", "request", "collection", "object"];
+const VARIABLES: [&str; 7] = [
+    "auth",
+    "doc",
+    "data",
+    "request",
+    "collection",
+    "object",
+    "channel",
+];
 
 /// Per-evaluation state for the engine's callbacks (evaluation is synchronous
 /// on one thread, so a thread-local is exact).
@@ -333,6 +341,7 @@ impl RuleEngine {
         scope.push_constant_dynamic("request", ctx.request.clone());
         scope.push_constant_dynamic("collection", ctx.collection.clone());
         scope.push_constant_dynamic("object", ctx.object.clone());
+        scope.push_constant_dynamic("channel", ctx.channel.clone());
         RUN.with(|r| {
             *r.borrow_mut() = Some(Run {
                 now_ms,

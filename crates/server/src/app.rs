@@ -13,6 +13,7 @@ use basalt_core::config::Config;
 use basalt_core::metrics::Metrics;
 use basalt_documents::Documents;
 use basalt_files::{Backing, Files};
+use basalt_realtime::Realtime;
 use basalt_rules::{Limits, RuleEngine, Rules};
 use basalt_store::Db;
 use serde_json::Value;
@@ -43,6 +44,7 @@ pub struct Parts {
     pub rules: Rules,
     pub files: Files,
     pub documents: Documents,
+    pub realtime: Realtime,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
 }
@@ -72,6 +74,11 @@ impl FromRef<AppState> for Documents {
         s.documents.clone()
     }
 }
+impl FromRef<AppState> for Realtime {
+    fn from_ref(s: &AppState) -> Self {
+        s.realtime.clone()
+    }
+}
 impl FromRef<AppState> for Db {
     fn from_ref(s: &AppState) -> Self {
         s.db.clone()
@@ -85,6 +92,7 @@ pub fn api() -> Api<AppState> {
         .merge(basalt_auth::api())
         .merge(basalt_rules::api())
         .merge(basalt_documents::api())
+        .merge(basalt_realtime::api())
         .merge(basalt_files::api())
 }
 
@@ -171,6 +179,12 @@ impl App {
             documents: Arc::new(documents.clone()),
             source: Arc::new(documents.clone()),
         };
+        let authenticator = basalt_auth::authenticator(auth.clone());
+        let realtime = Realtime::start(documents.clone(), authenticator.clone(), rules.engine.clone())
+            .await
+            .map_err(|e| StartError(format!("cannot start realtime: {}", e.message())))?;
+        let for_metrics = realtime.clone();
+        metrics.register(move |out| for_metrics.render_metrics(out));
         let files = Files::start(db.clone(), &backing(&config)?, rules.clone())
             .await
             .map_err(|e| StartError(format!("cannot open the file store: {}", e.message())))?;
@@ -179,12 +193,13 @@ impl App {
             state: AppState(Arc::new(Parts {
                 config: Arc::new(config),
                 db,
-                authenticator: basalt_auth::authenticator(auth.clone()),
+                authenticator,
                 auth,
                 metrics,
                 rules,
                 files,
                 documents,
+                realtime,
                 openapi: openapi.into(),
             })),
         })

@@ -81,7 +81,7 @@ async fn stats(_: basalt_core::AdminCaller, State(state): State<AppState>) -> Re
         collections: by_collection.len() as i64,
         documents: by_collection.iter().map(|(_, n)| n).sum(),
         objects: state.files.object_count().await?,
-        connections: 0,
+        connections: state.realtime.connections(),
         documents_by_collection: by_collection.into_iter().collect(),
     }))
 }

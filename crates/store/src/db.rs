@@ -213,6 +213,18 @@ impl Db {
         })
     }
 
+    /// A read-only transaction whose reads all see one snapshot of the
+    /// database (SQLite: a reader's WAL snapshot; PostgreSQL: REPEATABLE READ).
+    pub async fn snapshot(&self) -> Result<Tx, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Pools::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
     /// Whether the database answers a trivial query within `timeout`.
     pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
         let probe = async {
@@ -256,6 +268,31 @@ impl Db {
                 write.close().await;
             }
             Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Notifications on a PostgreSQL channel (`LISTEN`); reconnects by itself.
+pub struct Listener(sqlx::postgres::PgListener);
+
+impl Listener {
+    /// The next notification's payload.
+    pub async fn recv(&mut self) -> Result<String, StoreError> {
+        Ok(self.0.recv().await?.payload().to_owned())
+    }
+}
+
+impl Db {
+    /// Listens on a notification channel: `None` on SQLite, which has none
+    /// (one node, whose writes are known in process).
+    pub async fn listen(&self, channel: &str) -> Result<Option<Listener>, StoreError> {
+        match &*self.pools {
+            Pools::Sqlite { .. } => Ok(None),
+            Pools::Postgres(pool) => {
+                let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+                l.listen(channel).await?;
+                Ok(Some(Listener(l)))
+            }
         }
     }
 }

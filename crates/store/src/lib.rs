@@ -9,7 +9,7 @@ mod error;
 mod migrate;
 mod value;
 
-pub use db::{Backend, Db, Pools, Tx};
+pub use db::{Backend, Db, Listener, Pools, Tx};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, Migration};
 pub use value::{Param, Row};

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "oauth", "0003_oauth.sql"),
     migration!(4, "files", "0004_files.sql"),
     migration!(5, "documents", "0005_documents.sql"),
+    migration!(6, "realtime", "0006_realtime.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

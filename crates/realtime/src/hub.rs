@@ -1,0 +1,177 @@
+//! Subscriptions, indexed by collection and document id, and the fan-out of
+//! committed changes to them, in commit order.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+
+use basalt_core::Caller;
+use basalt_documents::live::Parsed;
+use basalt_documents::{Change, Documents, Filter};
+use serde_json::json;
+
+use crate::socket::Conn;
+
+/// A subscription's delivery state.
+pub enum State {
+    /// Registered; its starting point is being read. Changes wait here.
+    Pending(Vec<Arc<Change>>),
+    /// Delivering every change after `after`.
+    Live { after: i64 },
+}
+
+pub struct Subscription {
+    pub conn: Arc<Conn>,
+    /// The client's id for it.
+    pub id: String,
+    pub collection: String,
+    pub doc_id: Option<String>,
+    pub filter: Filter,
+    pub state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct Index {
+    /// Collection subscriptions (with or without a filter), by collection.
+    collections: HashMap<String, Vec<Arc<Subscription>>>,
+    /// One-document subscriptions, by (collection, id).
+    documents: HashMap<(String, String), Vec<Arc<Subscription>>>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    index: RwLock<Index>,
+}
+
+impl Hub {
+    pub fn add(&self, sub: Arc<Subscription>) {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        match &sub.doc_id {
+            Some(id) => index
+                .documents
+                .entry((sub.collection.clone(), id.clone()))
+                .or_default()
+                .push(sub),
+            None => index
+                .collections
+                .entry(sub.collection.clone())
+                .or_default()
+                .push(sub),
+        }
+    }
+
+    pub fn remove(&self, sub: &Arc<Subscription>) {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let list = match &sub.doc_id {
+            Some(id) => index.documents.get_mut(&(sub.collection.clone(), id.clone())),
+            None => index.collections.get_mut(&sub.collection),
+        };
+        if let Some(list) = list {
+            list.retain(|s| !Arc::ptr_eq(s, sub));
+        }
+        index.collections.retain(|_, l| !l.is_empty());
+        index.documents.retain(|_, l| !l.is_empty());
+    }
+
+    /// The subscriptions a change to (collection, id) could concern.
+    fn candidates(&self, collection: &str, id: &str) -> Vec<Arc<Subscription>> {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<Arc<Subscription>> = index.collections.get(collection).cloned().unwrap_or_default();
+        if let Some(list) = index.documents.get(&(collection.to_owned(), id.to_owned())) {
+            out.extend(list.iter().cloned());
+        }
+        out
+    }
+
+    pub fn count(&self) -> usize {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        index.collections.values().map(Vec::len).sum::<usize>()
+            + index.documents.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Delivers one committed change to every subscription it concerns.
+    pub async fn publish(&self, documents: &Documents, change: &Arc<Change>) {
+        let subs = self.candidates(&change.collection, &change.id);
+        if subs.is_empty() {
+            return;
+        }
+        let event = Event::of(change);
+        for sub in subs {
+            let live = {
+                let mut state = sub.state.lock().unwrap_or_else(|e| e.into_inner());
+                match &mut *state {
+                    State::Pending(waiting) => {
+                        waiting.push(change.clone());
+                        false
+                    }
+                    State::Live { after } => change.seq > *after,
+                }
+            };
+            if live {
+                deliver(documents, &sub, change, &event).await;
+            }
+        }
+    }
+}
+
+/// A change, parsed once for all its subscribers.
+pub struct Event {
+    /// The document as it is after the change (`None` after a delete).
+    after: Option<Parsed>,
+    /// The document as it was before (`None` for a create).
+    before: Option<Parsed>,
+}
+
+impl Event {
+    pub fn of(change: &Change) -> Event {
+        let doc = Parsed::from_api_json(&change.document);
+        match change.op {
+            "create" => Event {
+                after: doc,
+                before: None,
+            },
+            "update" => Event {
+                after: doc,
+                before: change.previous.as_deref().and_then(Parsed::from_api_json),
+            },
+            _ => Event {
+                after: None,
+                before: doc,
+            },
+        }
+    }
+}
+
+async fn visible(
+    documents: &Documents,
+    sub: &Subscription,
+    p: Option<&Parsed>,
+    caller: &Caller,
+    ip: IpAddr,
+) -> bool {
+    match p {
+        Some(p) => p.matches(&sub.filter) && documents.may_read(&sub.collection, &p.doc, caller, ip).await,
+        None => false,
+    }
+}
+
+/// Sends a change to one subscription as the subscriber sees it: a document
+/// that enters its view is a `create`, one that leaves it a `delete`.
+pub async fn deliver(documents: &Documents, sub: &Subscription, change: &Change, event: &Event) {
+    let caller = sub.conn.caller();
+    let ip = sub.conn.ip;
+    let was = visible(documents, sub, event.before.as_ref(), &caller, ip).await;
+    let is = visible(documents, sub, event.after.as_ref(), &caller, ip).await;
+    let op = match (was, is) {
+        (false, true) => "create",
+        (true, true) => "update",
+        (true, false) => "delete",
+        (false, false) => return,
+    };
+    // The document as the change left it; for a delete, the last one.
+    let document: serde_json::Value = serde_json::from_str(&change.document).unwrap_or_default();
+    let message = json!({"type": "change", "id": sub.id, "op": op, "document": document, "seq": change.seq});
+    crate::METRICS.fanout.fetch_add(1, Ordering::Relaxed);
+    sub.conn.send(message.to_string());
+}

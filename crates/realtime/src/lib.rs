@@ -1,0 +1,243 @@
+//! Realtime over WebSockets (`/v1/realtime`): live queries on collections and
+//! documents fed by the change feed in commit order, broadcast channels with
+//! presence, and resume from a feed position.
+//!
+//! Every node tails the change feed (`seq` order is commit order), woken by
+//! its own commits and, on PostgreSQL, by `LISTEN/NOTIFY` from other nodes,
+//! so a change committed anywhere reaches subscribers everywhere, once.
+#![forbid(unsafe_code)]
+
+mod channels;
+mod hub;
+mod socket;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRef, State};
+use axum::response::Response;
+use basalt_core::api::{Access, Api, Route};
+use basalt_core::caller::Authenticator;
+use basalt_core::extract::{ClientIp, Query};
+use basalt_core::{Caller, Error};
+use basalt_documents::Documents;
+use basalt_rules::RuleEngine;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+pub use channels::ChannelRules;
+
+/// Counters for `/metrics`.
+pub struct Metrics {
+    pub sockets: AtomicI64,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub dropped: AtomicU64,
+    pub fanout: AtomicU64,
+}
+
+pub static METRICS: Metrics = Metrics {
+    sockets: AtomicI64::new(0),
+    sent: AtomicU64::new(0),
+    received: AtomicU64::new(0),
+    dropped: AtomicU64::new(0),
+    fanout: AtomicU64::new(0),
+};
+
+/// The realtime slice's state.
+#[derive(Clone)]
+pub struct Realtime {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    documents: Documents,
+    authenticator: Authenticator,
+    engine: Arc<RuleEngine>,
+    hub: hub::Hub,
+    channels: channels::Channels,
+}
+
+impl std::ops::Deref for Realtime {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Realtime {
+    pub async fn start(
+        documents: Documents,
+        authenticator: Authenticator,
+        engine: Arc<RuleEngine>,
+    ) -> Result<Realtime, Error> {
+        let rt = Realtime {
+            inner: Arc::new(Inner {
+                documents,
+                authenticator,
+                engine,
+                hub: hub::Hub::default(),
+                channels: channels::Channels::default(),
+            }),
+        };
+        let start = rt.documents.last_seq().await?;
+        let listener = rt.documents.db().listen("basalt_changes").await?;
+        tokio::spawn(tail(
+            Arc::downgrade(&rt.inner),
+            rt.documents.changes(),
+            listener,
+            start,
+        ));
+        Ok(rt)
+    }
+
+    async fn authenticate(&self, token: &str) -> Result<Caller, Error> {
+        self.authenticator
+            .resolve(Some(format!("Bearer {token}").as_bytes()))
+            .await
+    }
+
+    /// Open realtime connections on this node.
+    pub fn connections(&self) -> i64 {
+        METRICS.sockets.load(Ordering::Relaxed)
+    }
+
+    pub fn render_metrics(&self, out: &mut String) {
+        let m = &METRICS;
+        let lines = [
+            (
+                "basalt_realtime_sockets",
+                "gauge",
+                "Open realtime connections.",
+                m.sockets.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "basalt_realtime_subscriptions",
+                "gauge",
+                "Live subscriptions.",
+                self.hub.count().to_string(),
+            ),
+            (
+                "basalt_realtime_messages_in_total",
+                "counter",
+                "Messages received from clients.",
+                m.received.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "basalt_realtime_messages_out_total",
+                "counter",
+                "Messages sent to clients.",
+                m.sent.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "basalt_realtime_changes_delivered_total",
+                "counter",
+                "Changes delivered to subscriptions.",
+                m.fanout.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "basalt_realtime_slow_consumers_total",
+                "counter",
+                "Connections closed because their queue overflowed.",
+                m.dropped.load(Ordering::Relaxed).to_string(),
+            ),
+        ];
+        for (name, kind, help, value) in lines {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+    }
+}
+
+/// Reads the change feed after `last`, in order, and hands each change to
+/// the hub: woken by this node's commits, other nodes' notifications, and
+/// every second in case a notification was lost.
+async fn tail(
+    inner: std::sync::Weak<Inner>,
+    mut local: tokio::sync::broadcast::Receiver<Arc<basalt_documents::Change>>,
+    mut listener: Option<basalt_store::Listener>,
+    mut last: i64,
+) {
+    loop {
+        let notified = async {
+            match &mut listener {
+                Some(l) => {
+                    if let Err(e) = l.recv().await {
+                        tracing::warn!(error = %e, "change notifications interrupted");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = local.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r {
+                    return;
+                }
+            }
+            () = notified => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let rt = Realtime { inner };
+        loop {
+            let changes = match rt.documents.changes_after(last, 1000).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e.message(), "could not read the change feed");
+                    break;
+                }
+            };
+            for c in &changes {
+                rt.hub.publish(&rt.documents, c).await;
+                last = c.seq;
+            }
+            if changes.len() < 1000 {
+                break;
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct Handshake {
+    /// An access token; a bad one fails the handshake with 401. Or send `{"type":"auth"}` later.
+    token: Option<String>,
+}
+
+pub fn api<S>() -> Api<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Realtime: FromRef<S>,
+    Authenticator: FromRef<S>,
+{
+    Api::new()
+        .route(
+            Route::get("/v1/realtime", connect)
+                .tag("realtime")
+                .summary("The realtime WebSocket (see docs/realtime.md for the protocol)")
+                .access(Access::Caller)
+                .query::<Handshake>()
+                .raw_response(101, "application/json", "Switching to the WebSocket protocol"),
+        )
+        .merge(channels::api())
+}
+
+async fn connect(
+    caller: Caller,
+    State(rt): State<Realtime>,
+    ClientIp(ip): ClientIp,
+    Query(q): Query<Handshake>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Error> {
+    let caller = match q.token {
+        Some(t) => rt.authenticate(&t).await?,
+        None => caller,
+    };
+    Ok(ws
+        .max_message_size(socket::MAX_MESSAGE)
+        .on_upgrade(move |socket| socket::run(rt, socket, caller, ip)))
+}

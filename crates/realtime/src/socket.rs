@@ -1,0 +1,440 @@
+//! One WebSocket connection: its caller, its outgoing queue, its
+//! subscriptions and channels, and the protocol of API.md.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use basalt_core::{Caller, Error};
+use basalt_documents::Filter;
+use basalt_documents::live::MAX_REPLAY;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+use crate::hub::{Event, State, Subscription, deliver};
+use crate::{METRICS, Realtime};
+
+/// Messages waiting to go out on one socket before it is a slow consumer.
+pub const QUEUE: usize = 1024;
+/// Largest message a client may send.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Most subscriptions per socket.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// Most channels per socket.
+pub const MAX_CHANNELS: usize = 50;
+const PING_EVERY: Duration = Duration::from_secs(30);
+const SILENT_FOR: Duration = Duration::from_secs(90);
+
+/// The shared side of a connection: what fan-out needs.
+pub struct Conn {
+    /// Unique per connection; a channel member's id.
+    pub id: String,
+    pub ip: IpAddr,
+    caller: RwLock<Caller>,
+    queue: mpsc::Sender<String>,
+    /// Set when the queue overflowed: the socket is closed.
+    slow: AtomicBool,
+    kill: Notify,
+}
+
+impl Conn {
+    pub fn caller(&self) -> Caller {
+        self.caller.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Queues a message; a full queue marks the consumer slow and closes it.
+    /// Never waits: writers and fan-out must not block on a reader.
+    pub fn send(&self, message: String) {
+        if self.slow.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.queue.try_send(message).is_err() {
+            self.slow.store(true, Ordering::Relaxed);
+            METRICS.dropped.fetch_add(1, Ordering::Relaxed);
+            self.kill.notify_one();
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    Auth {
+        token: String,
+    },
+    Subscribe {
+        id: String,
+        collection: String,
+        doc_id: Option<String>,
+        #[serde(rename = "where")]
+        filter: Option<Value>,
+        #[serde(default)]
+        snapshot: bool,
+        resume_from: Option<i64>,
+    },
+    Unsubscribe {
+        id: String,
+    },
+    Join {
+        channel: String,
+        presence: Option<Value>,
+    },
+    Leave {
+        channel: String,
+    },
+    Broadcast {
+        channel: String,
+        event: String,
+        #[serde(default)]
+        payload: Value,
+    },
+    Ping {
+        id: Option<Value>,
+    },
+}
+
+fn error(id: Option<&str>, code: &str, message: &str) -> String {
+    match id {
+        Some(id) => json!({"type": "error", "id": id, "code": code, "message": message}),
+        None => json!({"type": "error", "code": code, "message": message}),
+    }
+    .to_string()
+}
+
+fn error_of(id: Option<&str>, e: &Error) -> String {
+    error(id, e.code().as_str(), e.message())
+}
+
+/// Runs a connection until it closes.
+pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
+    let (queue, mut outgoing) = mpsc::channel::<String>(QUEUE);
+    let conn = Arc::new(Conn {
+        id: basalt_core::id::new_id(),
+        ip,
+        caller: RwLock::new(caller),
+        queue,
+        slow: AtomicBool::new(false),
+        kill: Notify::new(),
+    });
+    METRICS.sockets.fetch_add(1, Ordering::Relaxed);
+    let mut session = Session {
+        rt: rt.clone(),
+        conn: conn.clone(),
+        subscriptions: HashMap::new(),
+        channels: HashMap::new(),
+    };
+    let (mut sink, mut stream) = {
+        use futures_util::StreamExt;
+        socket.split()
+    };
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut heard = Instant::now();
+    loop {
+        use futures_util::{SinkExt, StreamExt};
+        tokio::select! {
+            biased;
+            () = conn.kill.notified() => {
+                let _ = sink.send(Message::Text(error(None, "slow_consumer", "this connection could not keep up with its messages").into())).await;
+                let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from_static("slow consumer") }))).await;
+                break;
+            }
+            Some(text) = outgoing.recv() => {
+                METRICS.sent.fetch_add(1, Ordering::Relaxed);
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() >= SILENT_FOR {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: Utf8Bytes::from_static("silent for too long") }))).await;
+                    break;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else { break };
+                heard = Instant::now();
+                match frame {
+                    Message::Text(text) => {
+                        METRICS.received.fetch_add(1, Ordering::Relaxed);
+                        session.handle(text.as_str()).await;
+                    }
+                    Message::Binary(_) => conn.send(error(None, "invalid_argument", "messages are JSON text frames")),
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+        }
+    }
+    session.close();
+    METRICS.sockets.fetch_sub(1, Ordering::Relaxed);
+}
+
+struct Session {
+    rt: Realtime,
+    conn: Arc<Conn>,
+    subscriptions: HashMap<String, Arc<Subscription>>,
+    /// Channels joined, with this member's presence.
+    channels: HashMap<String, Value>,
+}
+
+impl Session {
+    async fn handle(&mut self, text: &str) {
+        if text.len() > MAX_MESSAGE {
+            return self.conn.send(error(
+                None,
+                "payload_too_large",
+                &format!("messages are at most {MAX_MESSAGE} bytes"),
+            ));
+        }
+        let message: ClientMessage = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => {
+                let id = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
+                return self.conn.send(error(
+                    id.as_deref(),
+                    "invalid_argument",
+                    &format!("not a message this server understands: {e}"),
+                ));
+            }
+        };
+        match message {
+            ClientMessage::Ping { id } => {
+                let pong = match id {
+                    Some(id) => json!({"type": "pong", "id": id}),
+                    None => json!({"type": "pong"}),
+                };
+                self.conn.send(pong.to_string());
+            }
+            ClientMessage::Auth { token } => match self.rt.authenticate(&token).await {
+                Ok(caller) => {
+                    *self.conn.caller.write().unwrap_or_else(|e| e.into_inner()) = caller;
+                    self.conn.send(json!({"type": "authenticated"}).to_string());
+                }
+                Err(e) => self.conn.send(error_of(None, &e)),
+            },
+            ClientMessage::Subscribe {
+                id,
+                collection,
+                doc_id,
+                filter,
+                snapshot,
+                resume_from,
+            } => {
+                if let Err(e) = self
+                    .subscribe(&id, collection, doc_id, filter, snapshot, resume_from)
+                    .await
+                {
+                    self.conn.send(error_of(Some(&id), &e));
+                }
+            }
+            ClientMessage::Unsubscribe { id } => match self.subscriptions.remove(&id) {
+                Some(sub) => {
+                    self.rt.hub.remove(&sub);
+                    self.conn
+                        .send(json!({"type": "unsubscribed", "id": id}).to_string());
+                }
+                None => self
+                    .conn
+                    .send(error(Some(&id), "not_found", "no subscription with this id")),
+            },
+            ClientMessage::Join { channel, presence } => {
+                let presence = presence.unwrap_or_else(|| json!({}));
+                if !self.channels.contains_key(&channel) && self.channels.len() >= MAX_CHANNELS {
+                    return self.conn.send(error(
+                        None,
+                        "invalid_argument",
+                        &format!("a connection joins at most {MAX_CHANNELS} channels"),
+                    ));
+                }
+                match self
+                    .rt
+                    .channels
+                    .join(&self.rt, &self.conn, &channel, presence.clone())
+                    .await
+                {
+                    Ok(()) => {
+                        self.channels.insert(channel, presence);
+                    }
+                    Err(e) => self.conn.send(error_of(None, &e)),
+                }
+            }
+            ClientMessage::Leave { channel } => {
+                if self.channels.remove(&channel).is_some() {
+                    self.rt.channels.leave(&self.conn, &channel);
+                    self.conn
+                        .send(json!({"type": "left", "channel": channel}).to_string());
+                } else {
+                    self.conn
+                        .send(error(None, "not_found", "this connection is not in that channel"));
+                }
+            }
+            ClientMessage::Broadcast {
+                channel,
+                event,
+                payload,
+            } => {
+                if !self.channels.contains_key(&channel) {
+                    return self.conn.send(error(
+                        None,
+                        "failed_precondition",
+                        "join the channel before broadcasting on it",
+                    ));
+                }
+                if let Err(e) = self
+                    .rt
+                    .channels
+                    .broadcast(&self.rt, &self.conn, &channel, &event, payload)
+                    .await
+                {
+                    self.conn.send(error_of(None, &e));
+                }
+            }
+        }
+    }
+
+    async fn subscribe(
+        &mut self,
+        id: &str,
+        collection: String,
+        doc_id: Option<String>,
+        filter: Option<Value>,
+        snapshot: bool,
+        resume_from: Option<i64>,
+    ) -> Result<(), Error> {
+        if id.is_empty() || id.len() > 128 {
+            return Err(Error::invalid_argument(
+                "a subscription id is 1 to 128 characters",
+            ));
+        }
+        if self.subscriptions.contains_key(id) {
+            return Err(Error::already_exists(
+                "a subscription with this id is live on this connection",
+            ));
+        }
+        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Err(Error::invalid_argument(format!(
+                "a connection holds at most {MAX_SUBSCRIPTIONS} subscriptions"
+            )));
+        }
+        let filter = match &filter {
+            None | Some(Value::Null) => Filter::And(Vec::new()),
+            Some(f) => Filter::parse(f)?,
+        };
+        let documents = &self.rt.documents;
+        let caller = self.conn.caller();
+        documents.check_subscribable(&collection, &caller).await?;
+        if let Some(d) = &doc_id {
+            basalt_documents::live::check_id(d)?;
+        }
+        if let Some(r) = resume_from
+            && !documents.retains_after(r).await?
+        {
+            self.conn.send(error(
+                Some(id),
+                "resync_required",
+                "the changes after this seq are no longer retained; subscribe again with a snapshot",
+            ));
+            return Ok(());
+        }
+        let sub = Arc::new(Subscription {
+            conn: self.conn.clone(),
+            id: id.to_owned(),
+            collection: collection.clone(),
+            doc_id: doc_id.clone(),
+            filter,
+            state: std::sync::Mutex::new(State::Pending(Vec::new())),
+        });
+        // Registered first: every change committed from here on reaches it.
+        self.rt.hub.add(sub.clone());
+        self.subscriptions.insert(id.to_owned(), sub.clone());
+        self.conn
+            .send(json!({"type": "subscribed", "id": id}).to_string());
+        let start = if let Some(from) = resume_from {
+            // Replay what was missed, then go on from there.
+            let mut at = from;
+            loop {
+                let missed = documents.changes_after(at, MAX_REPLAY).await?;
+                let Some(last) = missed.last().map(|c| c.seq) else {
+                    break;
+                };
+                for c in &missed {
+                    let concerns =
+                        c.collection == sub.collection && sub.doc_id.as_ref().is_none_or(|d| *d == c.id);
+                    if concerns {
+                        deliver(documents, &sub, c, &Event::of(c)).await;
+                    }
+                }
+                at = last;
+                if missed.len() < MAX_REPLAY {
+                    break;
+                }
+            }
+            at
+        } else if snapshot {
+            let (docs, seq) = match documents
+                .snapshot(&collection, &sub.filter, doc_id.as_deref(), &caller, self.conn.ip)
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    self.rt.hub.remove(&sub);
+                    self.subscriptions.remove(id);
+                    return Err(e);
+                }
+            };
+            let docs: Vec<Value> = docs
+                .iter()
+                .filter_map(|d| d.to_json(&collection).ok())
+                .filter_map(|j| serde_json::from_str(&j).ok())
+                .collect();
+            self.conn
+                .send(json!({"type": "snapshot", "id": id, "documents": docs, "seq": seq}).to_string());
+            seq
+        } else {
+            documents.last_seq().await?
+        };
+        // Live from `start`: what waited and is newer goes out first, in
+        // order; the subscription turns live only once nothing waits, so
+        // fan-out cannot overtake it.
+        let mut after = start;
+        loop {
+            let waiting = {
+                let mut state = sub.state.lock().unwrap_or_else(|e| e.into_inner());
+                match &mut *state {
+                    State::Pending(w) if w.is_empty() => {
+                        *state = State::Live { after };
+                        break;
+                    }
+                    State::Pending(w) => std::mem::take(w),
+                    State::Live { .. } => break,
+                }
+            };
+            for c in &waiting {
+                if c.seq > after {
+                    deliver(documents, &sub, c, &Event::of(c)).await;
+                    after = c.seq;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        for (_, sub) in self.subscriptions.drain() {
+            self.rt.hub.remove(&sub);
+        }
+        for (channel, _) in self.channels.drain() {
+            self.rt.channels.leave(&self.conn, &channel);
+        }
+    }
+}

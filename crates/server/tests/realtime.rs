@@ -1,0 +1,571 @@
+//! Realtime through a real WebSocket client against a real server, on both
+//! backends: every message type, rules per subscriber, filters entering and
+//! leaving, snapshot continuity, presence, broadcast, resume, slow consumers,
+//! garbage; and two server processes on one PostgreSQL database.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{Backend, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Ws {
+    stream: Stream,
+}
+
+impl Ws {
+    async fn connect(s: &TestServer, token: Option<&str>) -> Ws {
+        let base = s.url.replace("http://", "ws://");
+        let url = match token {
+            Some(t) => format!("{base}/v1/realtime?token={t}"),
+            None => format!("{base}/v1/realtime"),
+        };
+        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
+        Ws { stream }
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON message (pings are answered by the client library).
+    async fn recv(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("the socket is open")
+                .expect("a frame");
+            match frame {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                Message::Close(c) => panic!("closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Nothing arrives for a while.
+    async fn quiet(&mut self) {
+        if let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_millis(400), self.stream.next()).await
+        {
+            panic!("expected nothing, got {t}");
+        }
+    }
+}
+
+async fn user(s: &TestServer, email: &str) -> (String, String) {
+    let res = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": email, "password": "correct horse battery"}),
+        )
+        .await;
+    res.expect(201, None);
+    let b = res.json();
+    (
+        b["access_token"].as_str().unwrap().to_owned(),
+        b["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn notes(s: &TestServer) -> String {
+    let admin = s.admin_token().await;
+    s.post(
+        "/v1/db/collections",
+        Some(&admin),
+        json!({"name": "notes", "rules": {
+            "read": "auth != () && doc.data.owner == auth.uid",
+            "create": "auth != () && data.owner == auth.uid",
+            "update": "auth != () && doc.data.owner == auth.uid",
+            "delete": "auth != () && doc.data.owner == auth.uid"
+        }}),
+    )
+    .await
+    .expect(201, None);
+    admin
+}
+
+on_both_backends!(
+    pings_auth_and_garbage,
+    live_queries_follow_rules_and_filters,
+    snapshot_then_changes_without_gap_or_duplicate,
+    presence_and_broadcast,
+    resume_after_a_disconnect,
+    slow_consumers_are_dropped
+);
+
+async fn pings_auth_and_garbage(s: &TestServer) {
+    let (token, _) = user(s, "a@example.com").await;
+    // A bad token in the handshake fails it with 401.
+    let base = s.url.replace("http://", "ws://");
+    let err = tokio_tungstenite::connect_async(format!("{base}/v1/realtime?token=nope"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+    let mut ws = Ws::connect(s, None).await;
+    ws.send(json!({"type": "ping", "id": "p1"})).await;
+    assert_eq!(ws.recv().await, json!({"type": "pong", "id": "p1"}));
+    // Garbage gets errors; the socket stays open.
+    for bad in [
+        "not json",
+        "{}",
+        r#"{"type":"explode"}"#,
+        r#"{"type":"subscribe"}"#,
+        "[1,2]",
+    ] {
+        ws.stream.send(Message::Text(bad.into())).await.unwrap();
+        let e = ws.recv().await;
+        assert_eq!(e["type"], "error", "{bad}");
+        assert_eq!(e["code"], "invalid_argument", "{bad}");
+    }
+    ws.stream
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(ws.recv().await["code"], "invalid_argument");
+    // A bad token in `auth` is an error, and the socket goes on as before.
+    ws.send(json!({"type": "auth", "token": "nope"})).await;
+    assert_eq!(ws.recv().await["code"], "unauthenticated");
+    ws.send(json!({"type": "auth", "token": token})).await;
+    assert_eq!(ws.recv().await["type"], "authenticated");
+    ws.send(json!({"type": "ping"})).await;
+    assert_eq!(ws.recv().await, json!({"type": "pong"}));
+    // Unknown collection, bad filter, duplicate id, unknown unsubscribe.
+    ws.send(json!({"type": "subscribe", "id": "s1", "collection": "nothing"}))
+        .await;
+    let e = ws.recv().await;
+    assert_eq!(
+        (e["id"].as_str(), e["code"].as_str()),
+        (Some("s1"), Some("not_found"))
+    );
+    notes(s).await;
+    ws.send(json!({"type": "subscribe", "id": "s2", "collection": "notes", "where": [["a", "~", 1]]}))
+        .await;
+    assert_eq!(ws.recv().await["code"], "invalid_argument");
+    ws.send(json!({"type": "subscribe", "id": "s3", "collection": "notes"}))
+        .await;
+    assert_eq!(ws.recv().await, json!({"type": "subscribed", "id": "s3"}));
+    ws.send(json!({"type": "subscribe", "id": "s3", "collection": "notes"}))
+        .await;
+    assert_eq!(ws.recv().await["code"], "already_exists");
+    ws.send(json!({"type": "unsubscribe", "id": "zz"})).await;
+    assert_eq!(ws.recv().await["code"], "not_found");
+    // Too large.
+    ws.send(json!({"type": "ping", "id": "x".repeat(70_000)})).await;
+    let next = tokio::time::timeout(Duration::from_secs(5), ws.stream.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(next, Some(Ok(Message::Close(_))) | Some(Err(_)) | None),
+        "{next:?}"
+    );
+}
+
+async fn live_queries_follow_rules_and_filters(s: &TestServer) {
+    let _admin = notes(s).await;
+    let (ta, ua) = user(s, "a@example.com").await;
+    let (tb, ub) = user(s, "b@example.com").await;
+    let mut a = Ws::connect(s, Some(&ta)).await;
+    a.send(
+        json!({"type": "subscribe", "id": "mine", "collection": "notes", "where": [["pinned", "==", true]]}),
+    )
+    .await;
+    assert_eq!(a.recv().await, json!({"type": "subscribed", "id": "mine"}));
+    let mut one = Ws::connect(s, Some(&ta)).await;
+    one.send(json!({"type": "subscribe", "id": "doc", "collection": "notes", "doc_id": "n1"}))
+        .await;
+    assert_eq!(one.recv().await["type"], "subscribed");
+    // B's writes never reach A.
+    s.post(
+        "/v1/db/notes",
+        Some(&tb),
+        json!({"id": "b1", "data": {"owner": ub, "pinned": true}}),
+    )
+    .await
+    .expect(201, None);
+    // A's: enter, update, leave, enter again, delete.
+    s.post(
+        "/v1/db/notes",
+        Some(&ta),
+        json!({"id": "n1", "data": {"owner": ua, "pinned": true, "v": 1}}),
+    )
+    .await
+    .expect(201, None);
+    let patch = |data: Value| {
+        let client = s.client.clone();
+        let url = format!("{}/v1/db/notes/n1", s.url);
+        let ta = ta.clone();
+        async move {
+            let r = client
+                .patch(url)
+                .bearer_auth(ta)
+                .json(&json!({"data": data}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        }
+    };
+    patch(json!({"v": 2})).await;
+    patch(json!({"pinned": false})).await;
+    patch(json!({"pinned": true})).await;
+    s.delete("/v1/db/notes/n1", Some(&ta)).await.expect(204, None);
+    let mut seqs = Vec::new();
+    for (op, v) in [
+        ("create", 1),
+        ("update", 2),
+        ("delete", 2),
+        ("create", 2),
+        ("delete", 2),
+    ] {
+        let m = a.recv().await;
+        assert_eq!(m["type"], "change");
+        assert_eq!(m["id"], "mine");
+        assert_eq!(m["op"], op, "{m}");
+        assert_eq!(m["document"]["id"], "n1");
+        assert_eq!(m["document"]["data"]["v"], v);
+        seqs.push(m["seq"].as_i64().unwrap());
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    a.quiet().await;
+    // The one-document subscription sees every change to n1 as it is.
+    let ops: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(one.recv().await["op"].as_str().unwrap().to_owned());
+        }
+        v
+    };
+    assert_eq!(ops, ["create", "update", "update", "update", "delete"]);
+    // Unsubscribe: nothing more.
+    a.send(json!({"type": "unsubscribe", "id": "mine"})).await;
+    assert_eq!(a.recv().await, json!({"type": "unsubscribed", "id": "mine"}));
+    s.post(
+        "/v1/db/notes",
+        Some(&ta),
+        json!({"data": {"owner": ua, "pinned": true}}),
+    )
+    .await
+    .expect(201, None);
+    a.quiet().await;
+    // Anonymous callers under an owner rule see nothing.
+    let mut anon = Ws::connect(s, None).await;
+    anon.send(json!({"type": "subscribe", "id": "x", "collection": "notes"}))
+        .await;
+    assert_eq!(anon.recv().await["type"], "subscribed");
+    s.post("/v1/db/notes", Some(&ta), json!({"data": {"owner": ua}}))
+        .await
+        .expect(201, None);
+    anon.quiet().await;
+}
+
+async fn snapshot_then_changes_without_gap_or_duplicate(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.post("/v1/db/collections", Some(&admin), json!({"name": "feed"}))
+        .await
+        .expect(201, None);
+    for i in 0..50 {
+        s.post(
+            "/v1/db/feed",
+            Some(&admin),
+            json!({"id": format!("a{i:03}"), "data": {"i": i}}),
+        )
+        .await
+        .expect(201, None);
+    }
+    let writer = {
+        let client = s.client.clone();
+        let url = format!("{}/v1/db/feed", s.url);
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            for i in 0..150 {
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&admin)
+                    .json(&json!({"id": format!("b{i:03}"), "data": {"i": i}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 201);
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let mut ws = Ws::connect(s, Some(&admin)).await;
+    ws.send(json!({"type": "subscribe", "id": "all", "collection": "feed", "snapshot": true}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    let snap = ws.recv().await;
+    assert_eq!(snap["type"], "snapshot");
+    let snap_seq = snap["seq"].as_i64().unwrap();
+    let mut seen: Vec<String> = snap["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    writer.await.unwrap();
+    while seen.len() < 200 {
+        let m = ws.recv().await;
+        assert_eq!(m["op"], "create", "{m}");
+        assert!(m["seq"].as_i64().unwrap() > snap_seq);
+        seen.push(m["document"]["id"].as_str().unwrap().to_owned());
+    }
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 200, "every document once");
+    ws.quiet().await;
+}
+
+async fn presence_and_broadcast(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let (ta, _) = user(s, "a@example.com").await;
+    let (tb, _) = user(s, "b@example.com").await;
+    let mut a = Ws::connect(s, Some(&ta)).await;
+    let mut b = Ws::connect(s, Some(&tb)).await;
+    a.send(json!({"type": "join", "channel": "room:1", "presence": {"name": "Ada"}}))
+        .await;
+    let joined = a.recv().await;
+    assert_eq!(joined["type"], "joined");
+    let ma = joined["member_id"].as_str().unwrap().to_owned();
+    assert_eq!(joined["presence"], json!({ma.clone(): {"name": "Ada"}}));
+    b.send(json!({"type": "join", "channel": "room:1", "presence": {"name": "Bo"}}))
+        .await;
+    let joined = b.recv().await;
+    let mb = joined["member_id"].as_str().unwrap().to_owned();
+    assert_eq!(joined["presence"].as_object().unwrap().len(), 2);
+    let p = a.recv().await;
+    assert_eq!(
+        p,
+        json!({"type": "presence", "channel": "room:1", "joins": {mb.clone(): {"name": "Bo"}}, "leaves": {}})
+    );
+    // Broadcast reaches the others, not the sender.
+    a.send(json!({"type": "broadcast", "channel": "room:1", "event": "cursor", "payload": {"x": 1}}))
+        .await;
+    assert_eq!(
+        b.recv().await,
+        json!({"type": "broadcast", "channel": "room:1", "event": "cursor", "payload": {"x": 1}, "from": ma})
+    );
+    a.quiet().await;
+    // Not a member: no broadcast.
+    a.send(json!({"type": "broadcast", "channel": "room:2", "event": "x", "payload": {}}))
+        .await;
+    assert_eq!(a.recv().await["code"], "failed_precondition");
+    // Leave, and a dropped socket leaves too.
+    b.send(json!({"type": "leave", "channel": "room:1"})).await;
+    assert_eq!(b.recv().await["type"], "left");
+    assert_eq!(a.recv().await["leaves"], json!({mb.clone(): {"name": "Bo"}}));
+    b.send(json!({"type": "join", "channel": "room:1"})).await;
+    assert_eq!(b.recv().await["type"], "joined");
+    assert_eq!(a.recv().await["type"], "presence");
+    drop(b);
+    let p = a.recv().await;
+    assert_eq!(p["leaves"].as_object().unwrap().len(), 1, "{p}");
+    // Anonymous callers may not join without rules; channel rules decide per pattern.
+    let mut anon = Ws::connect(s, None).await;
+    anon.send(json!({"type": "join", "channel": "room:1"})).await;
+    assert_eq!(anon.recv().await["code"], "permission_denied");
+    let put = s
+        .request(
+            reqwest::Method::PUT,
+            "/v1/admin/channels/lobby:*",
+            Some(&admin),
+            Some(json!({"join": "true", "broadcast": "auth != ()"})),
+        )
+        .await;
+    put.expect(200, None);
+    s.request(
+        reqwest::Method::PUT,
+        "/v1/admin/channels/bad",
+        Some(&admin),
+        Some(json!({"join": "auth.uid =="})),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    anon.send(json!({"type": "join", "channel": "lobby:main"})).await;
+    assert_eq!(anon.recv().await["type"], "joined");
+    anon.send(json!({"type": "broadcast", "channel": "lobby:main", "event": "hi"}))
+        .await;
+    assert_eq!(anon.recv().await["code"], "permission_denied");
+    s.request(
+        reqwest::Method::PUT,
+        "/v1/admin/channels/secret:*",
+        Some(&admin),
+        Some(json!({"join": "channel == \"secret:\" + auth.uid"})),
+    )
+    .await
+    .expect(200, None);
+    a.send(json!({"type": "join", "channel": "secret:someone-else"}))
+        .await;
+    assert_eq!(a.recv().await["code"], "permission_denied");
+    let list = s.get("/v1/admin/channels", Some(&admin)).await;
+    assert_eq!(list.json()["channels"].as_array().unwrap().len(), 2);
+    s.delete("/v1/admin/channels/secret:*", Some(&admin))
+        .await
+        .expect(204, None);
+}
+
+async fn resume_after_a_disconnect(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.post("/v1/db/collections", Some(&admin), json!({"name": "log"}))
+        .await
+        .expect(201, None);
+    let mut ws = Ws::connect(s, Some(&admin)).await;
+    ws.send(json!({"type": "subscribe", "id": "l", "collection": "log"}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    s.post("/v1/db/log", Some(&admin), json!({"id": "e1", "data": {}}))
+        .await
+        .expect(201, None);
+    let last = ws.recv().await["seq"].as_i64().unwrap();
+    drop(ws);
+    for i in 2..=4 {
+        s.post(
+            "/v1/db/log",
+            Some(&admin),
+            json!({"id": format!("e{i}"), "data": {}}),
+        )
+        .await
+        .expect(201, None);
+    }
+    let mut ws = Ws::connect(s, Some(&admin)).await;
+    ws.send(json!({"type": "subscribe", "id": "l", "collection": "log", "resume_from": last}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    for i in 2..=4 {
+        let m = ws.recv().await;
+        assert_eq!(m["document"]["id"], format!("e{i}"));
+    }
+    s.post("/v1/db/log", Some(&admin), json!({"id": "e5", "data": {}}))
+        .await
+        .expect(201, None);
+    assert_eq!(ws.recv().await["document"]["id"], "e5");
+    ws.quiet().await;
+    // After the retention sweep, an old position needs a fresh snapshot.
+    s.state
+        .db
+        .execute("UPDATE changes SET committed_at = 0", &[])
+        .await
+        .unwrap();
+    s.state.documents.sweep_feed().await.unwrap();
+    ws.send(json!({"type": "subscribe", "id": "old", "collection": "log", "resume_from": last}))
+        .await;
+    assert_eq!(
+        ws.recv().await,
+        json!({"type": "error", "id": "old", "code": "resync_required", "message": "the changes after this seq are no longer retained; subscribe again with a snapshot"})
+    );
+}
+
+async fn slow_consumers_are_dropped(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.post("/v1/db/collections", Some(&admin), json!({"name": "big"}))
+        .await
+        .expect(201, None);
+    let mut ws = Ws::connect(s, Some(&admin)).await;
+    ws.send(json!({"type": "subscribe", "id": "b", "collection": "big"}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    // The client stops reading; writers go on, never waiting for it.
+    let blob = "x".repeat(3000);
+    let started = std::time::Instant::now();
+    for round in 0..12 {
+        let ops: Vec<Value> = (0..250)
+            .map(|i| json!({"op": "create", "collection": "big", "id": format!("r{round}-{i}"), "data": {"blob": blob}}))
+            .collect();
+        s.post("/v1/db/batch", Some(&admin), json!({"operations": ops}))
+            .await
+            .expect(200, None);
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+    // Reading now: some changes, then `slow_consumer`, then the close.
+    let mut changes = 0;
+    let mut slow = false;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(10), ws.stream.next()).await {
+        match frame {
+            Message::Text(t) => {
+                let m: Value = serde_json::from_str(&t).unwrap();
+                if m["type"] == "change" {
+                    changes += 1;
+                } else if m["code"] == "slow_consumer" {
+                    slow = true;
+                }
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    assert!(slow, "told it was too slow");
+    assert!(changes < 3000, "dropped before the end ({changes})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_deliver_every_change_once() {
+    let Some(a) = TestServer::start(Backend::Postgres).await else {
+        return;
+    };
+    let mut config = (*a.state.config).clone();
+    config.http = ([127, 0, 0, 1], 0).into();
+    let b = TestServer::serve(config, Backend::Postgres, None, tempfile::tempdir().unwrap()).await;
+    let admin = a.admin_token().await;
+    a.post("/v1/db/collections", Some(&admin), json!({"name": "shared"}))
+        .await
+        .expect(201, None);
+    let mut on_a = Ws::connect(&a, Some(&admin)).await;
+    let mut on_b = Ws::connect(&b, Some(&admin)).await;
+    for ws in [&mut on_a, &mut on_b] {
+        ws.send(json!({"type": "subscribe", "id": "s", "collection": "shared"}))
+            .await;
+        assert_eq!(ws.recv().await["type"], "subscribed");
+    }
+    // Concurrent writers on both nodes.
+    let mut writers = Vec::new();
+    for (node, url) in [("a", a.url.clone()), ("b", b.url.clone())] {
+        for w in 0..2 {
+            let client = a.client.clone();
+            let admin = admin.clone();
+            let url = format!("{url}/v1/db/shared");
+            writers.push(tokio::spawn(async move {
+                for i in 0..50 {
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&admin)
+                        .json(&json!({"id": format!("{node}{w}-{i}"), "data": {}}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 201);
+                }
+            }));
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    for ws in [&mut on_a, &mut on_b] {
+        let mut ids = HashSet::new();
+        let mut last = 0;
+        for _ in 0..200 {
+            let m = ws.recv().await;
+            let seq = m["seq"].as_i64().unwrap();
+            assert!(seq > last, "in commit order");
+            last = seq;
+            assert!(
+                ids.insert(m["document"]["id"].as_str().unwrap().to_owned()),
+                "no duplicate"
+            );
+        }
+        ws.quiet().await;
+    }
+    b.stop().await;
+    a.stop().await;
+}
