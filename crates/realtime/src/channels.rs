@@ -58,10 +58,40 @@ struct Member {
     presence: Value,
 }
 
-#[derive(Default)]
+/// A member connected to another node, as last announced.
+struct Remote {
+    presence: Value,
+    seen: Instant,
+}
+
+/// Largest presence or broadcast payload that crosses nodes (a PostgreSQL
+/// notification carries at most 8000 bytes).
+pub const MAX_RELAYED: usize = 7000;
+/// Nodes re-announce their members this often; a member not heard of for
+/// three rounds (its node died) leaves.
+pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(30);
+const REMOTE_TTL: Duration = Duration::from_secs(90);
+
 pub struct Channels {
     members: Mutex<HashMap<String, HashMap<String, Member>>>,
+    remote: Mutex<HashMap<String, HashMap<String, Remote>>>,
     rules: RwLock<Option<(Instant, Arc<Vec<Compiled>>)>>,
+    /// This process, in messages to other nodes.
+    node: String,
+    /// Messages to other nodes (PostgreSQL only).
+    relay: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+}
+
+impl Channels {
+    pub fn new(relay: Option<tokio::sync::mpsc::UnboundedSender<String>>) -> Channels {
+        Channels {
+            members: Mutex::default(),
+            remote: Mutex::default(),
+            rules: RwLock::default(),
+            node: basalt_core::id::new_id(),
+            relay,
+        }
+    }
 }
 
 pub fn check_name(name: &str) -> Result<(), Error> {
@@ -180,49 +210,63 @@ impl Channels {
     ) -> Result<(), Error> {
         check_name(channel)?;
         self.allowed(rt, conn, channel, "join", &presence).await?;
-        let mut all = self.members.lock().unwrap_or_else(|e| e.into_inner());
-        let members = all.entry(channel.to_owned()).or_default();
-        members.insert(
-            conn.id.clone(),
-            Member {
-                conn: conn.clone(),
-                presence: presence.clone(),
-            },
-        );
-        let everyone: serde_json::Map<String, Value> = members
-            .iter()
-            .map(|(id, m)| (id.clone(), m.presence.clone()))
-            .collect();
-        conn.send(
-            json!({"type": "joined", "channel": channel, "member_id": conn.id, "presence": everyone})
-                .to_string(),
-        );
-        let joins = json!({"type": "presence", "channel": channel, "joins": {conn.id.clone(): presence}, "leaves": {}})
-            .to_string();
-        for (id, m) in members.iter() {
-            if *id != conn.id {
-                m.conn.send(joins.clone());
+        if self.relay.is_some() && presence.to_string().len() > MAX_RELAYED {
+            return Err(Error::new(
+                basalt_core::Code::PayloadTooLarge,
+                format!("presence is at most {MAX_RELAYED} bytes of JSON"),
+            ));
+        }
+        {
+            let mut all = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            let members = all.entry(channel.to_owned()).or_default();
+            members.insert(
+                conn.id.clone(),
+                Member {
+                    conn: conn.clone(),
+                    presence: presence.clone(),
+                },
+            );
+            let mut everyone: serde_json::Map<String, Value> = members
+                .iter()
+                .map(|(id, m)| (id.clone(), m.presence.clone()))
+                .collect();
+            let remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, r) in remote.get(channel).into_iter().flatten() {
+                everyone.insert(id.clone(), r.presence.clone());
+            }
+            conn.send(
+                json!({"type": "joined", "channel": channel, "member_id": conn.id, "presence": everyone})
+                    .to_string(),
+            );
+            let joins = presence_message(channel, Some((&conn.id, &presence)), None);
+            for (id, m) in members.iter() {
+                if *id != conn.id {
+                    m.conn.send(joins.clone());
+                }
             }
         }
+        self.relay(json!({"k": "join", "c": channel, "m": conn.id, "p": presence}));
         Ok(())
     }
 
     pub fn leave(&self, conn: &Conn, channel: &str) {
-        let mut all = self.members.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(members) = all.get_mut(channel) else {
-            return;
-        };
-        let Some(gone) = members.remove(&conn.id) else {
-            return;
-        };
-        let leaves = json!({"type": "presence", "channel": channel, "joins": {}, "leaves": {conn.id.clone(): gone.presence}})
-            .to_string();
-        for m in members.values() {
-            m.conn.send(leaves.clone());
+        {
+            let mut all = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(members) = all.get_mut(channel) else {
+                return;
+            };
+            let Some(gone) = members.remove(&conn.id) else {
+                return;
+            };
+            let leaves = presence_message(channel, None, Some((&conn.id, &gone.presence)));
+            for m in members.values() {
+                m.conn.send(leaves.clone());
+            }
+            if members.is_empty() {
+                all.remove(channel);
+            }
         }
-        if members.is_empty() {
-            all.remove(channel);
-        }
+        self.relay(json!({"k": "leave", "c": channel, "m": conn.id}));
     }
 
     pub async fn broadcast(
@@ -236,17 +280,154 @@ impl Channels {
         if event.is_empty() || event.len() > 128 {
             return Err(Error::invalid_argument("`event` is 1 to 128 characters"));
         }
+        if self.relay.is_some() && payload.to_string().len() > MAX_RELAYED {
+            return Err(Error::new(
+                basalt_core::Code::PayloadTooLarge,
+                format!("a broadcast payload is at most {MAX_RELAYED} bytes of JSON"),
+            ));
+        }
         self.allowed(rt, conn, channel, "broadcast", &payload).await?;
-        let message = json!({"type": "broadcast", "channel": channel, "event": event, "payload": payload, "from": conn.id})
+        self.deliver_broadcast(channel, event, &payload, &conn.id);
+        self.relay(json!({"k": "bc", "c": channel, "e": event, "p": payload, "m": conn.id}));
+        Ok(())
+    }
+
+    fn deliver_broadcast(&self, channel: &str, event: &str, payload: &Value, from: &str) {
+        let message = json!({"type": "broadcast", "channel": channel, "event": event, "payload": payload, "from": from})
             .to_string();
         let all = self.members.lock().unwrap_or_else(|e| e.into_inner());
         for (id, m) in all.get(channel).into_iter().flatten() {
-            if *id != conn.id {
+            if id != from {
                 m.conn.send(message.clone());
             }
         }
-        Ok(())
     }
+
+    /// Tells the other nodes (PostgreSQL `NOTIFY`), if there are any.
+    fn relay(&self, mut message: Value) {
+        if let Some(relay) = &self.relay {
+            message["n"] = Value::String(self.node.clone());
+            let _ = relay.send(message.to_string());
+        }
+    }
+
+    /// A message from another node.
+    pub fn hear_from_other_node(&self, text: &str) {
+        let Ok(m) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        let str_of = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        if str_of("n") == self.node {
+            return;
+        }
+        let (kind, channel, member) = (str_of("k"), str_of("c"), str_of("m"));
+        match kind.as_str() {
+            "join" | "here" => {
+                let presence = m.get("p").cloned().unwrap_or_default();
+                let is_new = {
+                    let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+                    remote
+                        .entry(channel.clone())
+                        .or_default()
+                        .insert(
+                            member.clone(),
+                            Remote {
+                                presence: presence.clone(),
+                                seen: Instant::now(),
+                            },
+                        )
+                        .is_none_or(|old| old.presence != presence)
+                };
+                if is_new {
+                    self.tell_locals(
+                        &channel,
+                        &presence_message(&channel, Some((&member, &presence)), None),
+                    );
+                }
+                // A node that just joined learns who is here.
+                if kind == "join" {
+                    self.announce(Some(&channel));
+                }
+            }
+            "leave" => {
+                let gone = {
+                    let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+                    remote.get_mut(&channel).and_then(|c| c.remove(&member))
+                };
+                if let Some(gone) = gone {
+                    self.tell_locals(
+                        &channel,
+                        &presence_message(&channel, None, Some((&member, &gone.presence))),
+                    );
+                }
+            }
+            "bc" => {
+                let payload = m.get("p").cloned().unwrap_or_default();
+                self.deliver_broadcast(&channel, &str_of("e"), &payload, &member);
+            }
+            _ => {}
+        }
+    }
+
+    fn tell_locals(&self, channel: &str, message: &str) {
+        let all = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        for m in all.get(channel).into_iter().flatten().map(|(_, m)| m) {
+            m.conn.send(message.to_owned());
+        }
+    }
+
+    /// Re-announces this node's members (of one channel, or all) so other
+    /// nodes keep them, and forgets remote members no node announced lately.
+    pub fn announce(&self, only: Option<&str>) {
+        let mine: Vec<(String, String, Value)> = {
+            let all = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            all.iter()
+                .filter(|(c, _)| only.is_none_or(|o| o == c.as_str()))
+                .flat_map(|(c, ms)| {
+                    ms.iter()
+                        .map(|(id, m)| (c.clone(), id.clone(), m.presence.clone()))
+                })
+                .collect()
+        };
+        for (c, id, p) in mine {
+            self.relay(json!({"k": "here", "c": c, "m": id, "p": p}));
+        }
+        if only.is_none() {
+            let expired: Vec<(String, String, Value)> = {
+                let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+                let mut out = Vec::new();
+                for (c, members) in remote.iter_mut() {
+                    members.retain(|id, r| {
+                        let keep = r.seen.elapsed() < REMOTE_TTL;
+                        if !keep {
+                            out.push((c.clone(), id.clone(), r.presence.clone()));
+                        }
+                        keep
+                    });
+                }
+                remote.retain(|_, m| !m.is_empty());
+                out
+            };
+            for (c, id, p) in expired {
+                self.tell_locals(&c, &presence_message(&c, None, Some((&id, &p))));
+            }
+        }
+    }
+}
+
+fn presence_message(
+    channel: &str,
+    join: Option<(&String, &Value)>,
+    leave: Option<(&String, &Value)>,
+) -> String {
+    let map = |x: Option<(&String, &Value)>| {
+        let mut m = serde_json::Map::new();
+        if let Some((id, p)) = x {
+            m.insert(id.clone(), p.clone());
+        }
+        Value::Object(m)
+    };
+    json!({"type": "presence", "channel": channel, "joins": map(join), "leaves": map(leave)}).to_string()
 }
 
 // ---- admin API --------------------------------------------------------------

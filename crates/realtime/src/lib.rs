@@ -74,23 +74,71 @@ impl Realtime {
         authenticator: Authenticator,
         engine: Arc<RuleEngine>,
     ) -> Result<Realtime, Error> {
+        let db = documents.db().clone();
+        // Channels cross nodes through PostgreSQL notifications.
+        let peers = db.listen("basalt_channels").await?;
+        let relay = match peers {
+            Some(_) => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let db = db.clone();
+                tokio::spawn(async move {
+                    while let Some(message) = rx.recv().await {
+                        if let Err(e) = db
+                            .execute(
+                                "SELECT pg_notify('basalt_channels', $1)",
+                                &[message.as_str().into()],
+                            )
+                            .await
+                        {
+                            tracing::warn!(error = %e, "could not tell other nodes about a channel event");
+                        }
+                    }
+                });
+                Some(tx)
+            }
+            None => None,
+        };
         let rt = Realtime {
             inner: Arc::new(Inner {
                 documents,
                 authenticator,
                 engine,
                 hub: hub::Hub::default(),
-                channels: channels::Channels::default(),
+                channels: channels::Channels::new(relay),
             }),
         };
         let start = rt.documents.last_seq().await?;
-        let listener = rt.documents.db().listen("basalt_changes").await?;
+        let listener = db.listen("basalt_changes").await?;
         tokio::spawn(tail(
             Arc::downgrade(&rt.inner),
             rt.documents.changes(),
             listener,
             start,
         ));
+        if let Some(mut peers) = peers {
+            let inner = Arc::downgrade(&rt.inner);
+            tokio::spawn(async move {
+                let mut announce = tokio::time::interval(channels::ANNOUNCE_EVERY);
+                loop {
+                    tokio::select! {
+                        m = peers.recv() => {
+                            let Some(inner) = inner.upgrade() else { return };
+                            match m {
+                                Ok(text) => inner.channels.hear_from_other_node(&text),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "channel notifications interrupted");
+                                    tokio::time::sleep(Duration::from_secs(1)).await;
+                                }
+                            }
+                        }
+                        _ = announce.tick() => {
+                            let Some(inner) = inner.upgrade() else { return };
+                            inner.channels.announce(None);
+                        }
+                    }
+                }
+            });
+        }
         Ok(rt)
     }
 

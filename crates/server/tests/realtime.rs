@@ -566,6 +566,41 @@ async fn two_nodes_deliver_every_change_once() {
         }
         ws.quiet().await;
     }
+    // Channels cross nodes too: presence and broadcasts.
+    let (ta, _) = {
+        let res = a
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({"email": "x@example.com", "password": "correct horse battery"}),
+            )
+            .await;
+        let body = res.json();
+        (body["access_token"].as_str().unwrap().to_owned(), ())
+    };
+    let mut x = Ws::connect(&a, Some(&ta)).await;
+    let mut y = Ws::connect(&b, Some(&ta)).await;
+    x.send(json!({"type": "join", "channel": "room:9", "presence": {"n": "x"}}))
+        .await;
+    let mx = x.recv().await["member_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    y.send(json!({"type": "join", "channel": "room:9", "presence": {"n": "y"}}))
+        .await;
+    let joined = y.recv().await;
+    let my = joined["member_id"].as_str().unwrap().to_owned();
+    assert_eq!(joined["presence"][&mx], json!({"n": "x"}), "{joined}");
+    let p = x.recv().await;
+    assert_eq!(p["joins"], json!({my.clone(): {"n": "y"}}));
+    y.send(json!({"type": "broadcast", "channel": "room:9", "event": "hi", "payload": {"from": "b"}}))
+        .await;
+    let m = x.recv().await;
+    assert_eq!(
+        m,
+        json!({"type": "broadcast", "channel": "room:9", "event": "hi", "payload": {"from": "b"}, "from": my})
+    );
+    drop(y);
+    let p = x.recv().await;
+    assert_eq!(p["leaves"], json!({my.clone(): {"n": "y"}}));
     b.stop().await;
     a.stop().await;
 }
