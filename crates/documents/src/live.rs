@@ -95,6 +95,33 @@ impl Documents {
         Ok(())
     }
 
+    /// Whether a subscriber may read a document given as its rule value
+    /// (`Document::rule_value`, built once per change for all subscribers);
+    /// `auth` is the subscriber's `auth` value, built once per connection.
+    pub async fn may_read_value(
+        &self,
+        collection: &str,
+        doc: &rhai::Dynamic,
+        caller: &Caller,
+        auth: &rhai::Dynamic,
+        ip: &str,
+    ) -> bool {
+        if caller.is_privileged() {
+            return true;
+        }
+        let Ok(c) = self.collection(collection).await else {
+            return false;
+        };
+        let Some(rule) = c.rule(RuleOp::Read) else {
+            return false;
+        };
+        let request = basalt_rules::request_value("GET", Timestamp::now().millis(), ip, "subscribe");
+        let ctx = basalt_rules::RuleContext::new(auth.clone(), request)
+            .with_collection(collection)
+            .with_doc(doc.clone());
+        self.inner.engine.evaluate(rule, &ctx, self).await.allowed
+    }
+
     /// Whether `caller` may read `doc` (the collection's `read` rule, operation `subscribe`).
     pub async fn may_read(&self, collection: &str, doc: &Document, caller: &Caller, ip: IpAddr) -> bool {
         if caller.is_privileged() {

@@ -2,14 +2,13 @@
 //! committed changes to them, in commit order.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use basalt_core::Caller;
 use basalt_documents::live::Parsed;
 use basalt_documents::{Change, Documents, Filter};
-use serde_json::json;
+use rhai::Dynamic;
 
 use crate::socket::Conn;
 
@@ -118,26 +117,31 @@ impl Hub {
 /// A change, parsed once for all its subscribers.
 pub struct Event {
     /// The document as it is after the change (`None` after a delete).
-    after: Option<Parsed>,
+    after: Option<(Parsed, Dynamic)>,
     /// The document as it was before (`None` for a create).
-    before: Option<Parsed>,
+    before: Option<(Parsed, Dynamic)>,
+}
+
+fn parsed(json: &str) -> Option<(Parsed, Dynamic)> {
+    let p = Parsed::from_api_json(json)?;
+    let value = p.doc.rule_value();
+    Some((p, value))
 }
 
 impl Event {
     pub fn of(change: &Change) -> Event {
-        let doc = Parsed::from_api_json(&change.document);
         match change.op {
             "create" => Event {
-                after: doc,
+                after: parsed(&change.document),
                 before: None,
             },
             "update" => Event {
-                after: doc,
-                before: change.previous.as_deref().and_then(Parsed::from_api_json),
+                after: parsed(&change.document),
+                before: change.previous.as_deref().and_then(parsed),
             },
             _ => Event {
                 after: None,
-                before: doc,
+                before: parsed(&change.document),
             },
         }
     }
@@ -146,32 +150,47 @@ impl Event {
 async fn visible(
     documents: &Documents,
     sub: &Subscription,
-    p: Option<&Parsed>,
-    caller: &Caller,
-    ip: IpAddr,
+    p: Option<&(Parsed, Dynamic)>,
+    reader: &Reader,
 ) -> bool {
     match p {
-        Some(p) => p.matches(&sub.filter) && documents.may_read(&sub.collection, &p.doc, caller, ip).await,
+        Some((p, value)) => {
+            p.matches(&sub.filter)
+                && documents
+                    .may_read_value(&sub.collection, value, &reader.caller, &reader.auth, &reader.ip)
+                    .await
+        }
         None => false,
     }
+}
+
+/// A subscriber's caller and its rule value, as of its last `auth`.
+#[derive(Clone)]
+pub struct Reader {
+    pub caller: Caller,
+    pub auth: Dynamic,
+    pub ip: String,
 }
 
 /// Sends a change to one subscription as the subscriber sees it: a document
 /// that enters its view is a `create`, one that leaves it a `delete`.
 pub async fn deliver(documents: &Documents, sub: &Subscription, change: &Change, event: &Event) {
-    let caller = sub.conn.caller();
-    let ip = sub.conn.ip;
-    let was = visible(documents, sub, event.before.as_ref(), &caller, ip).await;
-    let is = visible(documents, sub, event.after.as_ref(), &caller, ip).await;
+    let reader = sub.conn.reader();
+    let was = visible(documents, sub, event.before.as_ref(), &reader).await;
+    let is = visible(documents, sub, event.after.as_ref(), &reader).await;
     let op = match (was, is) {
         (false, true) => "create",
         (true, true) => "update",
         (true, false) => "delete",
         (false, false) => return,
     };
-    // The document as the change left it; for a delete, the last one.
-    let document: serde_json::Value = serde_json::from_str(&change.document).unwrap_or_default();
-    let message = json!({"type": "change", "id": sub.id, "op": op, "document": document, "seq": change.seq});
+    // Written around the stored JSON of the document (for a delete, the last
+    // one), which is not parsed again for each subscriber.
+    let id = serde_json::to_string(&sub.id).unwrap_or_default();
+    let message = format!(
+        "{{\"type\":\"change\",\"id\":{id},\"op\":\"{op}\",\"document\":{},\"seq\":{}}}",
+        change.document, change.seq
+    );
     crate::METRICS.fanout.fetch_add(1, Ordering::Relaxed);
-    sub.conn.send(message.to_string());
+    sub.conn.send(message);
 }

@@ -124,7 +124,8 @@ impl Realtime {
                         m = peers.recv() => {
                             let Some(inner) = inner.upgrade() else { return };
                             match m {
-                                Ok(text) => inner.channels.hear_from_other_node(&text),
+                                Ok(Some(text)) => inner.channels.hear_from_other_node(&text),
+                                Ok(None) => return,
                                 Err(e) => {
                                     tracing::warn!(error = %e, "channel notifications interrupted");
                                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -211,12 +212,15 @@ async fn tail(
     loop {
         let notified = async {
             match &mut listener {
-                Some(l) => {
-                    if let Err(e) = l.recv().await {
+                Some(l) => match l.recv().await {
+                    Ok(Some(_)) => {}
+                    // The database closed: fall back to the timer until the slice goes.
+                    Ok(None) => std::future::pending::<()>().await,
+                    Err(e) => {
                         tracing::warn!(error = %e, "change notifications interrupted");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
-                }
+                },
                 None => std::future::pending().await,
             }
         };

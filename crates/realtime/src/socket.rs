@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
-use crate::hub::{Event, State, Subscription, deliver};
+use crate::hub::{Event, Reader, State, Subscription, deliver};
 use crate::{METRICS, Realtime};
 
 /// Messages waiting to go out on one socket before it is a slow consumer.
@@ -34,7 +34,7 @@ pub struct Conn {
     /// Unique per connection; a channel member's id.
     pub id: String,
     pub ip: IpAddr,
-    caller: RwLock<Caller>,
+    reader: RwLock<Reader>,
     queue: mpsc::Sender<String>,
     /// Set when the queue overflowed: the socket is closed.
     slow: AtomicBool,
@@ -43,7 +43,19 @@ pub struct Conn {
 
 impl Conn {
     pub fn caller(&self) -> Caller {
-        self.caller.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.reader
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .caller
+            .clone()
+    }
+
+    pub fn reader(&self) -> Reader {
+        self.reader.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_caller(&self, caller: Caller) {
+        *self.reader.write().unwrap_or_else(|e| e.into_inner()) = Reader::of(caller, self.ip);
     }
 
     /// Queues a message; a full queue marks the consumer slow and closes it.
@@ -56,6 +68,16 @@ impl Conn {
             self.slow.store(true, Ordering::Relaxed);
             METRICS.dropped.fetch_add(1, Ordering::Relaxed);
             self.kill.notify_one();
+        }
+    }
+}
+
+impl Reader {
+    fn of(caller: Caller, ip: IpAddr) -> Reader {
+        Reader {
+            auth: basalt_rules::auth_value(&caller),
+            caller,
+            ip: ip.to_string(),
         }
     }
 }
@@ -115,7 +137,7 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
     let conn = Arc::new(Conn {
         id: basalt_core::id::new_id(),
         ip,
-        caller: RwLock::new(caller),
+        reader: RwLock::new(Reader::of(caller, ip)),
         queue,
         slow: AtomicBool::new(false),
         kill: Notify::new(),
@@ -217,7 +239,7 @@ impl Session {
             }
             ClientMessage::Auth { token } => match self.rt.authenticate(&token).await {
                 Ok(caller) => {
-                    *self.conn.caller.write().unwrap_or_else(|e| e.into_inner()) = caller;
+                    self.conn.set_caller(caller);
                     self.conn.send(json!({"type": "authenticated"}).to_string());
                 }
                 Err(e) => self.conn.send(error_of(None, &e)),

@@ -42,6 +42,8 @@ pub struct Db {
     pools: Arc<Pools>,
     /// Where the database lives, without credentials, for logs and banners.
     location: Arc<str>,
+    /// Set when the database closes: listeners give back their connections.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -74,6 +76,7 @@ impl Db {
                 Ok(Db {
                     pools: Arc::new(Pools::Postgres(pool)),
                     location: location.into(),
+                    closing: Arc::new(tokio::sync::watch::channel(false).0),
                 })
             }
             Some(url) => {
@@ -136,6 +139,7 @@ impl Db {
         Ok(Db {
             pools: Arc::new(Pools::Sqlite { read, write }),
             location: path.display().to_string().into(),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 
@@ -262,6 +266,7 @@ impl Db {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
+        self.closing.send_replace(true);
         match &*self.pools {
             Pools::Sqlite { read, write } => {
                 read.close().await;
@@ -273,12 +278,27 @@ impl Db {
 }
 
 /// Notifications on a PostgreSQL channel (`LISTEN`); reconnects by itself.
-pub struct Listener(sqlx::postgres::PgListener);
+pub struct Listener {
+    inner: Option<sqlx::postgres::PgListener>,
+    closing: tokio::sync::watch::Receiver<bool>,
+}
 
 impl Listener {
-    /// The next notification's payload.
-    pub async fn recv(&mut self) -> Result<String, StoreError> {
-        Ok(self.0.recv().await?.payload().to_owned())
+    /// The next notification's payload; `Ok(None)` once the database closes
+    /// (the listener's connection is then given back to the pool).
+    pub async fn recv(&mut self) -> Result<Option<String>, StoreError> {
+        let Some(l) = &mut self.inner else { return Ok(None) };
+        if *self.closing.borrow() {
+            self.inner = None;
+            return Ok(None);
+        }
+        tokio::select! {
+            n = l.recv() => Ok(Some(n?.payload().to_owned())),
+            _ = self.closing.changed() => {
+                self.inner = None;
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -291,7 +311,10 @@ impl Db {
             Pools::Postgres(pool) => {
                 let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
                 l.listen(channel).await?;
-                Ok(Some(Listener(l)))
+                Ok(Some(Listener {
+                    inner: Some(l),
+                    closing: self.closing.subscribe(),
+                }))
             }
         }
     }
