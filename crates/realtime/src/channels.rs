@@ -79,11 +79,11 @@ pub struct Channels {
     /// This process, in messages to other nodes.
     node: String,
     /// Messages to other nodes (PostgreSQL only).
-    relay: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    relay: Option<tokio::sync::mpsc::Sender<String>>,
 }
 
 impl Channels {
-    pub fn new(relay: Option<tokio::sync::mpsc::UnboundedSender<String>>) -> Channels {
+    pub fn new(relay: Option<tokio::sync::mpsc::Sender<String>>) -> Channels {
         Channels {
             members: Mutex::default(),
             remote: Mutex::default(),
@@ -107,7 +107,7 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 
 fn check_pattern(pattern: &str) -> Result<(), Error> {
     check_name(pattern)?;
-    if pattern.trim_end_matches('*').contains('*') {
+    if pattern.strip_suffix('*').unwrap_or(pattern).contains('*') {
         return Err(Error::invalid_argument("`*` may only end a channel pattern"));
     }
     Ok(())
@@ -307,7 +307,11 @@ impl Channels {
     fn relay(&self, mut message: Value) {
         if let Some(relay) = &self.relay {
             message["n"] = Value::String(self.node.clone());
-            let _ = relay.send(message.to_string());
+            // Bounded: a burst that outruns the database drops events for the
+            // other nodes rather than growing without limit.
+            if relay.try_send(message.to_string()).is_err() {
+                tracing::warn!("too many channel events for other nodes; dropping one");
+            }
         }
     }
 

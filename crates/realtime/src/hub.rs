@@ -107,8 +107,8 @@ impl Hub {
                     State::Live { after } => change.seq > *after,
                 }
             };
-            if live {
-                deliver(documents, &sub, change, &event).await;
+            if live && let Some(m) = deliver(documents, &sub, change, &event).await {
+                sub.conn.send(m);
             }
         }
     }
@@ -172,9 +172,14 @@ pub struct Reader {
     pub ip: String,
 }
 
-/// Sends a change to one subscription as the subscriber sees it: a document
-/// that enters its view is a `create`, one that leaves it a `delete`.
-pub async fn deliver(documents: &Documents, sub: &Subscription, change: &Change, event: &Event) {
+/// A change as one subscription sees it (a document that enters its view is
+/// a `create`, one that leaves it a `delete`), or `None` when it sees nothing.
+pub async fn deliver(
+    documents: &Documents,
+    sub: &Subscription,
+    change: &Change,
+    event: &Event,
+) -> Option<String> {
     let reader = sub.conn.reader();
     let was = visible(documents, sub, event.before.as_ref(), &reader).await;
     let is = visible(documents, sub, event.after.as_ref(), &reader).await;
@@ -182,7 +187,7 @@ pub async fn deliver(documents: &Documents, sub: &Subscription, change: &Change,
         (false, true) => "create",
         (true, true) => "update",
         (true, false) => "delete",
-        (false, false) => return,
+        (false, false) => return None,
     };
     // Written around the stored JSON of the document (for a delete, the last
     // one), which is not parsed again for each subscriber.
@@ -192,5 +197,5 @@ pub async fn deliver(documents: &Documents, sub: &Subscription, change: &Change,
         change.document, change.seq
     );
     crate::METRICS.fanout.fetch_add(1, Ordering::Relaxed);
-    sub.conn.send(message);
+    Some(message)
 }

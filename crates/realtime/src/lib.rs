@@ -79,7 +79,7 @@ impl Realtime {
         let peers = db.listen("basalt_channels").await?;
         let relay = match peers {
             Some(_) => {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(10_000);
                 let db = db.clone();
                 tokio::spawn(async move {
                     while let Some(message) = rx.recv().await {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,14 @@ impl Conn {
 
     fn set_caller(&self, caller: Caller) {
         *self.reader.write().unwrap_or_else(|e| e.into_inner()) = Reader::of(caller, self.ip);
+    }
+
+    /// Queues a message, waiting for room: for what a client asked for itself
+    /// (a snapshot, a replay), where waiting holds up only that client.
+    pub async fn send_wait(&self, message: String) {
+        if !self.slow.load(Ordering::Relaxed) {
+            let _ = self.queue.send(message).await;
+        }
     }
 
     /// Queues a message; a full queue marks the consumer slow and closes it.
@@ -133,7 +141,7 @@ fn error_of(id: Option<&str>, e: &Error) -> String {
 
 /// Runs a connection until it closes.
 pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
-    let (queue, mut outgoing) = mpsc::channel::<String>(QUEUE);
+    let (queue, outgoing) = mpsc::channel::<String>(QUEUE);
     let conn = Arc::new(Conn {
         id: basalt_core::id::new_id(),
         ip,
@@ -149,40 +157,23 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
         subscriptions: HashMap::new(),
         channels: HashMap::new(),
     };
-    let (mut sink, mut stream) = {
+    let (sink, mut stream) = {
         use futures_util::StreamExt;
         socket.split()
     };
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
-    let mut heard = Instant::now();
+    let born = Instant::now();
+    let heard = Arc::new(AtomicU64::new(0));
+    // Writing has its own task, so handling a message (a snapshot, a replay)
+    // never stops the queue from draining, and a stalled reader never stops
+    // heartbeats or the slow-consumer close.
+    let mut writer = tokio::spawn(write(conn.clone(), sink, outgoing, heard.clone(), born));
     loop {
-        use futures_util::{SinkExt, StreamExt};
+        use futures_util::StreamExt;
         tokio::select! {
-            biased;
-            () = conn.kill.notified() => {
-                let _ = sink.send(Message::Text(error(None, "slow_consumer", "this connection could not keep up with its messages").into())).await;
-                let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: Utf8Bytes::from_static("slow consumer") }))).await;
-                break;
-            }
-            Some(text) = outgoing.recv() => {
-                METRICS.sent.fetch_add(1, Ordering::Relaxed);
-                if sink.send(Message::Text(text.into())).await.is_err() {
-                    break;
-                }
-            }
-            _ = ping.tick() => {
-                if heard.elapsed() >= SILENT_FOR {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: Utf8Bytes::from_static("silent for too long") }))).await;
-                    break;
-                }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break;
-                }
-            }
+            _ = &mut writer => break,
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break };
-                heard = Instant::now();
+                heard.store(born.elapsed().as_millis() as u64, Ordering::Relaxed);
                 match frame {
                     Message::Text(text) => {
                         METRICS.received.fetch_add(1, Ordering::Relaxed);
@@ -195,8 +186,79 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
             }
         }
     }
+    writer.abort();
     session.close();
     METRICS.sockets.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Tells a slow consumer why it is being closed, if it reads within a while.
+async fn farewell(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>) {
+    use futures_util::SinkExt;
+    let bye = async {
+        let text = error(
+            None,
+            "slow_consumer",
+            "this connection could not keep up with its messages",
+        );
+        sink.send(Message::Text(text.into())).await?;
+        sink.send(Message::Close(Some(CloseFrame {
+            code: 1008,
+            reason: Utf8Bytes::from_static("slow consumer"),
+        })))
+        .await
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, bye).await;
+}
+
+/// Longest one frame may take to go out before the connection is given up.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn write(
+    conn: Arc<Conn>,
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut outgoing: mpsc::Receiver<String>,
+    heard: Arc<AtomicU64>,
+    born: Instant,
+) {
+    use futures_util::SinkExt;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }))
+    };
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = conn.kill.notified() => return farewell(&mut sink).await,
+            m = outgoing.recv() => match m {
+                Some(text) => {
+                    METRICS.sent.fetch_add(1, Ordering::Relaxed);
+                    Message::Text(text.into())
+                }
+                None => return,
+            },
+            _ = ping.tick() => {
+                let silent = born.elapsed().saturating_sub(Duration::from_millis(heard.load(Ordering::Relaxed)));
+                if silent >= SILENT_FOR {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close(1001, "silent for too long"))).await;
+                    return;
+                }
+                Message::Ping(Default::default())
+            }
+        };
+        tokio::select! {
+            r = tokio::time::timeout(SEND_TIMEOUT, sink.send(message)) => {
+                if !matches!(r, Ok(Ok(()))) {
+                    return;
+                }
+            }
+            // The queue overflowed while this frame waited on the network.
+            () = conn.kill.notified() => return farewell(&mut sink).await,
+        }
+    }
 }
 
 struct Session {
@@ -379,9 +441,29 @@ impl Session {
         // Registered first: every change committed from here on reaches it.
         self.rt.hub.add(sub.clone());
         self.subscriptions.insert(id.to_owned(), sub.clone());
-        self.conn
-            .send(json!({"type": "subscribed", "id": id}).to_string());
+        match self.start(&sub, snapshot, resume_from, &caller).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.rt.hub.remove(&sub);
+                self.subscriptions.remove(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends what comes before live changes (`subscribed`, and a snapshot or
+    /// a replay), then turns the subscription live.
+    async fn start(
+        &self,
+        sub: &Arc<Subscription>,
+        snapshot: bool,
+        resume_from: Option<i64>,
+        caller: &Caller,
+    ) -> Result<(), Error> {
+        let documents = &self.rt.documents;
+        let subscribed = json!({"type": "subscribed", "id": sub.id}).to_string();
         let start = if let Some(from) = resume_from {
+            self.conn.send_wait(subscribed).await;
             // Replay what was missed, then go on from there.
             let mut at = from;
             loop {
@@ -392,8 +474,8 @@ impl Session {
                 for c in &missed {
                     let concerns =
                         c.collection == sub.collection && sub.doc_id.as_ref().is_none_or(|d| *d == c.id);
-                    if concerns {
-                        deliver(documents, &sub, c, &Event::of(c)).await;
+                    if concerns && let Some(m) = deliver(documents, sub, c, &Event::of(c)).await {
+                        self.conn.send_wait(m).await;
                     }
                 }
                 at = last;
@@ -403,27 +485,32 @@ impl Session {
             }
             at
         } else if snapshot {
-            let (docs, seq) = match documents
-                .snapshot(&collection, &sub.filter, doc_id.as_deref(), &caller, self.conn.ip)
-                .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    self.rt.hub.remove(&sub);
-                    self.subscriptions.remove(id);
-                    return Err(e);
-                }
-            };
+            let (docs, seq) = documents
+                .snapshot(
+                    &sub.collection,
+                    &sub.filter,
+                    sub.doc_id.as_deref(),
+                    caller,
+                    self.conn.ip,
+                )
+                .await?;
+            self.conn.send_wait(subscribed).await;
             let docs: Vec<Value> = docs
                 .iter()
-                .filter_map(|d| d.to_json(&collection).ok())
+                .filter_map(|d| d.to_json(&sub.collection).ok())
                 .filter_map(|j| serde_json::from_str(&j).ok())
                 .collect();
             self.conn
-                .send(json!({"type": "snapshot", "id": id, "documents": docs, "seq": seq}).to_string());
+                .send_wait(
+                    json!({"type": "snapshot", "id": sub.id, "documents": docs, "seq": seq}).to_string(),
+                )
+                .await;
             seq
         } else {
-            documents.last_seq().await?
+            // Read before `subscribed` goes out: every change after that message is newer.
+            let seq = documents.last_seq().await?;
+            self.conn.send_wait(subscribed).await;
+            seq
         };
         // Live from `start`: what waited and is newer goes out first, in
         // order; the subscription turns live only once nothing waits, so
@@ -443,7 +530,9 @@ impl Session {
             };
             for c in &waiting {
                 if c.seq > after {
-                    deliver(documents, &sub, c, &Event::of(c)).await;
+                    if let Some(m) = deliver(documents, sub, c, &Event::of(c)).await {
+                        self.conn.send_wait(m).await;
+                    }
                     after = c.seq;
                 }
             }
