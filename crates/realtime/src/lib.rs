@@ -289,7 +289,11 @@ async fn connect(
         Some(t) => rt.authenticate(&t).await?,
         None => caller,
     };
+    // Small buffers: most sockets are idle most of the time, and per-socket
+    // memory is what limits how many a node holds (the defaults are 128 KiB).
     Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(socket::MAX_MESSAGE)
         .on_upgrade(move |socket| socket::run(rt, socket, caller, ip)))
 }
