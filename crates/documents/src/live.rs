@@ -24,6 +24,13 @@ pub const MAX_SNAPSHOT: usize = 5000;
 /// Most changes one replay (`resume_from`) returns.
 pub const MAX_REPLAY: usize = 10_000;
 
+/// A collection's read rule, resolved once per change.
+pub struct ReadCheck {
+    collection: String,
+    rule: Option<basalt_rules::Rule>,
+    always: bool,
+}
+
 /// A document with its data parsed, for matching filters and rules.
 pub struct Parsed {
     pub doc: Document,
@@ -95,29 +102,39 @@ impl Documents {
         Ok(())
     }
 
+    /// A collection's `read` rule, looked up once for every subscriber of a change.
+    pub async fn read_check(&self, collection: &str) -> ReadCheck {
+        let rule = self
+            .collection(collection)
+            .await
+            .ok()
+            .and_then(|c| c.rule(RuleOp::Read).cloned());
+        ReadCheck {
+            collection: collection.to_owned(),
+            // `true` needs no evaluation.
+            always: rule.as_ref().is_some_and(|r| r.source().trim() == "true"),
+            rule,
+        }
+    }
+
     /// Whether a subscriber may read a document given as its rule value
     /// (`Document::rule_value`, built once per change for all subscribers);
     /// `auth` is the subscriber's `auth` value, built once per connection.
     pub async fn may_read_value(
         &self,
-        collection: &str,
+        check: &ReadCheck,
         doc: &rhai::Dynamic,
         caller: &Caller,
         auth: &rhai::Dynamic,
         ip: &str,
     ) -> bool {
-        if caller.is_privileged() {
+        if caller.is_privileged() || check.always {
             return true;
         }
-        let Ok(c) = self.collection(collection).await else {
-            return false;
-        };
-        let Some(rule) = c.rule(RuleOp::Read) else {
-            return false;
-        };
+        let Some(rule) = &check.rule else { return false };
         let request = basalt_rules::request_value("GET", Timestamp::now().millis(), ip, "subscribe");
         let ctx = basalt_rules::RuleContext::new(auth.clone(), request)
-            .with_collection(collection)
+            .with_collection(&check.collection)
             .with_doc(doc.clone());
         self.inner.engine.evaluate(rule, &ctx, self).await.allowed
     }

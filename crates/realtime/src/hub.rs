@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use basalt_core::Caller;
-use basalt_documents::live::Parsed;
+use basalt_documents::live::{Parsed, ReadCheck};
 use basalt_documents::{Change, Documents, Filter};
 use rhai::Dynamic;
 
@@ -95,7 +95,7 @@ impl Hub {
         if subs.is_empty() {
             return;
         }
-        let event = Event::of(change);
+        let event = Event::of(documents, change).await;
         for sub in subs {
             let live = {
                 let mut state = sub.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,6 +116,7 @@ impl Hub {
 
 /// A change, parsed once for all its subscribers.
 pub struct Event {
+    check: ReadCheck,
     /// The document as it is after the change (`None` after a delete).
     after: Option<(Parsed, Dynamic)>,
     /// The document as it was before (`None` for a create).
@@ -129,27 +130,24 @@ fn parsed(json: &str) -> Option<(Parsed, Dynamic)> {
 }
 
 impl Event {
-    pub fn of(change: &Change) -> Event {
-        match change.op {
-            "create" => Event {
-                after: parsed(&change.document),
-                before: None,
-            },
-            "update" => Event {
-                after: parsed(&change.document),
-                before: change.previous.as_deref().and_then(parsed),
-            },
-            _ => Event {
-                after: None,
-                before: parsed(&change.document),
-            },
-        }
+    pub async fn of(documents: &Documents, change: &Change) -> Event {
+        let check = documents.read_check(&change.collection).await;
+        let (after, before) = match change.op {
+            "create" => (parsed(&change.document), None),
+            "update" => (
+                parsed(&change.document),
+                change.previous.as_deref().and_then(parsed),
+            ),
+            _ => (None, parsed(&change.document)),
+        };
+        Event { check, after, before }
     }
 }
 
 async fn visible(
     documents: &Documents,
     sub: &Subscription,
+    check: &ReadCheck,
     p: Option<&(Parsed, Dynamic)>,
     reader: &Reader,
 ) -> bool {
@@ -157,7 +155,7 @@ async fn visible(
         Some((p, value)) => {
             p.matches(&sub.filter)
                 && documents
-                    .may_read_value(&sub.collection, value, &reader.caller, &reader.auth, &reader.ip)
+                    .may_read_value(check, value, &reader.caller, &reader.auth, &reader.ip)
                     .await
         }
         None => false,
@@ -181,8 +179,8 @@ pub async fn deliver(
     event: &Event,
 ) -> Option<String> {
     let reader = sub.conn.reader();
-    let was = visible(documents, sub, event.before.as_ref(), &reader).await;
-    let is = visible(documents, sub, event.after.as_ref(), &reader).await;
+    let was = visible(documents, sub, &event.check, event.before.as_ref(), &reader).await;
+    let is = visible(documents, sub, &event.check, event.after.as_ref(), &reader).await;
     let op = match (was, is) {
         (false, true) => "create",
         (true, true) => "update",

@@ -474,7 +474,9 @@ impl Session {
                 for c in &missed {
                     let concerns =
                         c.collection == sub.collection && sub.doc_id.as_ref().is_none_or(|d| *d == c.id);
-                    if concerns && let Some(m) = deliver(documents, sub, c, &Event::of(c)).await {
+                    if concerns
+                        && let Some(m) = deliver(documents, sub, c, &Event::of(documents, c).await).await
+                    {
                         self.conn.send_wait(m).await;
                     }
                 }
@@ -530,7 +532,7 @@ impl Session {
             };
             for c in &waiting {
                 if c.seq > after {
-                    if let Some(m) = deliver(documents, sub, c, &Event::of(c)).await {
+                    if let Some(m) = deliver(documents, sub, c, &Event::of(documents, c).await).await {
                         self.conn.send_wait(m).await;
                     }
                     after = c.seq;
