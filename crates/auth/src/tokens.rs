@@ -66,6 +66,7 @@ impl AccessClaims {
             email: self.email,
             email_verified: self.email_verified,
             aal: self.aal,
+            expires_at: self.exp,
             claims: self.claims,
         })
     }

@@ -50,6 +50,9 @@ pub struct UserIdentity {
     pub email_verified: bool,
     pub aal: u8,
     pub claims: Map<String, Value>,
+    /// When the access token expires (seconds since the epoch); long-lived
+    /// connections stop acting for the user then.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -58,6 +58,10 @@ pub struct Config {
     pub document_max_bytes: usize,
     /// How long committed changes stay in the change feed for realtime resume.
     pub change_retention: Duration,
+    /// Realtime heartbeats: how often the server pings, and how long a
+    /// silent socket lives (fixed at 30 s and 90 s; tests shorten them).
+    pub realtime_ping: Duration,
+    pub realtime_silence: Duration,
 }
 
 impl Config {
@@ -90,6 +94,8 @@ impl Config {
             login_rate_limit: 10,
             document_max_bytes: 1024 * 1024,
             change_retention: Duration::from_secs(300),
+            realtime_ping: Duration::from_secs(30),
+            realtime_silence: Duration::from_secs(90),
             trust_proxy: false,
             db_max_connections: 8,
         }

@@ -195,5 +195,7 @@ pub async fn deliver(
         change.document, change.seq
     );
     crate::METRICS.fanout.fetch_add(1, Ordering::Relaxed);
+    let since = basalt_core::Timestamp::now().millis() - change.committed_at;
+    crate::FANOUT_LATENCY.observe(std::time::Duration::from_millis(since.max(0) as u64));
     Some(message)
 }

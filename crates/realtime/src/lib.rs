@@ -30,6 +30,10 @@ use serde::Deserialize;
 
 pub use channels::ChannelRules;
 
+/// Commit → queued on the subscriber's socket, for every delivered change.
+pub static FANOUT_LATENCY: std::sync::LazyLock<basalt_core::metrics::Histogram> =
+    std::sync::LazyLock::new(basalt_core::metrics::Histogram::default);
+
 /// Counters for `/metrics`.
 pub struct Metrics {
     pub sockets: AtomicI64,
@@ -59,6 +63,8 @@ pub struct Inner {
     engine: Arc<RuleEngine>,
     hub: hub::Hub,
     channels: channels::Channels,
+    /// How often to ping, and how long a silent socket lives.
+    heartbeat: (Duration, Duration),
 }
 
 impl std::ops::Deref for Realtime {
@@ -73,6 +79,7 @@ impl Realtime {
         documents: Documents,
         authenticator: Authenticator,
         engine: Arc<RuleEngine>,
+        heartbeat: (Duration, Duration),
     ) -> Result<Realtime, Error> {
         let db = documents.db().clone();
         // Channels cross nodes through PostgreSQL notifications.
@@ -105,6 +112,7 @@ impl Realtime {
                 engine,
                 hub: hub::Hub::default(),
                 channels: channels::Channels::new(relay),
+                heartbeat,
             }),
         };
         let start = rt.documents.last_seq().await?;
@@ -197,6 +205,12 @@ impl Realtime {
         for (name, kind, help, value) in lines {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         }
+        let name = "basalt_realtime_fanout_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} From a change's commit to its message queued for a subscriber.\n# TYPE {name} histogram"
+        );
+        FANOUT_LATENCY.render(out, name, "");
     }
 }
 

@@ -26,8 +26,6 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 pub const MAX_SUBSCRIPTIONS: usize = 100;
 /// Most channels per socket.
 pub const MAX_CHANNELS: usize = 50;
-const PING_EVERY: Duration = Duration::from_secs(30);
-const SILENT_FOR: Duration = Duration::from_secs(90);
 
 /// The shared side of a connection: what fan-out needs.
 pub struct Conn {
@@ -43,15 +41,25 @@ pub struct Conn {
 
 impl Conn {
     pub fn caller(&self) -> Caller {
-        self.reader
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .caller
-            .clone()
+        self.reader().caller
     }
 
+    /// The caller as rules see it now: once a user's access token has
+    /// expired, the connection acts as anonymous until it sends `auth` again.
     pub fn reader(&self) -> Reader {
-        self.reader.read().unwrap_or_else(|e| e.into_inner()).clone()
+        let reader = self.reader.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Caller::User(u) = &reader.caller
+            && u.expires_at < basalt_core::Timestamp::now().seconds()
+        {
+            self.set_caller(Caller::Anonymous);
+            self.send(error(
+                None,
+                "unauthenticated",
+                "the access token expired; the connection now acts as anonymous until it sends a new one with auth",
+            ));
+            return Reader::of(Caller::Anonymous, self.ip);
+        }
+        reader
     }
 
     fn set_caller(&self, caller: Caller) {
@@ -166,7 +174,14 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
     // Writing has its own task, so handling a message (a snapshot, a replay)
     // never stops the queue from draining, and a stalled reader never stops
     // heartbeats or the slow-consumer close.
-    let mut writer = tokio::spawn(write(conn.clone(), sink, outgoing, heard.clone(), born));
+    let mut writer = tokio::spawn(write(
+        conn.clone(),
+        sink,
+        outgoing,
+        heard.clone(),
+        born,
+        rt.heartbeat,
+    ));
     loop {
         use futures_util::StreamExt;
         tokio::select! {
@@ -219,9 +234,10 @@ async fn write(
     mut outgoing: mpsc::Receiver<String>,
     heard: Arc<AtomicU64>,
     born: Instant,
+    (ping_every, silent_for): (Duration, Duration),
 ) {
     use futures_util::SinkExt;
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
     let close = |code: u16, reason: &'static str| {
         Message::Close(Some(CloseFrame {
@@ -242,7 +258,7 @@ async fn write(
             },
             _ = ping.tick() => {
                 let silent = born.elapsed().saturating_sub(Duration::from_millis(heard.load(Ordering::Relaxed)));
-                if silent >= SILENT_FOR {
+                if silent >= silent_for {
                     let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close(1001, "silent for too long"))).await;
                     return;
                 }

@@ -35,6 +35,7 @@ fn caller() -> Caller {
         email_verified: true,
         aal: 1,
         claims: json!({"plan": "pro"}).as_object().cloned().unwrap_or_default(),
+        expires_at: i64::MAX,
     }))
 }
 

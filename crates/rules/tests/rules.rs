@@ -63,6 +63,7 @@ fn user(uid: &str, claims: Value) -> Caller {
         email_verified: true,
         aal: 1,
         claims: claims.as_object().cloned().unwrap_or_default(),
+        expires_at: i64::MAX,
     }))
 }
 

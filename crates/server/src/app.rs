@@ -180,9 +180,14 @@ impl App {
             source: Arc::new(documents.clone()),
         };
         let authenticator = basalt_auth::authenticator(auth.clone());
-        let realtime = Realtime::start(documents.clone(), authenticator.clone(), rules.engine.clone())
-            .await
-            .map_err(|e| StartError(format!("cannot start realtime: {}", e.message())))?;
+        let realtime = Realtime::start(
+            documents.clone(),
+            authenticator.clone(),
+            rules.engine.clone(),
+            (config.realtime_ping, config.realtime_silence),
+        )
+        .await
+        .map_err(|e| StartError(format!("cannot start realtime: {}", e.message())))?;
         let for_metrics = realtime.clone();
         metrics.register(move |out| for_metrics.render_metrics(out));
         let files = Files::start(db.clone(), &backing(&config)?, rules.clone())

@@ -604,3 +604,104 @@ async fn two_nodes_deliver_every_change_once() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_close_silent_sockets() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.realtime_ping = Duration::from_millis(200);
+        c.realtime_silence = Duration::from_millis(900);
+    })
+    .await
+    .unwrap();
+    // A client that reads answers pings (the library does) and stays.
+    let mut alive = Ws::connect(&s, None).await;
+    let mut silent = Ws::connect(&s, None).await;
+    let pinged = tokio::spawn(async move {
+        let mut pings = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, alive.stream.next()).await {
+            if matches!(frame, Message::Ping(_)) {
+                pings += 1;
+            }
+        }
+        alive.send(json!({"type": "ping", "id": 1})).await;
+        assert_eq!(
+            alive.recv().await,
+            json!({"type": "pong", "id": 1}),
+            "still open after the silence limit"
+        );
+        pings
+    });
+    // A client that never reads never answers: closed with 1001 after the limit.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The server has closed it: the client reads a Close frame (1001), or,
+    // answering a ping still buffered, finds the connection already gone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, silent.stream.next()).await {
+            Ok(Some(Ok(Message::Close(c)))) => {
+                assert_eq!(c.map(|c| u16::from(c.code)), Some(1001));
+                break true;
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_)) | None) => break true,
+            Err(_) => break false,
+        }
+    };
+    assert!(ended, "the silent socket was closed");
+    assert!(pinged.await.unwrap() >= 3, "pinged about every 200 ms");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_stops_acting_for_its_user() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| c.access_token_ttl = Duration::from_secs(2))
+        .await
+        .unwrap();
+    let admin = notes(&s).await;
+    let (token, uid) = user(&s, "a@example.com").await;
+    let mut ws = Ws::connect(&s, Some(&token)).await;
+    ws.send(json!({"type": "subscribe", "id": "n", "collection": "notes"}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    s.post(
+        "/v1/db/notes",
+        Some(&token),
+        json!({"id": "one", "data": {"owner": uid}}),
+    )
+    .await
+    .expect(201, None);
+    assert_eq!(ws.recv().await["op"], "create");
+    // Past the token's life (and the verifier's 30 s leeway does not apply here).
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    s.post(
+        "/v1/db/notes",
+        Some(&admin),
+        json!({"id": "two", "data": {"owner": uid}}),
+    )
+    .await
+    .expect(201, None);
+    let e = ws.recv().await;
+    assert_eq!(e["code"], "unauthenticated", "{e}");
+    ws.quiet().await;
+    // A fresh token brings it back.
+    let res = s
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "a@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    let fresh = res.json()["access_token"].as_str().unwrap().to_owned();
+    ws.send(json!({"type": "auth", "token": fresh})).await;
+    assert_eq!(ws.recv().await["type"], "authenticated");
+    s.post(
+        "/v1/db/notes",
+        Some(&admin),
+        json!({"id": "three", "data": {"owner": uid}}),
+    )
+    .await
+    .expect(201, None);
+    assert_eq!(ws.recv().await["document"]["id"], "three");
+    s.stop().await;
+}
