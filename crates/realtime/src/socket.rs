@@ -99,7 +99,7 @@ impl Reader {
 }
 
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum ClientMessage {
     Auth {
         token: String,
@@ -141,6 +141,11 @@ fn error(id: Option<&str>, code: &str, message: &str) -> String {
         None => json!({"type": "error", "code": code, "message": message}),
     }
     .to_string()
+}
+
+/// An error about a channel names it, so a client knows which join or broadcast failed.
+fn channel_error(channel: &str, code: &str, message: &str) -> String {
+    json!({"type": "error", "channel": channel, "code": code, "message": message}).to_string()
 }
 
 fn error_of(id: Option<&str>, e: &Error) -> String {
@@ -350,8 +355,8 @@ impl Session {
             ClientMessage::Join { channel, presence } => {
                 let presence = presence.unwrap_or_else(|| json!({}));
                 if !self.channels.contains_key(&channel) && self.channels.len() >= MAX_CHANNELS {
-                    return self.conn.send(error(
-                        None,
+                    return self.conn.send(channel_error(
+                        &channel,
                         "invalid_argument",
                         &format!("a connection joins at most {MAX_CHANNELS} channels"),
                     ));
@@ -365,7 +370,9 @@ impl Session {
                     Ok(()) => {
                         self.channels.insert(channel, presence);
                     }
-                    Err(e) => self.conn.send(error_of(None, &e)),
+                    Err(e) => self
+                        .conn
+                        .send(channel_error(&channel, e.code().as_str(), e.message())),
                 }
             }
             ClientMessage::Leave { channel } => {
@@ -374,8 +381,11 @@ impl Session {
                     self.conn
                         .send(json!({"type": "left", "channel": channel}).to_string());
                 } else {
-                    self.conn
-                        .send(error(None, "not_found", "this connection is not in that channel"));
+                    self.conn.send(channel_error(
+                        &channel,
+                        "not_found",
+                        "this connection is not in that channel",
+                    ));
                 }
             }
             ClientMessage::Broadcast {
@@ -384,8 +394,8 @@ impl Session {
                 payload,
             } => {
                 if !self.channels.contains_key(&channel) {
-                    return self.conn.send(error(
-                        None,
+                    return self.conn.send(channel_error(
+                        &channel,
                         "failed_precondition",
                         "join the channel before broadcasting on it",
                     ));
@@ -396,7 +406,8 @@ impl Session {
                     .broadcast(&self.rt, &self.conn, &channel, &event, payload)
                     .await
                 {
-                    self.conn.send(error_of(None, &e));
+                    self.conn
+                        .send(channel_error(&channel, e.code().as_str(), e.message()));
                 }
             }
         }
