@@ -297,11 +297,19 @@ async fn connect(
     State(rt): State<Realtime>,
     ClientIp(ip): ClientIp,
     Query(q): Query<Handshake>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, Error> {
-    let caller = match q.token {
-        Some(t) => rt.authenticate(&t).await?,
-        None => caller,
+    // The token is kept to check the session again while the socket lives.
+    let header_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let (caller, token) = match q.token {
+        Some(t) => (rt.authenticate(&t).await?, Some(t)),
+        None => (caller, header_token),
     };
     // Small buffers: most sockets are idle most of the time, and per-socket
     // memory is what limits how many a node holds (the defaults are 128 KiB).
@@ -309,5 +317,5 @@ async fn connect(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_message_size(socket::MAX_MESSAGE)
-        .on_upgrade(move |socket| socket::run(rt, socket, caller, ip)))
+        .on_upgrade(move |socket| socket::run(rt, socket, caller, token, ip)))
 }

@@ -153,7 +153,7 @@ fn error_of(id: Option<&str>, e: &Error) -> String {
 }
 
 /// Runs a connection until it closes.
-pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
+pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, token: Option<String>, ip: IpAddr) {
     let (queue, outgoing) = mpsc::channel::<String>(QUEUE);
     let conn = Arc::new(Conn {
         id: basalt_core::id::new_id(),
@@ -169,7 +169,11 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
         conn: conn.clone(),
         subscriptions: HashMap::new(),
         channels: HashMap::new(),
+        token,
     };
+    // A signed-out session or a disabled user ends the socket's rights too.
+    let mut recheck = tokio::time::interval(rt.heartbeat.0);
+    recheck.tick().await;
     let (sink, mut stream) = {
         use futures_util::StreamExt;
         socket.split()
@@ -191,6 +195,7 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, ip: IpAddr) {
         use futures_util::StreamExt;
         tokio::select! {
             _ = &mut writer => break,
+            _ = recheck.tick() => session.recheck().await,
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break };
                 heard.store(born.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -288,9 +293,32 @@ struct Session {
     subscriptions: HashMap<String, Arc<Subscription>>,
     /// Channels joined, with this member's presence.
     channels: HashMap<String, Value>,
+    /// The token the caller came from, to check its session again.
+    token: Option<String>,
 }
 
 impl Session {
+    /// Checks the caller's token (and session) again; a refused one leaves
+    /// the connection anonymous.
+    async fn recheck(&mut self) {
+        let Some(token) = &self.token else { return };
+        if !matches!(self.conn.caller(), Caller::User(_)) {
+            return;
+        }
+        if let Err(e) = self.rt.authenticate(token).await {
+            self.token = None;
+            self.conn.set_caller(Caller::Anonymous);
+            self.conn.send(error(
+                None,
+                "unauthenticated",
+                &format!(
+                    "{}; the connection now acts as anonymous until it sends a new token with auth",
+                    e.message()
+                ),
+            ));
+        }
+    }
+
     async fn handle(&mut self, text: &str) {
         if text.len() > MAX_MESSAGE {
             return self.conn.send(error(
@@ -323,6 +351,7 @@ impl Session {
             ClientMessage::Auth { token } => match self.rt.authenticate(&token).await {
                 Ok(caller) => {
                     self.conn.set_caller(caller);
+                    self.token = Some(token);
                     self.conn.send(json!({"type": "authenticated"}).to_string());
                 }
                 Err(e) => self.conn.send(error_of(None, &e)),

@@ -710,3 +710,26 @@ async fn an_expired_token_stops_acting_for_its_user() {
     assert_eq!(ws.recv().await["document"]["id"], "three");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_out_session_stops_acting_for_its_user() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| c.realtime_ping = Duration::from_millis(200))
+        .await
+        .unwrap();
+    let admin = notes(&s).await;
+    let (token, uid) = user(&s, "a@example.com").await;
+    let mut ws = Ws::connect(&s, Some(&token)).await;
+    ws.send(json!({"type": "subscribe", "id": "n", "collection": "notes"}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    s.post("/v1/auth/logout", Some(&token), json!({}))
+        .await
+        .expect(204, None);
+    let e = ws.recv().await;
+    assert_eq!(e["code"], "unauthenticated", "{e}");
+    s.post("/v1/db/notes", Some(&admin), json!({"data": {"owner": uid}}))
+        .await
+        .expect(201, None);
+    ws.quiet().await;
+    s.stop().await;
+}
