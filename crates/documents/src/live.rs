@@ -13,7 +13,7 @@ use crate::collections::RuleOp;
 use crate::document::{self, Document};
 use crate::filter::{DocumentView, Filter};
 use crate::order::OrderBy;
-use crate::sql::{Bound, compile};
+use crate::sql::{compile, param};
 use crate::writer::Change;
 use crate::{Access, Documents};
 
@@ -63,15 +63,6 @@ impl Parsed {
             updated_at: self.doc.updated_at,
             data: &self.data,
         })
-    }
-}
-
-fn param(b: &Bound) -> Param<'_> {
-    match b {
-        Bound::Text(s) => Param::Text(s),
-        Bound::Float(x) => Param::Float(*x),
-        Bound::Int(i) => Param::Int(*i),
-        Bound::Bool(b) => Param::Bool(*b),
     }
 }
 

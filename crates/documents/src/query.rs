@@ -9,7 +9,7 @@ use crate::collections::{Loaded, RuleOp};
 use crate::document::Document;
 use crate::filter::{DocumentView, Field, Filter, lookup};
 use crate::order::{Key, OrderBy};
-use crate::sql::{Bound, compile};
+use crate::sql::{compile, param};
 use crate::{Access, Documents};
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -86,15 +86,6 @@ impl Query {
 pub struct Page {
     pub documents: Vec<Document>,
     pub next_cursor: Option<String>,
-}
-
-fn param(b: &Bound) -> Param<'_> {
-    match b {
-        Bound::Text(s) => Param::Text(s),
-        Bound::Float(x) => Param::Float(*x),
-        Bound::Int(i) => Param::Int(*i),
-        Bound::Bool(b) => Param::Bool(*b),
-    }
 }
 
 fn document(r: &Row) -> Result<Document, Error> {

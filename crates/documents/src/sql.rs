@@ -26,6 +26,17 @@ pub enum Bound {
     Bool(bool),
 }
 
+/// A bound value as the store binds it.
+pub(crate) fn param(b: &Bound) -> basalt_store::Param<'_> {
+    use basalt_store::Param;
+    match b {
+        Bound::Text(s) => Param::Text(s),
+        Bound::Float(x) => Param::Float(*x),
+        Bound::Int(i) => Param::Int(*i),
+        Bound::Bool(b) => Param::Bool(*b),
+    }
+}
+
 /// A `WHERE` expression and its parameters, numbered from `first + 1`.
 #[derive(Debug, Clone)]
 pub struct Compiled {

@@ -317,31 +317,7 @@ async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error
             i += group.len();
             continue;
         }
-        let touched = match (&w.after, w.expect) {
-            (Some(d), Expect::Version(v)) => attempt!(
-                tx.execute(
-                    &format!(
-                        "UPDATE \"{table}\" SET version = $2, updated_at = $3, data = $4{json} WHERE id = $1 AND version = $5"
-                    ),
-                    &[
-                        (&d.id).into(),
-                        d.version.into(),
-                        d.updated_at.into(),
-                        (&d.data).into(),
-                        v.into(),
-                    ],
-                )
-                .await
-            ),
-            (None, Expect::Version(v)) => attempt!(
-                tx.execute(
-                    &format!("DELETE FROM \"{table}\" WHERE id = $1 AND version = $2"),
-                    &[(&w.id).into(), v.into()],
-                )
-                .await
-            ),
-            _ => 1,
-        };
+        let touched = attempt!(write_row(&mut tx, w, json).await);
         if touched == 0 {
             return Ok(None);
         }
@@ -429,6 +405,52 @@ fn failed(index: usize, e: StoreError) -> CommitFailure {
     CommitFailure { index, failure }
 }
 
+/// The one statement that writes a document: insert (skipping an id that is
+/// taken), update or delete at the expected version. Returns rows touched.
+async fn write_row(tx: &mut Tx, w: &Write, json: &str) -> Result<u64, StoreError> {
+    let table = &w.collection.table;
+    match (&w.after, w.expect) {
+        (Some(d), Expect::Absent) => {
+            tx.execute(
+                &format!(
+                    "INSERT INTO \"{table}\" (id, version, created_at, updated_at, data) VALUES ($1, $2, $3, $4, $5{json}) ON CONFLICT (id) DO NOTHING"
+                ),
+                &[
+                    (&d.id).into(),
+                    d.version.into(),
+                    d.created_at.into(),
+                    d.updated_at.into(),
+                    (&d.data).into(),
+                ],
+            )
+            .await
+        }
+        (Some(d), Expect::Version(v)) => {
+            tx.execute(
+                &format!(
+                    "UPDATE \"{table}\" SET version = $2, updated_at = $3, data = $4{json} WHERE id = $1 AND version = $5"
+                ),
+                &[
+                    (&d.id).into(),
+                    d.version.into(),
+                    d.updated_at.into(),
+                    (&d.data).into(),
+                    v.into(),
+                ],
+            )
+            .await
+        }
+        (None, Expect::Version(v)) => {
+            tx.execute(
+                &format!("DELETE FROM \"{table}\" WHERE id = $1 AND version = $2"),
+                &[(&w.id).into(), v.into()],
+            )
+            .await
+        }
+        (None, Expect::Absent) => Ok(1),
+    }
+}
+
 async fn apply(
     tx: &mut Tx,
     writes: &[Write],
@@ -438,45 +460,7 @@ async fn apply(
     let json = if postgres { "::jsonb" } else { "" };
     let mut changes = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {
-        let table = &w.collection.table;
-        let touched = match (&w.after, w.expect) {
-            (Some(d), Expect::Absent) => tx
-                .execute(
-                    &format!(
-                        "INSERT INTO \"{table}\" (id, version, created_at, updated_at, data) VALUES ($1, $2, $3, $4, $5{json}) ON CONFLICT (id) DO NOTHING"
-                    ),
-                    &[
-                        (&d.id).into(),
-                        d.version.into(),
-                        d.created_at.into(),
-                        d.updated_at.into(),
-                        (&d.data).into(),
-                    ],
-                )
-                .await,
-            (Some(d), Expect::Version(v)) => tx
-                .execute(
-                    &format!(
-                        "UPDATE \"{table}\" SET version = $2, updated_at = $3, data = $4{json} WHERE id = $1 AND version = $5"
-                    ),
-                    &[
-                        (&d.id).into(),
-                        d.version.into(),
-                        d.updated_at.into(),
-                        (&d.data).into(),
-                        v.into(),
-                    ],
-                )
-                .await,
-            (None, Expect::Version(v)) => tx
-                .execute(
-                    &format!("DELETE FROM \"{table}\" WHERE id = $1 AND version = $2"),
-                    &[(&w.id).into(), v.into()],
-                )
-                .await,
-            (None, Expect::Absent) => Ok(1),
-        }
-        .map_err(|e| failed(index, e))?;
+        let touched = write_row(tx, w, json).await.map_err(|e| failed(index, e))?;
         if touched == 0 {
             let failure = if w.expect == Expect::Absent && w.exists_is_error {
                 Failure::AlreadyExists

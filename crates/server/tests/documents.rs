@@ -29,19 +29,7 @@ on_both_backends!(
 );
 
 async fn user(s: &TestServer, email: &str) -> (String, String) {
-    let res = s
-        .post(
-            "/v1/auth/signup",
-            None,
-            json!({"email": email, "password": "correct horse battery"}),
-        )
-        .await;
-    res.expect(201, None);
-    let body = res.json();
-    (
-        body["access_token"].as_str().unwrap().to_owned(),
-        body["user"]["id"].as_str().unwrap().to_owned(),
-    )
+    s.signup(email).await
 }
 
 async fn send(

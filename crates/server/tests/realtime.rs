@@ -64,19 +64,7 @@ impl Ws {
 }
 
 async fn user(s: &TestServer, email: &str) -> (String, String) {
-    let res = s
-        .post(
-            "/v1/auth/signup",
-            None,
-            json!({"email": email, "password": "correct horse battery"}),
-        )
-        .await;
-    res.expect(201, None);
-    let b = res.json();
-    (
-        b["access_token"].as_str().unwrap().to_owned(),
-        b["user"]["id"].as_str().unwrap().to_owned(),
-    )
+    s.signup(email).await
 }
 
 async fn notes(s: &TestServer) -> String {

@@ -55,19 +55,7 @@ async fn bucket(s: &TestServer, admin: &str, body: Value) {
 }
 
 async fn user(s: &TestServer, email: &str) -> (String, String) {
-    let res = s
-        .post(
-            "/v1/auth/signup",
-            None,
-            json!({"email": email, "password": "correct horse battery"}),
-        )
-        .await;
-    res.expect(201, None);
-    let body = res.json();
-    (
-        body["access_token"].as_str().unwrap().to_owned(),
-        body["user"]["id"].as_str().unwrap().to_owned(),
-    )
+    s.signup(email).await
 }
 
 async fn buckets_are_managed_by_admins(s: &TestServer) {

@@ -293,6 +293,23 @@ impl TestServer {
             .expect("admin created");
     }
 
+    /// Signs up an app user over HTTP; returns (access token, user id).
+    pub async fn signup(&self, email: &str) -> (String, String) {
+        let res = self
+            .post(
+                "/v1/auth/signup",
+                None,
+                serde_json::json!({"email": email, "password": "correct horse battery"}),
+            )
+            .await;
+        res.expect(201, None);
+        let body = res.json();
+        (
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["user"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Creates an admin and signs in over HTTP; returns the admin token.
     pub async fn admin_token(&self) -> String {
         self.create_admin("root@example.com", "correct horse battery")
