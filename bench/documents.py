@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -27,9 +26,9 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import foundation  # noqa: E402
 from foundation import default_binary, free_port, reset_postgres, rss_kib  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def call(port, method, path, body=None, token=None):
@@ -43,41 +42,8 @@ def call(port, method, path, body=None, token=None):
         return json.loads(r.read() or b"null")
 
 
-def start(binary, data_dir, port, database_url, log):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASALT_")}
-    env["BASALT_LOG"] = log
-    args = [binary, "serve", "--http", f"127.0.0.1:{port}", "--data-dir", data_dir]
-    if database_url:
-        args += ["--database-url", database_url]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(3000):
-        try:
-            call(port, "GET", "/v1/health/ready")
-            return proc
-        except OSError:
-            time.sleep(0.01)
-    proc.kill()
-    sys.exit("basalt did not get ready")
-
-
 def wrk(port, path, connections, seconds, script=None, env=None):
-    threads = 1 if connections == 1 else 2
-    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
-    if script:
-        args += ["-s", os.path.join(HERE, "lua", script)]
-    args.append(f"http://127.0.0.1:{port}{path}")
-    out = subprocess.run(args, check=True, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}).stdout
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        sys.exit(f"wrk saw {errors.group(1)} error responses on {path}:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def pct(p):
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
-        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-    return rps, pct(50), pct(99)
+    return foundation.wrk(port, connections, 1 if connections == 1 else 2, seconds, path, script, env)
 
 
 def seed(port, admin, uid, docs):
@@ -111,7 +77,7 @@ def run(binary, database_url, seconds, docs, log):
     with tempfile.TemporaryDirectory() as d:
         port = free_port()
         db = reset_postgres(database_url) if database_url else None
-        proc = start(binary, d, port, db, log)
+        proc, _ = foundation.start(binary, d, port, db, log)
         try:
             cli = [binary, "admin", "create", "--data-dir", d, "--email", "bench@example.com",
                    "--password", "bench password 1"]

@@ -97,11 +97,14 @@ def reset_postgres(url):
     subprocess.run(["psql", url, "-qc", "CREATE DATABASE basalt_bench"], check=True, stdout=subprocess.DEVNULL)
     return base + "/basalt_bench"
 
-def wrk(port, connections, threads, seconds):
-    out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         f"http://127.0.0.1:{port}/v1/health"],
-        check=True, capture_output=True, text=True).stdout
+def wrk(port, connections, threads, seconds, path="/v1/health", script=None, env=None):
+    """(req/s, p50 ms, p99 ms) of wrk against `path`; `script` is a Lua file in bench/lua."""
+    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if script:
+        args += ["-s", os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua", script)]
+    args.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(args, check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     def pct(p):
         m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
@@ -109,7 +112,7 @@ def wrk(port, connections, threads, seconds):
         return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
-        sys.exit(f"wrk saw {errors.group(1)} errors")
+        sys.exit(f"wrk saw {errors.group(1)} error responses on {path}:\n{out}")
     return rps, pct(50), pct(99)
 
 def main():

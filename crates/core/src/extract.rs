@@ -42,6 +42,15 @@ where
     }
 }
 
+/// For `#[serde(default, deserialize_with = "…::present")]` on an
+/// `Option<Option<T>>` field of a PATCH body: tells `null` (`Some(None)`,
+/// clear it) from an absent field (`None`, keep it).
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// Parses a body that must be a JSON object into `T`.
 pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {

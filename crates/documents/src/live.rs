@@ -9,13 +9,13 @@ use basalt_core::{Caller, Error, Timestamp};
 use basalt_store::{Param, Row};
 use serde_json::{Map, Value};
 
+use crate::Documents;
 use crate::collections::RuleOp;
 use crate::document::{self, Document};
 use crate::filter::{DocumentView, Filter};
 use crate::order::OrderBy;
 use crate::sql::{compile, param};
 use crate::writer::Change;
-use crate::{Access, Documents};
 
 pub use crate::document::check_id;
 
@@ -130,23 +130,6 @@ impl Documents {
         self.inner.engine.evaluate(rule, &ctx, self).await.allowed
     }
 
-    /// Whether `caller` may read `doc` (the collection's `read` rule, operation `subscribe`).
-    pub async fn may_read(&self, collection: &str, doc: &Document, caller: &Caller, ip: IpAddr) -> bool {
-        if caller.is_privileged() {
-            return true;
-        }
-        let Ok(c) = self.collection(collection).await else {
-            return false;
-        };
-        let access = Access {
-            caller,
-            ip,
-            method: "GET",
-        };
-        let scope = access.scope("subscribe");
-        self.allowed(&c, RuleOp::Read, &scope, Some(doc), None).await
-    }
-
     /// The documents matching `filter` (or the one `doc_id`) that the caller
     /// may read, and the feed position they are current at: every change up
     /// to `seq` is in them, none after it.
@@ -193,6 +176,10 @@ impl Documents {
                 "a snapshot holds at most {MAX_SNAPSHOT} documents; narrow the filter or subscribe without one"
             )));
         }
+        // One rule check for every document, as for live changes.
+        let check = self.read_check(collection).await;
+        let auth = basalt_rules::auth_value(caller);
+        let ip = ip.to_string();
         let mut docs = Vec::with_capacity(rows.len());
         for r in &rows {
             let d = Document {
@@ -202,7 +189,10 @@ impl Documents {
                 updated_at: r.int(3)?,
                 data: r.text(4)?,
             };
-            if self.may_read(collection, &d, caller, ip).await {
+            if self
+                .may_read_value(&check, &d.rule_value(), caller, &auth, &ip)
+                .await
+            {
                 docs.push(d);
             }
         }

@@ -140,17 +140,10 @@ pub struct UpdateCollection {
     /// Replaces the rules.
     rules: Option<CollectionRules>,
     /// Replaces the schema; null removes it. Stored documents are not checked again.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "basalt_core::extract::present")]
     schema: Option<Option<Value>>,
     /// Replaces the indexes (they are rebuilt).
     indexes: Option<Vec<IndexDef>>,
-}
-
-/// Tells `null` (Some(None)) from an absent field (None).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -387,6 +380,36 @@ async fn delete_collection(
 
 // ---- documents ------------------------------------------------------------
 
+/// Runs one write and answers with the document it left: 201 when it
+/// created one, else 200.
+async fn written(
+    d: &Documents,
+    collection: String,
+    op: Op,
+    if_version: Option<i64>,
+    access: Access<'_>,
+) -> Result<Response, Error> {
+    let out = d
+        .write(
+            Operation {
+                collection: collection.clone(),
+                op,
+                if_version,
+            },
+            &access,
+        )
+        .await?;
+    let doc = out
+        .document
+        .ok_or_else(|| Error::internal("a write left no document"))?;
+    let status = if out.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    document_response(status, &collection, &doc)
+}
+
 async fn create_document(
     caller: Caller,
     State(d): State<Documents>,
@@ -395,20 +418,8 @@ async fn create_document(
     Json(body): Json<CreateDocument>,
 ) -> Result<Response, Error> {
     let data = document::data_object(body.data)?;
-    let out = d
-        .write(
-            Operation {
-                collection: collection.clone(),
-                op: Op::Create { id: body.id, data },
-                if_version: None,
-            },
-            &access(&caller, ip, "POST"),
-        )
-        .await?;
-    let doc = out
-        .document
-        .ok_or_else(|| Error::internal("a create left no document"))?;
-    document_response(StatusCode::CREATED, &collection, &doc)
+    let op = Op::Create { id: body.id, data };
+    written(&d, collection, op, None, access(&caller, ip, "POST")).await
 }
 
 async fn get_document(
@@ -435,25 +446,15 @@ async fn set_document(
     Json(body): Json<SetDocument>,
 ) -> Result<Response, Error> {
     let data = document::data_object(body.data)?;
-    let out = d
-        .write(
-            Operation {
-                collection: collection.clone(),
-                op: Op::Set { id, data },
-                if_version: if_match(&headers)?,
-            },
-            &access(&caller, ip, "PUT"),
-        )
-        .await?;
-    let doc = out
-        .document
-        .ok_or_else(|| Error::internal("a set left no document"))?;
-    let status = if out.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    document_response(status, &collection, &doc)
+    let op = Op::Set { id, data };
+    written(
+        &d,
+        collection,
+        op,
+        if_match(&headers)?,
+        access(&caller, ip, "PUT"),
+    )
+    .await
 }
 
 async fn patch_document(
@@ -464,21 +465,18 @@ async fn patch_document(
     headers: HeaderMap,
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, Error> {
-    let patch = Patch::parse(&body)?;
-    let out = d
-        .write(
-            Operation {
-                collection: collection.clone(),
-                op: Op::Update { id, patch },
-                if_version: if_match(&headers)?,
-            },
-            &access(&caller, ip, "PATCH"),
-        )
-        .await?;
-    let doc = out
-        .document
-        .ok_or_else(|| Error::internal("an update left no document"))?;
-    document_response(StatusCode::OK, &collection, &doc)
+    let op = Op::Update {
+        id,
+        patch: Patch::parse(&body)?,
+    };
+    written(
+        &d,
+        collection,
+        op,
+        if_match(&headers)?,
+        access(&caller, ip, "PATCH"),
+    )
+    .await
 }
 
 async fn delete_document(

@@ -100,18 +100,11 @@ pub struct CreateBucket {
 pub struct UpdateBucket {
     public: Option<bool>,
     /// A number, or null to remove the limit.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "basalt_core::extract::present")]
     max_object_size: Option<Option<u64>>,
     allowed_types: Option<Vec<String>>,
     /// Replaces the rules.
     rules: Option<BucketRules>,
-}
-
-/// Tells `null` (Some(None)) from an absent field (None).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The object of API.md.

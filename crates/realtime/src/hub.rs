@@ -62,15 +62,26 @@ impl Hub {
 
     pub fn remove(&self, sub: &Arc<Subscription>) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        let list = match &sub.doc_id {
-            Some(id) => index.documents.get_mut(&(sub.collection.clone(), id.clone())),
-            None => index.collections.get_mut(&sub.collection),
-        };
-        if let Some(list) = list {
-            list.retain(|s| !Arc::ptr_eq(s, sub));
+        // Only the one list it is in, dropped once empty (not a sweep of every list).
+        match &sub.doc_id {
+            Some(id) => {
+                let key = (sub.collection.clone(), id.clone());
+                if let Some(list) = index.documents.get_mut(&key) {
+                    list.retain(|s| !Arc::ptr_eq(s, sub));
+                    if list.is_empty() {
+                        index.documents.remove(&key);
+                    }
+                }
+            }
+            None => {
+                if let Some(list) = index.collections.get_mut(&sub.collection) {
+                    list.retain(|s| !Arc::ptr_eq(s, sub));
+                    if list.is_empty() {
+                        index.collections.remove(&sub.collection);
+                    }
+                }
+            }
         }
-        index.collections.retain(|_, l| !l.is_empty());
-        index.documents.retain(|_, l| !l.is_empty());
     }
 
     /// The subscriptions a change to (collection, id) could concern.

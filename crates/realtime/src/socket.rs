@@ -320,13 +320,6 @@ impl Session {
     }
 
     async fn handle(&mut self, text: &str) {
-        if text.len() > MAX_MESSAGE {
-            return self.conn.send(error(
-                None,
-                "payload_too_large",
-                &format!("messages are at most {MAX_MESSAGE} bytes"),
-            ));
-        }
         let message: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
             Err(e) => {
