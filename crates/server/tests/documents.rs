@@ -1012,18 +1012,30 @@ async fn batches_are_all_or_nothing(s: &TestServer) {
         .await
         .expect(404, Some("not_found"));
     // Shape errors name the operation too.
-    for (ops, index) in [
+    for (ops, index, status, code) in [
         (
             json!([{"op": "create", "collection": "a", "data": {}}, {"op": "explode", "collection": "a"}]),
             1,
+            400,
+            "invalid_argument",
         ),
-        (json!([{"op": "update", "collection": "a"}]), 0),
-        (json!([{"op": "create", "collection": "nope", "data": {}}]), 0),
+        (
+            json!([{"op": "update", "collection": "a"}]),
+            0,
+            400,
+            "invalid_argument",
+        ),
+        (
+            json!([{"op": "create", "collection": "nope", "data": {}}]),
+            0,
+            404,
+            "not_found",
+        ),
     ] {
         let res = s
             .post("/v1/db/batch", Some(&admin), json!({"operations": ops}))
             .await;
-        assert!(res.status == 400 || res.status == 404, "{}", res.text);
+        res.expect(status, Some(code));
         assert_eq!(res.json()["error"]["details"]["index"], index);
     }
     let many: Vec<Value> = (0..501)
