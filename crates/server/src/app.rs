@@ -212,7 +212,10 @@ impl App {
 
     /// The full router: routes, fallbacks and middleware.
     pub fn router(&self) -> Router {
-        crate::middleware::with_middleware(api().into_router(), &self.state)
+        let routes = api().into_router();
+        #[cfg(feature = "dashboard")]
+        let routes = routes.merge(crate::dashboard::router());
+        crate::middleware::with_middleware(routes, &self.state)
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish

@@ -5,6 +5,8 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod middleware;
 mod ops;
 
