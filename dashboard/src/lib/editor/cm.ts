@@ -1,0 +1,72 @@
+// CodeMirror 6, loaded only when an editor is on screen.
+import { EditorState, type Extension } from '@codemirror/state';
+import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection } from '@codemirror/view';
+import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
+import { bracketMatching, defaultHighlightStyle, syntaxHighlighting, indentOnInput } from '@codemirror/language';
+import { json } from '@codemirror/lang-json';
+import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
+import { rhai } from './rhai';
+
+export interface Mark {
+  line: number | null;
+  column: number | null;
+  message: string;
+}
+
+export interface Handle {
+  set(value: string): void;
+  mark(marks: Mark[]): void;
+  destroy(): void;
+}
+
+const theme = EditorView.theme({
+  '&': { fontSize: '13px', border: '1px solid var(--border)', borderRadius: '6px', background: 'var(--input-bg)' },
+  '.cm-content': { fontFamily: 'var(--mono)', caretColor: 'var(--fg)' },
+  '.cm-gutters': { background: 'var(--panel)', color: 'var(--muted)', border: 'none' },
+  '&.cm-focused': { outline: '2px solid var(--accent)' },
+  '.cm-activeLine': { background: 'var(--hover)' },
+  '.cm-scroller': { minHeight: '4.5em', maxHeight: '28em' },
+});
+
+export function createEditor(
+  parent: HTMLElement,
+  opts: { value: string; lang: 'json' | 'rhai'; label: string; onChange: (v: string) => void; readonly?: boolean },
+): Handle {
+  const extensions: Extension[] = [
+    lineNumbers(),
+    history(),
+    drawSelection(),
+    highlightActiveLine(),
+    indentOnInput(),
+    bracketMatching(),
+    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+    lintGutter(),
+    theme,
+    opts.lang === 'json' ? json() : rhai,
+    EditorView.contentAttributes.of({ 'aria-label': opts.label }),
+    EditorView.updateListener.of((u) => {
+      if (u.docChanged) opts.onChange(u.state.doc.toString());
+    }),
+    EditorState.readOnly.of(!!opts.readonly),
+  ];
+  const view = new EditorView({ parent, state: EditorState.create({ doc: opts.value, extensions }) });
+  return {
+    set(value) {
+      if (value !== view.state.doc.toString())
+        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value } });
+    },
+    mark(marks) {
+      const doc = view.state.doc;
+      const diags: Diagnostic[] = marks.map((m) => {
+        const line = doc.line(Math.min(Math.max(m.line ?? 1, 1), doc.lines));
+        const from = Math.min(line.from + Math.max((m.column ?? 1) - 1, 0), line.to);
+        return { from, to: Math.min(from + 1, line.to), severity: 'error', message: m.message };
+      });
+      view.dispatch(setDiagnostics(view.state, diags));
+    },
+    destroy() {
+      view.destroy();
+    },
+  };
+}
