@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withApp, shoot } from './harness.ts';
+
+test('overview shows health, version, readiness and the counts from the API', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    await server.api('POST', '/v1/db/collections', { name: 'posts' });
+    await server.api('POST', '/v1/db/posts', { data: { a: 1 } });
+    await server.api('POST', '/v1/admin/users', { email: 'u@example.com', password: 'password123' });
+    const series = await server.api('GET', '/v1/admin/stats/series?metric=requests&range=1h');
+    if (series.status === 404) s.expect({ status: 404, path: /^\/v1\/admin\/stats\/series/ });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const health = (await server.api<{ version: string }>('GET', '/v1/health')).body;
+    await page.getByText(health.version, { exact: true }).waitFor();
+    await page.getByText('ready', { exact: true }).waitFor();
+    const stats = (await server.api<Record<string, number>>('GET', '/v1/admin/stats')).body;
+    for (const [label, key] of [['Users', 'users'], ['Collections', 'collections'], ['Documents', 'documents']]) {
+      const card = page.locator('.card', { has: page.getByText(label, { exact: true }) });
+      assert.equal((await card.locator('dd').innerText()).trim(), String(stats[key]), label);
+    }
+    if (series.status === 404) {
+      assert.equal(await page.getByText(/Not available/).count(), 2, 'both charts say not available');
+    } else {
+      await page.getByRole('img', { name: /^Requests:/ }).waitFor();
+      await page.getByRole('img', { name: /^Errors:/ }).waitFor();
+    }
+    await shoot(s, 'overview');
+  });
+});
