@@ -1,0 +1,182 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { withApp, shoot, type Server } from './harness.ts';
+
+async function setEditor(page: Page, name: string, text: string) {
+  await page.getByRole('textbox', { name, exact: true }).click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(text);
+}
+
+async function seed(server: Server, n: number) {
+  await server.api('POST', '/v1/db/collections', {
+    name: 'posts',
+    schema: { type: 'object', properties: { title: { type: 'string' }, n: { type: 'integer' } } },
+  });
+  for (let start = 0; start < n; start += 500) {
+    const operations = [];
+    for (let i = start; i < Math.min(n, start + 500); i++)
+      operations.push({ op: 'create', collection: 'posts', id: `p${String(i).padStart(5, '0')}`, data: { title: `post ${i}`, n: i } });
+    const r = await server.api('POST', '/v1/db/batch', { operations });
+    assert.equal(r.status, 200);
+  }
+}
+
+test('grid pages by cursor as it scrolls and renders only visible rows; the filter builder writes the query', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    await seed(server, 1200);
+    const queries: unknown[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/v1/db/posts/query')) queries.push(r.postDataJSON());
+    });
+    await page.goto('/_/collections/posts/documents');
+    const grid = page.getByRole('grid', { name: 'Documents of posts' });
+    await grid.getByRole('gridcell').filter({ hasText: 'p00000' }).waitFor();
+    const rendered = await grid.getByRole('row').count();
+    assert.ok(rendered < 80, `only visible rows are in the page (${rendered})`);
+    assert.ok(queries.length <= 2, 'first screen loads one or two pages, not everything');
+    assert.ok(queries.every((q) => (q as { limit: number }).limit === 100));
+    // Scroll to the end: more pages load with `after`, and the last row appears.
+    for (let i = 0; i < 40; i++) {
+      await grid.evaluate((el) => (el.scrollTop = el.scrollHeight));
+      await page.waitForTimeout(60);
+      if (await grid.getByRole('gridcell').filter({ hasText: 'p01199' }).count()) break;
+    }
+    await grid.getByRole('gridcell').filter({ hasText: 'p01199' }).waitFor();
+    assert.ok(queries.slice(1).every((q) => typeof (q as { after?: string }).after === 'string'), 'later pages use the cursor');
+    assert.equal(queries.length, 12, '1200 documents in 12 pages');
+    assert.ok((await grid.getByRole('row').count()) < 80, 'still virtualised');
+    await page.getByText('1200 loaded, all').waitFor();
+
+    // Filter builder: n >= 1195, ordered by n descending.
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await page.getByLabel('Field').fill('n');
+    await page.getByLabel('Operator').selectOption('>=');
+    await page.getByLabel('Value').fill('1195');
+    await page.getByRole('button', { name: 'Add order' }).click();
+    await page.getByLabel('Order by').fill('n');
+    await page.getByLabel('Direction').selectOption('desc');
+    const json = JSON.parse(await page.getByLabel('Query JSON').inputValue());
+    assert.deepEqual(json, { where: [['n', '>=', 1195]], order_by: [['n', 'desc']] });
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await page.getByText('5 loaded, all').waitFor();
+    const ids = await grid.getByRole('row').locator('[role=gridcell]:first-child').allInnerTexts();
+    assert.deepEqual(ids, ['p01199', 'p01198', 'p01197', 'p01196', 'p01195']);
+    assert.deepEqual(queries.at(-1), { where: [['n', '>=', 1195]], order_by: [['n', 'desc']], limit: 100 });
+
+    // The JSON edited directly.
+    await page.getByLabel('Edit JSON directly').check();
+    await page.getByLabel('Query JSON').fill('{"where": [["title", "prefix", "post 100"]]}');
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await page.getByText('11 loaded, all').waitFor();
+    await shoot(s, 'documents');
+  });
+});
+
+test('edit with If-Match, conflict on a concurrent change, schema errors inline, create, delete, live updates', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    await seed(server, 3);
+    await page.goto('/_/collections/posts/documents');
+    await page.getByRole('status', { name: 'Live updates' }).filter({ hasText: 'live: open' }).waitFor();
+    const grid = page.getByRole('grid', { name: 'Documents of posts' });
+
+    // Live: a document created elsewhere appears, a change elsewhere shows up.
+    await server.api('POST', '/v1/db/posts', { id: 'live1', data: { title: 'from elsewhere' } });
+    await grid.getByRole('row').filter({ hasText: 'from elsewhere' }).waitFor();
+    await server.api('PATCH', '/v1/db/posts/p00001', { data: { title: 'changed elsewhere' } });
+    await grid.getByRole('row').filter({ hasText: 'changed elsewhere' }).waitFor();
+
+    // Edit and save: sent with If-Match, version 2 → 3 on the server.
+    await grid.getByRole('button', { name: 'p00001' }).click();
+    const panel = page.getByRole('region', { name: 'Document p00001' });
+    await panel.getByText('version 2').waitFor();
+    const put = page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/v1/db/posts/p00001'));
+    await setEditor(page, 'Document data', '{"title": "edited in the dashboard", "n": 1}');
+    await panel.getByRole('button', { name: 'Save document' }).click();
+    assert.equal((await put).headers()['if-match'], '"2"');
+    await panel.getByText('version 3').waitFor();
+    const after = await server.api<{ version: number; data: unknown }>('GET', '/v1/db/posts/p00001');
+    assert.deepEqual([after.body.version, after.body.data], [3, { title: 'edited in the dashboard', n: 1 }]);
+
+    // Schema error: 422 details shown at the line of the field.
+    s.expect({ status: 422, path: /^\/v1\/db\/posts\/p00001$/, method: 'PUT' });
+    await setEditor(page, 'Document data', '{\n  "title": 42,\n  "n": 1\n}');
+    await panel.getByRole('button', { name: 'Save document' }).click();
+    await panel.getByText(/Line 2, column 3: \/title: expected string/).waitFor();
+    assert.equal((await server.api<{ version: number }>('GET', '/v1/db/posts/p00001')).body.version, 3);
+
+    // Someone else writes meanwhile: the save is refused (412) and the conflict shown.
+    s.expect({ status: 412, path: /^\/v1\/db\/posts\/p00001$/, method: 'PUT' });
+    await server.api('PATCH', '/v1/db/posts/p00001', { data: { title: 'their change' } });
+    await setEditor(page, 'Document data', '{"title": "mine", "n": 1}');
+    await panel.getByRole('button', { name: 'Save document' }).click();
+    await panel.getByRole('alert').filter({ hasText: 'Someone else changed this document (now version 4)' }).waitFor();
+    assert.equal((await server.api<{ data: { title: string } }>('GET', '/v1/db/posts/p00001')).body.data.title, 'their change');
+    await shoot(s, 'document-conflict');
+    await panel.getByRole('button', { name: 'Load their version' }).click();
+    await panel.getByText('version 4').waitFor();
+
+    // Create one with an id, then delete it.
+    await page.getByRole('button', { name: 'New document' }).click();
+    const np = page.getByRole('region', { name: 'New document' });
+    await np.getByLabel('Document id (optional)').fill('made-here');
+    await setEditor(page, 'Document data', '{"title": "made here", "n": 7}');
+    await np.getByRole('button', { name: 'Create document' }).click();
+    await page.getByRole('region', { name: 'Document made-here' }).waitFor();
+    assert.equal((await server.api<{ data: unknown }>('GET', '/v1/db/posts/made-here')).status, 200);
+    await page.getByRole('region', { name: 'Document made-here' }).getByRole('button', { name: 'Delete document' }).click();
+    await grid.getByRole('button', { name: 'made-here' }).waitFor({ state: 'detached' });
+    assert.equal((await server.api('GET', '/v1/db/posts/made-here')).status, 404);
+
+    // Deleted elsewhere: leaves the grid.
+    await server.api('DELETE', '/v1/db/posts/p00002');
+    await grid.getByRole('button', { name: 'p00002' }).waitFor({ state: 'detached' });
+  });
+});
+
+test('import NDJSON and CSV with a preview and per-row errors; export', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    await seed(server, 0);
+    await page.goto('/_/collections/posts');
+    await page.getByRole('tab', { name: 'Import / export' }).click();
+    s.expect({ status: 422, path: /^\/v1\/db\/batch$/, method: 'POST' });
+    await page.getByLabel('Data to import').fill(
+      ['{"id": "a", "title": "first", "n": 1}', 'not json', '{"title": 5}', '{"data": {"title": "third"}}'].join('\n'),
+    );
+    const preview = page.getByRole('table', { name: 'Import preview' });
+    assert.equal(await preview.getByRole('row').count(), 5);
+    assert.match(await preview.getByRole('row').nth(2).innerText(), /not valid JSON|Unexpected token/);
+    await page.getByRole('button', { name: 'Import 3 rows' }).click();
+    await page.getByRole('status').filter({ hasText: 'Imported 2 documents; 2 rows with errors.' }).waitFor();
+    assert.match(await preview.getByRole('row').nth(3).innerText(), /\/title expected string/);
+    const count = await server.api<{ count: number }>('POST', '/v1/db/posts/count', {});
+    assert.equal(count.body.count, 2);
+    assert.equal((await server.api<{ data: { title: string } }>('GET', '/v1/db/posts/a')).body.data.title, 'first');
+    await shoot(s, 'import');
+
+    await page.getByLabel('Format', { exact: true }).selectOption('csv');
+    await page.getByLabel('Data to import').fill('id,title,n,meta.lang\nb,"with, comma",2,en\nc,plain,3,\n');
+    await page.getByRole('button', { name: 'Import 2 rows' }).click();
+    await page.getByRole('status').filter({ hasText: 'Imported 2 documents; 0 rows with errors.' }).waitFor();
+    assert.deepEqual((await server.api<{ data: unknown }>('GET', '/v1/db/posts/b')).body.data, {
+      title: 'with, comma',
+      n: 2,
+      meta: { lang: 'en' },
+    });
+
+    await page.getByLabel('Export format').selectOption('ndjson');
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export all documents' }).click();
+    const file = await (await download).createReadStream();
+    let text = '';
+    for await (const chunk of file) text += chunk;
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { id: string });
+    assert.equal(lines.length, 4);
+    assert.deepEqual(lines.map((l) => l.id).filter((id) => id.length === 1).sort(), ['a', 'b', 'c']);
+  });
+});
