@@ -1,0 +1,250 @@
+import type { Core } from "./http.js";
+import { encodePath } from "./http.js";
+import type { components } from "./generated/openapi.js";
+import type { Realtime, Subscription, SubscribeOptions, SubscriptionEvent, LiveQuery } from "./realtime.js";
+
+type WireDoc = { id: string; collection: string; version: number; created_at: string; updated_at: string; data: unknown };
+
+/** A stored document, with camelCase metadata. */
+export interface Doc<T = Record<string, unknown>> {
+  id: string;
+  collection: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  data: T;
+}
+
+export function toDoc<T>(d: WireDoc): Doc<T> {
+  return {
+    id: d.id,
+    collection: d.collection,
+    version: d.version,
+    createdAt: d.created_at,
+    updatedAt: d.updated_at,
+    data: d.data as T,
+  };
+}
+
+/** The collections of an app and the type of each one's `data`. */
+export type AnyDatabase = Record<string, Record<string, unknown>>;
+
+type Scalar = string | number | boolean | null;
+
+/** Dotted paths into T (two levels deep), plus the metadata paths. */
+type Paths<T, Depth extends unknown[] = []> = Depth["length"] extends 3
+  ? never
+  : T extends readonly unknown[]
+    ? never
+    : T extends Record<string, unknown>
+      ? {
+          [K in keyof T & string]: K | (NonNullable<T[K]> extends Record<string, unknown> ? `${K}.${Paths<NonNullable<T[K]>, [...Depth, 1]>}` : never);
+        }[keyof T & string]
+      : never;
+
+export type FieldPath<T> = [Paths<T>] extends [never] ? string : Paths<T> | "id" | "created_at" | "updated_at" | (string & {});
+
+export type FilterOp =
+  | "=="
+  | "!="
+  | "<"
+  | "<="
+  | ">"
+  | ">="
+  | "in"
+  | "not_in"
+  | "array_contains"
+  | "array_contains_any"
+  | "exists"
+  | "prefix";
+
+/** A filter: `[path, op, value]`, `{and: [...]}`, `{or: [...]}`, or a list of filters (AND). */
+export type Filter<T = Record<string, unknown>> =
+  | readonly [FieldPath<T>, FilterOp, unknown]
+  | { and: readonly Filter<T>[] }
+  | { or: readonly Filter<T>[] }
+  | readonly Filter<T>[];
+
+export interface Query<T> {
+  where?: Filter<T>;
+  orderBy?: readonly (readonly [FieldPath<T>, "asc" | "desc"])[] | FieldPath<T>;
+  limit?: number;
+  after?: string | null;
+  select?: readonly FieldPath<T>[];
+}
+
+export interface Page<T> {
+  documents: Doc<T>[];
+  nextCursor: string | null;
+}
+
+export interface UpdateFields<T> {
+  /** A JSON Merge Patch of `data`. */
+  data?: Partial<T> | Record<string, unknown>;
+  increment?: Record<string, number>;
+  serverTime?: string[];
+  arrayUnion?: Record<string, Scalar[] | unknown[]>;
+  arrayRemove?: Record<string, Scalar[] | unknown[]>;
+}
+
+export interface WriteOptions {
+  /** The version the stored document must have: sent as `If-Match`. */
+  ifVersion?: number;
+}
+
+export type BatchOperation =
+  | { op: "create"; collection: string; id?: string; data: Record<string, unknown> }
+  | { op: "set"; collection: string; id: string; data: Record<string, unknown>; ifVersion?: number }
+  | ({ op: "update"; collection: string; id: string; ifVersion?: number } & UpdateFields<Record<string, unknown>>)
+  | { op: "delete"; collection: string; id: string; ifVersion?: number };
+
+function ifMatch(opts?: WriteOptions): Record<string, string> {
+  return opts?.ifVersion !== undefined ? { "if-match": `"${opts.ifVersion}"` } : {};
+}
+
+export function patchBody<T>(u: UpdateFields<T>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (u.data !== undefined) body["data"] = u.data;
+  if (u.increment !== undefined) body["increment"] = u.increment;
+  if (u.serverTime !== undefined) body["server_time"] = u.serverTime;
+  if (u.arrayUnion !== undefined) body["array_union"] = u.arrayUnion;
+  if (u.arrayRemove !== undefined) body["array_remove"] = u.arrayRemove;
+  return body;
+}
+
+export function queryBody<T>(q: Query<T>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (q.where !== undefined) body["where"] = q.where;
+  if (q.orderBy !== undefined) {
+    body["order_by"] = typeof q.orderBy === "string" ? [[q.orderBy, "asc"]] : q.orderBy;
+  }
+  if (q.limit !== undefined) body["limit"] = q.limit;
+  if (q.after !== undefined && q.after !== null) body["after"] = q.after;
+  if (q.select !== undefined) body["select"] = q.select;
+  return body;
+}
+
+/** `basalt.collection(name)`: the documents of one collection. */
+export class Collection<T = Record<string, unknown>> {
+  private readonly base: string;
+
+  constructor(
+    private readonly core: Core,
+    private readonly realtime: () => Realtime,
+    readonly name: string,
+  ) {
+    this.base = `/v1/db/${encodePath(name)}`;
+  }
+
+  async create(data: T, opts?: { id?: string }): Promise<Doc<T>> {
+    const d = await this.core.send<WireDoc>("post_db_by_collection", this.base, {
+      method: "POST",
+      body: { data, ...(opts?.id !== undefined ? { id: opts.id } : {}) },
+    });
+    return toDoc<T>(d);
+  }
+
+  /** Rejects with code `not_found` when there is no such document (or the rule hides it). */
+  async get(id: string): Promise<Doc<T>> {
+    return toDoc<T>(await this.core.send<WireDoc>("get_db_by_collection_by_id", `${this.base}/${encodePath(id)}`));
+  }
+
+  /** Replaces (or creates) the document: `PUT`. */
+  async set(id: string, data: T, opts?: WriteOptions): Promise<Doc<T>> {
+    const d = await this.core.send<WireDoc>("put_db_by_collection_by_id", `${this.base}/${encodePath(id)}`, {
+      method: "PUT",
+      body: { data },
+      headers: ifMatch(opts),
+    });
+    return toDoc<T>(d);
+  }
+
+  /** Changes parts of the document: merge patch, increments, server times, array union/remove. */
+  async update(id: string, fields: UpdateFields<T>, opts?: WriteOptions): Promise<Doc<T>> {
+    const d = await this.core.send<WireDoc>("patch_db_by_collection_by_id", `${this.base}/${encodePath(id)}`, {
+      method: "PATCH",
+      body: patchBody(fields),
+      headers: ifMatch(opts),
+    });
+    return toDoc<T>(d);
+  }
+
+  async delete(id: string, opts?: WriteOptions): Promise<void> {
+    await this.core.send("delete_db_by_collection_by_id", `${this.base}/${encodePath(id)}`, {
+      method: "DELETE",
+      headers: ifMatch(opts),
+      responseType: "none",
+    });
+  }
+
+  /** One page of a query. */
+  async query(q: Query<T> = {}): Promise<Page<T>> {
+    const r = await this.core.send<components["schemas"]["DocumentList"]>("post_db_by_collection_query", `${this.base}/query`, {
+      method: "POST",
+      body: queryBody(q),
+    });
+    return {
+      documents: (r.documents as unknown as WireDoc[]).map((d) => toDoc<T>(d)),
+      nextCursor: (r.next_cursor as string | null | undefined) ?? null,
+    };
+  }
+
+  /** Every matching document, page after page. */
+  async *queryAll(q: Omit<Query<T>, "after"> = {}): AsyncGenerator<Doc<T>, void, undefined> {
+    let after: string | null = null;
+    do {
+      const page: Page<T> = await this.query({ ...q, after });
+      for (const d of page.documents) yield d;
+      after = page.nextCursor;
+    } while (after);
+  }
+
+  /** The simple listing (`GET`): by id, or by one field (`order: "-age"`). */
+  async list(opts: { limit?: number; after?: string | null; order?: string } = {}): Promise<Page<T>> {
+    const r = await this.core.send<components["schemas"]["DocumentList"]>("get_db_by_collection", this.base, {
+      query: { limit: opts.limit, after: opts.after, order: opts.order },
+    });
+    return {
+      documents: (r.documents as unknown as WireDoc[]).map((d) => toDoc<T>(d)),
+      nextCursor: (r.next_cursor as string | null | undefined) ?? null,
+    };
+  }
+
+  async count(q: { where?: Filter<T> } = {}): Promise<number> {
+    const r = await this.core.send<{ count: number }>("post_db_by_collection_count", `${this.base}/count`, {
+      method: "POST",
+      body: q.where !== undefined ? { where: q.where } : {},
+    });
+    return r.count;
+  }
+
+  /** Watches one document (`id`) or the documents matching `where`. */
+  subscribe(
+    filter: { where?: Filter<T>; id?: string },
+    callback: (event: SubscriptionEvent<T>) => void,
+    opts: SubscribeOptions = {},
+  ): Subscription {
+    return this.realtime().subscribe<T>(this.name, filter, callback, opts);
+  }
+
+  /** A live query: `documents` stays current. */
+  live(filter: { where?: Filter<T>; id?: string } = {}): LiveQuery<T> {
+    return this.realtime().live<T>(this.name, filter);
+  }
+}
+
+export async function runBatch(core: Core, operations: readonly BatchOperation[]): Promise<(Doc | null)[]> {
+  const wire = operations.map((o) => {
+    const w: Record<string, unknown> = { op: o.op, collection: o.collection };
+    if ("id" in o && o.id !== undefined) w["id"] = o.id;
+    if ("ifVersion" in o && o.ifVersion !== undefined) w["if_version"] = o.ifVersion;
+    if (o.op === "update") Object.assign(w, patchBody(o));
+    else if ("data" in o && o.data !== undefined) w["data"] = o.data;
+    return w;
+  });
+  const r = await core.send<{ results: (WireDoc | null)[] }>("post_db_batch", "/v1/db/batch", {
+    method: "POST",
+    body: { operations: wire },
+  });
+  return r.results.map((d) => (d ? toDoc(d) : null));
+}

@@ -1,0 +1,3054 @@
+// Generated from `basalt openapi` by openapi-typescript: do not edit. Regenerate with `npm run generate` (uses $BASALT_BIN).
+/* eslint-disable */
+export interface paths {
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics */
+        get: operations["get_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Channel rules, by pattern */
+        get: operations["get_admin_channels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/channels/{pattern}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the join and broadcast rules of a channel pattern (`room:*`) */
+        put: operations["put_admin_channels_by_pattern"];
+        post?: never;
+        /** Remove a pattern's rules */
+        delete: operations["delete_admin_channels_by_pattern"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List service keys */
+        get: operations["get_admin_keys"];
+        put?: never;
+        /** Create a service key (its secret is shown once) */
+        post: operations["post_admin_keys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a service key */
+        delete: operations["delete_admin_keys_by_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in as an admin */
+        post: operations["post_admin_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mail kept when no SMTP server is configured, newest first */
+        get: operations["get_admin_outbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/rules/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rules playground: evaluate a rule against a given context */
+        post: operations["post_admin_rules_evaluate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts: users, collections, documents (also per collection), objects, realtime connections */
+        get: operations["get_admin_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List or search users */
+        get: operations["get_admin_users"];
+        put?: never;
+        /** Create a user */
+        post: operations["post_admin_users"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One user */
+        get: operations["get_admin_users_by_id"];
+        put?: never;
+        post?: never;
+        /** Delete a user */
+        delete: operations["delete_admin_users_by_id"];
+        options?: never;
+        head?: never;
+        /** Change a user's email, password, verification, disabled flag, data or claims */
+        patch: operations["patch_admin_users_by_id"];
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End every session of a user */
+        post: operations["post_admin_users_by_id_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/anonymous": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in as a new anonymous user */
+        post: operations["post_auth_anonymous"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Public keys that verify Basalt's tokens (JWKS) */
+        get: operations["get_auth_jwks_json"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with email and password */
+        post: operations["post_auth_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End this session */
+        post: operations["post_auth_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/magic-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mail a sign-in link (always 202) */
+        post: operations["post_auth_magic_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/magic-link/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a mailed magic-link token */
+        post: operations["post_auth_magic_link_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Turn MFA off (needs a session verified with MFA, aal 2) */
+        delete: operations["delete_auth_mfa_totp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm enrolment with a current code; MFA is then required at sign-in */
+        post: operations["post_auth_mfa_totp_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/mfa/totp/enroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start TOTP enrolment: a secret, its otpauth:// URL and recovery codes */
+        post: operations["post_auth_mfa_totp_enroll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/mfa/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a sign-in that answered mfa_required, with a TOTP or recovery code */
+        post: operations["post_auth_mfa_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oauth/{provider}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Start signing in with an OAuth / OpenID Connect provider */
+        get: operations["get_auth_oauth_by_provider_authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the provider sends the user back */
+        get: operations["get_auth_oauth_by_provider_callback"];
+        put?: never;
+        /** The callback for providers that post it (response_mode=form_post) */
+        post: operations["post_auth_oauth_by_provider_callback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mail a password-reset link (always 202) */
+        post: operations["post_auth_password_forgot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password with the mailed token; ends every session */
+        post: operations["post_auth_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Exchange a refresh token for a new session (the old token stops working) */
+        post: operations["post_auth_refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in user's sessions */
+        get: operations["get_auth_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of the user's sessions */
+        delete: operations["delete_auth_sessions_by_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/signup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign up with email and password */
+        post: operations["post_auth_signup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in user */
+        get: operations["get_auth_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Update the signed-in user's email, password or profile data */
+        patch: operations["patch_auth_user"];
+        trace?: never;
+    };
+    "/v1/auth/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm an email address with the mailed token */
+        post: operations["post_auth_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/verify/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mail an email-verification link (always 202) */
+        post: operations["post_auth_verify_send"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/db/{collection}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List documents by id, or by one field (`order=field` or `order=-field`) */
+        get: operations["get_db_by_collection"];
+        put?: never;
+        /** Create a document (with a generated id unless `id` is given) */
+        post: operations["post_db_by_collection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/db/{collection}/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One document; `ETag` is its version, `If-None-Match` gives 304 */
+        get: operations["get_db_by_collection_by_id"];
+        /** Create or replace a document; `If-Match` makes it conditional */
+        put: operations["put_db_by_collection_by_id"];
+        post?: never;
+        /** Delete a document; `If-Match` makes it conditional */
+        delete: operations["delete_db_by_collection_by_id"];
+        options?: never;
+        head?: never;
+        /** Change a document: merge patch, increment, server_time, array_union, array_remove */
+        patch: operations["patch_db_by_collection_by_id"];
+        trace?: never;
+    };
+    "/v1/db/{collection}/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Count the documents matching a filter */
+        post: operations["post_db_by_collection_count"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/db/{collection}/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Query documents: filters, order, limit, cursor, select */
+        post: operations["post_db_by_collection_query"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/db/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Up to 500 writes, all or nothing */
+        post: operations["post_db_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/db/collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List collections */
+        get: operations["get_db_collections"];
+        put?: never;
+        /** Create a collection with its rules, schema and indexes */
+        post: operations["post_db_collections"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/db/collections/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One collection */
+        get: operations["get_db_collections_by_name"];
+        put?: never;
+        post?: never;
+        /** Delete a collection and every document in it */
+        delete: operations["delete_db_collections_by_name"];
+        options?: never;
+        head?: never;
+        /** Change a collection's rules, schema or indexes */
+        patch: operations["patch_db_collections_by_name"];
+        trace?: never;
+    };
+    "/v1/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: 200 while the process runs */
+        get: operations["get_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: 200 when the database and the file store answer, else 503 */
+        get: operations["get_health_ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This OpenAPI document */
+        get: operations["get_openapi_json"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The realtime WebSocket (see docs/realtime.md for the protocol) */
+        get: operations["get_realtime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/storage/{bucket}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List objects by prefix */
+        get: operations["get_storage_by_bucket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/storage/{bucket}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download an object; Range, If-None-Match and ?download= are honoured; ?expires=&sig= is a signed URL */
+        get: operations["get_storage_by_bucket_by_path"];
+        /** Upload an object (the raw body, streamed) */
+        put: operations["put_storage_by_bucket_by_path"];
+        /** With ?sign: a URL that downloads the object without a token until it expires */
+        post: operations["post_storage_by_bucket_by_path"];
+        /** Delete an object */
+        delete: operations["delete_storage_by_bucket_by_path"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/storage/buckets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List buckets */
+        get: operations["get_storage_buckets"];
+        put?: never;
+        /** Create a bucket */
+        post: operations["post_storage_buckets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/storage/buckets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One bucket */
+        get: operations["get_storage_buckets_by_name"];
+        put?: never;
+        post?: never;
+        /** Delete a bucket and every object in it */
+        delete: operations["delete_storage_buckets_by_name"];
+        options?: never;
+        head?: never;
+        /** Change a bucket */
+        patch: operations["patch_storage_buckets_by_name"];
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        Admin: {
+            email: string;
+            id: string;
+        };
+        AdminSession: {
+            /** @description An admin JWT for `Authorization: Bearer …`. */
+            access_token: string;
+            admin: components["schemas"]["Admin"];
+            /**
+             * Format: uint64
+             * @description Seconds until `access_token` expires.
+             */
+            expires_in: number;
+        };
+        AdminUpdate: {
+            /** @description Replaces the custom claims (in the user's next access token). */
+            claims?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description Replaces the profile data. */
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description Disabling ends every session; a disabled user cannot sign in. */
+            disabled?: boolean | null;
+            email?: string | null;
+            email_verified?: boolean | null;
+            /** @description `false` removes the user's MFA (a lost phone and lost recovery codes). */
+            mfa_enabled?: boolean | null;
+            password?: string | null;
+        };
+        /** @description `op` is `create`, `set`, `update` or `delete`; `update` takes the PATCH fields. */
+        BatchOperation: {
+            array_remove?: {
+                [key: string]: unknown;
+            } | null;
+            array_union?: {
+                [key: string]: unknown;
+            } | null;
+            collection: string;
+            data?: unknown;
+            id?: string | null;
+            /**
+             * Format: int64
+             * @description The version the stored document must have (412 otherwise).
+             */
+            if_version?: number | null;
+            increment?: {
+                [key: string]: unknown;
+            } | null;
+            op: string;
+            server_time?: string[] | null;
+        };
+        BatchRequest: {
+            operations: components["schemas"]["BatchOperation"][];
+        };
+        BatchResults: {
+            results: (components["schemas"]["DocumentBody"] | null)[];
+        };
+        Bucket: {
+            /** @description Content types allowed in, like `image/*`; empty allows any. */
+            allowed_types: string[];
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uint64
+             * @description Bytes; null for no limit beyond the server's.
+             */
+            max_object_size?: number | null;
+            name: string;
+            /** @description Anyone may download, without a token. */
+            public: boolean;
+            rules: components["schemas"]["BucketRules"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        BucketList: {
+            buckets: components["schemas"]["Bucket"][];
+        };
+        BucketRules: {
+            /** @description Who may delete. */
+            delete?: string | null;
+            /** @description Who may download (and list). Missing denies, unless the bucket is public. */
+            read?: string | null;
+            /** @description Who may upload or overwrite. */
+            write?: string | null;
+        };
+        /** @description The rules of a channel pattern, as stored and shown. */
+        ChannelRules: {
+            /** @description Who may broadcast; missing denies. */
+            broadcast?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Who may join; missing denies. */
+            join?: string | null;
+            /** @description `room:1` (one channel) or `room:*` (every channel starting with `room:`). */
+            pattern: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ChannelRulesList: {
+            channels: components["schemas"]["ChannelRules"][];
+        };
+        CodeRequest: {
+            code: string;
+        };
+        Collection: {
+            /** Format: date-time */
+            created_at: string;
+            indexes: components["schemas"]["IndexDef"][];
+            name: string;
+            rules: components["schemas"]["CollectionRules"];
+            /** @description The JSON Schema (draft 2020-12) every document's `data` must pass, or null. */
+            schema?: unknown;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        CollectionList: {
+            collections: components["schemas"]["Collection"][];
+        };
+        CollectionRules: {
+            /** @description Who may create documents. Missing denies. */
+            create?: string | null;
+            /** @description Who may delete documents. Missing denies. */
+            delete?: string | null;
+            /** @description Who may get, list, query, count and subscribe. Missing denies. */
+            read?: string | null;
+            /** @description Who may replace or patch documents. Missing denies. */
+            update?: string | null;
+        };
+        CountRequest: {
+            where?: unknown;
+        };
+        CountResult: {
+            /** Format: uint64 */
+            count: number;
+        };
+        CreateBucket: {
+            /** @default [] */
+            allowed_types: string[];
+            /** Format: uint64 */
+            max_object_size?: number | null;
+            name: string;
+            /** @default false */
+            public: boolean;
+            /** @default {} */
+            rules: components["schemas"]["BucketRules"];
+        };
+        CreateCollection: {
+            /** @default [] */
+            indexes: components["schemas"]["IndexDef"][];
+            /** @description `^[a-z][a-z0-9_]{0,62}$`. */
+            name: string;
+            /** @default {} */
+            rules: components["schemas"]["CollectionRules"];
+            /** @description A JSON Schema (draft 2020-12) for `data`. */
+            schema?: unknown;
+        };
+        CreateDocument: {
+            /** @description The document's data: a JSON object. */
+            data?: unknown;
+            /** @description 1 to 128 of `[A-Za-z0-9_-]`; generated (sortable by creation time) when absent. */
+            id?: string | null;
+        };
+        CreateKey: {
+            /** @description What the key is for, e.g. "billing worker". */
+            name: string;
+        };
+        CreateUser: {
+            /** @default {} */
+            claims: {
+                [key: string]: unknown;
+            };
+            /** @default {} */
+            data: {
+                [key: string]: unknown;
+            };
+            email: string;
+            /** @default false */
+            email_verified: boolean;
+            password?: string | null;
+        };
+        /** @description The document of API.md, as serialized. */
+        DocumentBody: {
+            collection: string;
+            /** Format: date-time */
+            created_at: string;
+            data: {
+                [key: string]: unknown;
+            };
+            id: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int64 */
+            version: number;
+        };
+        DocumentList: {
+            documents: components["schemas"]["DocumentBody"][];
+            next_cursor?: string | null;
+        };
+        EmailRequest: {
+            email: string;
+        };
+        Empty: Record<string, never>;
+        Enrolment: {
+            otpauth_url: string;
+            /** @description Each works once in place of a code. Shown only now. */
+            recovery_codes: string[];
+            /** @description Base32, for manual entry into an authenticator app. */
+            secret: string;
+        };
+        Error: {
+            error: {
+                /** @enum {string} */
+                code: "invalid_argument" | "unauthenticated" | "permission_denied" | "not_found" | "method_not_allowed" | "already_exists" | "aborted" | "failed_precondition" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "validation_failed" | "rate_limited" | "internal" | "unavailable" | "deadline_exceeded";
+                details: Record<string, never>;
+                message: string;
+            };
+        };
+        /**
+         * @description Either `rule` (a rule's text) or `collection` + `operation` (that
+         *     collection's stored rule), with the context to evaluate it in.
+         */
+        EvaluateRequest: {
+            /**
+             * @description `auth` as the rule sees it: `{uid, role, email, email_verified, anonymous, aal, claims}`; null for anonymous.
+             * @default null
+             */
+            auth: unknown;
+            /** @description A collection whose stored rule to evaluate (with `operation`). */
+            collection?: string | null;
+            /**
+             * @description `data`: the document data after the write, or null.
+             * @default null
+             */
+            data: unknown;
+            /**
+             * @description `doc`: `{id, version, created_at, updated_at, data}` (times in ms), or null.
+             * @default null
+             */
+            doc: unknown;
+            /**
+             * @description Storage rules: `{bucket, path, size, content_type, metadata}`.
+             * @default null
+             */
+            object: unknown;
+            /** @description `read`, `create`, `update` or `delete`. */
+            operation?: string | null;
+            /** @description `request` fields; missing ones get defaults (`time` is now). */
+            request?: components["schemas"]["RequestFields"];
+            /** @description A rule's text, e.g. `auth != () && doc.data.owner == auth.uid`. */
+            rule?: string | null;
+        };
+        EvaluateResponse: {
+            allowed: boolean;
+            /** @description Why the rule denied when it did not simply return false (an error, a budget, a non-bool). */
+            error?: string | null;
+            /**
+             * Format: uint64
+             * @description Rhai operations the evaluation used.
+             */
+            operations: number;
+        };
+        Health: {
+            /** @description Always `ok` on a 200. */
+            status: string;
+            version: string;
+        };
+        /** @description An index: `{"fields": [["age", "asc"], ["city", "desc"]], "unique": false}`. */
+        IndexDef: {
+            /** @description `[path, "asc" | "desc"]` pairs, 1 to 8. */
+            fields: [
+                string,
+                string
+            ][];
+            /**
+             * @description Refuse a write that gives two documents the same values (409 `already_exists`).
+             *     Documents where a field is missing or null are not constrained.
+             * @default false
+             */
+            unique: boolean;
+        };
+        KeyList: {
+            keys: components["schemas"]["ServiceKey"][];
+        };
+        LoginRequest: {
+            email: string;
+            password: string;
+        };
+        LoginRequest2: {
+            email: string;
+            password: string;
+        };
+        MagicLinkRequest: {
+            email: string;
+            /** @description Where the mailed link leads; must be on an allowed origin. */
+            redirect_to?: string | null;
+        };
+        /** @description A key just created: the only time its secret is shown. */
+        NewServiceKey: {
+            id: string;
+            /** @description The full key. Store it now: Basalt keeps only a hash. */
+            key: string;
+            name: string;
+        };
+        /** @description The object of API.md. */
+        ObjectInfo: {
+            bucket: string;
+            content_type: string;
+            /** Format: date-time */
+            created_at: string;
+            etag: string;
+            metadata: {
+                [key: string]: string;
+            };
+            path: string;
+            /** Format: uint64 */
+            size: number;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ObjectList: {
+            next_cursor?: string | null;
+            objects: components["schemas"]["ObjectInfo"][];
+        };
+        Outbox: {
+            items: components["schemas"]["OutboxItem"][];
+        };
+        OutboxItem: {
+            /** Format: date-time */
+            created_at: string;
+            subject: string;
+            text: string;
+            to: string;
+            token?: string | null;
+        };
+        /**
+         * @description Transforms apply in this order: `data` (a JSON Merge Patch), then
+         *     `increment`, `server_time`, `array_union`, `array_remove`. Keys of the
+         *     transforms are dotted paths.
+         */
+        PatchRequest: {
+            /** @description `{"tags": ["a"]}`: remove every equal value. */
+            array_remove?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description `{"tags": ["a"]}`: append values not already there. */
+            array_union?: {
+                [key: string]: unknown;
+            } | null;
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description `{"likes": 1, "stats.views": -2}`. */
+            increment?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description `["seen_at"]`: set to the server's time (RFC 3339). */
+            server_time?: string[] | null;
+        };
+        PutChannelRules: {
+            broadcast?: string | null;
+            join?: string | null;
+        };
+        QueryRequest: {
+            /** @description The `next_cursor` of the previous page. */
+            after?: string | null;
+            /**
+             * Format: uint64
+             * @description 1 to 1000, default 50.
+             */
+            limit?: number | null;
+            /** @description `[[path, "asc" | "desc"], ...]`; `id` breaks ties. */
+            order_by?: unknown;
+            /** @description Data paths to return; the rest of `data` is left out. */
+            select?: string[] | null;
+            /** @description A filter: `[path, op, value]`, `{"and": [...]}`, `{"or": [...]}`, or a list (AND). */
+            where?: unknown;
+        };
+        RefreshRequest: {
+            refresh_token: string;
+        };
+        RequestFields: {
+            ip?: string | null;
+            method?: string | null;
+            operation?: string | null;
+            /** Format: int64 */
+            time?: number | null;
+        };
+        ResetRequest: {
+            password: string;
+            token: string;
+        };
+        ServiceKey: {
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            name: string;
+        };
+        SessionInfo: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Whether this is the session of the token making the request. */
+            current: boolean;
+            id: string;
+            ip?: string | null;
+            /** Format: date-time */
+            last_used_at: string;
+            user_agent?: string | null;
+        };
+        SessionList: {
+            sessions: components["schemas"]["SessionInfo"][];
+        };
+        /** @description The session object of API.md, returned by every sign-in. */
+        SessionTokens: {
+            access_token: string;
+            /**
+             * Format: uint64
+             * @description Seconds until `access_token` expires.
+             */
+            expires_in: number;
+            /** @description Opaque; exchange it at `POST /v1/auth/refresh`. Single use. */
+            refresh_token: string;
+            /** @description Always `bearer`. */
+            token_type: string;
+            user: components["schemas"]["User"];
+        };
+        SetDocument: {
+            data?: unknown;
+        };
+        Signed: {
+            url: string;
+        };
+        SignRequest: {
+            /**
+             * Format: uint64
+             * @description Seconds the URL works, 1 to 604800.
+             */
+            expires_in: number;
+        };
+        SignupRequest: {
+            /**
+             * @description Initial profile data.
+             * @default {}
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            email: string;
+            /** @description 8 to 256 characters. */
+            password: string;
+        };
+        Stats: {
+            /** Format: int64 */
+            collections: number;
+            /**
+             * Format: int64
+             * @description Open realtime connections.
+             */
+            connections: number;
+            /** Format: int64 */
+            documents: number;
+            /** @description Documents per collection, by name. */
+            documents_by_collection: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            objects: number;
+            /** Format: int64 */
+            users: number;
+        };
+        TokenRequest: {
+            token: string;
+        };
+        UpdateBucket: {
+            allowed_types?: string[] | null;
+            /**
+             * Format: uint64
+             * @description A number, or null to remove the limit.
+             * @default null
+             */
+            max_object_size: number | null;
+            public?: boolean | null;
+            /** @description Replaces the rules. */
+            rules?: components["schemas"]["BucketRules"] | null;
+        };
+        UpdateCollection: {
+            /** @description Replaces the indexes (they are rebuilt). */
+            indexes?: components["schemas"]["IndexDef"][] | null;
+            /** @description Replaces the rules. */
+            rules?: components["schemas"]["CollectionRules"] | null;
+            /**
+             * @description Replaces the schema; null removes it. Stored documents are not checked again.
+             * @default null
+             */
+            schema: unknown;
+        };
+        UpdateUser: {
+            /** @description Required to change an existing password. */
+            current_password?: string | null;
+            /** @description A JSON Merge Patch (RFC 7396) of the profile data. */
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            email?: string | null;
+            password?: string | null;
+        };
+        /** @description The user object of API.md. Never carries a hash or a secret. */
+        User: {
+            anonymous: boolean;
+            /** @description Custom claims set by admins; they appear in access tokens. */
+            claims: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** @description The app's profile data. */
+            data: {
+                [key: string]: unknown;
+            };
+            /** @description Disabled users cannot sign in or refresh. */
+            disabled: boolean;
+            /** @description `null` for an anonymous user. */
+            email?: string | null;
+            email_verified: boolean;
+            id: string;
+            mfa_enabled: boolean;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        UserPage: {
+            /** @description Pass as `after` for the next page; null on the last page. */
+            next_cursor?: string | null;
+            users: components["schemas"]["User"][];
+        };
+        VerifyRequest: {
+            /** @description A 6-digit TOTP code or a recovery code. */
+            code: string;
+            mfa_token: string;
+        };
+    };
+    responses: {
+        /** @description Every failure: see the error codes in the API reference. */
+        Error: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+    };
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    get_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metrics in the Prometheus text format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every pattern's rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelRulesList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_admin_channels_by_pattern: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pattern: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutChannelRules"];
+            };
+        };
+        responses: {
+            /** @description The pattern's rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelRules"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_channels_by_pattern: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pattern: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Service keys, without their secrets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateKey"];
+            };
+        };
+        responses: {
+            /** @description The new key */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewServiceKey"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_keys_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description An admin token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSession"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_outbox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Outbox items */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Outbox"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_rules_evaluate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluateRequest"];
+            };
+        };
+        responses: {
+            /** @description Whether the rule allows, and why not */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluateResponse"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_users: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                after?: string | null;
+                /** @description 1 to 1000, default 50. */
+                limit?: number | null;
+                /** @description Matches part of the email, or the whole id. */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users ordered by id */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPage"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUser"];
+            };
+        };
+        responses: {
+            /** @description The new user */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_users_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_users_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    patch_admin_users_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_users_by_id_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out everywhere */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_anonymous: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Empty"];
+            };
+        };
+        responses: {
+            /** @description A session of an anonymous user */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionTokens"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_auth_jwks_json: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A JSON Web Key Set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest2"];
+            };
+        };
+        responses: {
+            /** @description A session, or `{mfa_required: true, mfa_token}` when MFA is on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionTokens"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_magic_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MagicLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_magic_link_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description A session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionTokens"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_auth_mfa_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, with mfa_enabled false */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_mfa_totp_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest"];
+            };
+        };
+        responses: {
+            /** @description The user, with mfa_enabled true */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_mfa_totp_enroll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Show the secret as a QR code; keep the recovery codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enrolment"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_mfa_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description A session with aal 2 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionTokens"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_auth_oauth_by_provider_authorize: {
+        parameters: {
+            query: {
+                /** @description Where to send the user afterwards; must be on an allowed origin. */
+                redirect_to: string;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's sign-in page */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_auth_oauth_by_provider_callback: {
+        parameters: {
+            query?: {
+                code?: string | null;
+                error?: string | null;
+                error_description?: string | null;
+                state?: string | null;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To redirect_to#access_token=…&refresh_token=…&expires_in=… or #error=… */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_oauth_by_provider_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": string;
+            };
+        };
+        responses: {
+            /** @description As the GET callback */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_password_forgot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequest"];
+            };
+        };
+        responses: {
+            /** @description The user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_refresh: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description A new session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionTokens"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_auth_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Live sessions, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_auth_sessions_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_signup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignupRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed up and in (or `{user, session: null}` when email confirmation is required) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionTokens"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_auth_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    patch_auth_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateUser"];
+            };
+        };
+        responses: {
+            /** @description The updated user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The user, with email_verified true */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_auth_verify_send: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_db_by_collection: {
+        parameters: {
+            query?: {
+                after?: string | null;
+                /** @description 1 to 1000, default 50. */
+                limit?: number | null;
+                /** @description `field` (ascending) or `-field` (descending); default `id`. */
+                order?: string | null;
+            };
+            header?: never;
+            path: {
+                collection: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of documents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_db_by_collection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDocument"];
+            };
+        };
+        responses: {
+            /** @description The new document */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_db_by_collection_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_db_by_collection_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetDocument"];
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_db_by_collection_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    patch_db_by_collection_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchRequest"];
+            };
+        };
+        responses: {
+            /** @description The document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentBody"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_db_by_collection_count: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CountRequest"];
+            };
+        };
+        responses: {
+            /** @description How many */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CountResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_db_by_collection_query: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueryRequest"];
+            };
+        };
+        responses: {
+            /** @description A page of documents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_db_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            /** @description One result per operation: the document, or null after a delete */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResults"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_db_collections: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_db_collections: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCollection"];
+            };
+        };
+        responses: {
+            /** @description The new collection */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Collection"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_db_collections_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Collection"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_db_collections_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    patch_db_collections_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCollection"];
+            };
+        };
+        responses: {
+            /** @description The collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Collection"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_health_ready: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready to serve */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_openapi_json: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OpenAPI 3.1 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_realtime: {
+        parameters: {
+            query?: {
+                /** @description An access token; a bad one fails the handshake with 401. Or send `{"type":"auth"}` later. */
+                token?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to the WebSocket protocol */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_storage_by_bucket: {
+        parameters: {
+            query?: {
+                after?: string | null;
+                /** @description 1 to 1000, default 100. */
+                limit?: number | null;
+                prefix?: string | null;
+            };
+            header?: never;
+            path: {
+                bucket: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of objects ordered by path */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_storage_by_bucket_by_path: {
+        parameters: {
+            query?: {
+                /** @description Download as an attachment with this file name. */
+                download?: string | null;
+                /** @description Signed URLs: expiry, seconds since the epoch. */
+                expires?: number | null;
+                /** @description Signed URLs: the signature. */
+                sig?: string | null;
+            };
+            header?: never;
+            path: {
+                bucket: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_storage_by_bucket_by_path: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description The stored object */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectInfo"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_storage_by_bucket_by_path: {
+        parameters: {
+            query?: {
+                /** @description Present (empty) to ask for a signed URL. */
+                sign?: string | null;
+            };
+            header?: never;
+            path: {
+                bucket: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignRequest"];
+            };
+        };
+        responses: {
+            /** @description A path with query string, relative to the server */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Signed"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_storage_by_bucket_by_path: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_storage_buckets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Buckets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_storage_buckets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBucket"];
+            };
+        };
+        responses: {
+            /** @description The new bucket */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bucket"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_storage_buckets_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bucket */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bucket"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_storage_buckets_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    patch_storage_buckets_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateBucket"];
+            };
+        };
+        responses: {
+            /** @description The bucket */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bucket"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+}
