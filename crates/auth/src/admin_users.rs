@@ -3,10 +3,12 @@
 
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
+use basalt_core::AdminCaller;
 use basalt_core::api::{Access, Api, Route};
 use basalt_core::caller::Authenticator;
 use basalt_core::extract::{Json, Path, Query};
 use basalt_core::{Error, Secret, Timestamp};
+use basalt_store::audit::{self, Actor, Change};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -59,6 +61,8 @@ where
         )
         .route(
             admin(Route::get("/v1/admin/outbox", outbox))
+                // Mails carry sign-in tokens: not for viewers.
+                .role(basalt_core::caller::AdminRole::Developer)
                 .summary("Mail kept when no SMTP server is configured, newest first")
                 .response::<Outbox>(200, "Outbox items"),
         )
@@ -174,6 +178,7 @@ async fn list(State(auth): State<Auth>, Query(q): Query<ListQuery>) -> Result<Js
 }
 
 async fn create(
+    caller: AdminCaller,
     State(auth): State<Auth>,
     Json(body): Json<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), Error> {
@@ -187,7 +192,7 @@ async fn create(
         }
         None => None,
     };
-    let user = users::insert(
+    let user = users::insert_as(
         auth.db(),
         NewUser {
             email: Some(email.as_str()),
@@ -197,6 +202,7 @@ async fn create(
             data: &body.data,
             claims: &body.claims,
         },
+        Some(Actor::of(&caller.0)),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -213,11 +219,13 @@ async fn get(State(auth): State<Auth>, Path(id): Path<String>) -> Result<Json<Us
 }
 
 async fn update(
+    caller: AdminCaller,
     State(auth): State<Auth>,
     Path(id): Path<String>,
     Json(body): Json<AdminUpdate>,
 ) -> Result<Json<User>, Error> {
     let record = load(&auth, &id).await?;
+    let before = audit_view(&record.user);
     let mut user = record.user;
     let read_at = user.updated_at.millis();
     let mut hash = record.password_hash;
@@ -232,6 +240,7 @@ async fn update(
     if let Some(verified) = body.email_verified {
         user.email_verified = verified;
     }
+    let password_set = body.password.is_some();
     if let Some(p) = body.password {
         password::validate(p.expose())?;
         hash = Some(auth.hasher().hash(p).await?);
@@ -267,8 +276,16 @@ async fn update(
         Value::Object(user.data.clone()).to_string(),
         Value::Object(user.claims.clone()).to_string(),
     );
-    auth.db()
-        .execute(
+    let mut after = audit_view(&user);
+    if password_set {
+        // That it changed, never what it is.
+        after["password"] = "changed".into();
+    }
+    if reset_mfa {
+        after["mfa_enabled"] = false.into();
+    }
+    audit::execute(
+            auth.db(),
             "UPDATE users SET email = $1, email_verified = $2, password_hash = $3, disabled = $4, data = $5,
                               claims = $6, anonymous = $7, updated_at = $8 WHERE id = $9 AND updated_at = $10",
             &[
@@ -283,6 +300,13 @@ async fn update(
                 (&user.id).into(),
                 read_at.into(),
             ],
+            Actor::of(&caller.0),
+            Change {
+                action: "user.update",
+                target: &id,
+                before: Some(before.to_string()),
+                after: Some(after.to_string()),
+            },
         )
         .await
         .map_err(users::email_taken)
@@ -298,12 +322,29 @@ async fn update(
     Ok(Json(user))
 }
 
-async fn delete(State(auth): State<Auth>, Path(id): Path<String>) -> Result<StatusCode, Error> {
+async fn delete(
+    caller: AdminCaller,
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let before = load(&auth, &id)
+        .await
+        .map(|r| audit_view(&r.user).to_string())
+        .ok();
     sessions::revoke_all(&auth, &id, None).await?;
-    if auth
-        .db()
-        .execute("DELETE FROM users WHERE id = $1", &[(&id).into()])
-        .await?
+    if audit::execute(
+        auth.db(),
+        "DELETE FROM users WHERE id = $1",
+        &[(&id).into()],
+        Actor::of(&caller.0),
+        Change {
+            action: "user.delete",
+            target: &id,
+            before,
+            after: None,
+        },
+    )
+    .await?
         == 0
     {
         return Err(Error::not_found("no such user"));
@@ -315,6 +356,14 @@ async fn force_logout(State(auth): State<Auth>, Path(id): Path<String>) -> Resul
     load(&auth, &id).await?;
     sessions::revoke_all(&auth, &id, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the audit log keeps of a user: the profile, never a hash.
+fn audit_view(user: &User) -> Value {
+    serde_json::json!({
+        "id": user.id, "email": user.email, "email_verified": user.email_verified,
+        "disabled": user.disabled, "data": user.data, "claims": user.claims, "mfa_enabled": user.mfa_enabled,
+    })
 }
 
 async fn outbox(State(auth): State<Auth>) -> Result<Json<Outbox>, Error> {

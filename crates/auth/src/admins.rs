@@ -1,7 +1,9 @@
 //! Dashboard administrators: Argon2id passwords, tokens revoked by bumping
 //! `token_version`.
 
+use basalt_core::caller::AdminRole;
 use basalt_core::{Error, Secret, Timestamp};
+use basalt_store::audit::{self, Actor, Change};
 use basalt_store::{Db, StoreError};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -15,6 +17,44 @@ use crate::tokens::{ADMIN_AUDIENCE, AdminClaims, lifetime};
 pub struct Admin {
     pub id: String,
     pub email: String,
+    /// `owner`, `developer` or `viewer`.
+    #[schemars(with = "RoleName")]
+    #[serde(serialize_with = "role_name")]
+    pub role: AdminRole,
+    pub created_at: Timestamp,
+}
+
+/// An admin role.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RoleName {
+    /// Everything.
+    Owner,
+    /// Everything but managing admins and service keys.
+    Developer,
+    /// Reads only; no secrets.
+    Viewer,
+}
+
+fn role_name<S: serde::Serializer>(role: &AdminRole, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(role.as_str())
+}
+
+const COLUMNS: &str = "id, email, role, created_at";
+
+fn from_row(r: &basalt_store::Row) -> Result<Admin, StoreError> {
+    Ok(Admin {
+        id: r.text(0)?,
+        email: r.text(1)?,
+        role: AdminRole::parse(&r.text(2)?).unwrap_or(AdminRole::Viewer),
+        created_at: Timestamp::from_millis(r.int(3)?),
+    })
+}
+
+/// What the audit log keeps of an admin: never the password hash.
+fn snapshot(admin: &Admin) -> String {
+    serde_json::json!({"id": admin.id, "email": admin.email, "role": admin.role.as_str()}).to_string()
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -27,26 +67,190 @@ pub struct AdminSession {
 }
 
 /// Creates an admin; 409 if the email is taken.
-pub async fn create(auth: &Auth, email: &Email, password: Secret<String>) -> Result<Admin, Error> {
+pub async fn create(
+    auth: &Auth,
+    email: &Email,
+    password: Secret<String>,
+    role: AdminRole,
+    actor: Actor<'_>,
+) -> Result<Admin, Error> {
     password::validate(password.expose())?;
     let hash = auth.hasher().hash(password).await?;
-    let id = basalt_core::id::new_id();
-    let now = Timestamp::now().millis();
-    auth.db()
-        .execute(
-            "INSERT INTO admins (id, email, password_hash, token_version, created_at, updated_at)
-             VALUES ($1, $2, $3, 1, $4, $4)",
-            &[(&id).into(), email.as_str().into(), (&hash).into(), now.into()],
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::UniqueViolation => Error::already_exists("an admin with this email exists"),
-            e => e.into(),
-        })?;
-    Ok(Admin {
-        id,
+    let now = Timestamp::now();
+    let admin = Admin {
+        id: basalt_core::id::new_id(),
         email: email.as_str().to_owned(),
-    })
+        role,
+        created_at: now,
+    };
+    audit::execute(
+        auth.db(),
+        "INSERT INTO admins (id, email, password_hash, token_version, role, created_at, updated_at)
+         VALUES ($1, $2, $3, 1, $4, $5, $5)",
+        &[
+            (&admin.id).into(),
+            email.as_str().into(),
+            (&hash).into(),
+            role.as_str().into(),
+            now.millis().into(),
+        ],
+        actor,
+        Change {
+            action: "admin.create",
+            target: &admin.email,
+            before: None,
+            after: Some(snapshot(&admin)),
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::UniqueViolation => Error::already_exists("an admin with this email exists"),
+        e => e.into(),
+    })?;
+    Ok(admin)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Admin>, Error> {
+    let rows = db
+        .fetch_all(
+            &format!("SELECT {COLUMNS} FROM admins ORDER BY created_at, id"),
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Admin, Error> {
+    let row = db
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM admins WHERE id = $1"),
+            &[id.into()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("no admin with this id"))?;
+    Ok(from_row(&row)?)
+}
+
+/// What an owner may change of an admin.
+pub struct AdminChange {
+    pub email: Option<Email>,
+    pub password: Option<Secret<String>>,
+    pub role: Option<AdminRole>,
+}
+
+/// Changes an admin. A new password or email signs the admin out
+/// everywhere. The last owner cannot stop being one.
+pub async fn update(auth: &Auth, id: &str, change: AdminChange, actor: Actor<'_>) -> Result<Admin, Error> {
+    let hash = match change.password {
+        Some(p) => {
+            password::validate(p.expose())?;
+            Some(auth.hasher().hash(p).await?)
+        }
+        None => None,
+    };
+    let mut tx = auth.db().begin().await?;
+    let row = tx
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM admins WHERE id = $1"),
+            &[id.into()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("no admin with this id"))?;
+    let before = from_row(&row)?;
+    let mut after = before.clone();
+    if let Some(role) = change.role {
+        after.role = role;
+    }
+    if let Some(email) = &change.email {
+        after.email = email.as_str().to_owned();
+    }
+    if before.role == AdminRole::Owner && after.role != AdminRole::Owner {
+        ensure_another_owner(&mut tx, id).await?;
+    }
+    let revoke = hash.is_some() || after.email != before.email;
+    tx.execute(
+        "UPDATE admins SET email = $1, role = $2, password_hash = COALESCE($3, password_hash),
+         token_version = token_version + $4, updated_at = $5 WHERE id = $6",
+        &[
+            (&after.email).into(),
+            after.role.as_str().into(),
+            hash.as_deref().into(),
+            i64::from(revoke).into(),
+            Timestamp::now().millis().into(),
+            id.into(),
+        ],
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::UniqueViolation => Error::already_exists("an admin with this email exists"),
+        e => e.into(),
+    })?;
+    let mut after_json = serde_json::from_str::<serde_json::Value>(&snapshot(&after)).unwrap_or_default();
+    if hash.is_some() {
+        // That it changed, never what it is.
+        after_json["password"] = "changed".into();
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "admin.update",
+            target: &before.email,
+            before: Some(snapshot(&before)),
+            after: Some(after_json.to_string()),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deletes an admin; their tokens stop working at once. Not the last owner.
+pub async fn delete(db: &Db, id: &str, actor: Actor<'_>) -> Result<(), Error> {
+    let mut tx = db.begin().await?;
+    let row = tx
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM admins WHERE id = $1"),
+            &[id.into()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("no admin with this id"))?;
+    let before = from_row(&row)?;
+    if before.role == AdminRole::Owner {
+        ensure_another_owner(&mut tx, id).await?;
+    }
+    tx.execute("DELETE FROM admins WHERE id = $1", &[id.into()])
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "admin.delete",
+            target: &before.email,
+            before: Some(snapshot(&before)),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn ensure_another_owner(tx: &mut basalt_store::Tx, id: &str) -> Result<(), Error> {
+    let others = tx
+        .fetch_optional(
+            "SELECT COUNT(*) FROM admins WHERE role = 'owner' AND id <> $1",
+            &[id.into()],
+        )
+        .await?
+        .map_or(Ok(0), |r| r.int(0))?;
+    if others == 0 {
+        return Err(Error::new(
+            basalt_core::Code::FailedPrecondition,
+            "this is the last owner: make another admin an owner first",
+        ));
+    }
+    Ok(())
 }
 
 /// Sets a new password and revokes every token the admin holds.
@@ -83,18 +287,15 @@ pub async fn count(db: &Db) -> Result<i64, Error> {
 pub async fn current(db: &Db, claims: &AdminClaims) -> Result<Option<Admin>, Error> {
     let row = db
         .fetch_optional(
-            "SELECT id, email, token_version FROM admins WHERE id = $1",
+            &format!("SELECT {COLUMNS}, token_version FROM admins WHERE id = $1"),
             &[(&claims.sub).into()],
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
-    if row.int(2)? != claims.ver {
+    if row.int(4)? != claims.ver {
         return Ok(None);
     }
-    Ok(Some(Admin {
-        id: row.text(0)?,
-        email: row.text(1)?,
-    }))
+    Ok(Some(from_row(&row)?))
 }
 
 /// Checks credentials and issues an admin token. Unknown email and wrong
@@ -103,19 +304,12 @@ pub async fn login(auth: &Auth, email: &Email, password: Secret<String>) -> Resu
     let row = auth
         .db()
         .fetch_optional(
-            "SELECT id, email, password_hash, token_version FROM admins WHERE email = $1",
+            &format!("SELECT {COLUMNS}, password_hash, token_version FROM admins WHERE email = $1"),
             &[email.as_str().into()],
         )
         .await?;
     let (admin, hash, version) = match row {
-        Some(r) => (
-            Some(Admin {
-                id: r.text(0)?,
-                email: r.text(1)?,
-            }),
-            Some(r.text(2)?),
-            r.int(3)?,
-        ),
+        Some(r) => (Some(from_row(&r)?), Some(r.text(4)?), r.int(5)?),
         None => (None, None, 0),
     };
     let ok = auth.hasher().verify(password, hash).await?;

@@ -22,6 +22,7 @@ impl Authenticate for Auth {
                     Some(admin) => Ok(Caller::Admin(Arc::new(basalt_core::caller::AdminIdentity {
                         id: admin.id,
                         email: admin.email,
+                        role: admin.role,
                     }))),
                     None => Err(Error::unauthenticated("token has been revoked")),
                 },

@@ -1,15 +1,17 @@
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use basalt_core::api::{Access, Api, Route};
+use basalt_core::caller::AdminRole;
 use basalt_core::caller::Authenticator;
 use basalt_core::extract::{ClientIp, Json, Path};
-use basalt_core::{AdminCaller, Error, Secret};
+use basalt_core::{AdminCaller, Caller, Error, Secret};
+use basalt_store::audit::Actor;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Auth;
-use crate::admins::{self, AdminSession};
+use crate::admins::{self, Admin, AdminChange, AdminSession, RoleName};
 use crate::email::Email;
 use crate::service_keys::{self, NewServiceKey, ServiceKey};
 use basalt_core::rate_limit::RateLimiter;
@@ -33,6 +35,7 @@ where
         .route(
             Route::get("/v1/admin/keys", list_keys)
                 .tag("admin")
+                .role(AdminRole::Owner)
                 .summary("List service keys")
                 .access(Access::Admin)
                 .response::<KeyList>(200, "Service keys, without their secrets"),
@@ -40,6 +43,7 @@ where
         .route(
             Route::post("/v1/admin/keys", create_key)
                 .tag("admin")
+                .role(AdminRole::Owner)
                 .summary("Create a service key (its secret is shown once)")
                 .access(Access::Admin)
                 .body::<CreateKey>()
@@ -48,9 +52,51 @@ where
         .route(
             Route::delete("/v1/admin/keys/{id}", revoke_key)
                 .tag("admin")
+                .role(AdminRole::Owner)
                 .summary("Revoke a service key")
                 .access(Access::Admin)
                 .empty(204, "Revoked"),
+        )
+        .route(
+            Route::get("/v1/admin/me", me)
+                .tag("admin")
+                .summary("The signed-in admin, with their role")
+                .access(Access::Admin)
+                .response::<Admin>(200, "The admin"),
+        )
+        .route(
+            Route::get("/v1/admin/admins", list_admins)
+                .tag("admin")
+                .summary("List admins")
+                .access(Access::Admin)
+                .role(AdminRole::Owner)
+                .response::<AdminList>(200, "Every admin"),
+        )
+        .route(
+            Route::post("/v1/admin/admins", create_admin)
+                .tag("admin")
+                .summary("Create an admin")
+                .access(Access::Admin)
+                .role(AdminRole::Owner)
+                .body::<CreateAdmin>()
+                .response::<Admin>(201, "The new admin"),
+        )
+        .route(
+            Route::patch("/v1/admin/admins/{id}", update_admin)
+                .tag("admin")
+                .summary("Change an admin's role, email or password (a new email or password signs them out)")
+                .access(Access::Admin)
+                .role(AdminRole::Owner)
+                .body::<UpdateAdmin>()
+                .response::<Admin>(200, "The admin"),
+        )
+        .route(
+            Route::delete("/v1/admin/admins/{id}", delete_admin)
+                .tag("admin")
+                .summary("Delete an admin (never the last owner)")
+                .access(Access::Admin)
+                .role(AdminRole::Owner)
+                .empty(204, "Deleted"),
         )
         .route(
             Route::get("/v1/auth/jwks.json", jwks)
@@ -110,7 +156,7 @@ async fn create_key(
     State(auth): State<Auth>,
     Json(body): Json<CreateKey>,
 ) -> Result<(StatusCode, Json<NewServiceKey>), Error> {
-    let key = service_keys::create(auth.db(), &body.name).await?;
+    let key = service_keys::create(auth.db(), &body.name, Actor::of(&caller.0)).await?;
     tracing::info!(key_id = %key.id, by = caller.0.role(), "service key created");
     Ok((StatusCode::CREATED, Json(key)))
 }
@@ -120,8 +166,85 @@ async fn revoke_key(
     State(auth): State<Auth>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
-    service_keys::revoke(auth.db(), &id).await?;
+    service_keys::revoke(auth.db(), &id, Actor::of(&caller.0)).await?;
     tracing::info!(key_id = %id, by = caller.0.role(), "service key revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(caller: AdminCaller, State(auth): State<Auth>) -> Result<Json<Admin>, Error> {
+    match &caller.0 {
+        Caller::Admin(a) => Ok(Json(admins::get(auth.db(), &a.id).await?)),
+        _ => Err(Error::permission_denied("a service key is not an admin")),
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct AdminList {
+    admins: Vec<Admin>,
+}
+
+async fn list_admins(State(auth): State<Auth>) -> Result<Json<AdminList>, Error> {
+    Ok(Json(AdminList {
+        admins: admins::list(auth.db()).await?,
+    }))
+}
+
+fn parse_role(role: &str) -> Result<AdminRole, Error> {
+    AdminRole::parse(role).ok_or_else(|| Error::invalid_argument("`role` must be owner, developer or viewer"))
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAdmin {
+    email: String,
+    /// 8 to 256 characters.
+    password: Secret<String>,
+    #[schemars(with = "RoleName")]
+    role: String,
+}
+
+async fn create_admin(
+    caller: AdminCaller,
+    State(auth): State<Auth>,
+    Json(body): Json<CreateAdmin>,
+) -> Result<(StatusCode, Json<Admin>), Error> {
+    let email = Email::parse(&body.email)?;
+    let role = parse_role(&body.role)?;
+    let admin = admins::create(&auth, &email, body.password, role, Actor::of(&caller.0)).await?;
+    Ok((StatusCode::CREATED, Json(admin)))
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAdmin {
+    email: Option<String>,
+    password: Option<Secret<String>>,
+    #[schemars(with = "Option<RoleName>")]
+    role: Option<String>,
+}
+
+async fn update_admin(
+    caller: AdminCaller,
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateAdmin>,
+) -> Result<Json<Admin>, Error> {
+    let change = AdminChange {
+        email: body.email.as_deref().map(Email::parse).transpose()?,
+        password: body.password,
+        role: body.role.as_deref().map(parse_role).transpose()?,
+    };
+    Ok(Json(
+        admins::update(&auth, &id, change, Actor::of(&caller.0)).await?,
+    ))
+}
+
+async fn delete_admin(
+    caller: AdminCaller,
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    admins::delete(auth.db(), &id, Actor::of(&caller.0)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

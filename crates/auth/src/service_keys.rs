@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use basalt_core::caller::ServiceIdentity;
 use basalt_core::{Error, Timestamp};
+use basalt_store::audit::{self, Actor, Change};
 use basalt_store::{Db, Param};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -48,12 +49,13 @@ pub fn validate_name(name: &str) -> Result<String, Error> {
     Ok(name.to_owned())
 }
 
-pub async fn create(db: &Db, name: &str) -> Result<NewServiceKey, Error> {
+pub async fn create(db: &Db, name: &str, actor: Actor<'_>) -> Result<NewServiceKey, Error> {
     let name = validate_name(name)?;
     let id = basalt_core::id::new_id();
     let secret = basalt_core::secret::random_hex(32);
     let hash = secret_hash(&secret);
-    db.execute(
+    audit::execute(
+        db,
         "INSERT INTO service_keys (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
         &[
             (&id).into(),
@@ -61,6 +63,13 @@ pub async fn create(db: &Db, name: &str) -> Result<NewServiceKey, Error> {
             Param::Bytes(&hash),
             Timestamp::now().millis().into(),
         ],
+        actor,
+        Change {
+            action: "key.create",
+            target: &id,
+            before: None,
+            after: Some(serde_json::json!({"id": id, "name": name}).to_string()),
+        },
     )
     .await?;
     let key = format!("{PREFIX}{id}_{secret}");
@@ -87,12 +96,26 @@ pub async fn list(db: &Db) -> Result<Vec<ServiceKey>, Error> {
 }
 
 /// Deletes a key; it stops working at once on every node.
-pub async fn revoke(db: &Db, id: &str) -> Result<(), Error> {
-    if db
-        .execute("DELETE FROM service_keys WHERE id = $1", &[id.into()])
+pub async fn revoke(db: &Db, id: &str, actor: Actor<'_>) -> Result<(), Error> {
+    let name = db
+        .fetch_optional("SELECT name FROM service_keys WHERE id = $1", &[id.into()])
         .await?
-        == 0
-    {
+        .map(|r| r.text(0))
+        .transpose()?;
+    let deleted = audit::execute(
+        db,
+        "DELETE FROM service_keys WHERE id = $1",
+        &[id.into()],
+        actor,
+        Change {
+            action: "key.revoke",
+            target: id,
+            before: Some(serde_json::json!({"id": id, "name": name}).to_string()),
+            after: None,
+        },
+    )
+    .await?;
+    if deleted == 0 {
         return Err(Error::not_found("no service key with this id"));
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! App users: the stored record and the public user object.
 
 use basalt_core::{Error, Timestamp};
+use basalt_store::audit::{self, Actor, Change};
 use basalt_store::{Db, Row, StoreError};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -100,11 +101,18 @@ pub struct NewUser<'a> {
 
 /// Inserts a user; 409 when the email is taken.
 pub async fn insert(db: &Db, new: NewUser<'_>) -> Result<User, Error> {
+    insert_as(db, new, None).await
+}
+
+/// Inserts a user; with `by`, an admin's creation recorded in the audit
+/// log in the same transaction.
+pub async fn insert_as(db: &Db, new: NewUser<'_>, by: Option<Actor<'_>>) -> Result<User, Error> {
     let id = basalt_core::id::new_id();
     let now = Timestamp::now().millis();
     let data = Value::Object(new.data.clone()).to_string();
     let claims = Value::Object(new.claims.clone()).to_string();
-    db.execute(
+    let mut tx = db.begin().await?;
+    tx.execute(
         "INSERT INTO users (id, email, email_verified, password_hash, anonymous, disabled, data, claims,
                             mfa_enabled, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
@@ -123,6 +131,24 @@ pub async fn insert(db: &Db, new: NewUser<'_>) -> Result<User, Error> {
     )
     .await
     .map_err(email_taken)?;
+    if let Some(actor) = by {
+        audit::record(
+            &mut tx,
+            actor,
+            Change {
+                action: "user.create",
+                target: &id,
+                before: None,
+                after: Some(
+                    serde_json::json!({"id": id, "email": new.email, "email_verified": new.email_verified,
+                                       "data": new.data, "claims": new.claims})
+                    .to_string(),
+                ),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(User {
         id,
         email: new.email.map(str::to_owned),

@@ -15,7 +15,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use crate::caller::{Authenticator, Caller};
+use crate::caller::{AdminRole, Authenticator, Caller};
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -73,6 +73,10 @@ pub struct Route<S> {
     body: Option<Body>,
     query: Option<SchemaFn>,
     responses: Vec<Response>,
+    /// The least admin role that may call it; `None`: from the method.
+    role: Option<AdminRole>,
+    /// A POST that only reads (a query, a count, the playground).
+    read_only: bool,
 }
 
 macro_rules! constructor {
@@ -109,7 +113,34 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
             body: None,
             query: None,
             responses: Vec::new(),
+            role: None,
+            read_only: false,
         }
+    }
+
+    /// The least admin role that may call this route, when it is not the
+    /// default (`viewer` for reads, `developer` for writes).
+    pub fn role(mut self, role: AdminRole) -> Self {
+        self.role = Some(role);
+        self
+    }
+
+    /// Marks a POST that changes nothing, so viewers may call it.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// The least role an admin (or a service key, acting as `developer`)
+    /// needs to call this route.
+    pub fn required_role(&self) -> AdminRole {
+        self.role.unwrap_or(
+            if self.read_only || self.method == Method::GET || self.method == Method::HEAD {
+                AdminRole::Viewer
+            } else {
+                AdminRole::Developer
+            },
+        )
     }
 
     pub fn summary(mut self, summary: &'static str) -> Self {
@@ -243,6 +274,10 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
                 op.insert("tags".into(), json!([route.tag]));
             }
             op.insert("x-basalt-access".into(), route.access.as_str().into());
+            if matches!(route.access, Access::Admin | Access::Caller) {
+                // What an admin needs: the dashboard hides what a role may not do.
+                op.insert("x-basalt-role".into(), route.required_role().as_str().into());
+            }
             op.insert(
                 "security".into(),
                 match route.access {
@@ -301,11 +336,30 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
     pub fn into_router(self) -> Router<S> {
         let mut by_path: BTreeMap<&'static str, MethodRouter<S>> = BTreeMap::new();
         for route in self.routes {
-            let router = match route.access {
-                Access::Public => route.router,
-                Access::Caller => route.router.route_layer(from_fn(check_access::<{ CALLER }>)),
-                Access::User => route.router.route_layer(from_fn(check_access::<{ USER }>)),
-                Access::Admin => route.router.route_layer(from_fn(check_access::<{ ADMIN }>)),
+            let role = route.required_role();
+            let router = match (route.access, role) {
+                (Access::Public, _) => route.router,
+                (Access::User, _) => route
+                    .router
+                    .route_layer(from_fn(check_access::<{ USER }, { VIEWER }>)),
+                (Access::Caller, AdminRole::Viewer) => route
+                    .router
+                    .route_layer(from_fn(check_access::<{ CALLER }, { VIEWER }>)),
+                (Access::Caller, AdminRole::Developer) => route
+                    .router
+                    .route_layer(from_fn(check_access::<{ CALLER }, { DEVELOPER }>)),
+                (Access::Caller, AdminRole::Owner) => route
+                    .router
+                    .route_layer(from_fn(check_access::<{ CALLER }, { OWNER }>)),
+                (Access::Admin, AdminRole::Viewer) => route
+                    .router
+                    .route_layer(from_fn(check_access::<{ ADMIN }, { VIEWER }>)),
+                (Access::Admin, AdminRole::Developer) => route
+                    .router
+                    .route_layer(from_fn(check_access::<{ ADMIN }, { DEVELOPER }>)),
+                (Access::Admin, AdminRole::Owner) => route
+                    .router
+                    .route_layer(from_fn(check_access::<{ ADMIN }, { OWNER }>)),
             };
             let merged = match by_path.remove(route.path) {
                 Some(existing) => existing.merge(router),
@@ -325,9 +379,23 @@ const CALLER: u8 = 0;
 const USER: u8 = 1;
 const ADMIN: u8 = 2;
 
+const VIEWER: u8 = 0;
+const DEVELOPER: u8 = 1;
+const OWNER: u8 = 2;
+
+fn role_of(n: u8) -> AdminRole {
+    match n {
+        VIEWER => AdminRole::Viewer,
+        DEVELOPER => AdminRole::Developer,
+        _ => AdminRole::Owner,
+    }
+}
+
 /// Resolves the caller (a bad credential is 401 here) and checks the
-/// route's access. The server puts the `Authenticator` in every request.
-async fn check_access<const LEVEL: u8>(req: Request, next: Next) -> HttpResponse {
+/// route's access and, for admins and service keys, the role it needs.
+/// The server puts the `Authenticator` in every request; the caller goes
+/// into the response's extensions for the request log.
+async fn check_access<const LEVEL: u8, const ROLE: u8>(req: Request, next: Next) -> HttpResponse {
     let (mut parts, body) = req.into_parts();
     let Some(authenticator) = parts.extensions.get::<Authenticator>().cloned() else {
         return crate::Error::internal("no authenticator in the request extensions").into_response();
@@ -338,10 +406,29 @@ async fn check_access<const LEVEL: u8>(req: Request, next: Next) -> HttpResponse
             ADMIN => caller.require_admin(),
             USER => caller.require_user(),
             _ => Ok(caller),
+        })
+        .and_then(|caller| match caller.admin_role() {
+            Some(role) if role < role_of(ROLE) => Err(crate::Error::permission_denied(format!(
+                "this needs the {} role; you act as {}",
+                role_of(ROLE).as_str(),
+                role.as_str()
+            ))),
+            _ => Ok(caller),
         });
     match checked {
-        Ok(_) => next.run(Request::from_parts(parts, body)).await,
-        Err(e) => e.into_response(),
+        Ok(caller) => {
+            let mut response = next.run(Request::from_parts(parts, body)).await;
+            response.extensions_mut().insert(caller);
+            response
+        }
+        Err(e) => {
+            let mut response = e.into_response();
+            // A refused caller is still who made the request.
+            if let Some(caller) = parts.extensions.get::<Caller>() {
+                response.extensions_mut().insert(caller.clone());
+            }
+            response
+        }
     }
 }
 

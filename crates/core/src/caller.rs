@@ -59,6 +59,34 @@ pub struct UserIdentity {
 pub struct AdminIdentity {
     pub id: String,
     pub email: String,
+    pub role: AdminRole,
+}
+
+/// What an admin may do, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AdminRole {
+    /// Reads only, and no secrets.
+    Viewer,
+    /// Everything but managing admins and service keys.
+    Developer,
+    /// Everything.
+    Owner,
+}
+
+impl AdminRole {
+    pub const ALL: [AdminRole; 3] = [AdminRole::Viewer, AdminRole::Developer, AdminRole::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminRole::Viewer => "viewer",
+            AdminRole::Developer => "developer",
+            AdminRole::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AdminRole> {
+        AdminRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +102,26 @@ impl Caller {
             Caller::User(u) => u.role.as_str(),
             Caller::Admin(_) => "admin",
             Caller::Service(_) => "service",
+        }
+    }
+
+    /// The admin role a privileged caller acts with: an admin's own, and
+    /// `developer` for service keys (they may not manage admins or keys).
+    pub fn admin_role(&self) -> Option<AdminRole> {
+        match self {
+            Caller::Admin(a) => Some(a.role),
+            Caller::Service(_) => Some(AdminRole::Developer),
+            _ => None,
+        }
+    }
+
+    /// `(kind, id)` as the request log names callers.
+    pub fn log_identity(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Caller::Anonymous => ("anon", None),
+            Caller::User(u) => ("user", Some(&u.uid)),
+            Caller::Admin(a) => ("admin", Some(&a.id)),
+            Caller::Service(s) => ("service", Some(&s.key_id)),
         }
     }
 

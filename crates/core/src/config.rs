@@ -62,6 +62,12 @@ pub struct Config {
     /// silent socket lives (fixed at 30 s and 90 s; tests shorten them).
     pub realtime_ping: Duration,
     pub realtime_silence: Duration,
+    /// Keep every request in the request log (`GET /v1/admin/logs`).
+    pub request_log: bool,
+    /// How long request log entries are kept.
+    pub log_retention: Duration,
+    /// At most this many request log entries are kept, whatever their age.
+    pub log_max_entries: u64,
 }
 
 impl Config {
@@ -96,6 +102,9 @@ impl Config {
             change_retention: Duration::from_secs(300),
             realtime_ping: Duration::from_secs(30),
             realtime_silence: Duration::from_secs(90),
+            request_log: true,
+            log_retention: Duration::from_secs(7 * 24 * 3600),
+            log_max_entries: 1_000_000,
             trust_proxy: false,
             db_max_connections: 8,
         }

@@ -7,6 +7,7 @@ use basalt_core::api::{Access as RouteAccess, Api, Route};
 use basalt_core::caller::Authenticator;
 use basalt_core::extract::{ClientIp, Json, Path, Query as QueryString};
 use basalt_core::{AdminCaller, Caller, Error};
+use basalt_store::audit::Actor;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -79,12 +80,14 @@ where
         )
         .route(
             caller(Route::post("/v1/db/{collection}/query", query))
+                .read_only()
                 .summary("Query documents: filters, order, limit, cursor, select")
                 .body::<QueryRequest>()
                 .response::<DocumentList>(200, "A page of documents"),
         )
         .route(
             caller(Route::post("/v1/db/{collection}/count", count))
+                .read_only()
                 .summary("Count the documents matching a filter")
                 .body::<CountRequest>()
                 .response::<CountResult>(200, "How many"),
@@ -327,17 +330,20 @@ async fn list_collections(_: AdminCaller, State(d): State<Documents>) -> Result<
 }
 
 async fn create_collection(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(d): State<Documents>,
     Json(body): Json<CreateCollection>,
 ) -> Result<(StatusCode, Json<Collection>), Error> {
     let c = d
-        .create_collection(NewCollection {
-            name: body.name,
-            rules: body.rules,
-            schema: body.schema.filter(|s| !s.is_null()),
-            indexes: body.indexes,
-        })
+        .create_collection(
+            NewCollection {
+                name: body.name,
+                rules: body.rules,
+                schema: body.schema.filter(|s| !s.is_null()),
+                indexes: body.indexes,
+            },
+            Actor::of(&caller.0),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
@@ -351,7 +357,7 @@ async fn get_collection(
 }
 
 async fn update_collection(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(d): State<Documents>,
     Path(name): Path<String>,
     Json(body): Json<UpdateCollection>,
@@ -364,17 +370,18 @@ async fn update_collection(
                 schema: body.schema.map(|s| s.filter(|s| !s.is_null())),
                 indexes: body.indexes,
             },
+            Actor::of(&caller.0),
         )
         .await?;
     Ok(Json(c))
 }
 
 async fn delete_collection(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(d): State<Documents>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, Error> {
-    d.delete_collection(&name).await?;
+    d.delete_collection(&name, Actor::of(&caller.0)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use basalt_core::{Code, Error, Timestamp};
 use basalt_store::Param;
+use basalt_store::audit::{self, Actor};
 use serde_json::{Map, Value, json};
 
 use crate::collections::{self, Collection, CollectionRules, IndexDef, Loaded, RuleOp};
@@ -110,7 +111,7 @@ impl Documents {
         Ok(self.collection(name).await?.def.clone())
     }
 
-    pub async fn create_collection(&self, new: NewCollection) -> Result<Collection, Error> {
+    pub async fn create_collection(&self, new: NewCollection, actor: Actor<'_>) -> Result<Collection, Error> {
         document::check_collection_name(&new.name)?;
         if RESERVED.contains(&new.name.as_str()) {
             return Err(Error::invalid_argument(format!(
@@ -153,12 +154,30 @@ impl Documents {
                 tx.execute(&ddl, &[]).await.map_err(collections::ddl_error)?;
             }
         }
+        let after =
+            json!({"name": new.name, "rules": new.rules, "schema": new.schema, "indexes": new.indexes});
+        audit::record(
+            &mut tx,
+            actor,
+            audit::Change {
+                action: "collection.create",
+                target: &new.name,
+                before: None,
+                after: Some(after.to_string()),
+            },
+        )
+        .await?;
         tx.commit().await?;
         self.inner.cache.forget(&new.name);
         self.get_collection(&new.name).await
     }
 
-    pub async fn update_collection(&self, name: &str, patch: CollectionPatch) -> Result<Collection, Error> {
+    pub async fn update_collection(
+        &self,
+        name: &str,
+        patch: CollectionPatch,
+        actor: Actor<'_>,
+    ) -> Result<Collection, Error> {
         self.inner.cache.forget(name);
         let current = self.collection(name).await?;
         let rules = patch.rules.unwrap_or_else(|| current.def.rules.clone());
@@ -202,13 +221,26 @@ impl Documents {
                 }
             }
         }
+        let before = json!({"name": name, "rules": current.def.rules, "schema": current.def.schema, "indexes": current.def.indexes});
+        let after = json!({"name": name, "rules": rules, "schema": schema, "indexes": indexes});
+        audit::record(
+            &mut tx,
+            actor,
+            audit::Change {
+                action: "collection.update",
+                target: name,
+                before: Some(before.to_string()),
+                after: Some(after.to_string()),
+            },
+        )
+        .await?;
         tx.commit().await?;
         self.inner.cache.forget(name);
         self.get_collection(name).await
     }
 
     /// Deletes a collection and every document in it.
-    pub async fn delete_collection(&self, name: &str) -> Result<(), Error> {
+    pub async fn delete_collection(&self, name: &str, actor: Actor<'_>) -> Result<(), Error> {
         self.inner.cache.forget(name);
         let current = self.collection(name).await?;
         let mut tx = self.db().begin().await?;
@@ -219,6 +251,18 @@ impl Documents {
         .await?;
         tx.execute(&format!("DROP TABLE IF EXISTS \"{}\"", current.table), &[])
             .await?;
+        let before = json!({"name": name, "rules": current.def.rules, "schema": current.def.schema, "indexes": current.def.indexes});
+        audit::record(
+            &mut tx,
+            actor,
+            audit::Change {
+                action: "collection.delete",
+                target: name,
+                before: Some(before.to_string()),
+                after: None,
+            },
+        )
+        .await?;
         tx.commit().await?;
         self.inner.cache.forget(name);
         Ok(())

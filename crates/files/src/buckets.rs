@@ -1,6 +1,7 @@
 //! Buckets: who may read, write and delete, how large, which types.
 
 use basalt_core::{Error, Timestamp};
+use basalt_store::audit::{self, Actor, Change};
 use basalt_store::{Row, StoreError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -125,7 +126,14 @@ impl Files {
             .ok_or_else(|| Error::not_found(format!("no bucket named `{name}`")))
     }
 
-    pub(crate) async fn save_bucket(&self, b: &Bucket, create: bool) -> Result<(), Error> {
+    /// Writes a bucket and its audit record (`before`: the bucket as it was).
+    pub(crate) async fn save_bucket(
+        &self,
+        b: &Bucket,
+        before: Option<&Bucket>,
+        actor: Actor<'_>,
+    ) -> Result<(), Error> {
+        let create = before.is_none();
         let types = serde_json::to_string(&b.allowed_types).map_err(Error::internal)?;
         let rules = serde_json::to_string(&b.rules).map_err(Error::internal)?;
         let max = b.max_object_size.map(|n| n.min(i64::MAX as u64) as i64);
@@ -136,26 +144,34 @@ impl Files {
             "UPDATE buckets SET public = $2, max_object_size = $3, allowed_types = $4, rules = $5, updated_at = $7
              WHERE name = $1 AND created_at = $6"
         };
-        self.db()
-            .execute(
-                sql,
-                &[
-                    (&b.name).into(),
-                    b.public.into(),
-                    max.into(),
-                    (&types).into(),
-                    (&rules).into(),
-                    b.created_at.millis().into(),
-                    b.updated_at.millis().into(),
-                ],
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::UniqueViolation => {
-                    Error::already_exists(format!("a bucket named `{}` exists", b.name))
-                }
-                e => e.into(),
-            })?;
+        let snapshot = |b: &Bucket| serde_json::to_string(b).ok();
+        audit::execute(
+            self.db(),
+            sql,
+            &[
+                (&b.name).into(),
+                b.public.into(),
+                max.into(),
+                (&types).into(),
+                (&rules).into(),
+                b.created_at.millis().into(),
+                b.updated_at.millis().into(),
+            ],
+            actor,
+            Change {
+                action: if create { "bucket.create" } else { "bucket.update" },
+                target: &b.name,
+                before: before.and_then(snapshot),
+                after: snapshot(b),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::UniqueViolation => {
+                Error::already_exists(format!("a bucket named `{}` exists", b.name))
+            }
+            e => e.into(),
+        })?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use basalt_core::caller::Authenticator;
 use basalt_core::extract::{ClientIp, Json, Path, Query};
 use basalt_core::{AdminCaller, Caller, Code, Error, Timestamp};
 use basalt_rules::{RuleContext, auth_value, json_value, request_value};
+use basalt_store::audit::{self, Actor, Change};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
@@ -71,6 +72,7 @@ where
             .raw_response(206, "*/*", "The requested range"))
         .route(caller(Route::delete("/v1/storage/{bucket}/{*path}", delete_object)).summary("Delete an object").empty(204, "Deleted"))
         .route(caller(Route::post("/v1/storage/{bucket}/{*path}", sign_object))
+                .read_only()
             .summary("With ?sign: a URL that downloads the object without a token until it expires")
             .query::<SignQuery>()
             .body::<SignRequest>()
@@ -175,7 +177,7 @@ async fn list_buckets(_: AdminCaller, State(files): State<Files>) -> Result<Json
 }
 
 async fn create_bucket(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(files): State<Files>,
     Json(body): Json<CreateBucket>,
 ) -> Result<(StatusCode, Json<Bucket>), Error> {
@@ -192,7 +194,7 @@ async fn create_bucket(
         created_at: now,
         updated_at: now,
     };
-    files.save_bucket(&bucket, true).await?;
+    files.save_bucket(&bucket, None, Actor::of(&caller.0)).await?;
     Ok((StatusCode::CREATED, Json(bucket)))
 }
 
@@ -205,12 +207,13 @@ async fn get_bucket(
 }
 
 async fn update_bucket(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(files): State<Files>,
     Path(name): Path<String>,
     Json(body): Json<UpdateBucket>,
 ) -> Result<Json<Bucket>, Error> {
-    let mut bucket = files.bucket(&name).await?;
+    let before = files.bucket(&name).await?;
+    let mut bucket = before.clone();
     if let Some(p) = body.public {
         bucket.public = p;
     }
@@ -226,24 +229,35 @@ async fn update_bucket(
         bucket.rules = rules;
     }
     bucket.updated_at = Timestamp::now();
-    files.save_bucket(&bucket, false).await?;
+    files
+        .save_bucket(&bucket, Some(&before), Actor::of(&caller.0))
+        .await?;
     Ok(Json(bucket))
 }
 
 async fn delete_bucket(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(files): State<Files>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, Error> {
-    files.bucket(&name).await?;
+    let before = files.bucket(&name).await?;
     let keys = files
         .db()
         .fetch_all("SELECT key FROM objects WHERE bucket = $1", &[(&name).into()])
         .await?;
-    files
-        .db()
-        .execute("DELETE FROM buckets WHERE name = $1", &[(&name).into()])
-        .await?;
+    audit::execute(
+        files.db(),
+        "DELETE FROM buckets WHERE name = $1",
+        &[(&name).into()],
+        Actor::of(&caller.0),
+        Change {
+            action: "bucket.delete",
+            target: &name,
+            before: serde_json::to_string(&before).ok(),
+            after: None,
+        },
+    )
+    .await?;
     for row in keys {
         files.forget_bytes(&row.text(0)?).await;
     }

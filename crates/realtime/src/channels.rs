@@ -12,6 +12,7 @@ use basalt_core::extract::{Json, Path};
 use basalt_core::{AdminCaller, Caller, Error, Timestamp};
 use basalt_rules::{Rule, RuleContext, auth_value, json_value, request_value};
 use basalt_store::Param;
+use basalt_store::audit::{self, Actor, Change};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -489,7 +490,7 @@ async fn list_rules(_: AdminCaller, State(rt): State<Realtime>) -> Result<Json<C
 }
 
 async fn put_rules(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(rt): State<Realtime>,
     Path(pattern): Path<String>,
     Json(body): Json<PutChannelRules>,
@@ -500,7 +501,17 @@ async fn put_rules(
     }
     let now = Timestamp::now().millis();
     let db = rt.documents.db();
-    db.execute(
+    let before = db
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM channel_rules WHERE pattern = $1"),
+            &[Param::Text(&pattern)],
+        )
+        .await?
+        .map(|r| rules_of(&r))
+        .transpose()?
+        .and_then(|r| serde_json::to_string(&r).ok());
+    audit::execute(
+        db,
         "INSERT INTO channel_rules (pattern, join_rule, broadcast_rule, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
          ON CONFLICT (pattern) DO UPDATE SET join_rule = excluded.join_rule, broadcast_rule = excluded.broadcast_rule, updated_at = excluded.updated_at",
         &[
@@ -509,6 +520,13 @@ async fn put_rules(
             body.broadcast.as_deref().into(),
             now.into(),
         ],
+        Actor::of(&caller.0),
+        Change {
+            action: "channel.put",
+            target: &pattern,
+            before,
+            after: Some(json!({"pattern": pattern, "join": body.join, "broadcast": body.broadcast}).to_string()),
+        },
     )
     .await?;
     rt.channels.forget_rules();
@@ -523,18 +541,33 @@ async fn put_rules(
 }
 
 async fn delete_rules(
-    _: AdminCaller,
+    caller: AdminCaller,
     State(rt): State<Realtime>,
     Path(pattern): Path<String>,
 ) -> Result<StatusCode, Error> {
-    let n = rt
-        .documents
-        .db()
-        .execute(
-            "DELETE FROM channel_rules WHERE pattern = $1",
+    let db = rt.documents.db();
+    let before = db
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM channel_rules WHERE pattern = $1"),
             &[Param::Text(&pattern)],
         )
-        .await?;
+        .await?
+        .map(|r| rules_of(&r))
+        .transpose()?
+        .and_then(|r| serde_json::to_string(&r).ok());
+    let n = audit::execute(
+        db,
+        "DELETE FROM channel_rules WHERE pattern = $1",
+        &[Param::Text(&pattern)],
+        Actor::of(&caller.0),
+        Change {
+            action: "channel.delete",
+            target: &pattern,
+            before,
+            after: None,
+        },
+    )
+    .await?;
     rt.channels.forget_rules();
     if n == 0 {
         return Err(Error::not_found(format!("no rules for the pattern `{pattern}`")));

@@ -30,6 +30,7 @@ where
 {
     Api::new().route(
         Route::post("/v1/admin/rules/evaluate", evaluate)
+            .read_only()
             .tag("rules")
             .summary("Rules playground: evaluate a rule against a given context")
             .access(Access::Admin)

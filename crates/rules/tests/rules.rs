@@ -136,6 +136,7 @@ async fn auth_for_users_admins_and_anonymous() {
     let admin = Caller::Admin(Arc::new(AdminIdentity {
         id: "a1".into(),
         email: "a@example.com".into(),
+        role: basalt_core::caller::AdminRole::Owner,
     }));
     allowed(check("auth.role == \"admin\"", &ctx(&admin, "x")).await);
 }

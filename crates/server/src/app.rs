@@ -45,6 +45,7 @@ pub struct Parts {
     pub files: Files,
     pub documents: Documents,
     pub realtime: Realtime,
+    pub request_log: basalt_logs::RequestLog,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
 }
@@ -79,6 +80,11 @@ impl FromRef<AppState> for Realtime {
         s.realtime.clone()
     }
 }
+impl FromRef<AppState> for basalt_logs::RequestLog {
+    fn from_ref(s: &AppState) -> Self {
+        s.request_log.clone()
+    }
+}
 impl FromRef<AppState> for Db {
     fn from_ref(s: &AppState) -> Self {
         s.db.clone()
@@ -94,6 +100,7 @@ pub fn api() -> Api<AppState> {
         .merge(basalt_documents::api())
         .merge(basalt_realtime::api())
         .merge(basalt_files::api())
+        .merge(basalt_logs::api())
 }
 
 /// The OpenAPI 3.1 document, built from the same registrations as the router.
@@ -193,6 +200,21 @@ impl App {
         let files = Files::start(db.clone(), &backing(&config)?, rules.clone())
             .await
             .map_err(|e| StartError(format!("cannot open the file store: {}", e.message())))?;
+        let request_log = if config.request_log {
+            basalt_logs::RequestLog::start(
+                &db,
+                &config.data_dir,
+                basalt_logs::Settings {
+                    retention: config.log_retention,
+                    max_entries: config.log_max_entries,
+                    ..basalt_logs::Settings::default()
+                },
+            )
+        } else {
+            basalt_logs::RequestLog::off()
+        };
+        let for_metrics = request_log.clone();
+        metrics.register(move |out| for_metrics.render_metrics(out));
         let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;
         Ok(App {
             state: AppState(Arc::new(Parts {
@@ -205,6 +227,7 @@ impl App {
                 files,
                 documents,
                 realtime,
+                request_log,
                 openapi: openapi.into(),
             })),
         })

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use basalt_auth::email::Email;
 use basalt_auth::{Auth, admins, service_keys};
 use basalt_core::Secret;
+use basalt_core::caller::AdminRole;
 use basalt_core::config::Config;
+use basalt_store::audit::Actor;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -56,9 +58,14 @@ enum AdminCommand {
         /// The password (8 to 256 characters); read from stdin when absent
         #[arg(long)]
         password: Option<String>,
+        /// owner (everything), developer (all but admins and service keys) or viewer (reads only)
+        #[arg(long, default_value = "owner")]
+        role: String,
         #[command(flatten)]
         config: StoreArgs,
     },
+    /// List admins and their roles
+    List(StoreArgs),
     /// Set an admin's password and sign out their sessions
     ResetPassword {
         /// The admin's email address
@@ -100,7 +107,10 @@ pub fn run() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    let outcome = runtime.block_on(dispatch(cli.command));
+    drop(runtime);
+    crate::logging::flush(std::time::Duration::from_secs(2));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(message),
     }
@@ -115,7 +125,8 @@ async fn dispatch(command: Command) -> Result<(), String> {
     match command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => {
-            let (config, _) = load(&args.config_args(), "warn")?;
+            let (mut config, _) = load(&args.config_args(), "warn")?;
+            config.request_log = false;
             App::start(config).await.map_err(|e| e.to_string())?;
             println!("database is up to date");
             Ok(())
@@ -125,15 +136,42 @@ async fn dispatch(command: Command) -> Result<(), String> {
                 AdminCommand::Create {
                     email,
                     password,
+                    role,
                     config,
                 },
         } => {
+            let role = AdminRole::parse(&role)
+                .ok_or_else(|| format!("--role `{role}`: use owner, developer or viewer"))?;
             let (auth, _) = auth(&config).await?;
             let email = Email::parse(&email).map_err(|e| e.message().to_owned())?;
-            let admin = admins::create(&auth, &email, password_or_stdin(password)?)
+            let admin = admins::create(&auth, &email, password_or_stdin(password)?, role, Actor::CLI)
                 .await
                 .map_err(|e| e.message().to_owned())?;
-            println!("admin {} created (id {})", admin.email, admin.id);
+            println!(
+                "admin {} created with role {} (id {})",
+                admin.email,
+                admin.role.as_str(),
+                admin.id
+            );
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::List(config),
+        } => {
+            let (auth, _) = auth(&config).await?;
+            let list = admins::list(auth.db())
+                .await
+                .map_err(|e| e.message().to_owned())?;
+            println!("{:<26}  {:<9}  {:<24}  EMAIL", "ID", "ROLE", "CREATED");
+            for a in list {
+                println!(
+                    "{:<26}  {:<9}  {:<24}  {}",
+                    a.id,
+                    a.role.as_str(),
+                    a.created_at.to_string(),
+                    a.email
+                );
+            }
             Ok(())
         }
         Command::Admin {
@@ -159,7 +197,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
             command: KeysCommand::Create { name, config },
         } => {
             let (auth, _) = auth(&config).await?;
-            let key = service_keys::create(auth.db(), &name)
+            let key = service_keys::create(auth.db(), &name, Actor::CLI)
                 .await
                 .map_err(|e| e.message().to_owned())?;
             println!("{}", key.key);
@@ -193,7 +231,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
             command: KeysCommand::Revoke { id, config },
         } => {
             let (auth, _) = auth(&config).await?;
-            service_keys::revoke(auth.db(), &id)
+            service_keys::revoke(auth.db(), &id, Actor::CLI)
                 .await
                 .map_err(|e| e.message().to_owned())?;
             println!("service key {id} revoked");
@@ -213,28 +251,19 @@ async fn dispatch(command: Command) -> Result<(), String> {
 
 fn load(args: &ConfigArgs, default_log: &str) -> Result<(Config, Settings), String> {
     let (config, settings) = args.load()?;
-    init_logging(settings.log.as_deref().unwrap_or(default_log));
+    crate::logging::init(
+        settings.log.as_deref().unwrap_or(default_log),
+        crate::logging::Format::parse(settings.log_format.as_deref()),
+    );
     Ok((config, settings))
 }
 
 async fn auth(args: &StoreArgs) -> Result<(Auth, Config), String> {
-    let (config, _) = load(&args.config_args(), "warn")?;
+    let (mut config, _) = load(&args.config_args(), "warn")?;
+    // A command, not a server: nothing to log.
+    config.request_log = false;
     let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
     Ok((app.state.auth.clone(), config))
-}
-
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-        // sqlx reports every slow statement at info; keep that out of the default log.
-        .add_directive("sqlx=warn".parse().expect("valid directive"));
-    // Logs go to stderr so stdout carries only what commands print (keys, the banner).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 fn password_or_stdin(password: Option<String>) -> Result<Secret<String>, String> {

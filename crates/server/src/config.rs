@@ -116,6 +116,18 @@ pub struct Settings {
     /// Log filter, e.g. `info` or `warn,basalt=debug` [default: info]
     #[arg(long, env = "BASALT_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Server log lines as `text` or `json` (one object per line) [default: text]
+    #[arg(long, env = "BASALT_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Keep every request in the request log, for GET /v1/admin/logs and the charts [default: true]
+    #[arg(long, env = "BASALT_REQUEST_LOG", value_name = "BOOL")]
+    pub request_log: Option<bool>,
+    /// Seconds request log entries are kept [default: 604800, 7 days]
+    #[arg(long, env = "BASALT_LOG_RETENTION", value_name = "SECS")]
+    pub log_retention: Option<u64>,
+    /// Request log entries kept at most, whatever their age [default: 1000000]
+    #[arg(long, env = "BASALT_LOG_MAX_ENTRIES", value_name = "N")]
+    pub log_max_entries: Option<u64>,
 }
 
 /// Where a command finds its configuration: the file plus flags and environment.
@@ -337,7 +349,11 @@ impl Settings {
             s3_access_key_id,
             s3_secret_access_key,
             s3_allow_http,
-            log
+            log,
+            log_format,
+            request_log,
+            log_retention,
+            log_max_entries
         )
     }
 
@@ -393,6 +409,19 @@ impl Settings {
         };
         config.request_timeout = secs(self.request_timeout, config.request_timeout, "request_timeout")?;
         config.change_retention = secs(self.change_retention, config.change_retention, "change_retention")?;
+        config.log_retention = secs(self.log_retention, config.log_retention, "log_retention")?;
+        if let Some(v) = self.request_log {
+            config.request_log = v;
+        }
+        if let Some(v) = self.log_max_entries {
+            config.log_max_entries = v.max(1);
+        }
+        if let Some(f) = self.log_format.as_deref()
+            && f != "text"
+            && f != "json"
+        {
+            return Err(format!("log_format `{f}`: use text or json"));
+        }
         config.shutdown_timeout = secs(self.shutdown_timeout, config.shutdown_timeout, "shutdown_timeout")?;
         config.admin_token_ttl = secs(self.admin_token_ttl, config.admin_token_ttl, "admin_token_ttl")?;
         config.access_token_ttl = secs(self.access_token_ttl, config.access_token_ttl, "access_token_ttl")?;

@@ -28,7 +28,10 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/_", get(|| async { Redirect::permanent("/_/") }))
-        .route("/_/", get(|headers: HeaderMap| async move { serve("", &headers) }))
+        .route(
+            "/_/",
+            get(|headers: HeaderMap| async move { serve("", &headers) }),
+        )
         .route(
             "/_/{*path}",
             get(|Path(path): Path<String>, headers: HeaderMap| async move { serve(&path, &headers) }),
@@ -44,9 +47,20 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     }
     // Top-level files (favicon, robots.txt) are served as they are;
     // everything else is a route of the app.
-    if !path.is_empty() && !path.contains('/') && path != "index.html" {
-        if let Some(file) = Assets::get(path) {
-            return file_response(path, file.data.into_owned(), None, "no-cache", headers, &file.metadata);
+    if !path.is_empty()
+        && !path.contains('/')
+        && path != "index.html"
+        && let Some(file) = Assets::get(path)
+    {
+        {
+            return file_response(
+                path,
+                file.data.into_owned(),
+                None,
+                "no-cache",
+                headers,
+                &file.metadata,
+            );
         }
     }
     index(headers)
@@ -56,7 +70,14 @@ fn index(headers: &HeaderMap) -> Response {
     let Some(file) = Assets::get("index.html") else {
         return Error::not_found("this server was built without the dashboard").into_response();
     };
-    let mut response = file_response("index.html", file.data.into_owned(), None, "no-cache", headers, &file.metadata);
+    let mut response = file_response(
+        "index.html",
+        file.data.into_owned(),
+        None,
+        "no-cache",
+        headers,
+        &file.metadata,
+    );
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -85,8 +106,10 @@ fn asset(path: &str, headers: &HeaderMap) -> Option<Response> {
     };
     for coding in ["br", "gzip"] {
         let suffix = if coding == "br" { "br" } else { "gz" };
-        if accepts(coding) {
-            if let Some(encoded) = Assets::get(&format!("{path}.{suffix}")) {
+        if accepts(coding)
+            && let Some(encoded) = Assets::get(&format!("{path}.{suffix}"))
+        {
+            {
                 return Some(file_response(
                     path,
                     encoded.data.into_owned(),
@@ -98,7 +121,14 @@ fn asset(path: &str, headers: &HeaderMap) -> Option<Response> {
             }
         }
     }
-    Some(file_response(path, plain.data.into_owned(), None, IMMUTABLE, headers, &plain.metadata))
+    Some(file_response(
+        path,
+        plain.data.into_owned(),
+        None,
+        IMMUTABLE,
+        headers,
+        &plain.metadata,
+    ))
 }
 
 fn file_response(
@@ -132,7 +162,10 @@ fn file_response(
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);

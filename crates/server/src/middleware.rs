@@ -15,7 +15,7 @@ use basalt_core::caller::Authenticator;
 use basalt_core::error::ErrorCode;
 use basalt_core::extract::ClientIp;
 use basalt_core::metrics::Metrics;
-use basalt_core::{Code, Error};
+use basalt_core::{Caller, Code, Error};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -28,6 +28,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 struct Context {
     metrics: Arc<Metrics>,
     authenticator: Authenticator,
+    request_log: basalt_logs::RequestLog,
     trust_proxy: bool,
 }
 
@@ -37,6 +38,7 @@ pub fn with_middleware(router: Router<AppState>, state: &AppState) -> Router {
     let context = Arc::new(Context {
         metrics: state.metrics.clone(),
         authenticator: state.authenticator.clone(),
+        request_log: state.request_log.clone(),
         trust_proxy: config.trust_proxy,
     });
     router
@@ -109,6 +111,11 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
         .get::<MatchedPath>()
         .map_or("unmatched", |m| m.as_str())
         .to_owned();
+    // Never the query string: it can carry tokens and signatures.
+    let path = cx
+        .request_log
+        .is_on()
+        .then(|| basalt_logs::truncate_path(req.uri().path()));
     let span = tracing::info_span!(
         "request",
         method = %method,
@@ -123,9 +130,35 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
     let elapsed = started.elapsed();
     cx.metrics
         .record_request(method.as_str(), &route, status, elapsed);
+    let (caller_kind, caller_id) = response
+        .extensions()
+        .get::<Caller>()
+        .map_or(("anon", None), |c| c.log_identity());
     span.in_scope(|| {
-        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1e3, "request");
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1e3,
+            caller = caller_kind,
+            caller_id = caller_id.unwrap_or(""),
+            "request"
+        );
     });
+    if let Some(path) = path {
+        cx.request_log.record(basalt_logs::Entry {
+            id: basalt_core::id::new_id(),
+            time: basalt_core::Timestamp::now().millis(),
+            method: static_method(&method),
+            caller_id: caller_id.map(str::to_owned),
+            caller_kind,
+            route,
+            path,
+            status,
+            duration_us: elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
+            ip: ip.to_string(),
+            request_id: request_id.to_str().unwrap_or("").to_owned(),
+            error: response.extensions().get::<ErrorCode>().map(|c| c.0.as_str()),
+        });
+    }
     response.headers_mut().insert(REQUEST_ID.clone(), request_id);
     response
 }
@@ -153,6 +186,19 @@ fn envelope(response: Response) -> Response {
         }
     }
     fresh
+}
+
+fn static_method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 fn is_acceptable_request_id(v: &[u8]) -> bool {

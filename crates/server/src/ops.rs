@@ -146,6 +146,7 @@ async fn openapi(State(state): State<AppState>) -> Response {
 
 /// Process and database-pool gauges, read at scrape time.
 pub fn register_metrics(metrics: &Metrics, db: &Db) {
+    metrics.register(crate::logging::render_metrics);
     let db = db.clone();
     let backend = db.backend().as_str();
     metrics.register(move |out| {

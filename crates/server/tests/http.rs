@@ -248,6 +248,8 @@ async fn admin_login(s: &TestServer) {
         &s.state.auth,
         &email,
         basalt_core::Secret::new("another password".into()),
+        basalt_core::caller::AdminRole::Owner,
+        basalt_store::audit::Actor::CLI,
     )
     .await;
     assert_eq!(again.unwrap_err().code(), basalt_core::Code::AlreadyExists);
@@ -256,6 +258,8 @@ async fn admin_login(s: &TestServer) {
         &s.state.auth,
         &basalt_auth::email::Email::parse("c@example.com").unwrap(),
         basalt_core::Secret::new("short".into()),
+        basalt_core::caller::AdminRole::Owner,
+        basalt_store::audit::Actor::CLI,
     )
     .await;
     assert_eq!(short.unwrap_err().code(), basalt_core::Code::InvalidArgument);

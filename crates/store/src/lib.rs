@@ -4,6 +4,7 @@
 //! Slices whose SQL differs per dialect match on [`Db::pools`].
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod db;
 mod error;
 mod migrate;

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "files", "0004_files.sql"),
     migration!(5, "documents", "0005_documents.sql"),
     migration!(6, "realtime", "0006_realtime.sql"),
+    migration!(7, "observability", "0007_observability.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

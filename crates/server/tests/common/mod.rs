@@ -285,12 +285,37 @@ impl TestServer {
         self.request(Method::DELETE, path, token, None).await
     }
 
-    /// Creates an admin the way the CLI does.
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    /// Creates an owner the way the CLI does.
     pub async fn create_admin(&self, email: &str, password: &str) {
+        self.create_admin_with_role(email, password, basalt_core::caller::AdminRole::Owner)
+            .await;
+    }
+
+    /// Creates an admin with a role the way the CLI does.
+    pub async fn create_admin_with_role(
+        &self,
+        email: &str,
+        password: &str,
+        role: basalt_core::caller::AdminRole,
+    ) {
         let email = basalt_auth::email::Email::parse(email).expect("email");
-        basalt_auth::admins::create(&self.state.auth, &email, Secret::new(password.to_owned()))
-            .await
-            .expect("admin created");
+        basalt_auth::admins::create(
+            &self.state.auth,
+            &email,
+            Secret::new(password.to_owned()),
+            role,
+            basalt_store::audit::Actor::CLI,
+        )
+        .await
+        .expect("admin created");
     }
 
     /// Signs up an app user over HTTP; returns (access token, user id).
