@@ -1,0 +1,304 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, BasaltError, memoryStorage, type AuthEvent, type Session } from "../src/index.js";
+import { startServer, uniqueEmail, totp, sleep, type Server } from "./helpers/server.js";
+
+let server: Server;
+beforeAll(async () => {
+  server = await startServer({ args: ["--login-rate-limit", "0"] });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const PASSWORD = "correct horse battery";
+
+async function rejection(p: Promise<unknown>): Promise<BasaltError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(BasaltError);
+    return e as BasaltError;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("auth", () => {
+  it("signs up, signs in, reads the user, signs out", async () => {
+    const basalt = createClient(server.url);
+    const events: AuthEvent[] = [];
+    basalt.auth.onChange((e) => events.push(e));
+    const email = uniqueEmail("Ada");
+    const { user, session } = await basalt.auth.signUp({ email: `  ${email.toUpperCase()} `, password: PASSWORD, data: { name: "Ada" } });
+    expect(session).not.toBeNull();
+    expect(user.email).toBe(email.toLowerCase());
+    expect(user.emailVerified).toBe(false);
+    expect(user.data).toEqual({ name: "Ada" });
+    expect(basalt.auth.user?.id).toBe(user.id);
+    expect(session!.expiresAt).toBeGreaterThan(Date.now() + 3000_000);
+    await basalt.auth.signOut();
+    expect(basalt.auth.session).toBeNull();
+    const s = (await basalt.auth.signIn({ email, password: PASSWORD })) as Session;
+    expect(s.user.id).toBe(user.id);
+    expect((await basalt.auth.getUser()).id).toBe(user.id);
+    expect(events).toEqual(["signed_in", "signed_out", "signed_in", "user_updated"]);
+    basalt.close();
+  });
+
+  it("rejects a wrong password and a taken email with the server's codes", async () => {
+    const basalt = createClient(server.url);
+    const email = uniqueEmail();
+    await basalt.auth.signUp({ email, password: PASSWORD });
+    const wrong = await rejection(basalt.auth.signIn({ email, password: "wrong password!" }));
+    expect(wrong.status).toBe(401);
+    expect(wrong.code).toBe("unauthenticated");
+    expect(wrong.requestId).toBeTruthy();
+    const taken = await rejection(basalt.auth.signUp({ email, password: PASSWORD }));
+    expect(taken.code).toBe("already_exists");
+    const short = await rejection(basalt.auth.signUp({ email: uniqueEmail(), password: "short" }));
+    expect(short.code).toBe("invalid_argument");
+    basalt.close();
+  });
+
+  it("signs in anonymously and upgrades with email and password", async () => {
+    const basalt = createClient(server.url);
+    const s = await basalt.auth.signInAnonymously();
+    expect(s.user.anonymous).toBe(true);
+    const email = uniqueEmail();
+    const u = await basalt.auth.updateUser({ email, password: PASSWORD, data: { n: 1 } });
+    expect(u.id).toBe(s.user.id);
+    expect(u.anonymous).toBe(false);
+    expect(basalt.auth.user?.data).toEqual({ n: 1 });
+    const again = createClient(server.url);
+    expect(((await again.auth.signIn({ email, password: PASSWORD })) as Session).user.id).toBe(s.user.id);
+    basalt.close();
+    again.close();
+  });
+
+  it("changes the password only with the current one", async () => {
+    const basalt = createClient(server.url);
+    const email = uniqueEmail();
+    await basalt.auth.signUp({ email, password: PASSWORD });
+    const denied = await rejection(basalt.auth.updateUser({ password: "a new long password", currentPassword: "nope nope nope" }));
+    expect([401, 403, 400]).toContain(denied.status);
+    await basalt.auth.updateUser({ password: "a new long password", currentPassword: PASSWORD });
+    const other = createClient(server.url);
+    await rejection(other.auth.signIn({ email, password: PASSWORD }));
+    await other.auth.signIn({ email, password: "a new long password" });
+    basalt.close();
+    other.close();
+  });
+
+  it("refreshes, lists sessions and ends one", async () => {
+    const a = createClient(server.url);
+    const email = uniqueEmail();
+    const first = (await a.auth.signUp({ email, password: PASSWORD })).session!;
+    const events: AuthEvent[] = [];
+    a.auth.onChange((e) => events.push(e));
+    const next = await a.auth.refresh();
+    expect(next.refreshToken).not.toBe(first.refreshToken);
+    expect(next.user.id).toBe(first.user.id);
+    expect(events).toEqual(["token_refreshed"]);
+    const b = createClient(server.url);
+    await b.auth.signIn({ email, password: PASSWORD });
+    const list = await a.auth.sessions();
+    expect(list).toHaveLength(2);
+    expect(list.filter((s) => s.current)).toHaveLength(1);
+    const otherSession = list.find((s) => !s.current)!;
+    await a.auth.endSession(otherSession.id);
+    const err = await rejection(b.auth.getUser());
+    expect(err.code).toBe("unauthenticated");
+    const missing = await rejection(a.auth.endSession("01NOSUCHSESSION000000000000"));
+    expect(["not_found", "invalid_argument"]).toContain(missing.code);
+    a.close();
+    b.close();
+  });
+
+  it("a refresh token that was rotated away is never sent again, and the session ends on reuse", async () => {
+    const a = createClient(server.url, { autoRefresh: false });
+    const email = uniqueEmail();
+    const first = (await a.auth.signUp({ email, password: PASSWORD })).session!;
+    // Another process (not sharing storage) holds a copy of the same session and refreshes it.
+    const copy = memoryStorage();
+    copy.setItem("k", JSON.stringify(first));
+    const b = createClient(server.url, { storage: copy, storageKey: "k", autoRefresh: false });
+    await b.auth.initialized();
+    await b.auth.refresh();
+    // a's token was rotated away seconds ago: "already used"; a cannot find a fresher one and signs out.
+    const err = await rejection(a.auth.refresh());
+    expect(err.status).toBe(401);
+    expect(err.message).toMatch(/already used/);
+    expect(a.auth.session).toBeNull();
+    // b's session lives on.
+    expect((await b.auth.getUser()).id).toBe(first.user.id);
+    a.close();
+    b.close();
+  });
+
+  it("two clients sharing one storage refreshing at once stay signed in", async () => {
+    const storage = memoryStorage();
+    const a = createClient(server.url, { storage, autoRefresh: false });
+    const b = createClient(server.url, { storage, autoRefresh: false });
+    await a.auth.signUp({ email: uniqueEmail(), password: PASSWORD });
+    await b.auth.initialized();
+    // b read storage before a signed in: adopt it through a refresh of its own view.
+    const [ra, rb] = await Promise.all([a.auth.refresh(), b.auth.refresh()]);
+    expect(ra.refreshToken).toBe(rb.refreshToken);
+    expect(a.auth.session).not.toBeNull();
+    expect(b.auth.session).not.toBeNull();
+    const [r2a, r2b] = await Promise.all([a.auth.refresh(), b.auth.refresh()]);
+    expect(r2a.refreshToken).toBe(r2b.refreshToken);
+    expect((await a.auth.getUser()).id).toBe((await b.auth.getUser()).id);
+    a.close();
+    b.close();
+  });
+
+  it("refreshes by itself before the access token expires", async () => {
+    const short = await startServer({ args: ["--access-token-ttl", "3", "--login-rate-limit", "0"] });
+    try {
+      const basalt = createClient(short.url);
+      const events: AuthEvent[] = [];
+      basalt.auth.onChange((e) => events.push(e));
+      const s = (await basalt.auth.signUp({ email: uniqueEmail(), password: PASSWORD })).session!;
+      await sleep(3500);
+      expect(events).toContain("token_refreshed");
+      expect(basalt.auth.session!.refreshToken).not.toBe(s.refreshToken);
+      expect((await basalt.auth.getUser()).id).toBe(s.user.id);
+      basalt.close();
+    } finally {
+      await short.stop();
+    }
+  });
+
+  it("a network failure has code network and keeps the session", async () => {
+    const storage = memoryStorage();
+    const basalt = createClient(server.url, { storage, storageKey: "s", autoRefresh: false });
+    await basalt.auth.signUp({ email: uniqueEmail(), password: PASSWORD });
+    const held = basalt.auth.session!;
+    const dead = createClient("http://127.0.0.1:1", { storage, storageKey: "s", autoRefresh: false });
+    await dead.auth.initialized();
+    const err = await rejection(dead.auth.refresh());
+    expect(err.code).toBe("network");
+    expect(err.status).toBe(0);
+    expect(dead.auth.session?.refreshToken).toBe(held.refreshToken);
+    expect(await storage.getItem("s")).toContain(held.refreshToken);
+    basalt.close();
+    dead.close();
+  });
+
+  it("works with an async storage adapter (React Native's shape)", async () => {
+    const map = new Map<string, string>();
+    const storage = {
+      getItem: async (k: string) => (await sleep(5), map.get(k) ?? null),
+      setItem: async (k: string, v: string) => void (await sleep(5), map.set(k, v)),
+      removeItem: async (k: string) => void (await sleep(5), map.delete(k)),
+    };
+    const a = createClient(server.url, { storage });
+    const s = (await a.auth.signUp({ email: uniqueEmail(), password: PASSWORD })).session!;
+    a.close();
+    const b = createClient(server.url, { storage });
+    await b.auth.initialized();
+    expect(b.auth.user?.id).toBe(s.user.id);
+    expect((await b.auth.getUser()).id).toBe(s.user.id);
+    await b.auth.signOut();
+    expect(map.size).toBe(0);
+    b.close();
+  });
+
+  it("email verification, password reset and magic links through the outbox", async () => {
+    const basalt = createClient(server.url);
+    const email = uniqueEmail();
+    await basalt.auth.signUp({ email, password: PASSWORD });
+    await basalt.auth.sendVerification();
+    const vtoken = await server.mailToken(email, /verif|confirm/i);
+    const verified = await basalt.auth.verifyEmail(vtoken);
+    expect(verified.emailVerified).toBe(true);
+    expect(basalt.auth.user?.emailVerified).toBe(true);
+    const bad = await rejection(basalt.auth.verifyEmail("nonsense.token"));
+    expect(bad.status).toBeGreaterThanOrEqual(400);
+
+    await basalt.auth.sendPasswordReset({ email });
+    const rtoken = await server.mailToken(email, /reset|password/i);
+    await basalt.auth.resetPassword({ token: rtoken, password: "reset long password" });
+    await rejection(basalt.auth.getUser()); // all sessions revoked
+    const fresh = createClient(server.url);
+    await fresh.auth.signIn({ email, password: "reset long password" });
+
+    const magicEmail = uniqueEmail("magic");
+    await fresh.auth.sendMagicLink({ email: magicEmail });
+    const mtoken = await server.mailToken(magicEmail, /sign|link|magic/i);
+    const m = (await fresh.auth.verifyMagicLink(mtoken)) as Session;
+    expect(m.user.email).toBe(magicEmail);
+    const reused = await rejection(fresh.auth.verifyMagicLink(mtoken));
+    expect(reused.status).toBeGreaterThanOrEqual(400);
+    const badRedirect = await rejection(fresh.auth.sendMagicLink({ email: magicEmail, redirectTo: "https://evil.example.net/x" }));
+    expect(badRedirect.code).toBe("invalid_argument");
+    basalt.close();
+    fresh.close();
+  });
+
+  it("MFA: enroll, confirm, sign in with a code, disable", async () => {
+    const basalt = createClient(server.url);
+    const email = uniqueEmail();
+    await basalt.auth.signUp({ email, password: PASSWORD });
+    const enrol = await basalt.auth.mfa.enroll();
+    expect(enrol.otpauthUrl).toMatch(/^otpauth:\/\//);
+    expect(enrol.recoveryCodes.length).toBeGreaterThan(0);
+    const wrong = await rejection(basalt.auth.mfa.confirm("000000" === totp(enrol.secret) ? "111111" : "000000"));
+    expect(wrong.code).toBe("invalid_argument");
+    const u = await basalt.auth.mfa.confirm(totp(enrol.secret));
+    expect(u.mfaEnabled).toBe(true);
+    const fromAal1 = await rejection(basalt.auth.mfa.disable());
+    expect(fromAal1.code).toBe("permission_denied");
+    const half = await basalt.auth.signIn({ email, password: PASSWORD });
+    expect("mfaRequired" in half && half.mfaRequired).toBe(true);
+    const mfaToken = (half as { mfaToken: string }).mfaToken;
+    const s = await basalt.auth.mfa.verify({ mfaToken, code: totp(enrol.secret, 1) });
+    expect(s.user.mfaEnabled).toBe(true);
+    const spent = await rejection(basalt.auth.mfa.verify({ mfaToken, code: totp(enrol.secret, 1) }));
+    expect(spent.code).toBe("unauthenticated");
+    const off = await basalt.auth.mfa.disable();
+    expect(off.mfaEnabled).toBe(false);
+    expect(basalt.auth.user?.mfaEnabled).toBe(false);
+    basalt.close();
+  });
+
+  it("OAuth: builds the authorize URL and finishes a redirect from its fragment", async () => {
+    const basalt = createClient(server.url);
+    const url = basalt.auth.oauthUrl("nosuch", { redirectTo: "http://127.0.0.1:9/done" });
+    expect(url).toBe(`${server.url}/v1/auth/oauth/nosuch/authorize?redirect_to=${encodeURIComponent("http://127.0.0.1:9/done")}`);
+    const r = await fetch(url, { redirect: "manual" });
+    expect(r.status).toBe(404); // no provider of that name is configured
+    // A fragment as the callback writes it, with a real session's tokens.
+    const donor = createClient(server.url);
+    const d = (await donor.auth.signUp({ email: uniqueEmail(), password: PASSWORD })).session!;
+    const s = (await basalt.auth.handleRedirect(
+      `http://127.0.0.1:9/done#access_token=${d.accessToken}&refresh_token=${encodeURIComponent(d.refreshToken)}&expires_in=3600&token_type=bearer`,
+    )) as Session;
+    expect(s.user.id).toBe(d.user.id);
+    expect(basalt.auth.user?.id).toBe(d.user.id);
+    expect(await basalt.auth.handleRedirect("http://127.0.0.1:9/done")).toBeNull();
+    const failed = await rejection(basalt.auth.handleRedirect("http://127.0.0.1:9/done#error=access_denied&error_description=no"));
+    expect(failed.code).toBe("access_denied");
+    const mfa = await basalt.auth.handleRedirect("http://127.0.0.1:9/done#mfa_required=true&mfa_token=abc");
+    expect(mfa).toEqual({ mfaRequired: true, mfaToken: "abc" });
+    basalt.close();
+    donor.close();
+  });
+});
+
+describe("rate limits", () => {
+  it("a burst of wrong passwords is answered rate_limited", async () => {
+    const limited = await startServer({ args: ["--login-rate-limit", "2"] });
+    try {
+      const basalt = createClient(limited.url);
+      const email = uniqueEmail();
+      let last: BasaltError | null = null;
+      for (let i = 0; i < 4; i++) last = await rejection(basalt.auth.signIn({ email, password: "wrong password" }));
+      expect(last?.status).toBe(429);
+      expect(last?.code).toBe("rate_limited");
+      basalt.close();
+    } finally {
+      await limited.stop();
+    }
+  });
+});
