@@ -92,8 +92,9 @@ export interface Session {
   page: Page;
   problems: string[];
   expect(e: Expected): void;
-  /** Fails the test on any page error, console error or unexpected failed request so far. */
-  assertClean(): void;
+  /** Fails the test on any page error, console error or unexpected failed request so far,
+   *  and on an error alert left on screen when the test expected no refusal. */
+  assertClean(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -123,6 +124,7 @@ export async function openBrowser(
   const page = ctx.pages()[0] ?? (await ctx.newPage());
   const problems: string[] = [];
   const expected: Expected[] = [];
+  let refusalsExpected = false;
   const isExpected = (method: string, url: string, status: number) => {
     const path = new URL(url).pathname + new URL(url).search;
     return expected.some((e) => e.status === status && e.path.test(path) && (!e.method || e.method === method));
@@ -157,9 +159,15 @@ export async function openBrowser(
     problems,
     expect(e) {
       expected.push(e);
+      // A 404 of a route the server lacks is shown as "not available", never as an alert.
+      if (e.status !== 404) refusalsExpected = true;
     },
-    assertClean() {
+    async assertClean() {
       assert.deepEqual(problems, [], 'no page error, console error or unexpected failed request');
+      if (!refusalsExpected && !page.isClosed()) {
+        const alerts = await page.getByRole('alert').allInnerTexts();
+        assert.deepEqual(alerts, [], 'no error alert on screen');
+      }
     },
     async close() {
       await ctx.close();
@@ -217,7 +225,7 @@ export async function withApp(
     await expectMissingRoutes(s, server);
     if (opts.signIn !== false) await signIn(s);
     await body(s, server);
-    s.assertClean();
+    await s.assertClean();
   } finally {
     await s?.close();
     await server.stop();
