@@ -1,0 +1,62 @@
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+/** A TCP proxy on 127.0.0.1 that the test can cut (every connection dropped) and restore. */
+export interface Proxy {
+  url: string;
+  /** Drops every open connection and refuses new ones until `restore()`. */
+  cut(): void;
+  restore(): void;
+  /** Bytes of HTTP request lines seen, for counting requests to a path. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startProxy(targetPort: number): Promise<Proxy> {
+  const sockets = new Set<Socket>();
+  let down = false;
+  const requests: string[] = [];
+  const server: Server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, "127.0.0.1");
+    sockets.add(client);
+    sockets.add(upstream);
+    client.on("data", (d: Buffer) => {
+      const line = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) HTTP/.exec(d.subarray(0, 2048).toString("latin1"));
+      if (line) requests.push(`${line[1]} ${line[2]}`);
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const done = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", done);
+    upstream.on("error", done);
+    client.on("close", done);
+    upstream.on("close", done);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    cut() {
+      down = true;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore() {
+      down = false;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
