@@ -24,7 +24,7 @@ describe("OpenAPI coverage", () => {
     .filter((f) => !f.endsWith("unwrapped.ts"))
     .map((f) => readFileSync(f, "utf8"))
     .join("\n");
-  const wrapped = new Set([...src.matchAll(/\.send(?:<[^;]*?>)?\(\s*"([a-z0-9_]+)"/g)].map((m) => m[1]!));
+  const wrapped = new Set([...src.matchAll(/\.send(?:<[\s\S]*?>)?\(\s*"([a-z0-9_]+)"/g)].map((m) => m[1]!));
 
   it("reads the operations of the document", () => {
     expect(ops.length).toBeGreaterThan(40);
