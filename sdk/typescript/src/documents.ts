@@ -27,7 +27,7 @@ export function toDoc<T>(d: WireDoc): Doc<T> {
 }
 
 /** The collections of an app and the type of each one's `data`. */
-export type AnyDatabase = Record<string, Record<string, unknown>>;
+export type AnyDatabase = Record<string, object>;
 
 type Scalar = string | number | boolean | null;
 
@@ -36,9 +36,9 @@ type Paths<T, Depth extends unknown[] = []> = Depth["length"] extends 3
   ? never
   : T extends readonly unknown[]
     ? never
-    : T extends Record<string, unknown>
+    : T extends object
       ? {
-          [K in keyof T & string]: K | (NonNullable<T[K]> extends Record<string, unknown> ? `${K}.${Paths<NonNullable<T[K]>, [...Depth, 1]>}` : never);
+          [K in keyof T & string]: K | (NonNullable<T[K]> extends readonly unknown[] ? never : NonNullable<T[K]> extends object ? `${K}.${Paths<NonNullable<T[K]>, [...Depth, 1]>}` : never);
         }[keyof T & string]
       : never;
 
