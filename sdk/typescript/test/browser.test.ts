@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { startServer, uniqueEmail, waitFor, sleep, type Server } from "./helpers/server.js";
+import { startServer, uniqueEmail, sleep, type Server } from "./helpers/server.js";
 import { startProxy, type Proxy } from "./helpers/proxy.js";
 
 const CHROMIUM = process.env["CHROMIUM"] || "/usr/bin/chromium";
