@@ -185,8 +185,19 @@ export async function signIn(s: Session): Promise<void> {
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
 }
 
-/** Screenshots of the current screen in the light and the dark theme. */
+const CONTROLS = 'button|link|textbox|searchbox|combobox|listbox|checkbox|radio|spinbutton|slider|tab|progressbar|switch|grid';
+
+/** Every control on screen has an accessible name, as a screen reader would announce it. */
+export async function assertNamed(s: Session, screen: string): Promise<void> {
+  const tree = await s.page.locator('body').ariaSnapshot();
+  const unnamed = tree.split('\n').filter((l) => new RegExp(`^\\s*- '?(${CONTROLS})(?![a-z])(?!\\s+")`).test(l));
+  assert.deepEqual(unnamed, [], `controls without an accessible name on ${screen}`);
+}
+
+/** Screenshots of the current screen in the light and the dark theme (and a check that its
+ *  controls are all named). */
 export async function shoot(s: Session, name: string): Promise<void> {
+  await assertNamed(s, name);
   mkdirSync(SHOTS, { recursive: true });
   for (const scheme of ['light', 'dark'] as const) {
     await s.page.emulateMedia({ colorScheme: scheme });
