@@ -203,21 +203,33 @@ describe("resync", () => {
       await waitFor(() => events.length === 2, 5000, "first change");
       p.cut();
       await w.collection<Note>("notes").create({ n: 2, group: "x" });
-      // The feed keeps changes 1 s and is swept every 30 s: wait until a resume is refused.
-      const deadline = Date.now() + 40_000;
-      let reset = false;
-      while (!reset && Date.now() < deadline) {
-        await sleep(2000);
-        p.restore();
-        await waitFor(() => c.realtime.status === "open", 15000, "open");
-        await sleep(300);
-        reset = events.some((e) => e.type === "reset");
-        if (!reset) {
-          // resumed without a gap: cut again and write once more, then wait for the sweep
-          p.cut();
-          await w.collection<Note>("notes").create({ n: 3, group: "x" });
-        }
+      // The feed keeps changes 1 s and is swept every 30 s. A probe socket straight to the server
+      // asks to resume from the seq before the cut until the server says resync_required.
+      const probe = new WebSocket(short.url.replace("http", "ws") + "/v1/realtime?token=" + encodeURIComponent(c.auth.session!.accessToken));
+      await new Promise((r) => probe.once("open", r));
+      const firstSeq = await new Promise<number>((resolve) => {
+        probe.on("message", function onMsg(d: Buffer) {
+          const m = JSON.parse(d.toString()) as { type: string; seq?: number };
+          if (m.type === "snapshot") {
+            probe.off("message", onMsg);
+            resolve(m.seq!);
+          }
+        });
+        probe.send(JSON.stringify({ type: "subscribe", id: "seq", collection: "notes", snapshot: true }));
+      });
+      let swept = false;
+      probe.on("message", (d: Buffer) => {
+        const m = JSON.parse(d.toString()) as { type: string; code?: string };
+        if (m.type === "error" && m.code === "resync_required") swept = true;
+      });
+      for (let i = 0; i < 45 && !swept; i++) {
+        probe.send(JSON.stringify({ type: "subscribe", id: `p${i}`, collection: "notes", resume_from: firstSeq - 1 }));
+        await sleep(1000);
       }
+      probe.close();
+      expect(swept).toBe(true);
+      p.restore();
+      await waitFor(() => events.some((e) => e.type === "reset"), 15000, "reset");
       const r = events.find((e) => e.type === "reset") as { type: "reset"; documents: { data: Note }[] };
       expect(r).toBeTruthy();
       const ns = r.documents.map((d) => d.data.n).sort();
