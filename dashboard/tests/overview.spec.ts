@@ -15,6 +15,7 @@ test('overview shows health, version, readiness and the counts from the API', as
     const health = (await server.api<{ version: string }>('GET', '/v1/health')).body;
     await page.getByText(health.version, { exact: true }).waitFor();
     await page.getByText('ready', { exact: true }).waitFor();
+    await page.locator('.card', { has: page.getByText('Database', { exact: true }) }).getByText('sqlite').waitFor();
     const stats = (await server.api<Record<string, number>>('GET', '/v1/admin/stats')).body;
     for (const [label, key] of [['Users', 'users'], ['Collections', 'collections'], ['Documents', 'documents']]) {
       const card = page.locator('.card', { has: page.getByText(label, { exact: true }) });

@@ -83,7 +83,7 @@ test('sign in, navigation, theme, wrong password alert, 401 sends back to sign i
 
 test('works at 390×844: menu, overview, collections', async () => {
   await withApp(
-    async (s) => {
+    async (s, server) => {
       const { page } = s;
       const nav = page.getByRole('navigation', { name: 'Main' });
       assert.equal(await nav.getByRole('link', { name: 'Collections' }).isVisible(), false, 'navigation folded');
@@ -102,6 +102,16 @@ test('works at 390×844: menu, overview, collections', async () => {
       assert.deepEqual(wide, [], 'nothing wider than the screen');
       assert.ok(overflow <= 0, `no horizontal scroll (overflow ${overflow}px)`);
       await shoot(s, 'mobile-collections');
+
+      // The documents screen is usable too: the grid scrolls inside its box, a document opens.
+      await server.api('POST', '/v1/db/collections', { name: 'posts' });
+      await server.api('POST', '/v1/db/posts', { id: 'm1', data: { title: 'on a phone' } });
+      await page.goto('/_/collections/posts/documents');
+      await page.getByRole('grid', { name: 'Documents of posts' }).getByRole('button', { name: 'm1' }).click();
+      await page.getByRole('textbox', { name: 'Document data', exact: true }).waitFor();
+      const box = await page.getByRole('region', { name: 'Document m1' }).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, 'editor fits the screen');
+      await shoot(s, 'mobile-document');
     },
     { width: 390, height: 844 },
   );

@@ -21,11 +21,12 @@ export interface Handle {
 
 const theme = EditorView.theme({
   '&': { fontSize: '13px', border: '1px solid var(--border)', borderRadius: '6px', background: 'var(--input-bg)' },
-  '.cm-content': { fontFamily: 'var(--mono)', caretColor: 'var(--fg)' },
+  // One font for content and gutter, so line numbers sit on their lines.
+  '.cm-scroller': { fontFamily: 'var(--mono)', lineHeight: '1.5', minHeight: '4.5em', maxHeight: '28em' },
+  '.cm-content': { caretColor: 'var(--fg)' },
   '.cm-gutters': { background: 'var(--panel)', color: 'var(--muted)', border: 'none' },
   '&.cm-focused': { outline: '2px solid var(--accent)' },
   '.cm-activeLine': { background: 'var(--hover)' },
-  '.cm-scroller': { minHeight: '4.5em', maxHeight: '28em' },
 });
 
 export function createEditor(
