@@ -184,6 +184,37 @@ describe("realtime", () => {
   });
 });
 
+describe("token expiry", () => {
+  it("after each automatic refresh the socket gets the new token and keeps acting for the user", async () => {
+    const short = await startServer({ args: ["--login-rate-limit", "0", "--access-token-ttl", "2"] });
+    try {
+      await short.admin("POST", "/v1/db/collections", {
+        name: "notes",
+        rules: { read: "auth != ()", create: "auth != ()", update: "auth != ()", delete: "auth != ()" },
+      });
+      const c = await subscriber(short.url);
+      const refreshed: string[] = [];
+      c.auth.onChange((e) => refreshed.push(e));
+      const seen: number[] = [];
+      const sub = c.collection<Note>("notes").subscribe({}, (e) => {
+        if (e.type === "change") seen.push(e.document.data.n);
+      });
+      await sub.ready;
+      // Write with a service key so the writer needs no refresh of its own.
+      const w = createClient(short.url, { serviceKey: short.serviceKey });
+      await sleep(4500); // two token lifetimes: the first token has long expired
+      expect(refreshed.filter((e) => e === "token_refreshed").length).toBeGreaterThanOrEqual(2);
+      await w.collection<Note>("notes").create({ n: 1, group: "t" });
+      await waitFor(() => seen.length === 1, 5000, "change after the first token expired");
+      expect(seen).toEqual([1]);
+      c.close();
+      w.close();
+    } finally {
+      await short.stop();
+    }
+  });
+});
+
 describe("resync", () => {
   it("when the feed no longer holds the gap, the subscriber gets reset with a fresh snapshot", async () => {
     const short = await startServer({ args: ["--login-rate-limit", "0", "--change-retention", "1"] });
