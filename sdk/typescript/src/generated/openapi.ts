@@ -18,6 +18,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/admins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List admins */
+        get: operations["get_admin_admins"];
+        put?: never;
+        /** Create an admin */
+        post: operations["post_admin_admins"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/admins/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete an admin (never the last owner) */
+        delete: operations["delete_admin_admins_by_id"];
+        options?: never;
+        head?: never;
+        /** Change an admin's role, email or password (a new email or password signs them out) */
+        patch: operations["patch_admin_admins_by_id"];
+        trace?: never;
+    };
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Changes made by admins and service keys, newest first */
+        get: operations["get_admin_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/channels": {
         parameters: {
             query?: never;
@@ -105,6 +158,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The request log, newest first */
+        get: operations["get_admin_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in admin, with their role */
+        get: operations["get_admin_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/outbox": {
         parameters: {
             query?: never;
@@ -148,6 +235,23 @@ export interface paths {
         };
         /** Counts: users, collections, documents (also per collection), objects, realtime connections */
         get: operations["get_admin_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/stats/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests, server errors or p95 latency over the last hour, day or week */
+        get: operations["get_admin_stats_series"];
         put?: never;
         post?: never;
         delete?: never;
@@ -842,8 +946,15 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         Admin: {
+            /** Format: date-time */
+            created_at: string;
             email: string;
             id: string;
+            /** @description `owner`, `developer` or `viewer`. */
+            role: components["schemas"]["RoleName"];
+        };
+        AdminList: {
+            admins: components["schemas"]["Admin"][];
         };
         AdminSession: {
             /** @description An admin JWT for `Authorization: Bearer …`. */
@@ -871,6 +982,30 @@ export interface components {
             /** @description `false` removes the user's MFA (a lost phone and lost recovery codes). */
             mfa_enabled?: boolean | null;
             password?: string | null;
+        };
+        AuditActor: {
+            /** @description The admin's email, or the service key's name. */
+            email?: string | null;
+            /** @description The admin's id or the service key's id. */
+            id?: string | null;
+            /** @description `admin`, `service` or `cli` (a command run on the server). */
+            kind: string;
+        };
+        AuditEntry: {
+            /** @description What was done: `collection.create`, `key.revoke`, `admin.update`, … */
+            action: string;
+            admin: components["schemas"]["AuditActor"];
+            after?: unknown;
+            before?: unknown;
+            id: string;
+            /** @description What it was done to: a collection name, a key id, an admin's email, … */
+            target: string;
+            /** Format: date-time */
+            time: string;
+        };
+        AuditPage: {
+            entries: components["schemas"]["AuditEntry"][];
+            next_cursor?: string | null;
         };
         /** @description `op` is `create`, `set`, `update` or `delete`; `update` takes the PATCH fields. */
         BatchOperation: {
@@ -977,6 +1112,12 @@ export interface components {
         CountResult: {
             /** Format: uint64 */
             count: number;
+        };
+        CreateAdmin: {
+            email: string;
+            /** @description 8 to 256 characters. */
+            password: string;
+            role: components["schemas"]["RoleName"];
         };
         CreateBucket: {
             /** @default [] */
@@ -1126,6 +1267,30 @@ export interface components {
         KeyList: {
             keys: components["schemas"]["ServiceKey"][];
         };
+        LogCaller: {
+            id?: string | null;
+            /** @description `anon`, `user`, `admin` or `service`. */
+            kind: string;
+        };
+        LogEntry: {
+            caller: components["schemas"]["LogCaller"];
+            /** Format: double */
+            duration_ms: number;
+            /** @description The error code of a failed request. */
+            error?: string | null;
+            id: string;
+            ip: string;
+            method: string;
+            /** @description The path without its query string, at most 512 bytes. */
+            path: string;
+            request_id: string;
+            /** @description The route template; `unmatched` for paths no route serves. */
+            route: string;
+            /** Format: uint16 */
+            status: number;
+            /** Format: date-time */
+            time: string;
+        };
         LoginRequest: {
             email: string;
             password: string;
@@ -1134,11 +1299,17 @@ export interface components {
             email: string;
             password: string;
         };
+        LogPage: {
+            entries: components["schemas"]["LogEntry"][];
+            /** @description Pass as `after` for the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         MagicLinkRequest: {
             email: string;
             /** @description Where the mailed link leads; must be on an allowed origin. */
             redirect_to?: string | null;
         };
+        Metric: "requests" | "errors" | "client_errors" | "latency_p95";
         /** @description A key just created: the only time its secret is shown. */
         NewServiceKey: {
             id: string;
@@ -1201,6 +1372,18 @@ export interface components {
             /** @description `["seen_at"]`: set to the server's time (RFC 3339). */
             server_time?: string[] | null;
         };
+        Point: {
+            /**
+             * Format: date-time
+             * @description The start of the interval.
+             */
+            time: string;
+            /**
+             * Format: double
+             * @description Requests in the interval, or milliseconds for `latency_p95` (null without requests).
+             */
+            value?: number | null;
+        };
         PutChannelRules: {
             broadcast?: string | null;
             join?: string | null;
@@ -1220,6 +1403,8 @@ export interface components {
             /** @description A filter: `[path, op, value]`, `{"and": [...]}`, `{"or": [...]}`, or a list (AND). */
             where?: unknown;
         };
+        /** @enum {string} */
+        Range: "1h" | "24h" | "7d";
         RefreshRequest: {
             refresh_token: string;
         };
@@ -1233,6 +1418,16 @@ export interface components {
         ResetRequest: {
             password: string;
             token: string;
+        };
+        /** @description An admin role. */
+        RoleName: "owner" | "developer" | "viewer";
+        Series: {
+            points: components["schemas"]["Point"][];
+            /**
+             * Format: int64
+             * @description Minutes per point.
+             */
+            step_minutes: number;
         };
         ServiceKey: {
             /** Format: date-time */
@@ -1316,6 +1511,11 @@ export interface components {
         };
         TokenRequest: {
             token: string;
+        };
+        UpdateAdmin: {
+            email?: string | null;
+            password?: string | null;
+            role?: components["schemas"]["RoleName"] | null;
         };
         UpdateBucket: {
             allowed_types?: string[] | null;
@@ -1418,6 +1618,128 @@ export interface operations {
                 };
                 content: {
                     "text/plain; version=0.0.4": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_admins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every admin */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_admins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAdmin"];
+            };
+        };
+        responses: {
+            /** @description The new admin */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Admin"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_admins_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    patch_admin_admins_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAdmin"];
+            };
+        };
+        responses: {
+            /** @description The admin */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Admin"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_audit: {
+        parameters: {
+            query?: {
+                /** @description Only entries whose action starts with this (`collection.`, `key.create`). */
+                action?: string | null;
+                /** @description The `next_cursor` of the previous page. */
+                after?: string | null;
+                /** @description 1 to 1000, default 100. */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit entries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
                 };
             };
             default: components["responses"]["Error"];
@@ -1584,6 +1906,66 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    get_admin_logs: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                after?: string | null;
+                /** @description A caller kind (`anon`, `user`, `admin`, `service`), or `kind:id`. */
+                caller?: string | null;
+                /** @description 1 to 1000, default 100. */
+                limit?: number | null;
+                method?: string | null;
+                /** @description Part of the path, or a whole request id or error code. */
+                q?: string | null;
+                /** @description A route template, as in the entries (`/v1/db/{collection}/{id}`). */
+                route?: string | null;
+                /** @description RFC 3339 time: entries at or after it. */
+                since?: string | null;
+                /** @description A status (`404`) or a class (`4xx`, `5xx`). */
+                status?: string | null;
+                /** @description RFC 3339 time: entries before it. */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of log entries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogPage"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The admin */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Admin"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     get_admin_outbox: {
         parameters: {
             query?: never;
@@ -1646,6 +2028,31 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Stats"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_stats_series: {
+        parameters: {
+            query: {
+                metric: components["schemas"]["Metric"];
+                /** @description `1h` (60 points of a minute), `24h` (96 of 15 minutes) or `7d` (168 of an hour); default `1h`. */
+                range?: components["schemas"]["Range"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Points, oldest first, ending with the current interval */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Series"];
                 };
             };
             default: components["responses"]["Error"];
