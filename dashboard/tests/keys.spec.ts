@@ -15,7 +15,7 @@ test('create a service key (shown once, copied, works), then revoke it', async (
     await page.getByRole('button', { name: 'Copy key' }).click();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key);
     // The key works against the API.
-    const withKey = await fetch(`${server.url}/v1/admin/keys`, { headers: { authorization: `Bearer ${key}` } });
+    const withKey = await fetch(`${server.url}/v1/db/collections`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(withKey.status, 200);
     await shoot(s, 'keys');
     // Shown once: gone after Done and after a reload.
@@ -29,7 +29,7 @@ test('create a service key (shown once, copied, works), then revoke it', async (
     await page.getByRole('cell', { name: 'billing worker', exact: true }).waitFor({ state: 'detached' });
     const list = await server.api<{ keys: unknown[] }>('GET', '/v1/admin/keys');
     assert.deepEqual(list.body.keys, []);
-    const revoked = await fetch(`${server.url}/v1/admin/keys`, { headers: { authorization: `Bearer ${key}` } });
+    const revoked = await fetch(`${server.url}/v1/db/collections`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(revoked.status, 401);
   });
 });
