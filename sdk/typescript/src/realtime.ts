@@ -247,7 +247,18 @@ export class Realtime {
     const Ctor = this.config.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) {
       this.opening = false;
-      throw networkError(new Error("no WebSocket: pass one in createClient options (the `ws` package on Node 20)"));
+      const err = networkError(new Error("no WebSocket: pass one in createClient options (the `ws` package on Node 20)"));
+      for (const sub of [...this.subs.values()]) {
+        this.subs.delete(sub.id);
+        if (!sub.settled) {
+          sub.settled = true;
+          sub.rejectReady(err);
+        }
+        sub.onError?.(err);
+      }
+      for (const ch of [...this.channels.values()]) ch.failed(err);
+      this.setStatus("closed");
+      return;
     }
     let token: string | null = null;
     try {

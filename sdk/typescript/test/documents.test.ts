@@ -251,6 +251,24 @@ describe("storage", () => {
     anon.close();
   });
 
+  it("a bucket's allowed_types and size limit are unsupported_media_type and payload_too_large", async () => {
+    await server.admin("POST", "/v1/storage/buckets", {
+      name: "images",
+      public: false,
+      allowed_types: ["image/*"],
+      max_object_size: 1024,
+      rules: { read: "auth != ()", write: "auth != ()", delete: "auth != ()" },
+    });
+    const images = basalt.storage.bucket("images");
+    const wrongType = await rejection(images.upload("a.txt", "text", { contentType: "text/plain" }));
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.code).toBe("unsupported_media_type");
+    const tooBig = await rejection(images.upload("a.png", new Uint8Array(4096), { contentType: "image/png" }));
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.code).toBe("payload_too_large");
+    expect((await rejection(basalt.storage.bucket("nosuch").list())).code).toBe("not_found");
+  });
+
   it("an aborted upload rejects with code aborted", async () => {
     const files = basalt.storage.bucket("files");
     const ctl = new AbortController();

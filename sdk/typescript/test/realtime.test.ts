@@ -76,6 +76,17 @@ describe("realtime", () => {
     c.close();
   });
 
+  it("an anonymous socket may not join a channel no pattern covers; no WebSocket is an error, not a hang", async () => {
+    const anon = createClient(server.url, { WebSocket });
+    await expect(anon.channel(`room:${Date.now()}`).join()).rejects.toMatchObject({ code: "permission_denied" });
+    anon.close();
+    const noWs = createClient(server.url);
+    const sub = noWs.collection("notes").subscribe({}, () => undefined);
+    await expect(sub.ready).rejects.toMatchObject({ code: "network" });
+    expect(noWs.realtime.status).toBe("closed");
+    noWs.close();
+  });
+
   it("live() keeps documents current; one document by id", async () => {
     const c = await subscriber(server.url);
     const group = `l${Date.now()}`;
