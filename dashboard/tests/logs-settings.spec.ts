@@ -29,6 +29,31 @@ test('logs: filter by status, each entry with its request id, follow live', asyn
     const next = await server.api('GET', '/v1/db/collections/another');
     await table.getByText(next.headers.get('x-request-id')!).waitFor({ timeout: 10_000 });
     await shoot(s, 'logs');
+    await page.getByLabel('Follow live').uncheck();
+
+    // The audit log: a change made through the dashboard is listed with what changed.
+    const audit = await server.api('GET', '/v1/admin/audit?limit=1');
+    if (audit.status === 404) return;
+    await page.goto('/_/collections');
+    await page.getByRole('button', { name: 'New collection' }).click();
+    await page.getByLabel('Name').fill('audited');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.waitForURL(/\/_\/collections\/audited$/);
+    type AuditEntry = { action: string; target: string };
+    let latest: AuditEntry | undefined;
+    for (let i = 0; i < 50 && latest?.target !== 'audited'; i++) {
+      latest = (await server.api<{ entries: AuditEntry[] }>('GET', '/v1/admin/audit?limit=1')).body.entries[0];
+      if (latest?.target !== 'audited') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(latest?.target, 'audited');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Logs' }).click();
+    await page.getByRole('tab', { name: 'Audit' }).click();
+    const item = page.getByRole('list', { name: 'Audit log' }).getByRole('listitem').first();
+    await item.getByText(latest!.action).waitFor();
+    assert.match(await item.innerText(), /audited/);
+    await item.locator('summary').click();
+    await item.getByRole('figure', { name: 'Change' }).waitFor();
+    await shoot(s, 'audit');
   });
 });
 
