@@ -15,7 +15,14 @@ const check = process.argv.includes("--check");
 const HEADER =
   "// Generated from `basalt openapi` by openapi-typescript: do not edit. Regenerate with `npm run generate` (uses $BASALT_BIN).\n";
 
-const spec = execFileSync(bin, ["openapi"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+let spec;
+try {
+  spec = execFileSync(bin, ["openapi"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+} catch (e) {
+  console.error(`could not run \`${bin} openapi\`: ${e instanceof Error ? e.message : String(e)}`);
+  console.error("Set BASALT_BIN to a built basalt binary.");
+  process.exit(2);
+}
 const doc = JSON.parse(spec);
 const ast = await openapiTS(doc, { alphabetize: true });
 const text = HEADER + "/* eslint-disable */\n" + astToString(ast);
