@@ -215,6 +215,7 @@ const PENDING = [
   ['/v1/admin/functions', /^\/v1\/admin\/functions$/],
   ['/v1/admin/admins', /^\/v1\/admin\/admins$/],
   ['/v1/admin/config', /^\/v1\/admin\/config$/],
+  ['/v1/admin/me', /^\/v1\/admin\/me$/],
 ] as const;
 
 export async function expectMissingRoutes(s: Session, server: Server): Promise<void> {

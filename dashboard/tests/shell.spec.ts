@@ -21,7 +21,7 @@ test('served at /_/ with the CSP, deep links answer the app', async () => {
 
 test('sign in, navigation, theme, wrong password alert, 401 sends back to sign in', async () => {
   await withApp(
-    async (s) => {
+    async (s, server) => {
       const { page } = s;
       await page.goto('/_/');
       await page.waitForURL(/\/_\/login$/);
@@ -43,6 +43,10 @@ test('sign in, navigation, theme, wrong password alert, 401 sends back to sign i
       const names = await nav.getByRole('link').allInnerTexts();
       assert.deepEqual(names.map((n) => n.trim()), NAV);
       assert.ok(await page.evaluate(() => sessionStorage.getItem('basalt.admin.token')), 'token kept');
+      const me = await fetch(`${server.url}/v1/admin/me`, {
+        headers: { authorization: `Bearer ${await page.evaluate(() => sessionStorage.getItem('basalt.admin.token'))}` },
+      });
+      if (me.status === 200) await page.getByLabel('Signed in as').filter({ hasText: `${ADMIN.email} · owner` }).waitFor();
 
       // Every screen opens from the navigation, by keyboard too.
       for (const name of NAV) {
