@@ -31,6 +31,12 @@ test('create a collection, a rule compile error at its line, rules/schema/indexe
     assert.equal(await page.locator('.cm-lintRange-error, .cm-lint-marker-error').count() > 0, true, 'marked in the editor');
     assert.equal(await page.getByRole('button', { name: 'Save changes' }).count(), 0, 'not offered for saving');
 
+    // Keyboard: Tab indents inside an editor; Escape then Tab moves on to the next editor.
+    await page.getByRole('textbox', { name: 'read rule', exact: true }).click();
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'create rule');
+
     await setEditor(page, 'read rule', 'auth != () && doc.data.owner == auth.uid');
     await setEditor(page, 'create rule', 'auth != ()');
     await setEditor(page, 'Schema', '{"type": "object", "properties": {"title": {"type": "string"}}}');

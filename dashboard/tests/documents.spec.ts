@@ -128,7 +128,10 @@ test('edit with If-Match, conflict on a concurrent change, schema errors inline,
     await np.getByRole('button', { name: 'Create document' }).click();
     await page.getByRole('region', { name: 'Document made-here' }).waitFor();
     assert.equal((await server.api<{ data: unknown }>('GET', '/v1/db/posts/made-here')).status, 200);
-    await page.getByRole('region', { name: 'Document made-here' }).getByRole('button', { name: 'Delete document' }).click();
+    const made = page.getByRole('region', { name: 'Document made-here' });
+    await made.getByRole('button', { name: 'Delete document' }).click();
+    assert.equal((await server.api('GET', '/v1/db/posts/made-here')).status, 200, 'not before confirming');
+    await made.getByRole('button', { name: 'Confirm delete' }).click();
     await grid.getByRole('button', { name: 'made-here' }).waitFor({ state: 'detached' });
     assert.equal((await server.api('GET', '/v1/db/posts/made-here')).status, 404);
 
