@@ -27,6 +27,12 @@ pub fn new_id() -> String {
     encode((u128::from(ms) << 80) | random)
 }
 
+/// The least id made at `millis` (ms since the epoch): ids sort by time,
+/// so `id >= floor(t)` selects what was made at or after `t`.
+pub fn floor(millis: i64) -> String {
+    encode(u128::from(millis.max(0) as u64) << 80)
+}
+
 fn encode(mut value: u128) -> String {
     let mut out = [0u8; 26];
     for slot in out.iter_mut().rev() {

@@ -299,12 +299,18 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
     }
     let db = &app.state.db;
     let mut banner = format!(
-        "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n  database      {} ({})\n  files         {}\n",
+        "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n",
         config.public_url,
+    );
+    if cfg!(feature = "dashboard") {
+        banner.push_str(&format!("  dashboard     {}/_/\n", config.public_url));
+    }
+    banner.push_str(&format!(
+        "  database      {} ({})\n  files         {}\n",
         db.backend().as_str(),
         db.location(),
         app.state.files.backing(),
-    );
+    ));
     if admin_count == 0 {
         banner.push_str(&format!(
             "\nNo admin exists yet. Create one with:\n  basalt admin create --email you@example.com{}\n",

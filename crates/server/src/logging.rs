@@ -9,10 +9,24 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tracing_subscriber::fmt::MakeWriter;
+use std::fmt::Write as _;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+
+tokio::task_local! {
+    /// The id of the request a task works for: every event logged while
+    /// handling it carries it, without the cost of a tracing span.
+    pub static REQUEST_ID: Arc<str>;
+}
 
 /// Lines waiting for the writer thread.
 const QUEUE: usize = 8192;
+/// How long the writer lets lines gather after writing a block.
+const GATHER: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -109,6 +123,10 @@ fn drain(rx: Receiver<Message>, queue: Arc<Queue>) {
             handle(more, &mut out);
         }
         let _ = out.flush();
+        // Lines arrive in bursts under load: gathering them for a moment
+        // spares every request a wake-up of this thread. The queue holds
+        // far more than arrives in that time.
+        std::thread::sleep(GATHER);
     }
 }
 
@@ -138,19 +156,183 @@ pub fn init(filter: &str, format: Format) {
     let writer = QueueWriter(queue.clone());
     // Colours only for a person at a terminal; files and pipes get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(writer);
-    let _ = match format {
-        Format::Text => builder.with_ansi(ansi).try_init(),
-        Format::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-    };
+        .with_writer(writer)
+        .event_format(LineFormat { format, ansi })
+        .try_init();
+}
+
+/// One line per event: time, level, the request id when the event
+/// happened while handling a request, the message and its fields. Values
+/// are escaped, so request data cannot break a line or colour a terminal.
+struct LineFormat {
+    format: Format,
+    ansi: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let time = basalt_core::Timestamp::now();
+        let level = *event.metadata().level();
+        let request_id = REQUEST_ID.try_with(Arc::clone).ok();
+        match self.format {
+            Format::Text => {
+                let (on, off) = match (self.ansi, level) {
+                    (false, _) => ("", ""),
+                    (true, tracing::Level::ERROR) => ("\x1b[31m", "\x1b[0m"),
+                    (true, tracing::Level::WARN) => ("\x1b[33m", "\x1b[0m"),
+                    (true, tracing::Level::INFO) => ("\x1b[32m", "\x1b[0m"),
+                    (true, _) => ("\x1b[34m", "\x1b[0m"),
+                };
+                write!(w, "{time} {on}{level:>5}{off}")?;
+                if let Some(id) = &request_id {
+                    write!(w, " request_id={id}")?;
+                }
+                let mut v = TextFields {
+                    out: &mut w,
+                    result: Ok(()),
+                };
+                event.record(&mut v);
+                v.result?;
+                writeln!(w)
+            }
+            Format::Json => {
+                let mut out = String::with_capacity(256);
+                out.push_str("{\"time\":\"");
+                let _ = write!(out, "{time}");
+                out.push_str("\",\"level\":\"");
+                out.push_str(level.as_str());
+                out.push('"');
+                if let Some(id) = &request_id {
+                    out.push_str(",\"request_id\":");
+                    json_string(&mut out, id);
+                }
+                let mut v = JsonFields { out: &mut out };
+                event.record(&mut v);
+                out.push('}');
+                writeln!(w, "{out}")
+            }
+        }
+    }
+}
+
+struct TextFields<'a, 'w> {
+    out: &'a mut Writer<'w>,
+    result: std::fmt::Result,
+}
+
+impl Visit for TextFields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let mut escaped = String::with_capacity(value.len());
+        escape_text(&mut escaped, value);
+        self.put(field, &escaped, field.name() != "message");
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut raw = String::new();
+        let _ = write!(raw, "{value:?}");
+        let mut escaped = String::with_capacity(raw.len());
+        escape_text(&mut escaped, &raw);
+        self.put(field, &escaped, false);
+    }
+}
+
+impl TextFields<'_, '_> {
+    fn put(&mut self, field: &Field, value: &str, quote: bool) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = if field.name() == "message" {
+            write!(self.out, " {value}")
+        } else if quote {
+            write!(self.out, " {}=\"{value}\"", field.name())
+        } else {
+            write!(self.out, " {}={value}", field.name())
+        };
+    }
+}
+
+/// Control characters (newlines, escape sequences) become `\u{..}`.
+fn escape_text(out: &mut String, value: &str) {
+    for c in value.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else if c == '"' || c == '\\' {
+            out.push('\\');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn json_string(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+struct JsonFields<'a> {
+    out: &'a mut String,
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        json_string(self.out, value);
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.out, "{value}");
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.out, "{value}");
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        if value.is_finite() {
+            let _ = write!(self.out, "{value}");
+        } else {
+            self.out.push_str("null");
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.out.push_str(if value { "true" } else { "false" });
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.key(field);
+        let mut raw = String::new();
+        let _ = write!(raw, "{value:?}");
+        json_string(self.out, &raw);
+    }
+}
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        self.out.push(',');
+        json_string(self.out, field.name());
+        self.out.push(':');
+    }
 }
 
 /// Writes out what is queued; waits at most `timeout`. Called before exit.

@@ -19,7 +19,6 @@ use basalt_core::{Caller, Code, Error};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
-use tracing::Instrument;
 
 use crate::app::AppState;
 
@@ -116,13 +115,8 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
         .request_log
         .is_on()
         .then(|| basalt_logs::truncate_path(req.uri().path()));
-    let span = tracing::info_span!(
-        "request",
-        method = %method,
-        route = %route,
-        request_id = request_id.to_str().unwrap_or(""),
-    );
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let id: Arc<str> = Arc::from(request_id.to_str().unwrap_or(""));
+    let mut response = crate::logging::REQUEST_ID.scope(id.clone(), next.run(req)).await;
     if response.status().as_u16() >= 400 && response.extensions().get::<ErrorCode>().is_none() {
         response = envelope(response);
     }
@@ -134,15 +128,16 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
         .extensions()
         .get::<Caller>()
         .map_or(("anon", None), |c| c.log_identity());
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1e3,
-            caller = caller_kind,
-            caller_id = caller_id.unwrap_or(""),
-            "request"
-        );
-    });
+    tracing::info!(
+        request_id = &*id,
+        method = method.as_str(),
+        route = route.as_str(),
+        status,
+        latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+        caller = caller_kind,
+        caller_id = caller_id.unwrap_or(""),
+        "request"
+    );
     if let Some(path) = path {
         cx.request_log.record(basalt_logs::Entry {
             id: basalt_core::id::new_id(),
@@ -155,7 +150,7 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
             status,
             duration_us: elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
             ip: ip.to_string(),
-            request_id: request_id.to_str().unwrap_or("").to_owned(),
+            request_id: id.to_string(),
             error: response.extensions().get::<ErrorCode>().map(|c| c.0.as_str()),
         });
     }

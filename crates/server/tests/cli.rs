@@ -167,10 +167,14 @@ struct Server {
 }
 
 impl Server {
-    fn spawn(mut cmd: Command) -> Server {
+    fn spawn(cmd: Command) -> Server {
+        Self::spawn_with(cmd, Stdio::null())
+    }
+
+    fn spawn_with(mut cmd: Command, stderr: Stdio) -> Server {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("serve starts");
         let out = child.stdout.take().unwrap();
@@ -431,4 +435,82 @@ async fn sigterm_lets_in_flight_requests_finish() {
         reqwest::get(format!("{}/v1/health", s.url)).await.is_err(),
         "no longer listening"
     );
+}
+
+/// Sends one raw HTTP/1.1 request and reads the answer's status line.
+fn raw_get(url: &str, head: &str) -> String {
+    use std::io::Read;
+    let addr = url.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or("").to_owned()
+}
+
+/// Request data with quotes, backslashes, encoded newlines and terminal
+/// escapes cannot forge or colour a log line, in either format; a request
+/// log store that cannot open shows in the server log, and requests go on.
+#[test]
+fn server_log_lines_cannot_be_forged() {
+    for format in ["json", "text"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("logs.db")).unwrap();
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let args = [
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--log-format",
+            format,
+        ];
+        let mut s = Server::spawn_with(basalt(&args), Stdio::from(log));
+        assert!(s.line("dashboard").ends_with("/_/"), "{:?}", s.banner);
+        let status = raw_get(
+            &s.url,
+            "GET /a%1b%5b31m%0a2026-01-01T00:00:00.000Z%20%20INFO%20forged HTTP/1.1\r\nHost: x\r\n\
+             x-request-id: a\"b\\c=1\r\nUser-Agent: \x1b[31mevil\r\nConnection: close\r\n\r\n",
+        );
+        assert!(status.contains("404"), "{status}");
+        for _ in 0..20 {
+            let status = raw_get(&s.url, "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            assert!(status.contains("200"), "{status}");
+        }
+        // The store is retried every 5 s; one failed batch is enough.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(s.terminate().success());
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        assert!(!text.contains('\x1b'), "an escape sequence reached the log:\n{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 20, "{text}");
+        for line in &lines {
+            match format {
+                "json" => {
+                    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                    assert!(v["time"].is_string() && v["level"].is_string(), "{line}");
+                }
+                _ => assert!(line.starts_with("20") && line.as_bytes()[23] == b'Z', "{line}"),
+            }
+            assert!(!line.contains("INFO forged") || line.contains("route"), "{line}");
+        }
+        let forged = lines
+            .iter()
+            .find(|l| l.contains("unmatched"))
+            .unwrap_or_else(|| panic!("no request line for the odd path:\n{text}"));
+        match format {
+            "json" => {
+                let v: Value = serde_json::from_str(forged).unwrap();
+                assert_eq!(v["request_id"], "a\"b\\c=1");
+                assert_eq!(v["status"], 404);
+            }
+            _ => assert!(forged.contains(r#"request_id="a\"b\\c=1""#), "{forged}"),
+        }
+        assert!(
+            lines.iter().any(|l| l.contains("request log") && l.contains("WARN")),
+            "the failing store is not in the log:\n{text}"
+        );
+    }
 }
