@@ -88,12 +88,25 @@ pub struct CollectionPatch {
 }
 
 impl Documents {
+    /// Compiles each rule; an error names its rule in `details.rule`, so
+    /// an editor can put it at its line in the right one.
     fn check_rules(&self, rules: &CollectionRules) -> Result<(), Error> {
-        for rule in [&rules.read, &rules.create, &rules.update, &rules.delete]
-            .into_iter()
-            .flatten()
-        {
-            self.inner.engine.compile(rule)?;
+        let named = [
+            ("read", &rules.read),
+            ("create", &rules.create),
+            ("update", &rules.update),
+            ("delete", &rules.delete),
+        ];
+        for (name, rule) in named {
+            let Some(rule) = rule else { continue };
+            self.inner.engine.compile(rule).map_err(|e| {
+                let e = Error::from(e);
+                let mut details = e.details().cloned().unwrap_or_else(|| json!({}));
+                if let Some(map) = details.as_object_mut() {
+                    map.insert("rule".into(), name.into());
+                }
+                Error::new(e.code(), format!("the {name} rule: {}", e.message())).with_details(details)
+            })?;
         }
         Ok(())
     }

@@ -119,10 +119,14 @@ async fn collections_are_managed_by_admins(s: &TestServer) {
         .post(
             "/v1/db/collections",
             Some(&admin),
-            json!({"name": "bad", "rules": {"read": "auth.uid =="}}),
+            json!({"name": "bad", "rules": {"read": "true", "update": "true &&\n  auth.uid =="}}),
         )
         .await;
     res.expect(400, Some("invalid_argument"));
+    // The error says which rule, and where in it.
+    let details = &res.json()["error"]["details"];
+    assert_eq!(details["rule"], "update", "{}", res.text);
+    assert_eq!(details["line"], 2, "{}", res.text);
     s.post(
         "/v1/db/collections",
         Some(&admin),

@@ -505,7 +505,7 @@ async fn service_keys_lifecycle(s: &TestServer) {
     );
 
     // The key authenticates, and its use is recorded.
-    let by_key = s.get("/v1/admin/keys", Some(&key)).await;
+    let by_key = s.get("/v1/admin/stats", Some(&key)).await;
     by_key.expect(200, None);
     let mut last_used = Value::Null;
     for _ in 0..50 {
@@ -517,9 +517,16 @@ async fn service_keys_lifecycle(s: &TestServer) {
     }
     assert!(basalt_core::Timestamp::parse(last_used.as_str().expect("last_used_at set")).is_some());
 
-    // A key can manage keys too (it is a service credential).
+    // A key acts as a developer: it cannot see or make keys, so a leaked
+    // key cannot make itself permanent.
+    s.get("/v1/admin/keys", Some(&key))
+        .await
+        .expect(403, Some("permission_denied"));
+    s.post("/v1/admin/keys", Some(&key), json!({"name": "second"}))
+        .await
+        .expect(403, Some("permission_denied"));
     let second = s
-        .post("/v1/admin/keys", Some(&key), json!({"name": "second"}))
+        .post("/v1/admin/keys", Some(&admin), json!({"name": "second"}))
         .await;
     second.expect(201, None);
 
