@@ -164,7 +164,9 @@ impl Metrics {
     }
 }
 
-fn static_method(method: &str) -> &'static str {
+/// A method name as a `'static` string: `OTHER` for anything unusual, so
+/// labels and stored values stay a small fixed set.
+pub fn static_method(method: &str) -> &'static str {
     match method {
         "GET" => "GET",
         "POST" => "POST",

@@ -378,18 +378,7 @@ async fn audit(State(db): State<Db>, Query(q): Query<AuditQuery>) -> Result<Json
     Ok(Json(AuditPage { entries, next_cursor }))
 }
 
-pub(crate) fn static_method(m: &str) -> &'static str {
-    match m {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "PATCH" => "PATCH",
-        "DELETE" => "DELETE",
-        "OPTIONS" => "OPTIONS",
-        _ => "OTHER",
-    }
-}
+pub(crate) use basalt_core::metrics::static_method;
 
 pub(crate) fn static_kind(k: &str) -> &'static str {
     match k {

@@ -44,6 +44,8 @@ const SQLITE_SCHEMA: [&str; 3] = [
 
 /// How long the writer lets entries gather between batches.
 const GATHER: Duration = Duration::from_millis(20);
+/// The longest rest: a write that waited on a lock was not work.
+const MAX_REST: Duration = Duration::from_millis(500);
 /// A failed store is tried again at most this often.
 const REOPEN_EVERY: Duration = Duration::from_secs(5);
 /// A failing store is reported in the server log at most this often.
@@ -264,7 +266,7 @@ pub(crate) async fn write_loop(
                 // (at least a moment, so entries gather into full batches).
                 // Beyond what it can write at that pace, entries are dropped
                 // and counted.
-                tokio::time::sleep(started.elapsed().saturating_mul(3).max(GATHER)).await;
+                tokio::time::sleep(started.elapsed().saturating_mul(3).clamp(GATHER, MAX_REST)).await;
             }
             _ = tick.tick() => {
                 let now_minute = Timestamp::now().millis().div_euclid(60_000);

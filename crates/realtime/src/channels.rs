@@ -489,6 +489,19 @@ async fn list_rules(_: AdminCaller, State(rt): State<Realtime>) -> Result<Json<C
     }))
 }
 
+/// A pattern's stored rules as JSON, for the audit log.
+async fn stored_json(db: &basalt_store::Db, pattern: &str) -> Result<Option<String>, Error> {
+    Ok(db
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM channel_rules WHERE pattern = $1"),
+            &[Param::Text(pattern)],
+        )
+        .await?
+        .map(|r| rules_of(&r))
+        .transpose()?
+        .and_then(|r| serde_json::to_string(&r).ok()))
+}
+
 async fn put_rules(
     caller: AdminCaller,
     State(rt): State<Realtime>,
@@ -501,15 +514,7 @@ async fn put_rules(
     }
     let now = Timestamp::now().millis();
     let db = rt.documents.db();
-    let before = db
-        .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM channel_rules WHERE pattern = $1"),
-            &[Param::Text(&pattern)],
-        )
-        .await?
-        .map(|r| rules_of(&r))
-        .transpose()?
-        .and_then(|r| serde_json::to_string(&r).ok());
+    let before = stored_json(db, &pattern).await?;
     audit::execute(
         db,
         "INSERT INTO channel_rules (pattern, join_rule, broadcast_rule, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
@@ -546,15 +551,7 @@ async fn delete_rules(
     Path(pattern): Path<String>,
 ) -> Result<StatusCode, Error> {
     let db = rt.documents.db();
-    let before = db
-        .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM channel_rules WHERE pattern = $1"),
-            &[Param::Text(&pattern)],
-        )
-        .await?
-        .map(|r| rules_of(&r))
-        .transpose()?
-        .and_then(|r| serde_json::to_string(&r).ok());
+    let before = stored_json(db, &pattern).await?;
     let n = audit::execute(
         db,
         "DELETE FROM channel_rules WHERE pattern = $1",

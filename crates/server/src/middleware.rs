@@ -142,7 +142,7 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
         cx.request_log.record(basalt_logs::Entry {
             id: basalt_core::id::new_id(),
             time: basalt_core::Timestamp::now().millis(),
-            method: static_method(&method),
+            method: basalt_core::metrics::static_method(method.as_str()),
             caller_id: caller_id.map(str::to_owned),
             caller_kind,
             route,
@@ -181,19 +181,6 @@ fn envelope(response: Response) -> Response {
         }
     }
     fresh
-}
-
-fn static_method(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
 }
 
 fn is_acceptable_request_id(v: &[u8]) -> bool {
