@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", fetch: "readonly", URL: "readonly" },
+      globals: { process: "readonly", console: "readonly", fetch: "readonly", URL: "readonly", TextEncoder: "readonly", setTimeout: "readonly", clearTimeout: "readonly", performance: "readonly", WebSocket: "readonly" },
     },
   },
   {

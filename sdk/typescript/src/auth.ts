@@ -78,6 +78,16 @@ function toSession(s: WireSession): Session {
   };
 }
 
+/** Why the server refused a refresh token: `details.reason` of its 401. */
+export type RefreshFailure = "already_used" | "reused" | "ended" | "invalid" | "disabled";
+
+/** The reason of a refused refresh; servers without `details.reason` are read by their message. */
+export function refreshFailure(e: BasaltError): RefreshFailure {
+  const reason = e.details["reason"];
+  if (reason === "already_used" || reason === "reused" || reason === "ended" || reason === "invalid" || reason === "disabled") return reason;
+  return /already used/i.test(e.message) ? "already_used" : "invalid";
+}
+
 /** Seconds between `iat` and `exp` of a JWT, or null when it cannot be read. */
 function tokenLifetimeMs(jwt: string): number | null {
   try {
@@ -515,12 +525,16 @@ export class Auth {
         auth: false,
       });
     } catch (e) {
-      if (e instanceof BasaltError && e.status === 401) {
+      if (e instanceof BasaltError && (e.status === 401 || (e.status === 403 && e.details["reason"] === "disabled"))) {
         this.spent.add(token);
-        if (/already used/i.test(e.message)) {
+        if (refreshFailure(e) === "already_used") {
+          // Another client (a tab, or a process sharing this storage) rotated this token a
+          // moment ago: take its session instead of signing out.
           const other = await this.awaitOtherWriter(token);
           if (other) return other;
         }
+        // ended, reused (the server revoked the session), invalid, disabled (403), or already
+        // used by a client whose session never reached this storage: the session is over here.
         await this.adopt(null, "signed_out", true);
       } else if (e instanceof BasaltError && (e.status === 0 || e.status >= 500)) {
         this.schedule(5_000);

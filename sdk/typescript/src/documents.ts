@@ -1,7 +1,6 @@
 import type { Core } from "./http.js";
 import { encodePath } from "./http.js";
 import type { components } from "./generated/openapi.js";
-import type { Realtime, Subscription, SubscribeOptions, SubscriptionEvent, LiveQuery } from "./realtime.js";
 
 type WireDoc = { id: string; collection: string; version: number; created_at: string; updated_at: string; data: unknown };
 
@@ -29,20 +28,47 @@ export function toDoc<T>(d: WireDoc): Doc<T> {
 /** The collections of an app and the type of each one's `data`. */
 export type AnyDatabase = Record<string, object>;
 
-type Scalar = string | number | boolean | null;
+/** True when `DB` names its collections (a `Database` type), false for the untyped default. */
+type Untyped<DB> = string extends keyof DB ? true : false;
 
-/** Dotted paths into T (two levels deep), plus the metadata paths. */
-type Paths<T, Depth extends unknown[] = []> = Depth["length"] extends 3
+/** The collection names a client accepts: those of `DB`, or any string without a `Database` type. */
+export type CollectionName<DB> = Untyped<DB> extends true ? string : Extract<keyof DB, string>;
+
+/** The type of `data` in collection `K` of `DB` (a plain JSON object without a `Database` type). */
+export type DataOf<DB, K> = Untyped<DB> extends true ? Record<string, unknown> : K extends keyof DB ? DB[K] : never;
+
+type Scalar = string | number | boolean | null;
+type Meta = "id" | "created_at" | "updated_at";
+type Depth = [never, 0, 1, 2, 3];
+
+/** Dotted paths into T (up to four levels), arrays being leaves. */
+type Paths<T, D extends number = 4> = [D] extends [never]
   ? never
   : T extends readonly unknown[]
     ? never
     : T extends object
       ? {
-          [K in keyof T & string]: K | (NonNullable<T[K]> extends readonly unknown[] ? never : NonNullable<T[K]> extends object ? `${K}.${Paths<NonNullable<T[K]>, [...Depth, 1]>}` : never);
+          [K in keyof T & string]: K | (NonNullable<T[K]> extends readonly unknown[] ? never : NonNullable<T[K]> extends object ? `${K}.${Paths<NonNullable<T[K]>, Depth[D]>}` : never);
         }[keyof T & string]
       : never;
 
-export type FieldPath<T> = [Paths<T>] extends [never] ? string : Paths<T> | "id" | "created_at" | "updated_at" | (string & {});
+/** A path a filter, `orderBy` or `select` may name: a dotted path of `T`, or `id`, `created_at`, `updated_at`. */
+export type FieldPath<T> = Paths<T> | Meta;
+
+/** The type of the value at dotted path `P` of `T`. */
+export type PathValue<T, P extends string> = P extends Meta
+  ? P extends keyof T
+    ? T[P]
+    : string
+  : P extends keyof T
+    ? T[P]
+    : P extends `${infer K}.${infer R}`
+      ? K extends keyof T
+        ? PathValue<NonNullable<T[K]>, R>
+        : unknown
+      : unknown;
+
+type ElementOf<V> = V extends readonly (infer E)[] ? E : unknown;
 
 export type FilterOp =
   | "=="
@@ -58,9 +84,21 @@ export type FilterOp =
   | "exists"
   | "prefix";
 
+/** One condition `[path, op, value]`, its value typed by the path and the operator. */
+type Condition<P extends string, V> =
+  | readonly [P, "==" | "!=", V | null]
+  | readonly [P, "<" | "<=" | ">" | ">=", V]
+  | readonly [P, "in" | "not_in", readonly (V | null)[]]
+  | readonly [P, "array_contains", ElementOf<V>]
+  | readonly [P, "array_contains_any", readonly ElementOf<V>[]]
+  | readonly [P, "exists", boolean]
+  | readonly [P, "prefix", string];
+
+type Conditions<T> = { [P in FieldPath<T>]: Condition<P, NonNullable<PathValue<T, P>>> }[FieldPath<T>];
+
 /** A filter: `[path, op, value]`, `{and: [...]}`, `{or: [...]}`, or a list of filters (AND). */
 export type Filter<T = Record<string, unknown>> =
-  | readonly [FieldPath<T>, FilterOp, unknown]
+  | Conditions<T>
   | { and: readonly Filter<T>[] }
   | { or: readonly Filter<T>[] }
   | readonly Filter<T>[];
@@ -92,11 +130,14 @@ export interface WriteOptions {
   ifVersion?: number;
 }
 
-export type BatchOperation =
-  | { op: "create"; collection: string; id?: string; data: Record<string, unknown> }
-  | { op: "set"; collection: string; id: string; data: Record<string, unknown>; ifVersion?: number }
-  | ({ op: "update"; collection: string; id: string; ifVersion?: number } & UpdateFields<Record<string, unknown>>)
-  | { op: "delete"; collection: string; id: string; ifVersion?: number };
+/** One operation of `basalt.batch`; with a `Database` type, `collection` and `data` are checked. */
+export type BatchOperation<DB extends AnyDatabase = AnyDatabase> = {
+  [K in CollectionName<DB>]:
+    | { op: "create"; collection: K; id?: string; data: DataOf<DB, K> }
+    | { op: "set"; collection: K; id: string; data: DataOf<DB, K>; ifVersion?: number }
+    | ({ op: "update"; collection: K; id: string; ifVersion?: number } & UpdateFields<DataOf<DB, K>>)
+    | { op: "delete"; collection: K; id: string; ifVersion?: number };
+}[CollectionName<DB>];
 
 function ifMatch(opts?: WriteOptions): Record<string, string> {
   return opts?.ifVersion !== undefined ? { "if-match": `"${opts.ifVersion}"` } : {};
@@ -124,13 +165,13 @@ export function queryBody<T>(q: Query<T>): Record<string, unknown> {
   return body;
 }
 
-/** `basalt.collection(name)`: the documents of one collection. */
-export class Collection<T = Record<string, unknown>> {
+/** `basalt.collection(name)` of a core client: the documents of one collection, over HTTP. */
+export class DocumentCollection<T = Record<string, unknown>> {
   private readonly base: string;
 
   constructor(
-    private readonly core: Core,
-    private readonly realtime: () => Realtime,
+    /** @internal */
+    readonly core: Core,
     readonly name: string,
   ) {
     this.base = `/v1/db/${encodePath(name)}`;
@@ -217,23 +258,9 @@ export class Collection<T = Record<string, unknown>> {
     });
     return r.count;
   }
-
-  /** Watches one document (`id`) or the documents matching `where`. */
-  subscribe(
-    filter: { where?: Filter<T>; id?: string },
-    callback: (event: SubscriptionEvent<T>) => void,
-    opts: SubscribeOptions = {},
-  ): Subscription {
-    return this.realtime().subscribe<T>(this.name, filter, callback, opts);
-  }
-
-  /** A live query: `documents` stays current. */
-  live(filter: { where?: Filter<T>; id?: string } = {}): LiveQuery<T> {
-    return this.realtime().live<T>(this.name, filter);
-  }
 }
 
-export async function runBatch(core: Core, operations: readonly BatchOperation[]): Promise<(Doc | null)[]> {
+export async function runBatch(core: Core, operations: readonly BatchOperation<AnyDatabase>[]): Promise<(Doc | null)[]> {
   const wire = operations.map((o) => {
     const w: Record<string, unknown> = { op: o.op, collection: o.collection };
     if ("id" in o && o.id !== undefined) w["id"] = o.id;

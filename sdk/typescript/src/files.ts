@@ -1,6 +1,8 @@
 import { BasaltError, abortError, errorFromResponse, networkError } from "./errors.js";
 import type { Core } from "./http.js";
 import { buildUrl, encodePath } from "./http.js";
+import type { AnyDatabase } from "./documents.js";
+import type { CoreClient } from "./base.js";
 
 export interface ObjectInfo {
   bucket: string;
@@ -221,4 +223,16 @@ export class StorageApi {
   bucket(name: string): Bucket {
     return new Bucket(this.core, name);
   }
+}
+
+const apis = new WeakMap<CoreClient<AnyDatabase>, StorageApi>();
+
+/** The file storage of a client: `getStorage(basalt).bucket("avatars")`. */
+export function getStorage(client: CoreClient<AnyDatabase>): StorageApi {
+  let api = apis.get(client);
+  if (!api) {
+    api = new StorageApi(client.core);
+    apis.set(client, api);
+  }
+  return api;
 }

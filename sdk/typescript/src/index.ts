@@ -1,21 +1,9 @@
-export { createClient, BasaltClient } from "./client.js";
-export type { ClientOptions } from "./client.js";
-export { BasaltError } from "./errors.js";
-export { memoryStorage } from "./storage.js";
-export type { AuthStorage } from "./storage.js";
-export type { Session, User, MfaRequired, AuthEvent, SessionInfo, MfaEnrolment, Auth } from "./auth.js";
-export type {
-  Doc,
-  Filter,
-  FilterOp,
-  Query,
-  Page,
-  UpdateFields,
-  WriteOptions,
-  BatchOperation,
-  AnyDatabase,
-  Collection,
-} from "./documents.js";
+// `@basalt/client`: everything. `createClient` has auth, documents, realtime, storage and
+// functions; `createCoreClient` with `getRealtime` / `getStorage` lets a bundle leave out what
+// it does not use.
+export * from "./core.js";
+export { createClient, BasaltClient, Collection } from "./client.js";
+export { getRealtime, subscribe, live } from "./realtime.js";
 export type {
   RealtimeStatus,
   SubscriptionEvent,
@@ -26,8 +14,7 @@ export type {
   Channel,
   LiveQuery,
   Realtime,
-  WebSocketLike,
 } from "./realtime.js";
-export type { ObjectInfo, UploadOptions, UploadProgress, UploadBody, Bucket } from "./files.js";
-export type { Hooks, RequestContext, OperationId, FetchLike } from "./http.js";
+export { getStorage } from "./files.js";
+export type { ObjectInfo, UploadOptions, UploadProgress, UploadBody, Bucket, StorageApi } from "./files.js";
 export type { paths, components, operations } from "./generated/openapi.js";

@@ -1,20 +1,12 @@
 import { BasaltError, networkError } from "./errors.js";
 import { toDoc } from "./documents.js";
-import type { Doc, Filter } from "./documents.js";
+import type { AnyDatabase, CollectionName, DataOf, Doc, Filter } from "./documents.js";
+import type { CoreClient, WebSocketConstructor, WebSocketLike } from "./base.js";
+import type { components } from "./generated/openapi.js";
+
+export type { WebSocketConstructor, WebSocketLike } from "./base.js";
 
 export type RealtimeStatus = "connecting" | "open" | "reconnecting" | "closed";
-
-/** The part of the WebSocket API the client uses (browsers' WebSocket and `ws` both fit). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: { code?: number; reason?: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-}
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export type SubscriptionEvent<T> =
   | { type: "snapshot"; documents: Doc<T>[] }
@@ -53,6 +45,12 @@ interface SubState {
   wantSnapshot: boolean;
   lastSeq: number | undefined;
   resyncing: boolean;
+  /** A snapshot was asked for and has not come yet (positions before it are not ours). */
+  awaitingSnapshot: boolean;
+  /** The callback has had a snapshot or a change (so a later snapshot is a reset). */
+  delivered: boolean;
+  /** The server has confirmed this subscription at least once. */
+  wasLive: boolean;
   callback: (event: SubscriptionEvent<unknown>) => void;
   onError: ((e: BasaltError) => void) | undefined;
   resolveReady: () => void;
@@ -60,14 +58,20 @@ interface SubState {
   settled: boolean;
 }
 
-type Msg = Record<string, unknown> & { type?: string };
+/** A message from the server on `/v1/realtime`: generated from the server's OpenAPI document. */
+export type RealtimeServerMessage = components["schemas"]["RealtimeServerMessage"];
 
-function rtError(m: Msg): BasaltError {
-  return new BasaltError({
-    status: 0,
-    code: typeof m["code"] === "string" ? m["code"] : "internal",
-    message: typeof m["message"] === "string" ? m["message"] : "realtime error",
-  });
+type Generated = components["schemas"]["RealtimeClientMessage"];
+/** Fields the server defaults (`snapshot`, `payload`) may be left out of what the client sends. */
+type Defaulted<M> = M extends { type: "subscribe" } ? Omit<M, "snapshot"> & { snapshot?: boolean } : M extends { type: "broadcast" } ? Omit<M, "payload"> & { payload?: unknown } : M;
+/** A message the client sends on `/v1/realtime`: generated from the server's OpenAPI document. */
+export type RealtimeClientMessage = Defaulted<Generated>;
+
+type Msg<T extends RealtimeServerMessage["type"]> = Extract<RealtimeServerMessage, { type: T }>;
+type WireDocument = Parameters<typeof toDoc>[0];
+
+function rtError(m: Msg<"error">): BasaltError {
+  return new BasaltError({ status: 0, code: m.code || "internal", message: m.message || "realtime error" });
 }
 
 export interface RealtimeConfig {
@@ -88,6 +92,8 @@ export class Realtime {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private opening = false;
   private shut = false;
+  /** Whether this server's `subscribed` carries `seq` (null until the first one is seen). */
+  private seqInSubscribed: boolean | null = null;
   /** Messages sent while the socket is not open wait here (only `broadcast` is dropped). */
 
   constructor(private readonly config: RealtimeConfig) {}
@@ -140,6 +146,9 @@ export class Realtime {
       wantSnapshot: opts.snapshot === true,
       lastSeq: undefined,
       resyncing: false,
+      awaitingSnapshot: false,
+      delivered: false,
+      wasLive: false,
       callback: callback as (event: SubscriptionEvent<unknown>) => void,
       onError: opts.onError,
       resolveReady,
@@ -194,7 +203,7 @@ export class Realtime {
   }
 
   /** @internal */
-  raw(msg: Record<string, unknown>): void {
+  raw(msg: RealtimeClientMessage): void {
     this.ws?.send(JSON.stringify(msg));
   }
 
@@ -292,13 +301,13 @@ export class Realtime {
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       const text = typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data as Uint8Array);
-      let m: Msg;
+      let m: RealtimeServerMessage;
       try {
-        m = JSON.parse(text) as Msg;
+        m = JSON.parse(text) as RealtimeServerMessage;
       } catch {
         return;
       }
-      this.handle(m);
+      if (m && typeof m === "object" && typeof m.type === "string") this.handle(m);
     };
     ws.onerror = () => {
       // onclose follows and decides
@@ -327,32 +336,62 @@ export class Realtime {
   }
 
   private sendSubscribe(s: SubState): void {
-    const msg: Record<string, unknown> = { type: "subscribe", id: s.id, collection: s.collection };
-    if (s.docId !== undefined) msg["doc_id"] = s.docId;
-    if (s.where !== undefined) msg["where"] = s.where;
-    if (s.lastSeq !== undefined && !s.resyncing) msg["resume_from"] = s.lastSeq;
-    else msg["snapshot"] = true; // the snapshot's seq is where a later resume starts
+    const msg: Extract<RealtimeClientMessage, { type: "subscribe" }> = { type: "subscribe", id: s.id, collection: s.collection };
+    if (s.docId !== undefined) msg.doc_id = s.docId;
+    if (s.where !== undefined) msg.where = s.where;
+    // Live before but no position known (a server without seq in `subscribed`, cut before any
+    // change): what changed meanwhile is unknown, so the snapshot replaces everything (reset).
+    if (s.lastSeq === undefined && s.wasLive) s.resyncing = true;
+    if (s.lastSeq !== undefined && !s.resyncing) {
+      msg.resume_from = s.lastSeq;
+    } else if (s.wantSnapshot || s.resyncing || this.seqInSubscribed === false) {
+      // A snapshot the app asked for, one that replaces what it had (reset), or, from a server
+      // whose `subscribed` carries no seq, the one way to learn a position to resume from.
+      msg.snapshot = true;
+    }
+    s.awaitingSnapshot = msg.snapshot === true;
     this.raw(msg);
   }
 
-  private handle(m: Msg): void {
-    const id = typeof m["id"] === "string" ? m["id"] : undefined;
-    const channel = typeof m["channel"] === "string" ? this.channels.get(m["channel"]) : undefined;
+  /** Moves the resume position forward (never back, never past a snapshot still to come). */
+  private advance(s: SubState, seq: unknown): void {
+    if (typeof seq === "number" && !s.awaitingSnapshot && (s.lastSeq === undefined || seq > s.lastSeq)) s.lastSeq = seq;
+  }
+
+  private handle(m: RealtimeServerMessage): void {
     switch (m.type) {
       case "subscribed": {
-        const s = id ? this.subs.get(id) : undefined;
-        if (s && !s.settled) {
+        const s = this.subs.get(m.id);
+        if (!s) return;
+        s.wasLive = true;
+        if (typeof m.seq === "number") {
+          // Every change after `seq` reaches this subscription: a position to resume from, with
+          // no snapshot needed to learn it. A snapshot that was asked for comes next.
+          this.seqInSubscribed = true;
+          this.advance(s, m.seq);
+        } else if (this.seqInSubscribed === null) {
+          this.seqInSubscribed = false;
+        }
+        if (!s.settled) {
           s.settled = true;
           s.resolveReady();
         }
         return;
       }
+      case "checkpoint": {
+        // Nothing at or before `seq` is still to come for this subscription: resume from there.
+        const s = this.subs.get(m.id);
+        if (s) this.advance(s, m.seq);
+        return;
+      }
       case "snapshot": {
-        const s = id ? this.subs.get(id) : undefined;
+        const s = this.subs.get(m.id);
         if (!s) return;
-        const documents = (m["documents"] as Parameters<typeof toDoc>[0][]).map((d) => toDoc<unknown>(d));
-        const first = s.lastSeq === undefined;
-        s.lastSeq = Number(m["seq"]);
+        const documents = (m.documents as WireDocument[]).map((d) => toDoc<unknown>(d));
+        const first = !s.delivered;
+        s.awaitingSnapshot = false;
+        s.delivered = true;
+        s.lastSeq = m.seq;
         if (s.resyncing) {
           s.resyncing = false;
           s.callback({ type: "reset", documents });
@@ -364,22 +403,17 @@ export class Realtime {
         return;
       }
       case "change": {
-        const s = id ? this.subs.get(id) : undefined;
+        const s = this.subs.get(m.id);
         if (!s) return;
-        const seq = Number(m["seq"]);
-        if (s.lastSeq !== undefined && seq <= s.lastSeq) return; // already seen
-        s.lastSeq = seq;
-        s.callback({
-          type: "change",
-          op: m["op"] as "create" | "update" | "delete",
-          document: toDoc<unknown>(m["document"] as Parameters<typeof toDoc>[0]),
-        });
+        if (s.lastSeq !== undefined && m.seq <= s.lastSeq) return; // already seen
+        s.lastSeq = m.seq;
+        s.delivered = true;
+        s.callback({ type: "change", op: m.op, document: toDoc<unknown>(m.document as WireDocument) });
         return;
       }
       case "error": {
-        const code = m["code"];
-        const s = id ? this.subs.get(id) : undefined;
-        if (s && code === "resync_required") {
+        const s = m.id ? this.subs.get(m.id) : undefined;
+        if (s && m.code === "resync_required") {
           s.resyncing = true;
           this.sendSubscribe(s);
           return;
@@ -394,27 +428,34 @@ export class Realtime {
           s.onError?.(err);
           return;
         }
-        if (typeof m["channel"] === "string" && channel) {
+        const channel = m.channel ? this.channels.get(m.channel) : undefined;
+        if (channel) {
           channel.failed(rtError(m));
           return;
         }
-        // A join/broadcast refusal carries no id: hand it to the channel that is waiting.
+        // A refusal that names no channel: hand it to the channel that is waiting for an answer.
         for (const ch of this.channels.values()) if (ch.failed(rtError(m))) return;
         return;
       }
       case "joined":
-        channel?.joinedMsg(m);
+        this.channels.get(m.channel)?.joinedMsg(m);
         return;
       case "presence":
-        channel?.presenceMsg(m);
+        this.channels.get(m.channel)?.presenceMsg(m);
         return;
       case "broadcast":
-        channel?.broadcastMsg(m);
+        this.channels.get(m.channel)?.broadcastMsg(m);
         return;
       case "left":
-        channel?.leftMsg();
+        this.channels.get(m.channel)?.leftMsg();
+        return;
+      case "unsubscribed":
+      case "authenticated":
+      case "pong":
+        // Acknowledgements: unsubscribe, auth and ping need no answer from the client.
         return;
       default:
+        // A message type newer than this SDK: ignored.
         return;
     }
   }
@@ -485,18 +526,18 @@ export class Channel {
   }
 
   private sendJoin(): void {
-    const msg: Record<string, unknown> = { type: "join", channel: this.name };
-    if (this.myPresence !== undefined) msg["presence"] = this.myPresence;
+    const msg: Extract<RealtimeClientMessage, { type: "join" }> = { type: "join", channel: this.name };
+    if (this.myPresence !== undefined) msg.presence = this.myPresence;
     this.rt.raw(msg);
   }
 
   /** @internal */
-  joinedMsg(m: Msg): void {
+  joinedMsg(m: Msg<"joined">): void {
     const before = this.presence;
-    const after = (m["presence"] as Record<string, unknown> | undefined) ?? {};
+    const after = m.presence ?? {};
     const rejoin = this.state === "joined";
     this.state = "joined";
-    this.memberId = typeof m["member_id"] === "string" ? m["member_id"] : this.memberId;
+    this.memberId = typeof m.member_id === "string" ? m.member_id : this.memberId;
     this.presence = { ...after };
     const joins: Record<string, unknown> = {};
     const leaves: Record<string, unknown> = {};
@@ -508,17 +549,17 @@ export class Channel {
   }
 
   /** @internal */
-  presenceMsg(m: Msg): void {
-    const joins = (m["joins"] as Record<string, unknown> | undefined) ?? {};
-    const leaves = (m["leaves"] as Record<string, unknown> | undefined) ?? {};
+  presenceMsg(m: Msg<"presence">): void {
+    const joins = m.joins ?? {};
+    const leaves = m.leaves ?? {};
     for (const k of Object.keys(leaves)) delete this.presence[k];
     Object.assign(this.presence, joins);
     this.emitPresence({ joins, leaves });
   }
 
   /** @internal */
-  broadcastMsg(m: Msg): void {
-    const e: BroadcastEvent = { event: String(m["event"]), payload: m["payload"], from: String(m["from"]) };
+  broadcastMsg(m: Msg<"broadcast">): void {
+    const e: BroadcastEvent = { event: String(m.event), payload: m.payload, from: String(m.from) };
     for (const cb of [...this.broadcastListeners]) cb(e);
   }
 
@@ -579,4 +620,52 @@ export class LiveQuery<T> {
     this.documents = [...this.map.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const cb of [...this.listeners]) cb(this.documents, event);
   }
+}
+
+const sockets = new WeakMap<CoreClient<AnyDatabase>, Realtime>();
+
+/**
+ * The realtime connection of a client (one per client, opened on first use). It sends each new
+ * access token on the socket after a refresh and reconnects as anonymous after a sign-out.
+ */
+export function getRealtime(client: CoreClient<AnyDatabase>): Realtime {
+  let rt = sockets.get(client);
+  if (!rt) {
+    const created = new Realtime({
+      url: client.url,
+      WebSocket: client.options.WebSocket as WebSocketConstructor | undefined,
+      token: () => client.core.token(),
+    });
+    rt = created;
+    sockets.set(client, created);
+    const unlisten = client.auth.onChange((event, session) => {
+      if (event === "signed_out") created.reconnect();
+      else if (event === "signed_in" || event === "token_refreshed") created.sendToken(session?.accessToken ?? null);
+    });
+    client.onClose(() => {
+      unlisten();
+      created.close();
+    });
+  }
+  return rt;
+}
+
+/** Watches documents of a collection of `client`: `subscribe(basalt, "posts", {where}, cb)`. */
+export function subscribe<DB extends AnyDatabase, K extends CollectionName<DB>>(
+  client: CoreClient<DB>,
+  collection: K,
+  filter: { where?: Filter<DataOf<DB, K>>; id?: string },
+  callback: (event: SubscriptionEvent<DataOf<DB, K>>) => void,
+  opts: SubscribeOptions = {},
+): Subscription {
+  return getRealtime(client as unknown as CoreClient<AnyDatabase>).subscribe<DataOf<DB, K>>(collection, filter, callback, opts);
+}
+
+/** A live query on a collection of `client`: `live(basalt, "posts", {where}).documents`. */
+export function live<DB extends AnyDatabase, K extends CollectionName<DB>>(
+  client: CoreClient<DB>,
+  collection: K,
+  filter: { where?: Filter<DataOf<DB, K>>; id?: string } = {},
+): LiveQuery<DataOf<DB, K>> {
+  return getRealtime(client as unknown as CoreClient<AnyDatabase>).live<DataOf<DB, K>>(collection, filter);
 }

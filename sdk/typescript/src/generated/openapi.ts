@@ -54,6 +54,23 @@ export interface paths {
         patch: operations["patch_admin_admins_by_id"];
         trace?: never;
     };
+    "/v1/admin/admins/{id}/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove another admin's MFA (a lost authenticator); signs them out */
+        delete: operations["delete_admin_admins_by_id_mfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/audit": {
         parameters: {
             query?: never;
@@ -192,6 +209,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Turn the signed-in admin's MFA off (with a current or recovery code) */
+        delete: operations["delete_admin_mfa_totp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm enrolment with a current code; sign-in then asks for one */
+        post: operations["post_admin_mfa_totp_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/mfa/totp/enroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start TOTP enrolment for the signed-in admin */
+        post: operations["post_admin_mfa_totp_enroll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/mfa/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish an admin sign-in that answered mfa_required, with a TOTP or recovery code */
+        post: operations["post_admin_mfa_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/outbox": {
         parameters: {
             query?: never;
@@ -220,6 +305,40 @@ export interface paths {
         put?: never;
         /** Rules playground: evaluate a rule against a given context */
         post: operations["post_admin_rules_evaluate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The effective configuration; secrets are shown only as set or not set */
+        get: operations["get_admin_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/settings/test-mail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test mail through the configured mail transport */
+        post: operations["post_admin_settings_test_mail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -309,6 +428,57 @@ export interface paths {
         /** End every session of a user */
         post: operations["post_admin_users_by_id_logout"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a user's MFA (a lost authenticator); signs them out everywhere */
+        delete: operations["delete_admin_users_by_id_mfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's live sessions, newest first */
+        get: operations["get_admin_users_by_id_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one session of a user */
+        delete: operations["delete_admin_users_by_id_sessions_by_session_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -950,12 +1120,16 @@ export interface components {
             created_at: string;
             email: string;
             id: string;
+            /** @description Whether signing in asks for a TOTP code. */
+            mfa_enabled: boolean;
             /** @description `owner`, `developer` or `viewer`. */
             role: components["schemas"]["RoleName"];
         };
         AdminList: {
             admins: components["schemas"]["Admin"][];
         };
+        /** @description What `POST /v1/admin/login` answers: a token, or the MFA step. */
+        AdminLogin: components["schemas"]["AdminSession"] | components["schemas"]["MfaChallenge"];
         AdminSession: {
             /** @description An admin JWT for `Authorization: Bearer …`. */
             access_token: string;
@@ -1063,6 +1237,8 @@ export interface components {
             /** @description Who may upload or overwrite. */
             write?: string | null;
         };
+        /** @enum {string} */
+        ChangeOp: "create" | "update" | "delete";
         /** @description The rules of a channel pattern, as stored and shown. */
         ChannelRules: {
             /** @description Who may broadcast; missing denies. */
@@ -1080,6 +1256,10 @@ export interface components {
             channels: components["schemas"]["ChannelRules"][];
         };
         CodeRequest: {
+            code: string;
+        };
+        CodeRequest2: {
+            /** @description A 6-digit TOTP code (or, to turn MFA off, a recovery code). */
             code: string;
         };
         Collection: {
@@ -1182,6 +1362,12 @@ export interface components {
             documents: components["schemas"]["DocumentBody"][];
             next_cursor?: string | null;
         };
+        Effective: {
+            mail: components["schemas"]["MailInfo"];
+            oauth_providers: components["schemas"]["Provider"][];
+            /** @description In the order of docs/configuration.md. */
+            settings: components["schemas"]["Setting"][];
+        };
         EmailRequest: {
             email: string;
         };
@@ -1224,6 +1410,11 @@ export interface components {
              */
             doc: unknown;
             /**
+             * @description Also evaluate each condition of the rule on its own (`explain`).
+             * @default false
+             */
+            explain: boolean;
+            /**
              * @description Storage rules: `{bucket, path, size, content_type, metadata}`.
              * @default null
              */
@@ -1240,10 +1431,37 @@ export interface components {
             /** @description Why the rule denied when it did not simply return false (an error, a budget, a non-bool). */
             error?: string | null;
             /**
+             * @description With `explain`: each operand of the rule's `&&`, `||` and `!`, in the
+             *     order they start (an operand before the operands inside it); empty
+             *     when the rule is one condition or more than one expression.
+             */
+            explain?: components["schemas"]["Explained"][] | null;
+            /**
              * Format: uint64
              * @description Rhai operations the evaluation used.
              */
             operations: number;
+        };
+        /** @description One condition of a rule and what it evaluated to on its own. */
+        Explained: {
+            /** Format: uint */
+            column: number;
+            /**
+             * Format: uint
+             * @description 0 for an operand of the outermost operator, 1 inside that, …
+             */
+            depth: number;
+            /** @description Why it has no value: an error, a budget, or a value that is not a bool. */
+            error?: string | null;
+            /** @description The condition's text. */
+            expr: string;
+            /**
+             * Format: uint
+             * @description 1-based position of its start in the rule.
+             */
+            line: number;
+            /** @description Its value; null when it failed (see `error`). */
+            value?: boolean | null;
         };
         Health: {
             /** @description Always `ok` on a 200. */
@@ -1309,7 +1527,18 @@ export interface components {
             /** @description Where the mailed link leads; must be on an allowed origin. */
             redirect_to?: string | null;
         };
+        MailInfo: {
+            from: string;
+            /** @description `smtp`, or `outbox` when no SMTP server is configured. */
+            transport: string;
+        };
         Metric: "requests" | "errors" | "client_errors" | "latency_p95";
+        MfaChallenge: {
+            /** @description Always true: send `mfa_token` and a code to `POST /v1/admin/mfa/verify`. */
+            mfa_required: boolean;
+            /** @description Single use, for five minutes. */
+            mfa_token: string;
+        };
         /** @description A key just created: the only time its secret is shown. */
         NewServiceKey: {
             id: string;
@@ -1384,6 +1613,14 @@ export interface components {
              */
             value?: number | null;
         };
+        Provider: {
+            client_id: string;
+            issuer?: string | null;
+            /** @description `oidc` (OpenID Connect) or `oauth2`. */
+            kind: string;
+            name: string;
+            scopes: string[];
+        };
         PutChannelRules: {
             broadcast?: string | null;
             join?: string | null;
@@ -1405,6 +1642,133 @@ export interface components {
         };
         /** @enum {string} */
         Range: "1h" | "24h" | "7d";
+        /** @description A message from the client on `/v1/realtime`. */
+        RealtimeClientMessage: {
+            token: string;
+            /** @constant */
+            type: "auth";
+        } | {
+            collection: string;
+            doc_id?: string | null;
+            /** @description The client's name for it, 1 to 128 characters. */
+            id: string;
+            /**
+             * Format: int64
+             * @description Replay the changes after this `seq` (from a change, `subscribed`
+             *     or a `checkpoint`); answered `resync_required` when they are gone.
+             */
+            resume_from?: number | null;
+            /**
+             * @description Start with the matching documents.
+             * @default false
+             */
+            snapshot: boolean;
+            /** @constant */
+            type: "subscribe";
+            /** @description A query filter, as in `POST /v1/db/{collection}/query`. */
+            where?: unknown;
+        } | {
+            id: string;
+            /** @constant */
+            type: "unsubscribe";
+        } | {
+            channel: string;
+            presence?: unknown;
+            /** @constant */
+            type: "join";
+        } | {
+            channel: string;
+            /** @constant */
+            type: "leave";
+        } | {
+            channel: string;
+            event: string;
+            /** @default null */
+            payload: unknown;
+            /** @constant */
+            type: "broadcast";
+        } | {
+            id?: unknown;
+            /** @constant */
+            type: "ping";
+        };
+        /** @description A message from the server on `/v1/realtime`. */
+        RealtimeServerMessage: {
+            id: string;
+            /** Format: int64 */
+            seq: number;
+            /** @constant */
+            type: "subscribed";
+        } | {
+            documents: unknown[];
+            id: string;
+            /** Format: int64 */
+            seq: number;
+            /** @constant */
+            type: "snapshot";
+        } | {
+            document: unknown;
+            id: string;
+            op: components["schemas"]["ChangeOp"];
+            /** Format: int64 */
+            seq: number;
+            /** @constant */
+            type: "change";
+        } | {
+            id: string;
+            /** Format: int64 */
+            seq: number;
+            /** @constant */
+            type: "checkpoint";
+        } | {
+            id: string;
+            /** @constant */
+            type: "unsubscribed";
+        } | {
+            /** @constant */
+            type: "authenticated";
+        } | {
+            channel: string;
+            member_id: string;
+            presence: {
+                [key: string]: unknown;
+            };
+            /** @constant */
+            type: "joined";
+        } | {
+            channel: string;
+            /** @constant */
+            type: "left";
+        } | {
+            channel: string;
+            joins: {
+                [key: string]: unknown;
+            };
+            leaves: {
+                [key: string]: unknown;
+            };
+            /** @constant */
+            type: "presence";
+        } | {
+            channel: string;
+            event: string;
+            /** @description The sender's member id. */
+            from: string;
+            payload: unknown;
+            /** @constant */
+            type: "broadcast";
+        } | {
+            id?: unknown;
+            /** @constant */
+            type: "pong";
+        } | {
+            channel?: string | null;
+            code: string;
+            id?: string | null;
+            message: string;
+            /** @constant */
+            type: "error";
+        };
         RefreshRequest: {
             refresh_token: string;
         };
@@ -1421,6 +1785,10 @@ export interface components {
         };
         /** @description An admin role. */
         RoleName: "owner" | "developer" | "viewer";
+        Sent: {
+            /** @description `smtp` (the SMTP server accepted it) or `outbox` (kept in the outbox). */
+            transport: string;
+        };
         Series: {
             points: components["schemas"]["Point"][];
             /**
@@ -1468,6 +1836,16 @@ export interface components {
         SetDocument: {
             data?: unknown;
         };
+        Setting: {
+            /** @description The name in the config file (`BASALT_<KEY>` in the environment). */
+            key: string;
+            /** @description A secret's value is never shown. */
+            secret: boolean;
+            /** @description Whether a value is in effect (for a secret: whether it is configured). */
+            set: boolean;
+            /** @description The value in effect; null for a secret or a setting left unset. */
+            value: unknown;
+        };
         Signed: {
             url: string;
         };
@@ -1508,6 +1886,10 @@ export interface components {
             objects: number;
             /** Format: int64 */
             users: number;
+        };
+        TestMail: {
+            /** @description The address to send to. */
+            to: string;
         };
         TokenRequest: {
             token: string;
@@ -1579,6 +1961,11 @@ export interface components {
             users: components["schemas"]["User"][];
         };
         VerifyRequest: {
+            /** @description A 6-digit TOTP code or a recovery code. */
+            code: string;
+            mfa_token: string;
+        };
+        VerifyRequest2: {
             /** @description A 6-digit TOTP code or a recovery code. */
             code: string;
             mfa_token: string;
@@ -1713,6 +2100,27 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Admin"];
                 };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_admins_by_id_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description MFA removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             default: components["responses"]["Error"];
         };
@@ -1894,13 +2302,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description An admin token */
+            /** @description An admin token, or `{mfa_required: true, mfa_token}` when the admin has MFA on */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdminSession"];
+                    "application/json": components["schemas"]["AdminLogin"];
                 };
             };
             default: components["responses"]["Error"];
@@ -1966,6 +2374,100 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    delete_admin_mfa_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest2"];
+            };
+        };
+        responses: {
+            /** @description MFA is off */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_mfa_totp_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest2"];
+            };
+        };
+        responses: {
+            /** @description The admin, with mfa_enabled true */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Admin"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_mfa_totp_enroll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Show the secret as a QR code; keep the recovery codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enrolment"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_mfa_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyRequest2"];
+            };
+        };
+        responses: {
+            /** @description An admin token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSession"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     get_admin_outbox: {
         parameters: {
             query?: never;
@@ -2007,6 +2509,52 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EvaluateResponse"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every setting, mail and the OAuth providers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Effective"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_settings_test_mail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestMail"];
+            };
+        };
+        responses: {
+            /** @description Delivered to the SMTP server, or kept in the outbox */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sent"];
                 };
             };
             default: components["responses"]["Error"];
@@ -2194,6 +2742,72 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Signed out everywhere */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_users_by_id_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description MFA removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_users_by_id_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_users_by_id_sessions_by_session_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
             204: {
                 headers: {
                     [name: string]: unknown;

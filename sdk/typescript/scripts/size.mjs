@@ -1,0 +1,100 @@
+// Bundles small apps against dist/ with esbuild (minified ES module for browsers) and checks the
+// gzip size of each against its budget, and that what an app does not import stays out.
+// `--json` prints the measurements as JSON (the benchmark reads them).
+import { build } from "esbuild";
+import { gzipSync } from "node:zlib";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
+if (!existsSync(join(dist, "index.js"))) {
+  console.error("dist/ is missing: run npm run build first");
+  process.exit(2);
+}
+
+const KIB = 1024;
+// Each entry is a tiny app. `forbid` are strings that must not appear in its bundle: the routes
+// of the parts it does not use.
+const entries = [
+  {
+    name: "core + auth + documents (@basalt/client/core)",
+    budget: 12 * KIB,
+    forbid: ["/v1/realtime", "/v1/storage", "XMLHttpRequest"],
+    code: `import { createCoreClient } from "./core.js";
+      const basalt = createCoreClient("https://api.example.com");
+      await basalt.auth.signIn({ email: "a@example.com", password: "pw" });
+      const posts = basalt.collection("posts");
+      await posts.create({ title: "hi" });
+      console.log(await posts.query({ where: [["title", "==", "hi"]] }), basalt.auth.user);`,
+  },
+  {
+    name: "the same through the main entry (@basalt/client)",
+    budget: 12 * KIB,
+    forbid: ["/v1/realtime", "/v1/storage", "XMLHttpRequest"],
+    code: `import { createCoreClient } from "./index.js";
+      const basalt = createCoreClient("https://api.example.com");
+      await basalt.auth.signIn({ email: "a@example.com", password: "pw" });
+      const posts = basalt.collection("posts");
+      await posts.create({ title: "hi" });
+      console.log(await posts.query({ where: [["title", "==", "hi"]] }), basalt.auth.user);`,
+  },
+  {
+    name: "core + realtime (live query)",
+    budget: 16 * KIB,
+    forbid: ["/v1/storage", "XMLHttpRequest"],
+    code: `import { createCoreClient, live } from "./index.js";
+      const basalt = createCoreClient("https://api.example.com");
+      live(basalt, "posts", { where: [["published", "==", true]] }).on("change", (d) => console.log(d));`,
+  },
+  {
+    name: "core + storage (upload)",
+    budget: 14 * KIB,
+    forbid: ["/v1/realtime"],
+    code: `import { createCoreClient, getStorage } from "./index.js";
+      const basalt = createCoreClient("https://api.example.com");
+      await getStorage(basalt).bucket("files").upload("a.txt", "hello", { onProgress: console.log });`,
+  },
+  {
+    name: "everything (createClient)",
+    budget: 20 * KIB,
+    forbid: [],
+    code: `import { createClient } from "./index.js";
+      const basalt = createClient("https://api.example.com");
+      console.log(basalt.collection("posts").live({}), basalt.storage.bucket("f"), basalt.channel("room:1"));`,
+  },
+];
+
+const results = [];
+for (const e of entries) {
+  const out = await build({
+    stdin: { contents: e.code, resolveDir: dist, sourcefile: "app.js", loader: "js" },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+  });
+  const text = out.outputFiles[0].text;
+  const gz = gzipSync(text, { level: 9 }).byteLength;
+  const leaked = e.forbid.filter((f) => text.includes(f));
+  results.push({ name: e.name, minified: new TextEncoder().encode(text).byteLength, gzip: gz, budget: e.budget, leaked, ok: gz <= e.budget && leaked.length === 0 });
+}
+
+if (process.argv.includes("--json")) {
+  console.log(JSON.stringify(results));
+} else {
+  const kib = (n) => `${(n / KIB).toFixed(1)} KiB`;
+  console.log("bundle (esbuild, minified, ES module)            min        gzip       budget");
+  for (const r of results) {
+    console.log(`${r.name.padEnd(48)} ${kib(r.minified).padStart(9)}  ${kib(r.gzip).padStart(9)}  ${kib(r.budget).padStart(9)}  ${r.ok ? "ok" : "OVER"}`);
+    if (r.leaked.length) console.log(`  carries what it does not use: ${r.leaked.join(", ")}`);
+  }
+}
+if (results.some((r) => !r.ok)) {
+  console.error("size budget exceeded (or a part an app does not use was bundled)");
+  process.exit(1);
+}
