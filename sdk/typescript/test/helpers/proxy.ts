@@ -6,6 +6,8 @@ export interface Proxy {
   /** Drops every open connection and refuses new ones until `restore()`. */
   cut(): void;
   restore(): void;
+  /** Sends new connections to another port (an open one keeps its upstream until cut). */
+  retarget(port: number): void;
   /** Bytes of HTTP request lines seen, for counting requests to a path. */
   requests: string[];
   close(): Promise<void>;
@@ -14,13 +16,14 @@ export interface Proxy {
 export async function startProxy(targetPort: number): Promise<Proxy> {
   const sockets = new Set<Socket>();
   let down = false;
+  let target = targetPort;
   const requests: string[] = [];
   const server: Server = createServer((client) => {
     if (down) {
       client.destroy();
       return;
     }
-    const upstream = connect(targetPort, "127.0.0.1");
+    const upstream = connect(target, "127.0.0.1");
     sockets.add(client);
     sockets.add(upstream);
     client.on("data", (d: Buffer) => {
@@ -52,6 +55,9 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
     },
     restore() {
       down = false;
+    },
+    retarget(port: number) {
+      target = port;
     },
     close: () =>
       new Promise<void>((r) => {

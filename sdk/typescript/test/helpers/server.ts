@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHmac } from "node:crypto";
@@ -21,24 +21,44 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startServer(opts: { args?: string[] } = {}): Promise<Server> {
+export interface StartOptions {
+  /** Extra `basalt serve` arguments. */
+  args?: string[];
+  /** Run on this PostgreSQL database instead of SQLite in the data directory. */
+  databaseUrl?: string;
+  /**
+   * Another node of the same project: skip creating the admin and the service key (they are in
+   * the shared database already) and use this key.
+   */
+  joinWithKey?: string;
+  /** Where stderr goes (a file path); kept in memory when unset. */
+  stderrFile?: string;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), "basalt-sdk-test-"));
   const env = { ...process.env, BASALT_LOG: "warn" };
-  execFileSync(BIN, ["admin", "create", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD, "--data-dir", dataDir], {
+  const where = opts.databaseUrl ? ["--database-url", opts.databaseUrl, "--data-dir", dataDir] : ["--data-dir", dataDir];
+  let serviceKey = opts.joinWithKey;
+  if (!serviceKey) {
+    execFileSync(BIN, ["admin", "create", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD, ...where], {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const keyOut = execFileSync(BIN, ["keys", "create", "--name", "test", ...where], {
+      env,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    serviceKey = /bsk_[A-Za-z0-9_-]+/.exec(keyOut)?.[0];
+    if (!serviceKey) throw new Error(`no service key in: ${keyOut}`);
+  }
+  const errFd = opts.stderrFile ? openSync(opts.stderrFile, "a") : null;
+  const child: ChildProcess = spawn(BIN, ["serve", "--http", "127.0.0.1:0", ...where, ...(opts.args ?? [])], {
     env,
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", errFd ?? "pipe"],
   });
-  const keyOut = execFileSync(BIN, ["keys", "create", "--name", "test", "--data-dir", dataDir], {
-    env,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const serviceKey = /bsk_[A-Za-z0-9_-]+/.exec(keyOut)?.[0];
-  if (!serviceKey) throw new Error(`no service key in: ${keyOut}`);
-  const child: ChildProcess = spawn(BIN, ["serve", "--http", "127.0.0.1:0", "--data-dir", dataDir, ...(opts.args ?? [])], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  if (errFd !== null) closeSync(errFd);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();
@@ -94,7 +114,7 @@ export async function startServer(opts: { args?: string[] } = {}): Promise<Serve
     }
     rmSync(dataDir, { recursive: true, force: true });
   };
-  return { url, port, dataDir, serviceKey, adminToken, admin, mailToken, stop };
+  return { url, port, dataDir, serviceKey: serviceKey!, adminToken, admin, mailToken, stop };
 }
 
 let counter = 0;
