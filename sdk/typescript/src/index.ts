@@ -14,6 +14,8 @@ export type {
   Channel,
   LiveQuery,
   Realtime,
+  RealtimeServerMessage,
+  RealtimeClientMessage,
 } from "./realtime.js";
 export { getStorage } from "./files.js";
 export type { ObjectInfo, UploadOptions, UploadProgress, UploadBody, Bucket, StorageApi } from "./files.js";

@@ -126,12 +126,100 @@ describe("auth", () => {
     // a's token was rotated away seconds ago: "already used"; a cannot find a fresher one and signs out.
     const err = await rejection(a.auth.refresh());
     expect(err.status).toBe(401);
-    expect(err.message).toMatch(/already used/);
+    expect(err.details["reason"]).toBe("already_used");
     expect(a.auth.session).toBeNull();
     // b's session lives on.
     expect((await b.auth.getUser()).id).toBe(first.user.id);
     a.close();
     b.close();
+  });
+
+  it("already_used: a client that lost a refresh race to another writer of its storage adopts that session", async () => {
+    // Two clients on one stored session but with no lock between them (two tabs without Web
+    // Locks): both send the same refresh token; the server rotates it for one and answers the
+    // other already_used, which takes the winner's session from storage instead of signing out.
+    const map = new Map<string, string>();
+    const shared = () => ({
+      getItem: (k: string) => map.get(k) ?? null,
+      setItem: (k: string, v: string) => void map.set(k, v),
+      removeItem: (k: string) => void map.delete(k),
+    });
+    const reasons: unknown[] = [];
+    const hooks = {
+      afterSend: async (ctx: { operation: string }, r: Response) => {
+        if (ctx.operation === "post_auth_refresh" && r.status === 401) reasons.push(((await r.clone().json()) as { error: { details: { reason?: string } } }).error.details.reason);
+      },
+    };
+    const a = createClient(server.url, { storage: shared(), storageKey: "s", autoRefresh: false, hooks });
+    const first = (await a.auth.signUp({ email: uniqueEmail(), password: PASSWORD })).session!;
+    const b = createClient(server.url, { storage: shared(), storageKey: "s", autoRefresh: false, hooks });
+    await b.auth.initialized();
+    expect(b.auth.session?.refreshToken).toBe(first.refreshToken);
+    const events: AuthEvent[] = [];
+    a.auth.onChange((e) => events.push(e));
+    b.auth.onChange((e) => events.push(e));
+    const [ra, rb] = await Promise.all([a.auth.refresh(), b.auth.refresh()]);
+    expect(reasons).toEqual(["already_used"]);
+    expect(ra.refreshToken).toBe(rb.refreshToken);
+    expect(ra.refreshToken).not.toBe(first.refreshToken);
+    expect(events).toEqual(["token_refreshed", "token_refreshed"]);
+    expect((await b.auth.getUser()).id).toBe(first.user.id);
+    a.close();
+    b.close();
+  });
+
+  it("reused, ended and invalid refresh tokens sign out cleanly (signed_out, storage cleared)", async () => {
+    // reused: a token rotated away twice ago revokes the whole session.
+    const storage = memoryStorage();
+    const old = createClient(server.url, { storage, storageKey: "old", autoRefresh: false });
+    const first = (await old.auth.signUp({ email: uniqueEmail(), password: PASSWORD })).session!;
+    const live = memoryStorage();
+    live.setItem("k", JSON.stringify(first));
+    const other = createClient(server.url, { storage: live, storageKey: "k", autoRefresh: false });
+    await other.auth.initialized();
+    await other.auth.refresh();
+    await other.auth.refresh();
+    const events: AuthEvent[] = [];
+    old.auth.onChange((e) => events.push(e));
+    const reused = await rejection(old.auth.refresh());
+    expect(reused.details["reason"]).toBe("reused");
+    expect(events).toEqual(["signed_out"]);
+    expect(old.auth.session).toBeNull();
+    expect(await storage.getItem("old")).toBeNull();
+    // ended: the reuse revoked the session everywhere, so the other holder is signed out too.
+    const otherEvents: AuthEvent[] = [];
+    other.auth.onChange((e) => otherEvents.push(e));
+    const ended = await rejection(other.auth.refresh());
+    expect(ended.details["reason"]).toBe("ended");
+    expect(otherEvents).toEqual(["signed_out"]);
+    expect(await live.getItem("k")).toBeNull();
+    // invalid: a token the server never issued.
+    const junk = memoryStorage();
+    junk.setItem("j", JSON.stringify({ ...first, refreshToken: "not-a-refresh-token" }));
+    const bad = createClient(server.url, { storage: junk, storageKey: "j", autoRefresh: false });
+    await bad.auth.initialized();
+    const badEvents: AuthEvent[] = [];
+    bad.auth.onChange((e) => badEvents.push(e));
+    const invalid = await rejection(bad.auth.refresh());
+    expect(invalid.details["reason"]).toBe("invalid");
+    expect(badEvents).toEqual(["signed_out"]);
+    expect(bad.auth.session).toBeNull();
+    old.close();
+    other.close();
+    bad.close();
+  });
+
+  it("a user an admin disables is signed out at the next refresh", async () => {
+    const basalt = createClient(server.url, { autoRefresh: false });
+    const { user } = await basalt.auth.signUp({ email: uniqueEmail(), password: PASSWORD });
+    const events: AuthEvent[] = [];
+    basalt.auth.onChange((e) => events.push(e));
+    await server.admin("PATCH", `/v1/admin/users/${user.id}`, { disabled: true });
+    const err = await rejection(basalt.auth.refresh());
+    expect(["ended", "disabled"]).toContain(err.details["reason"]);
+    expect(events).toEqual(["signed_out"]);
+    expect(basalt.auth.session).toBeNull();
+    basalt.close();
   });
 
   it("two clients sharing one storage refreshing at once stay signed in", async () => {

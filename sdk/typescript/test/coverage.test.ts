@@ -11,10 +11,16 @@ function sourceFiles(dir: string): string[] {
   );
 }
 
+interface MessageSchema {
+  oneOf: { properties: { type: { const: string } } }[];
+}
+interface Spec {
+  paths: Record<string, Record<string, { operationId?: string; "x-basalt-messages"?: Record<string, { $ref: string }> }>>;
+  components: { schemas: Record<string, unknown> };
+}
+
 describe("OpenAPI coverage", () => {
-  const spec = JSON.parse(execFileSync(BIN, ["openapi"], { encoding: "utf8", maxBuffer: 64 << 20 })) as {
-    paths: Record<string, Record<string, { operationId?: string }>>;
-  };
+  const spec = JSON.parse(execFileSync(BIN, ["openapi"], { encoding: "utf8", maxBuffer: 64 << 20 })) as Spec;
   const ops = Object.entries(spec.paths).flatMap(([path, methods]) =>
     Object.entries(methods)
       .filter(([, o]) => o && typeof o === "object" && typeof o.operationId === "string")
@@ -50,5 +56,36 @@ describe("OpenAPI coverage", () => {
     const known = new Set(ops.map((o) => o.id));
     const pending = new Set(["post_functions_by_name"]); // API.md's POST /v1/functions/{name}; not in the server's document yet
     expect([...wrapped].filter((id) => !known.has(id) && !pending.has(id))).toEqual([]);
+  });
+});
+
+describe("realtime messages from the OpenAPI document", () => {
+  const spec = JSON.parse(execFileSync(BIN, ["openapi"], { encoding: "utf8", maxBuffer: 64 << 20 })) as Spec;
+  const realtime = readFileSync(join(__dirname, "..", "src", "realtime.ts"), "utf8");
+  const generated = readFileSync(join(__dirname, "..", "src", "generated", "openapi.ts"), "utf8");
+  const types = (name: string) => (spec.components.schemas[name] as MessageSchema).oneOf.map((v) => v.properties.type.const);
+
+  it("the WebSocket route names its message schemas, and the SDK's types come from them", () => {
+    expect(spec.paths["/v1/realtime"]!["get"]!["x-basalt-messages"]).toEqual({
+      client: { $ref: "#/components/schemas/RealtimeClientMessage" },
+      server: { $ref: "#/components/schemas/RealtimeServerMessage" },
+    });
+    expect(generated).toMatch(/RealtimeServerMessage: \{/);
+    expect(realtime).toMatch(/export type RealtimeServerMessage = components\["schemas"\]\["RealtimeServerMessage"\]/);
+    expect(realtime).toMatch(/type Generated = components\["schemas"\]\["RealtimeClientMessage"\]/);
+  });
+
+  it("every server message type has a case in the SDK's handler", () => {
+    const server = types("RealtimeServerMessage");
+    expect(server).toEqual(expect.arrayContaining(["subscribed", "snapshot", "change", "checkpoint", "error"]));
+    const handled = new Set([...realtime.matchAll(/case "([a-z_]+)":/g)].map((m) => m[1]));
+    expect(server.filter((t) => !handled.has(t))).toEqual([]);
+  });
+
+  it("every client message the SDK sends is one of the document's; only ping is left to the server's own pings", () => {
+    const client = types("RealtimeClientMessage");
+    const sent = new Set([...realtime.matchAll(/type: "([a-z_]+)"/g)].map((m) => m[1]!));
+    expect([...sent].filter((t) => !client.includes(t) && !["snapshot", "change", "reset"].includes(t))).toEqual([]);
+    expect(client.filter((t) => !sent.has(t))).toEqual(["ping"]);
   });
 });

@@ -290,3 +290,88 @@ describe("resync", () => {
     }
   }, 60_000);
 });
+
+/** A `ws` WebSocket that records every message sent and received, as JSON. */
+function spySocket() {
+  const sent: Record<string, unknown>[] = [];
+  const received: Record<string, unknown>[] = [];
+  class Spy extends WebSocket {
+    constructor(url: string) {
+      super(url);
+      this.on("message", (d: Buffer) => received.push(JSON.parse(d.toString()) as Record<string, unknown>));
+    }
+    override send(data: string): void {
+      sent.push(JSON.parse(data) as Record<string, unknown>);
+      super.send(data);
+    }
+  }
+  return { Spy, sent, received };
+}
+
+describe("resume positions", () => {
+  it("subscribed carries seq: no hidden snapshot, and a subscription that saw no change resumes from it", async () => {
+    const spy = spySocket();
+    const c = createClient(proxy.url, { WebSocket: spy.Spy });
+    await c.auth.signUp({ email: uniqueEmail("pos"), password: "correct horse battery" });
+    const group = `p${Date.now()}`;
+    const events: SubscriptionEvent<Note>[] = [];
+    const sub = c.collection<Note>("notes").subscribe({ where: [["group", "==", group]] }, (e) => events.push(e));
+    await sub.ready;
+    const first = spy.sent.find((m) => m["type"] === "subscribe")!;
+    expect(first["snapshot"]).toBeUndefined();
+    expect(first["resume_from"]).toBeUndefined();
+    const subscribed = spy.received.find((m) => m["type"] === "subscribed" && m["id"] === sub.id)!;
+    expect(typeof subscribed["seq"]).toBe("number");
+    proxy.cut();
+    await waitFor(() => c.realtime.status === "reconnecting", 5000, "reconnecting");
+    const w = writer.collection<Note>("notes");
+    for (let i = 0; i < 3; i++) await w.create({ n: i, group });
+    proxy.restore();
+    await waitFor(() => events.length === 3, 15_000, "the changes made while cut");
+    const resumed = spy.sent.filter((m) => m["type"] === "subscribe")[1]!;
+    expect(resumed["resume_from"]).toBe(subscribed["seq"]);
+    expect(resumed["snapshot"]).toBeUndefined();
+    expect(events.map((e) => (e.type === "change" ? e.document.data.n : e.type))).toEqual([0, 1, 2]);
+    expect(spy.received.filter((m) => m["type"] === "snapshot")).toEqual([]);
+    c.close();
+  });
+
+  it("a checkpoint moves the resume position of a quiet subscription forward", async () => {
+    // Retention 4 s: checkpoints come every second (a quarter of the retention).
+    const short = await startServer({ args: ["--login-rate-limit", "0", "--change-retention", "4"] });
+    const p = await startProxy(short.port);
+    try {
+      for (const name of ["notes", "quiet"]) {
+        await short.admin("POST", "/v1/db/collections", { name, rules: { read: "auth != ()", create: "auth != ()" } });
+      }
+      const spy = spySocket();
+      const c = createClient(p.url, { WebSocket: spy.Spy });
+      await c.auth.signUp({ email: uniqueEmail("cp"), password: "correct horse battery" });
+      const events: SubscriptionEvent<Note>[] = [];
+      const sub = c.collection<Note>("quiet").subscribe({}, (e) => events.push(e));
+      await sub.ready;
+      const at = spy.received.find((m) => m["type"] === "subscribed")!["seq"] as number;
+      // Writes elsewhere move the feed on; this subscription sees none of them.
+      const w = createClient(short.url, { serviceKey: short.serviceKey }).collection<Note>("notes");
+      for (let i = 0; i < 5; i++) await w.create({ n: i, group: "elsewhere" });
+      const checkpoint = () => spy.received.filter((m) => m["type"] === "checkpoint" && m["id"] === sub.id && (m["seq"] as number) > at).at(-1);
+      await waitFor(() => checkpoint() !== undefined, 10_000, "a checkpoint");
+      const cp = checkpoint()!["seq"] as number;
+      expect(cp).toBeGreaterThanOrEqual(at + 5);
+      p.cut();
+      await waitFor(() => c.realtime.status === "reconnecting", 5000, "reconnecting");
+      p.restore();
+      await waitFor(() => spy.sent.filter((m) => m["type"] === "subscribe").length === 2, 15_000, "resubscribe");
+      const resumed = spy.sent.filter((m) => m["type"] === "subscribe")[1]!;
+      expect(resumed["resume_from"]).toBeGreaterThanOrEqual(cp);
+      await sub.ready;
+      await createClient(short.url, { serviceKey: short.serviceKey }).collection<Note>("quiet").create({ n: 7, group: "q" });
+      await waitFor(() => events.length === 1, 5000, "a change after the resume");
+      expect(events[0]).toMatchObject({ type: "change", op: "create" });
+      c.close();
+    } finally {
+      await p.close();
+      await short.stop();
+    }
+  });
+});

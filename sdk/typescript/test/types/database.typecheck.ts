@@ -12,6 +12,9 @@ import {
   type Page,
   type PathValue,
   type SubscriptionEvent,
+  type RealtimeServerMessage,
+  type RealtimeClientMessage,
+  type components,
 } from "../../src/index.js";
 
 type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
@@ -140,4 +143,14 @@ export async function batches(basalt: BasaltClient<Database>): Promise<void> {
   await basalt.batch([{ op: "create", collection: "profiles", data: { title: "x" } }]);
   // @ts-expect-error: no such collection
   await basalt.batch([{ op: "delete", collection: "nosuch", id: "x" }]);
+}
+
+export function realtimeMessages(m: RealtimeServerMessage): void {
+  // The SDK's message types are the generated ones of the OpenAPI document.
+  assertType<Equal<RealtimeServerMessage, components["schemas"]["RealtimeServerMessage"]>>(m);
+  if (m.type === "checkpoint") assertType<Equal<typeof m.seq, number>>(m);
+  const ok: RealtimeClientMessage = { type: "subscribe", id: "s1", collection: "posts", resume_from: 3 };
+  // @ts-expect-error: not a message the server knows
+  const bad: RealtimeClientMessage = { type: "subscribe_all", id: "s1" };
+  assertType<true>(ok, bad);
 }
