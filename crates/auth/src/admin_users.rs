@@ -60,6 +60,24 @@ where
                 .empty(204, "Signed out everywhere"),
         )
         .route(
+            admin(Route::get("/v1/admin/users/{id}/sessions", list_sessions))
+                .summary("A user's live sessions, newest first")
+                .response::<crate::user_routes::SessionList>(200, "Sessions"),
+        )
+        .route(
+            admin(Route::delete(
+                "/v1/admin/users/{id}/sessions/{session_id}",
+                revoke_session,
+            ))
+            .summary("End one session of a user")
+            .empty(204, "Ended"),
+        )
+        .route(
+            admin(Route::delete("/v1/admin/users/{id}/mfa", reset_mfa))
+                .summary("Remove a user's MFA (a lost authenticator); signs them out everywhere")
+                .empty(204, "MFA removed"),
+        )
+        .route(
             admin(Route::get("/v1/admin/outbox", outbox))
                 // Mails carry sign-in tokens: not for viewers.
                 .role(basalt_core::caller::AdminRole::Developer)
@@ -312,7 +330,7 @@ async fn update(
         .map_err(users::email_taken)
         .and_then(users::changed_once)?;
     if reset_mfa {
-        crate::mfa::reset(&auth, &user.id).await?;
+        crate::mfa::reset(&auth, &user.id, None).await?;
         user.mfa_enabled = false;
         sign_out = true;
     }
@@ -352,8 +370,71 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn force_logout(State(auth): State<Auth>, Path(id): Path<String>) -> Result<StatusCode, Error> {
+async fn force_logout(
+    caller: AdminCaller,
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
     load(&auth, &id).await?;
+    sessions::revoke_all_recorded(
+        &auth,
+        &id,
+        Actor::of(&caller.0),
+        Change {
+            action: "user.logout",
+            target: &id,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_sessions(
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::user_routes::SessionList>, Error> {
+    load(&auth, &id).await?;
+    Ok(Json(crate::user_routes::SessionList {
+        sessions: sessions::list(&auth, &id, "").await?,
+    }))
+}
+
+async fn revoke_session(
+    caller: AdminCaller,
+    State(auth): State<Auth>,
+    Path((id, session_id)): Path<(String, String)>,
+) -> Result<StatusCode, Error> {
+    load(&auth, &id).await?;
+    let change = Change {
+        action: "user.session.revoke",
+        target: &id,
+        before: Some(serde_json::json!({ "session": session_id }).to_string()),
+        after: None,
+    };
+    if !sessions::revoke_recorded(&auth, &id, &session_id, Actor::of(&caller.0), change).await? {
+        return Err(Error::not_found("no such session"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reset_mfa(
+    caller: AdminCaller,
+    State(auth): State<Auth>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let record = load(&auth, &id).await?;
+    if !record.user.mfa_enabled && record.mfa_secret.is_none() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let change = Change {
+        action: "user.mfa.reset",
+        target: &id,
+        before: Some(serde_json::json!({ "mfa_enabled": record.user.mfa_enabled }).to_string()),
+        after: Some(serde_json::json!({ "mfa_enabled": false }).to_string()),
+    };
+    crate::mfa::reset(&auth, &id, Some((Actor::of(&caller.0), change))).await?;
     sessions::revoke_all(&auth, &id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,8 @@ pub struct Admin {
     #[schemars(with = "RoleName")]
     #[serde(serialize_with = "role_name")]
     pub role: AdminRole,
+    /// Whether signing in asks for a TOTP code.
+    pub mfa_enabled: bool,
     pub created_at: Timestamp,
 }
 
@@ -41,7 +43,7 @@ fn role_name<S: serde::Serializer>(role: &AdminRole, s: S) -> Result<S::Ok, S::E
     s.serialize_str(role.as_str())
 }
 
-const COLUMNS: &str = "id, email, role, created_at";
+const COLUMNS: &str = "id, email, role, created_at, mfa_enabled";
 
 fn from_row(r: &basalt_store::Row) -> Result<Admin, StoreError> {
     Ok(Admin {
@@ -49,6 +51,7 @@ fn from_row(r: &basalt_store::Row) -> Result<Admin, StoreError> {
         email: r.text(1)?,
         role: AdminRole::parse(&r.text(2)?).unwrap_or(AdminRole::Viewer),
         created_at: Timestamp::from_millis(r.int(3)?),
+        mfa_enabled: r.bool(4)?,
     })
 }
 
@@ -81,6 +84,7 @@ pub async fn create(
         id: basalt_core::id::new_id(),
         email: email.as_str().to_owned(),
         role,
+        mfa_enabled: false,
         created_at: now,
     };
     audit::execute(
@@ -292,7 +296,7 @@ pub async fn current(db: &Db, claims: &AdminClaims) -> Result<Option<Admin>, Err
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
-    if row.int(4)? != claims.ver {
+    if row.int(5)? != claims.ver {
         return Ok(None);
     }
     Ok(Some(from_row(&row)?))
@@ -300,23 +304,65 @@ pub async fn current(db: &Db, claims: &AdminClaims) -> Result<Option<Admin>, Err
 
 /// Checks credentials and issues an admin token. Unknown email and wrong
 /// password give the same answer after the same work.
-pub async fn login(auth: &Auth, email: &Email, password: Secret<String>) -> Result<AdminSession, Error> {
+/// An admin whose password checked out, with what signing in needs next.
+pub struct Verified {
+    pub admin: Admin,
+    version: i64,
+    /// The TOTP secret, when the admin has MFA on.
+    pub mfa_secret: Option<String>,
+}
+
+/// Checks an admin's email and password (in constant time whether or not
+/// the email exists).
+pub async fn verify_password(
+    auth: &Auth,
+    email: &Email,
+    password: Secret<String>,
+) -> Result<Verified, Error> {
     let row = auth
         .db()
         .fetch_optional(
-            &format!("SELECT {COLUMNS}, password_hash, token_version FROM admins WHERE email = $1"),
+            &format!(
+                "SELECT {COLUMNS}, password_hash, token_version, mfa_secret FROM admins WHERE email = $1"
+            ),
             &[email.as_str().into()],
         )
         .await?;
-    let (admin, hash, version) = match row {
-        Some(r) => (Some(from_row(&r)?), Some(r.text(4)?), r.int(5)?),
-        None => (None, None, 0),
+    let (found, hash) = match row {
+        Some(r) => (Some((from_row(&r)?, r.int(6)?, r.opt_text(7)?)), Some(r.text(5)?)),
+        None => (None, None),
     };
     let ok = auth.hasher().verify(password, hash).await?;
-    let admin = match admin {
-        Some(admin) if ok => admin,
-        _ => return Err(Error::unauthenticated("invalid email or password")),
-    };
+    match found {
+        Some((admin, version, secret)) if ok => Ok(Verified {
+            mfa_secret: secret.filter(|_| admin.mfa_enabled),
+            admin,
+            version,
+        }),
+        _ => Err(Error::unauthenticated("invalid email or password")),
+    }
+}
+
+/// The admin, as a fresh `verify_password` would find them (for the MFA step).
+pub async fn verified_by_email(db: &Db, email: &str) -> Result<Option<Verified>, Error> {
+    let row = db
+        .fetch_optional(
+            &format!("SELECT {COLUMNS}, token_version, mfa_secret FROM admins WHERE email = $1"),
+            &[email.into()],
+        )
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    let admin = from_row(&r)?;
+    Ok(Some(Verified {
+        version: r.int(5)?,
+        mfa_secret: r.opt_text(6)?.filter(|_| admin.mfa_enabled),
+        admin,
+    }))
+}
+
+/// An admin token for a verified admin.
+pub fn session(auth: &Auth, verified: Verified) -> Result<AdminSession, Error> {
+    let Verified { admin, version, .. } = verified;
     let ttl = auth.inner.admin_token_ttl;
     let (iat, exp) = lifetime(ttl);
     let claims = AdminClaims {
@@ -334,4 +380,26 @@ pub async fn login(auth: &Auth, email: &Email, password: Secret<String>) -> Resu
         expires_in: ttl.as_secs(),
         admin,
     })
+}
+
+/// Ends every token of an admin (bumps `token_version`).
+pub async fn sign_out(db: &Db, id: &str) -> Result<(), Error> {
+    db.execute(
+        "UPDATE admins SET token_version = token_version + 1, updated_at = $1 WHERE id = $2",
+        &[Timestamp::now().millis().into(), id.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The MFA state of one admin: (enabled, secret).
+pub async fn mfa_state(db: &Db, id: &str) -> Result<(bool, Option<String>), Error> {
+    let row = db
+        .fetch_optional(
+            "SELECT mfa_enabled, mfa_secret FROM admins WHERE id = $1",
+            &[id.into()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("no admin with this id"))?;
+    Ok((row.bool(0)?, row.opt_text(1)?))
 }

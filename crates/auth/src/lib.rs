@@ -2,6 +2,7 @@
 //! `Authenticate` implementation behind every request's `Caller`.
 #![forbid(unsafe_code)]
 
+pub mod admin_mfa;
 mod admin_users;
 pub mod admins;
 mod authenticator;
@@ -39,6 +40,7 @@ where
         .merge(mfa::api())
         .merge(oauth::api())
         .merge(admin_users::api())
+        .merge(admin_mfa::api())
 }
 
 /// The auth slice's state: what its routes and the authenticator share.

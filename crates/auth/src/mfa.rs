@@ -9,6 +9,7 @@ use basalt_core::extract::{ClientIp, Json};
 use basalt_core::rate_limit::RateLimiter;
 use basalt_core::{Caller, Error, Secret, Timestamp};
 use basalt_store::Param;
+use basalt_store::audit::{self, Actor, Change};
 use hmac::{Hmac, Mac};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,184 @@ fn code_hash(code: &str) -> [u8; 32] {
     Sha256::digest(normalised.as_bytes()).into()
 }
 
+/// Whose second factor: a user's or an admin's. The scheme is the same;
+/// each keeps its secret in its own table and its recovery codes in another.
+#[derive(Clone, Copy)]
+pub(crate) struct Holder {
+    table: &'static str,
+    codes: &'static str,
+    key: &'static str,
+}
+
+pub(crate) const USER: Holder = Holder {
+    table: "users",
+    codes: "mfa_recovery_codes",
+    key: "user_id",
+};
+pub(crate) const ADMIN: Holder = Holder {
+    table: "admins",
+    codes: "admin_mfa_recovery_codes",
+    key: "admin_id",
+};
+
+/// A new secret and recovery codes for `label`, stored for `id` (replacing
+/// an unconfirmed enrolment); MFA is on only once a code confirms it.
+pub(crate) async fn enrol(auth: &Auth, holder: Holder, id: &str, label: &str) -> Result<Enrolment, Error> {
+    let mut secret = [0u8; 20];
+    basalt_core::secret::fill_random(&mut secret);
+    let secret = base32(&secret);
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let hex = basalt_core::secret::random_hex(5);
+            format!("{}-{}", &hex[..5], &hex[5..])
+        })
+        .collect();
+    let Holder {
+        table,
+        codes: codes_table,
+        key,
+    } = holder;
+    let mut tx = auth.db().begin().await?;
+    tx.execute(
+        &format!("UPDATE {table} SET mfa_secret = $1, mfa_last_step = NULL, updated_at = $2 WHERE id = $3"),
+        &[(&secret).into(), Timestamp::now().millis().into(), id.into()],
+    )
+    .await?;
+    tx.execute(
+        &format!("DELETE FROM {codes_table} WHERE {key} = $1"),
+        &[id.into()],
+    )
+    .await?;
+    for code in &codes {
+        tx.execute(
+            &format!("INSERT INTO {codes_table} ({key}, code_hash) VALUES ($1, $2)"),
+            &[id.into(), Param::Bytes(&code_hash(code))],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let issuer = "Basalt";
+    let otpauth_url = format!(
+        "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
+        encode_component(issuer),
+        encode_component(label),
+        encode_component(issuer)
+    );
+    Ok(Enrolment {
+        secret,
+        otpauth_url,
+        recovery_codes: codes,
+    })
+}
+
+/// Checks a TOTP code and records its step so it cannot be replayed.
+async fn accept_totp(auth: &Auth, holder: Holder, id: &str, secret: &str, code: &str) -> Result<bool, Error> {
+    let key = base32_decode(secret).ok_or_else(|| Error::internal("a stored MFA secret is not base32"))?;
+    let Some(step) = matching_step(&key, code, Timestamp::now().seconds()) else {
+        return Ok(false);
+    };
+    let n = auth
+        .db()
+        .execute(
+            &format!(
+                "UPDATE {} SET mfa_last_step = $1 WHERE id = $2 AND (mfa_last_step IS NULL OR mfa_last_step < $1)",
+                holder.table
+            ),
+            &[step.into(), id.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Turns MFA on after a code for the enrolled `secret` checks out.
+/// With `audit`, the change is recorded in the same transaction.
+pub(crate) async fn confirm_enrolment(
+    auth: &Auth,
+    holder: Holder,
+    id: &str,
+    secret: &str,
+    code: &str,
+    audit: Option<(Actor<'_>, Change<'_>)>,
+) -> Result<(), Error> {
+    if !accept_totp(auth, holder, id, secret, code).await? {
+        return Err(Error::invalid_argument("the code is wrong or has expired"));
+    }
+    // Only the secret the code was checked against: a concurrent re-enrolment wins.
+    let sql = format!(
+        "UPDATE {} SET mfa_enabled = $1, updated_at = $2 WHERE id = $3 AND mfa_secret = $4",
+        holder.table
+    );
+    let params = [
+        true.into(),
+        Timestamp::now().millis().into(),
+        id.into(),
+        secret.into(),
+    ];
+    let enabled = match audit {
+        Some((actor, change)) => audit::execute(auth.db(), &sql, &params, actor, change).await?,
+        None => auth.db().execute(&sql, &params).await?,
+    };
+    if enabled != 1 {
+        return Err(Error::new(
+            basalt_core::Code::Aborted,
+            "MFA was enrolled again meanwhile; confirm the new secret",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `code` is a current TOTP code or an unused recovery code (which
+/// it then uses up).
+pub(crate) async fn check_code(
+    auth: &Auth,
+    holder: Holder,
+    id: &str,
+    secret: &str,
+    code: &str,
+) -> Result<bool, Error> {
+    Ok(accept_totp(auth, holder, id, secret, code).await?
+        || auth
+            .db()
+            .execute(
+                &format!(
+                    "DELETE FROM {} WHERE {} = $1 AND code_hash = $2",
+                    holder.codes, holder.key
+                ),
+                &[id.into(), Param::Bytes(&code_hash(code))],
+            )
+            .await?
+            == 1)
+}
+
+/// Removes a TOTP secret and its recovery codes; with `audit`, recorded in
+/// the same transaction.
+pub(crate) async fn remove(
+    auth: &Auth,
+    holder: Holder,
+    id: &str,
+    audit: Option<(Actor<'_>, Change<'_>)>,
+) -> Result<(), Error> {
+    let mut tx = auth.db().begin().await?;
+    if let Some((actor, change)) = audit {
+        audit::record(&mut tx, actor, change).await?;
+    }
+    tx.execute(
+        &format!(
+            "UPDATE {} SET mfa_enabled = $1, mfa_secret = NULL, mfa_last_step = NULL, updated_at = $2 WHERE id = $3",
+            holder.table
+        ),
+        &[false.into(), Timestamp::now().millis().into(), id.into()],
+    )
+    .await?;
+    tx.execute(
+        &format!("DELETE FROM {} WHERE {} = $1", holder.codes, holder.key),
+        &[id.into()],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub fn api<S>() -> Api<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -141,7 +320,7 @@ where
 }
 
 #[derive(Serialize, JsonSchema)]
-pub struct Enrolment {
+pub(crate) struct Enrolment {
     /// Base32, for manual entry into an authenticator app.
     secret: String,
     otpauth_url: String,
@@ -181,67 +360,8 @@ async fn enroll(caller: Caller, State(auth): State<Auth>) -> Result<Json<Enrolme
     if record.user.anonymous {
         return Err(Error::permission_denied("anonymous users cannot enable MFA"));
     }
-    let mut secret = [0u8; 20];
-    basalt_core::secret::fill_random(&mut secret);
-    let secret = base32(&secret);
-    let codes: Vec<String> = (0..RECOVERY_CODES)
-        .map(|_| {
-            let hex = basalt_core::secret::random_hex(5);
-            format!("{}-{}", &hex[..5], &hex[5..])
-        })
-        .collect();
-    let mut tx = auth.db().begin().await?;
-    tx.execute(
-        "UPDATE users SET mfa_secret = $1, mfa_last_step = NULL, updated_at = $2 WHERE id = $3",
-        &[
-            (&secret).into(),
-            Timestamp::now().millis().into(),
-            (&me.uid).into(),
-        ],
-    )
-    .await?;
-    tx.execute(
-        "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
-        &[(&me.uid).into()],
-    )
-    .await?;
-    for code in &codes {
-        tx.execute(
-            "INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)",
-            &[(&me.uid).into(), Param::Bytes(&code_hash(code))],
-        )
-        .await?;
-    }
-    tx.commit().await?;
     let label = record.user.email.unwrap_or_else(|| record.user.id.clone());
-    let issuer = "Basalt";
-    let otpauth_url = format!(
-        "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
-        encode_component(issuer),
-        encode_component(&label),
-        encode_component(issuer)
-    );
-    Ok(Json(Enrolment {
-        secret,
-        otpauth_url,
-        recovery_codes: codes,
-    }))
-}
-
-/// Checks a TOTP code for `user_id` and records its step so it cannot be replayed.
-async fn accept_totp(auth: &Auth, user_id: &str, secret: &str, code: &str) -> Result<bool, Error> {
-    let key = base32_decode(secret).ok_or_else(|| Error::internal("a stored MFA secret is not base32"))?;
-    let Some(step) = matching_step(&key, code, Timestamp::now().seconds()) else {
-        return Ok(false);
-    };
-    let n = auth
-        .db()
-        .execute(
-            "UPDATE users SET mfa_last_step = $1 WHERE id = $2 AND (mfa_last_step IS NULL OR mfa_last_step < $1)",
-            &[step.into(), user_id.into()],
-        )
-        .await?;
-    Ok(n == 1)
+    enrol(&auth, USER, &me.uid, &label).await.map(Json)
 }
 
 async fn confirm(
@@ -260,28 +380,7 @@ async fn confirm(
     let secret = record
         .mfa_secret
         .ok_or_else(|| Error::invalid_argument("start with POST /v1/auth/mfa/totp/enroll"))?;
-    if !accept_totp(&auth, &me.uid, &secret, &body.code).await? {
-        return Err(Error::invalid_argument("the code is wrong or has expired"));
-    }
-    // Only the secret the code was checked against: a concurrent re-enrolment wins.
-    let enabled = auth
-        .db()
-        .execute(
-            "UPDATE users SET mfa_enabled = $1, updated_at = $2 WHERE id = $3 AND mfa_secret = $4",
-            &[
-                true.into(),
-                Timestamp::now().millis().into(),
-                (&me.uid).into(),
-                (&secret).into(),
-            ],
-        )
-        .await?;
-    if enabled != 1 {
-        return Err(Error::new(
-            basalt_core::Code::Aborted,
-            "MFA was enrolled again meanwhile; confirm the new secret",
-        ));
-    }
+    confirm_enrolment(&auth, USER, &me.uid, &secret, &body.code, None).await?;
     let record = users::by_id(auth.db(), &me.uid)
         .await?
         .ok_or_else(|| Error::unauthenticated("no such user"))?;
@@ -295,28 +394,17 @@ async fn disable(caller: Caller, State(auth): State<Auth>) -> Result<Json<User>,
             "turning MFA off needs a session signed in with MFA (aal 2)",
         ));
     }
-    reset(&auth, &me.uid).await?;
+    reset(&auth, &me.uid, None).await?;
     let record = users::by_id(auth.db(), &me.uid)
         .await?
         .ok_or_else(|| Error::unauthenticated("no such user"))?;
     Ok(Json(record.user))
 }
 
-/// Removes a user's TOTP secret and recovery codes (the user or an admin).
-pub async fn reset(auth: &Auth, user_id: &str) -> Result<(), Error> {
-    let mut tx = auth.db().begin().await?;
-    tx.execute(
-        "UPDATE users SET mfa_enabled = $1, mfa_secret = NULL, mfa_last_step = NULL, updated_at = $2 WHERE id = $3",
-        &[false.into(), Timestamp::now().millis().into(), user_id.into()],
-    )
-    .await?;
-    tx.execute(
-        "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
-        &[user_id.into()],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+/// Removes a user's TOTP secret and recovery codes (the user, or an admin
+/// with `audit`).
+pub async fn reset(auth: &Auth, user_id: &str, audit: Option<(Actor<'_>, Change<'_>)>) -> Result<(), Error> {
+    remove(auth, USER, user_id, audit).await
 }
 
 async fn verify(
@@ -342,17 +430,7 @@ async fn verify(
         .ok_or_else(|| Error::unauthenticated("no such user"))?;
     let code = body.code.expose();
     let ok = match &record.mfa_secret {
-        Some(secret) if record.user.mfa_enabled => {
-            accept_totp(&auth, &user_id, secret, code).await?
-                || auth
-                    .db()
-                    .execute(
-                        "DELETE FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2",
-                        &[(&user_id).into(), Param::Bytes(&code_hash(code))],
-                    )
-                    .await?
-                    == 1
-        }
+        Some(secret) if record.user.mfa_enabled => check_code(&auth, USER, &user_id, secret, code).await?,
         _ => false,
     };
     if !ok {

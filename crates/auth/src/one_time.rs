@@ -12,6 +12,8 @@ pub enum Kind {
     Reset,
     Magic,
     Mfa,
+    /// An admin's second sign-in step (the token names the admin's email).
+    AdminMfa,
 }
 
 impl Kind {
@@ -21,6 +23,7 @@ impl Kind {
             Kind::Reset => "reset",
             Kind::Magic => "magic",
             Kind::Mfa => "mfa",
+            Kind::AdminMfa => "admin_mfa",
         }
     }
 
@@ -30,7 +33,7 @@ impl Kind {
             Kind::Verify => 24 * 3600 * 1000,
             Kind::Reset => 3600 * 1000,
             Kind::Magic => 15 * 60 * 1000,
-            Kind::Mfa => 5 * 60 * 1000,
+            Kind::Mfa | Kind::AdminMfa => 5 * 60 * 1000,
         }
     }
 }

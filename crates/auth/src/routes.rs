@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Auth;
-use crate::admins::{self, Admin, AdminChange, AdminSession, RoleName};
+use crate::admins::{self, Admin, AdminChange, RoleName};
 use crate::email::Email;
 use crate::service_keys::{self, NewServiceKey, ServiceKey};
 use basalt_core::rate_limit::RateLimiter;
@@ -30,7 +30,10 @@ where
                 .summary("Sign in as an admin")
                 .access(Access::Public)
                 .body::<LoginRequest>()
-                .response::<AdminSession>(200, "An admin token"),
+                .response::<crate::admin_mfa::AdminLogin>(
+                    200,
+                    "An admin token, or `{mfa_required: true, mfa_token}` when the admin has MFA on",
+                ),
         )
         .route(
             Route::get("/v1/admin/keys", list_keys)
@@ -118,7 +121,7 @@ async fn admin_login(
     State(auth): State<Auth>,
     ClientIp(ip): ClientIp,
     Json(body): Json<LoginRequest>,
-) -> Result<Json<AdminSession>, Error> {
+) -> Result<Json<crate::admin_mfa::AdminLogin>, Error> {
     let email = Email::parse(&body.email)?;
     auth.inner
         .login_limiter
@@ -126,11 +129,14 @@ async fn admin_login(
     auth.inner
         .login_limiter
         .check(&format!("admin-login:email:{}", email.as_str()))?;
-    let session = admins::login(&auth, &email, body.password).await;
-    if session.is_err() {
-        tracing::info!(%ip, "admin login refused");
-    }
-    session.map(Json)
+    let verified = match admins::verify_password(&auth, &email, body.password).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(%ip, "admin login refused");
+            return Err(e);
+        }
+    };
+    crate::admin_mfa::after_password(&auth, verified).await.map(Json)
 }
 
 #[derive(Serialize, JsonSchema)]

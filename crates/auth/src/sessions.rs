@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use basalt_core::{Error, Timestamp};
 use basalt_store::Param;
+use basalt_store::audit::{self, Actor, Change};
 use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -61,8 +62,15 @@ fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
+/// A refresh failure with its machine-readable `details.reason`:
+/// `invalid`, `ended`, `already_used` (a concurrent refresh won; adopt its
+/// session) or `reused` (the session was revoked as a precaution).
+fn refusal(reason: &str, message: &'static str) -> Error {
+    Error::unauthenticated(message).with_details(serde_json::json!({ "reason": reason }))
+}
+
 fn invalid() -> Error {
-    Error::unauthenticated("invalid refresh token")
+    refusal("invalid", "invalid refresh token")
 }
 
 /// Signs an access token for `user` in session `sid`.
@@ -162,13 +170,13 @@ pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Erro
         return Err(invalid());
     }
     if row.opt_int(3)?.is_some() {
-        return Err(Error::unauthenticated("this session has ended"));
+        return Err(refusal("ended", "this session has ended"));
     }
     let current = row.int(2)?;
     if counter < current {
         let replaced_at = row.opt_int(5)?;
         if counter == current - 1 && replaced_at.is_some_and(|at| now - at < REUSE_GRACE_MS) {
-            return Err(Error::unauthenticated("refresh token already used"));
+            return Err(refusal("already_used", "refresh token already used"));
         }
         tx.execute(
             "UPDATE sessions SET revoked_at = $1 WHERE id = $2",
@@ -178,9 +186,7 @@ pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Erro
         tx.commit().await?;
         auth.inner.active_sessions.forget(sid);
         tracing::warn!(session = sid, "refresh token reused: session revoked");
-        return Err(Error::unauthenticated(
-            "refresh token reused: the session is revoked",
-        ));
+        return Err(refusal("reused", "refresh token reused: the session is revoked"));
     }
     let user_id = row.text(0)?;
     let aal = u8::try_from(row.int(1)?).unwrap_or(1);
@@ -193,7 +199,7 @@ pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Erro
     .await
     .map_err(|e| match e {
         // A concurrent refresh with the same token got there first.
-        basalt_store::StoreError::UniqueViolation => Error::unauthenticated("refresh token already used"),
+        basalt_store::StoreError::UniqueViolation => refusal("already_used", "refresh token already used"),
         e => e.into(),
     })?;
     // Reuse is detected for the last KEPT_TOKENS tokens; older ones are simply invalid.
@@ -209,11 +215,12 @@ pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Erro
         )
         .await?;
     if moved != 1 {
-        return Err(Error::unauthenticated("refresh token already used"));
+        return Err(refusal("already_used", "refresh token already used"));
     }
     let record = users::by_id_tx(&mut tx, &user_id).await?.ok_or_else(invalid)?;
     if record.user.disabled {
-        return Err(Error::permission_denied("this account is disabled"));
+        return Err(Error::permission_denied("this account is disabled")
+            .with_details(serde_json::json!({"reason": "disabled"})));
     }
     tx.commit().await?;
     let (access_token, expires_in) = access_token(auth, &record.user, sid, aal)?;
@@ -228,31 +235,85 @@ pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Erro
 
 /// Ends one session of `user_id`; false when there was no such live session.
 pub async fn revoke(auth: &Auth, user_id: &str, sid: &str) -> Result<bool, Error> {
-    let n = auth
-        .db()
-        .execute(
-            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-            &[Timestamp::now().millis().into(), sid.into(), user_id.into()],
-        )
-        .await?;
+    revoke_with(auth, user_id, sid, None).await
+}
+
+/// [`revoke`], recorded in the audit log in the same transaction.
+pub async fn revoke_recorded(
+    auth: &Auth,
+    user_id: &str,
+    sid: &str,
+    actor: Actor<'_>,
+    change: Change<'_>,
+) -> Result<bool, Error> {
+    revoke_with(auth, user_id, sid, Some((actor, change))).await
+}
+
+async fn revoke_with(
+    auth: &Auth,
+    user_id: &str,
+    sid: &str,
+    audit: Option<(Actor<'_>, Change<'_>)>,
+) -> Result<bool, Error> {
+    let n = write(
+        auth,
+        "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        &[Timestamp::now().millis().into(), sid.into(), user_id.into()],
+        audit,
+    )
+    .await?;
     auth.inner.active_sessions.forget(sid);
     Ok(n == 1)
 }
 
 /// Ends every session of `user_id` except `keep`.
 pub async fn revoke_all(auth: &Auth, user_id: &str, keep: Option<&str>) -> Result<(), Error> {
-    auth.db()
-        .execute(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
-            &[
-                Timestamp::now().millis().into(),
-                user_id.into(),
-                keep.unwrap_or("").into(),
-            ],
-        )
-        .await?;
+    revoke_all_with(auth, user_id, keep, None).await
+}
+
+/// Ends every session of `user_id`, recorded in the audit log in the same
+/// transaction (nothing is recorded when there was no session).
+pub async fn revoke_all_recorded(
+    auth: &Auth,
+    user_id: &str,
+    actor: Actor<'_>,
+    change: Change<'_>,
+) -> Result<(), Error> {
+    revoke_all_with(auth, user_id, None, Some((actor, change))).await
+}
+
+async fn revoke_all_with(
+    auth: &Auth,
+    user_id: &str,
+    keep: Option<&str>,
+    audit: Option<(Actor<'_>, Change<'_>)>,
+) -> Result<(), Error> {
+    write(
+        auth,
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
+        &[
+            Timestamp::now().millis().into(),
+            user_id.into(),
+            keep.unwrap_or("").into(),
+        ],
+        audit,
+    )
+    .await?;
     auth.inner.active_sessions.forget_user(user_id);
     Ok(())
+}
+
+/// One write, with its audit record in the same transaction when given.
+async fn write(
+    auth: &Auth,
+    sql: &str,
+    params: &[Param<'_>],
+    audit: Option<(Actor<'_>, Change<'_>)>,
+) -> Result<u64, Error> {
+    Ok(match audit {
+        Some((actor, change)) => audit::execute(auth.db(), sql, params, actor, change).await?,
+        None => auth.db().execute(sql, params).await?,
+    })
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -190,7 +190,7 @@ pub struct MagicLinkRequest {
 
 #[derive(Serialize, JsonSchema)]
 pub struct SessionList {
-    sessions: Vec<SessionInfo>,
+    pub(crate) sessions: Vec<SessionInfo>,
 }
 
 /// How recent a sign-in must be to change the email of a passwordless account.

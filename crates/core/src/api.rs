@@ -77,6 +77,8 @@ pub struct Route<S> {
     role: Option<AdminRole>,
     /// A POST that only reads (a query, a count, the playground).
     read_only: bool,
+    /// A WebSocket's messages: (client → server, server → client).
+    messages: Option<(SchemaFn, SchemaFn)>,
 }
 
 macro_rules! constructor {
@@ -115,7 +117,15 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
             responses: Vec::new(),
             role: None,
             read_only: false,
+            messages: None,
         }
+    }
+
+    /// The messages of a WebSocket route, published as component schemas
+    /// and named by the operation's `x-basalt-messages`.
+    pub fn messages<C: JsonSchema, R: JsonSchema>(mut self) -> Self {
+        self.messages = Some((reference::<C>, reference::<R>));
+        self
     }
 
     /// The least admin role that may call this route, when it is not the
@@ -293,6 +303,12 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
                 op.insert(
                     "requestBody".into(),
                     json!({"required": true, "content": content(body, &mut g)}),
+                );
+            }
+            if let Some((client, server)) = route.messages {
+                op.insert(
+                    "x-basalt-messages".into(),
+                    json!({"client": client(&mut g), "server": server(&mut g)}),
                 );
             }
             let mut responses = Map::new();

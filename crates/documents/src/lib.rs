@@ -127,6 +127,11 @@ impl Documents {
         Ok(documents)
     }
 
+    /// How long committed changes stay in the feed for resuming subscribers.
+    pub fn change_retention(&self) -> std::time::Duration {
+        self.inner.settings.change_retention
+    }
+
     pub fn db(&self) -> &Db {
         &self.inner.db
     }
@@ -141,7 +146,12 @@ impl Documents {
         let cutoff = Timestamp::now().millis() - self.inner.settings.change_retention.as_millis() as i64;
         Ok(self
             .db()
-            .execute("DELETE FROM changes WHERE committed_at < $1", &[cutoff.into()])
+            // The newest change stays, so the feed's position survives a quiet
+            // spell: a subscriber that saw it (or a checkpoint) can still resume.
+            .execute(
+                "DELETE FROM changes WHERE committed_at < $1 AND seq < (SELECT MAX(seq) FROM changes)",
+                &[cutoff.into()],
+            )
             .await?)
     }
 

@@ -14,6 +14,9 @@ use crate::collections::RuleOp;
 use crate::document::{self, Document};
 use crate::filter::{DocumentView, Filter};
 use crate::order::OrderBy;
+
+/// The collection name of a subscription to every collection (admins only).
+pub const ALL_COLLECTIONS: &str = "*";
 use crate::sql::{compile, param};
 use crate::writer::Change;
 
@@ -84,8 +87,18 @@ fn change_of(r: &Row) -> Result<Change, Error> {
 }
 
 impl Documents {
-    /// Checks a collection exists (and that the caller could ever read it).
+    /// Checks a collection exists (and that the caller could ever read it);
+    /// every collection ([`ALL_COLLECTIONS`]) only privileged callers may watch.
     pub async fn check_subscribable(&self, collection: &str, caller: &Caller) -> Result<(), Error> {
+        if collection == ALL_COLLECTIONS {
+            return if caller.is_privileged() {
+                Ok(())
+            } else {
+                Err(Error::permission_denied(
+                    "only admins and service keys may watch every collection",
+                ))
+            };
+        }
         let c = self.collection(collection).await?;
         if !caller.is_privileged() && c.rule(RuleOp::Read).is_none() {
             return Err(crate::denied(&c, RuleOp::Read));

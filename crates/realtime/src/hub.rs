@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use basalt_core::Caller;
-use basalt_documents::live::{Parsed, ReadCheck};
+use basalt_documents::live::{ALL_COLLECTIONS, Parsed, ReadCheck};
 use basalt_documents::{Change, Documents, Filter};
 use rhai::Dynamic;
 
@@ -36,6 +36,8 @@ struct Index {
     collections: HashMap<String, Vec<Arc<Subscription>>>,
     /// One-document subscriptions, by (collection, id).
     documents: HashMap<(String, String), Vec<Arc<Subscription>>>,
+    /// Subscriptions to every collection (admins' inspectors).
+    all: Vec<Arc<Subscription>>,
 }
 
 #[derive(Default)]
@@ -47,6 +49,7 @@ impl Hub {
     pub fn add(&self, sub: Arc<Subscription>) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         match &sub.doc_id {
+            None if sub.collection == ALL_COLLECTIONS => index.all.push(sub),
             Some(id) => index
                 .documents
                 .entry((sub.collection.clone(), id.clone()))
@@ -64,6 +67,7 @@ impl Hub {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         // Only the one list it is in, dropped once empty (not a sweep of every list).
         match &sub.doc_id {
+            None if sub.collection == ALL_COLLECTIONS => index.all.retain(|s| !Arc::ptr_eq(s, sub)),
             Some(id) => {
                 let key = (sub.collection.clone(), id.clone());
                 if let Some(list) = index.documents.get_mut(&key) {
@@ -88,6 +92,7 @@ impl Hub {
     fn candidates(&self, collection: &str, id: &str) -> Vec<Arc<Subscription>> {
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<Arc<Subscription>> = index.collections.get(collection).cloned().unwrap_or_default();
+        out.extend(index.all.iter().cloned());
         if let Some(list) = index.documents.get(&(collection.to_owned(), id.to_owned())) {
             out.extend(list.iter().cloned());
         }
@@ -98,6 +103,33 @@ impl Hub {
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
         index.collections.values().map(Vec::len).sum::<usize>()
             + index.documents.values().map(Vec::len).sum::<usize>()
+            + index.all.len()
+    }
+
+    /// Tells every live subscription that the feed has been delivered up to
+    /// `seq` (`checkpoint`), so a subscription that saw nothing of late can
+    /// still resume after the changes it skipped are swept. Called by the
+    /// feed's tailer between publishes, so every change up to `seq` is queued.
+    pub fn checkpoint(&self, seq: i64) {
+        let subs: Vec<Arc<Subscription>> = {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            index
+                .collections
+                .values()
+                .chain(index.documents.values())
+                .flatten()
+                .chain(index.all.iter())
+                .cloned()
+                .collect()
+        };
+        for sub in subs {
+            let at = match &*sub.state.lock().unwrap_or_else(|e| e.into_inner()) {
+                State::Live { after } => seq.max(*after),
+                State::Pending(_) => continue,
+            };
+            sub.conn
+                .send(serde_json::json!({"type": "checkpoint", "id": sub.id, "seq": at}).to_string());
+        }
     }
 
     /// Delivers one committed change to every subscription it concerns.

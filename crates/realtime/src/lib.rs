@@ -9,6 +9,7 @@
 
 mod channels;
 mod hub;
+mod messages;
 mod socket;
 
 use std::fmt::Write as _;
@@ -122,6 +123,7 @@ impl Realtime {
             rt.documents.changes(),
             listener,
             start,
+            checkpoint_interval(rt.documents.change_retention()),
         ));
         if let Some(mut peers) = peers {
             let inner = Arc::downgrade(&rt.inner);
@@ -222,7 +224,10 @@ async fn tail(
     mut local: tokio::sync::broadcast::Receiver<Arc<basalt_documents::Change>>,
     mut listener: Option<basalt_store::Listener>,
     mut last: i64,
+    checkpoint_every: Duration,
 ) {
+    let mut checkpointed = last;
+    let mut next_checkpoint = tokio::time::Instant::now() + checkpoint_every;
     loop {
         let notified = async {
             match &mut listener {
@@ -245,7 +250,7 @@ async fn tail(
                 }
             }
             () = notified => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep_until(next_checkpoint.min(tokio::time::Instant::now() + Duration::from_secs(1))) => {}
         }
         let Some(inner) = inner.upgrade() else { return };
         let rt = Realtime { inner };
@@ -265,8 +270,26 @@ async fn tail(
                 break;
             }
         }
+        // Between publishes, so every change up to `last` is already queued.
+        if tokio::time::Instant::now() >= next_checkpoint {
+            if last != checkpointed {
+                rt.hub.checkpoint(last);
+                checkpointed = last;
+            }
+            next_checkpoint = tokio::time::Instant::now() + checkpoint_every;
+        }
     }
 }
+
+/// How often live subscriptions hear the feed's position: every 30 s, and
+/// at least four times per change retention so a quiet subscription's
+/// position is never swept before it hears a newer one.
+pub fn checkpoint_interval(retention: Duration) -> Duration {
+    (retention / 4).clamp(Duration::from_millis(250), CHECKPOINT_EVERY)
+}
+
+/// The longest time between two checkpoints.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize, JsonSchema)]
 pub struct Handshake {
@@ -287,6 +310,7 @@ where
                 .summary("The realtime WebSocket (see docs/realtime.md for the protocol)")
                 .access(Access::Caller)
                 .query::<Handshake>()
+                .messages::<socket::ClientMessage, messages::ServerMessage>()
                 .raw_response(101, "application/json", "Switching to the WebSocket protocol"),
         )
         .merge(channels::api())

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use basalt_core::{Caller, Error};
 use basalt_documents::Filter;
-use basalt_documents::live::MAX_REPLAY;
+use basalt_documents::live::{ALL_COLLECTIONS, MAX_REPLAY};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
@@ -98,25 +98,36 @@ impl Reader {
     }
 }
 
-#[derive(Deserialize)]
+/// A message from the client on `/v1/realtime`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "RealtimeClientMessage")]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum ClientMessage {
+pub(crate) enum ClientMessage {
+    /// A new access token for this socket (after a refresh).
     Auth {
         token: String,
     },
+    /// Watch one document (`doc_id`) or a collection's documents matching
+    /// `where`; `*` watches every collection (admins and service keys only).
     Subscribe {
+        /// The client's name for it, 1 to 128 characters.
         id: String,
         collection: String,
         doc_id: Option<String>,
+        /// A query filter, as in `POST /v1/db/{collection}/query`.
         #[serde(rename = "where")]
         filter: Option<Value>,
+        /// Start with the matching documents.
         #[serde(default)]
         snapshot: bool,
+        /// Replay the changes after this `seq` (from a change, `subscribed`
+        /// or a `checkpoint`); answered `resync_required` when they are gone.
         resume_from: Option<i64>,
     },
     Unsubscribe {
         id: String,
     },
+    /// Join a broadcast channel with an optional presence state.
     Join {
         channel: String,
         presence: Option<Value>,
@@ -466,6 +477,11 @@ impl Session {
         let documents = &self.rt.documents;
         let caller = self.conn.caller();
         documents.check_subscribable(&collection, &caller).await?;
+        if collection == ALL_COLLECTIONS && (doc_id.is_some() || snapshot) {
+            return Err(Error::invalid_argument(
+                "a subscription to every collection takes neither doc_id nor snapshot",
+            ));
+        }
         if let Some(d) = &doc_id {
             basalt_documents::live::check_id(d)?;
         }
@@ -510,9 +526,9 @@ impl Session {
         caller: &Caller,
     ) -> Result<(), Error> {
         let documents = &self.rt.documents;
-        let subscribed = json!({"type": "subscribed", "id": sub.id}).to_string();
+        let subscribed = |seq: i64| json!({"type": "subscribed", "id": sub.id, "seq": seq}).to_string();
         let start = if let Some(from) = resume_from {
-            self.conn.send_wait(subscribed).await;
+            self.conn.send_wait(subscribed(from)).await;
             // Replay what was missed, then go on from there.
             let mut at = from;
             loop {
@@ -521,8 +537,8 @@ impl Session {
                     break;
                 };
                 for c in &missed {
-                    let concerns =
-                        c.collection == sub.collection && sub.doc_id.as_ref().is_none_or(|d| *d == c.id);
+                    let concerns = (c.collection == sub.collection || sub.collection == ALL_COLLECTIONS)
+                        && sub.doc_id.as_ref().is_none_or(|d| *d == c.id);
                     if concerns
                         && let Some(m) = deliver(documents, sub, c, &Event::of(documents, c).await).await
                     {
@@ -545,7 +561,7 @@ impl Session {
                     self.conn.ip,
                 )
                 .await?;
-            self.conn.send_wait(subscribed).await;
+            self.conn.send_wait(subscribed(seq)).await;
             let docs: Vec<Value> = docs
                 .iter()
                 .filter_map(|d| d.to_json(&sub.collection).ok())
@@ -560,7 +576,7 @@ impl Session {
         } else {
             // Read before `subscribed` goes out: every change after that message is newer.
             let seq = documents.last_seq().await?;
-            self.conn.send_wait(subscribed).await;
+            self.conn.send_wait(subscribed(seq)).await;
             seq
         };
         // Live from `start`: what waited and is newer goes out first, in

@@ -11,6 +11,7 @@
 
 mod context;
 mod engine;
+pub mod explain;
 mod playground;
 
 pub use context::{RuleContext, auth_value, doc_value, doc_value_from_text, json_value, request_value};

@@ -65,6 +65,9 @@ pub struct EvaluateRequest {
     /// Storage rules: `{bucket, path, size, content_type, metadata}`.
     #[serde(default)]
     object: Value,
+    /// Also evaluate each condition of the rule on its own (`explain`).
+    #[serde(default)]
+    explain: bool,
 }
 
 #[derive(Deserialize, JsonSchema, Default)]
@@ -83,6 +86,28 @@ pub struct EvaluateResponse {
     error: Option<String>,
     /// Rhai operations the evaluation used.
     operations: u64,
+    /// With `explain`: each operand of the rule's `&&`, `||` and `!`, in the
+    /// order they start (an operand before the operands inside it); empty
+    /// when the rule is one condition or more than one expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Vec<Explained>>,
+}
+
+/// One condition of a rule and what it evaluated to on its own.
+#[derive(Serialize, JsonSchema, Debug)]
+pub struct Explained {
+    /// The condition's text.
+    expr: String,
+    /// 1-based position of its start in the rule.
+    line: usize,
+    column: usize,
+    /// 0 for an operand of the outermost operator, 1 inside that, …
+    depth: usize,
+    /// Its value; null when it failed (see `error`).
+    value: Option<bool>,
+    /// Why it has no value: an error, a budget, or a value that is not a bool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 fn request_operation(operation: &str) -> &str {
@@ -113,6 +138,7 @@ async fn evaluate(
                             "collection `{collection}` has no `{operation}` rule; a missing rule denies"
                         )),
                         operations: 0,
+                        explain: body.explain.then(Vec::new),
                     }));
                 }
             }
@@ -142,9 +168,43 @@ async fn evaluate(
         ctx = ctx.with_collection(collection);
     }
     let decision = rules.engine.evaluate(&rule, &ctx, rules.documents.as_ref()).await;
+    let explain = if body.explain {
+        Some(explain(&rules, rule.source(), &ctx).await)
+    } else {
+        None
+    };
     Ok(Json(EvaluateResponse {
         allowed: decision.allowed,
         error: decision.error,
         operations: decision.operations,
+        explain,
     }))
+}
+
+/// Each condition of `source`, evaluated on its own in `ctx`.
+async fn explain(rules: &Rules, source: &str, ctx: &RuleContext) -> Vec<Explained> {
+    let mut out = Vec::new();
+    for c in crate::explain::conditions(source) {
+        let expr = &source[c.start..c.end];
+        let (line, column) = crate::explain::position(source, c.start);
+        let (value, error) = match rules.engine.compile(expr) {
+            Ok(rule) => {
+                let d = rules.engine.evaluate(&rule, ctx, rules.documents.as_ref()).await;
+                match d.error {
+                    None => (Some(d.allowed), None),
+                    Some(e) => (None, Some(e)),
+                }
+            }
+            Err(e) => (None, Some(format!("does not compile on its own: {}", e.message))),
+        };
+        out.push(Explained {
+            expr: expr.to_owned(),
+            line,
+            column,
+            depth: c.depth,
+            value,
+            error,
+        });
+    }
+    out
 }

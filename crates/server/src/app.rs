@@ -95,6 +95,7 @@ impl FromRef<AppState> for Db {
 pub fn api() -> Api<AppState> {
     Api::new()
         .merge(crate::ops::api())
+        .merge(crate::settings::api())
         .merge(basalt_auth::api())
         .merge(basalt_rules::api())
         .merge(basalt_documents::api())

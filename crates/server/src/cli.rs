@@ -77,6 +77,14 @@ enum AdminCommand {
         #[command(flatten)]
         config: StoreArgs,
     },
+    /// Turn off an admin's two-factor sign-in (a lost authenticator) and sign them out
+    ResetMfa {
+        /// The admin's email address
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        config: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +197,26 @@ async fn dispatch(command: Command) -> Result<(), String> {
                 .map_err(|e| e.message().to_owned())?;
             println!(
                 "password of {} changed; their existing tokens no longer work",
+                email.as_str()
+            );
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::ResetMfa { email, config },
+        } => {
+            let (auth, _) = auth(&config).await?;
+            let email = Email::parse(&email).map_err(|e| e.message().to_owned())?;
+            let admin = admins::list(auth.db())
+                .await
+                .map_err(|e| e.message().to_owned())?
+                .into_iter()
+                .find(|a| a.email == email.as_str())
+                .ok_or_else(|| format!("no admin with the email {}", email.as_str()))?;
+            basalt_auth::admin_mfa::remove_from(&auth, &admin, Actor::CLI)
+                .await
+                .map_err(|e| e.message().to_owned())?;
+            println!(
+                "two-factor sign-in of {} is off; their existing tokens no longer work",
                 email.as_str()
             );
             Ok(())

@@ -10,6 +10,7 @@ mod dashboard;
 mod logging;
 mod middleware;
 mod ops;
+mod settings;
 
 pub use app::{App, AppState, api, openapi};
 pub use middleware::with_middleware;

@@ -121,6 +121,15 @@ fn admin_and_key_commands(store: &[&str]) {
     ]);
     assert_eq!(o.status.code(), Some(1));
 
+    // Two-factor sign-in off from the server, for an owner who lost the
+    // authenticator and the recovery codes.
+    let o = with(&["admin", "reset-mfa", "--email", "ops@example.com"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("two-factor sign-in of ops@example.com is off"));
+    let o = with(&["admin", "reset-mfa", "--email", "ghost@example.com"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no admin with the email"), "{}", stderr(&o));
+
     let o = with(&["keys", "create", "--name", "ci deploys"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let key = stdout(&o).trim().to_owned();

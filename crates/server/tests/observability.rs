@@ -45,6 +45,13 @@ fn expected_role(method: &str, path: &str) -> AdminRole {
         "/v1/admin/keys/{id}",
         "/v1/admin/admins",
         "/v1/admin/admins/{id}",
+        "/v1/admin/admins/{id}/mfa",
+    ];
+    // Every admin may secure their own account.
+    let own_mfa = [
+        "/v1/admin/mfa/totp/enroll",
+        "/v1/admin/mfa/totp/confirm",
+        "/v1/admin/mfa/totp",
     ];
     let reads_by_post = [
         "/v1/db/{collection}/query",
@@ -54,6 +61,8 @@ fn expected_role(method: &str, path: &str) -> AdminRole {
     ];
     if owner_only.contains(&path) {
         AdminRole::Owner
+    } else if own_mfa.contains(&path) {
+        AdminRole::Viewer
     } else if path == "/v1/admin/outbox" {
         // Mails carry sign-in tokens.
         AdminRole::Developer

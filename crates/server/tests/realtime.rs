@@ -90,7 +90,8 @@ on_both_backends!(
     snapshot_then_changes_without_gap_or_duplicate,
     presence_and_broadcast,
     resume_after_a_disconnect,
-    slow_consumers_are_dropped
+    slow_consumers_are_dropped,
+    admins_watch_every_collection,
 );
 
 async fn pings_auth_and_garbage(s: &TestServer) {
@@ -144,7 +145,10 @@ async fn pings_auth_and_garbage(s: &TestServer) {
     assert_eq!(ws.recv().await["code"], "invalid_argument");
     ws.send(json!({"type": "subscribe", "id": "s3", "collection": "notes"}))
         .await;
-    assert_eq!(ws.recv().await, json!({"type": "subscribed", "id": "s3"}));
+    assert_eq!(
+        ws.recv().await,
+        json!({"type": "subscribed", "id": "s3", "seq": 0})
+    );
     ws.send(json!({"type": "subscribe", "id": "s3", "collection": "notes"}))
         .await;
     assert_eq!(ws.recv().await["code"], "already_exists");
@@ -170,7 +174,10 @@ async fn live_queries_follow_rules_and_filters(s: &TestServer) {
         json!({"type": "subscribe", "id": "mine", "collection": "notes", "where": [["pinned", "==", true]]}),
     )
     .await;
-    assert_eq!(a.recv().await, json!({"type": "subscribed", "id": "mine"}));
+    assert_eq!(
+        a.recv().await,
+        json!({"type": "subscribed", "id": "mine", "seq": 0})
+    );
     let mut one = Ws::connect(s, Some(&ta)).await;
     one.send(json!({"type": "subscribe", "id": "doc", "collection": "notes", "doc_id": "n1"}))
         .await;
@@ -720,4 +727,150 @@ async fn a_signed_out_session_stops_acting_for_its_user() {
         .expect(201, None);
     ws.quiet().await;
     s.stop().await;
+}
+
+/// A subscription that saw nothing for longer than the change retention
+/// still resumes, from the position its checkpoints gave it.
+async fn quiet_subscriptions_resume_from_checkpoints(backend: Backend) {
+    let Some(s) = TestServer::start_with(backend, |c| c.change_retention = Duration::from_secs(2)).await
+    else {
+        return;
+    };
+    let admin = s.admin_token().await;
+    for name in ["quiet", "busy"] {
+        s.post("/v1/db/collections", Some(&admin), json!({"name": name}))
+            .await
+            .expect(201, None);
+    }
+    s.post("/v1/db/busy", Some(&admin), json!({"id": "b0", "data": {}}))
+        .await
+        .expect(201, None);
+    let mut ws = Ws::connect(&s, Some(&admin)).await;
+    ws.send(json!({"type": "subscribe", "id": "q", "collection": "quiet"}))
+        .await;
+    let subscribed = ws.recv().await;
+    assert_eq!(subscribed["type"], "subscribed");
+    let start = subscribed["seq"].as_i64().expect("subscribed carries seq");
+    assert_eq!(start, s.state.documents.last_seq().await.unwrap());
+    for i in 1..=3 {
+        s.post(
+            "/v1/db/busy",
+            Some(&admin),
+            json!({"id": format!("b{i}"), "data": {}}),
+        )
+        .await
+        .expect(201, None);
+    }
+    // Checkpoints (every 500 ms here) carry the feed on past the busy writes.
+    let mut at = start;
+    while at < start + 3 {
+        let m = ws.recv().await;
+        assert_eq!(m["type"], "checkpoint", "{m}");
+        assert_eq!(m["id"], "q");
+        let seq = m["seq"].as_i64().unwrap();
+        assert!(seq >= at, "checkpoints never go back");
+        at = seq;
+    }
+    assert_eq!(at, start + 3);
+    drop(ws);
+    // Past the retention the busy changes are swept, all but the newest.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    s.state.documents.sweep_feed().await.unwrap();
+    s.post("/v1/db/quiet", Some(&admin), json!({"id": "q1", "data": {}}))
+        .await
+        .expect(201, None);
+    let mut ws = Ws::connect(&s, Some(&admin)).await;
+    // The position from before the busy writes is gone …
+    ws.send(json!({"type": "subscribe", "id": "old", "collection": "quiet", "resume_from": start}))
+        .await;
+    let gone = ws.recv().await;
+    assert_eq!(gone["code"], "resync_required", "{gone}");
+    // … the checkpoint's is not: exactly the missed change follows.
+    ws.send(json!({"type": "subscribe", "id": "q", "collection": "quiet", "resume_from": at}))
+        .await;
+    assert_eq!(
+        ws.recv().await,
+        json!({"type": "subscribed", "id": "q", "seq": at})
+    );
+    let change = ws.recv().await;
+    assert_eq!(change["document"]["id"], "q1");
+    assert_eq!(change["seq"], at + 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_subscriptions_resume_from_checkpoints_sqlite() {
+    quiet_subscriptions_resume_from_checkpoints(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_subscriptions_resume_from_checkpoints_postgres() {
+    quiet_subscriptions_resume_from_checkpoints(Backend::Postgres).await;
+}
+
+/// Admins watch every collection at once (the dashboard's inspector).
+async fn admins_watch_every_collection(s: &TestServer) {
+    let admin = s.admin_token().await;
+    for name in ["one", "two"] {
+        s.post(
+            "/v1/db/collections",
+            Some(&admin),
+            json!({"name": name, "rules": {"read": "true", "create": "true"}}),
+        )
+        .await
+        .expect(201, None);
+    }
+    let (user, _) = user(s, "u@example.com").await;
+    let mut ws = Ws::connect(s, Some(&user)).await;
+    ws.send(json!({"type": "subscribe", "id": "all", "collection": "*"}))
+        .await;
+    let refused = ws.recv().await;
+    assert_eq!(refused["code"], "permission_denied", "{refused}");
+    let mut ws = Ws::connect(s, Some(&admin)).await;
+    for bad in [
+        json!({"type": "subscribe", "id": "a", "collection": "*", "snapshot": true}),
+        json!({"type": "subscribe", "id": "b", "collection": "*", "doc_id": "x"}),
+    ] {
+        ws.send(bad).await;
+        assert_eq!(ws.recv().await["code"], "invalid_argument");
+    }
+    ws.send(json!({"type": "subscribe", "id": "all", "collection": "*", "where": ["n", ">", 1]}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    for (collection, n) in [("one", 1), ("two", 2), ("one", 3)] {
+        s.post(
+            &format!("/v1/db/{collection}"),
+            Some(&user),
+            json!({"data": {"n": n}}),
+        )
+        .await
+        .expect(201, None);
+    }
+    let first = ws.recv().await;
+    let second = ws.recv().await;
+    assert_eq!(
+        (
+            first["document"]["collection"].as_str(),
+            first["document"]["data"]["n"].as_i64()
+        ),
+        (Some("two"), Some(2))
+    );
+    assert_eq!(
+        (
+            second["document"]["collection"].as_str(),
+            second["document"]["data"]["n"].as_i64()
+        ),
+        (Some("one"), Some(3))
+    );
+    assert!(second["seq"].as_i64() > first["seq"].as_i64());
+    ws.quiet().await;
+    // Resuming the inspector replays every collection's changes.
+    ws.send(json!({"type": "unsubscribe", "id": "all"})).await;
+    assert_eq!(ws.recv().await["type"], "unsubscribed");
+    let from = first["seq"].as_i64().unwrap() - 1;
+    ws.send(json!({"type": "subscribe", "id": "again", "collection": "*", "resume_from": from}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "subscribed");
+    assert_eq!(ws.recv().await["document"]["collection"], "two");
+    assert_eq!(ws.recv().await["document"]["collection"], "one");
 }

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "documents", "0005_documents.sql"),
     migration!(6, "realtime", "0006_realtime.sql"),
     migration!(7, "observability", "0007_observability.sql"),
+    migration!(8, "admin_mfa", "0008_admin_mfa.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.
