@@ -3,8 +3,8 @@
 // unreachable PostgreSQL fails.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createClient, memoryStorage, BasaltError, type BasaltClient, type SubscriptionEvent, type Session } from "../src/index.js";
-import { startServer, uniqueEmail, sleep, waitFor, type Server } from "./helpers/server.js";
+import { createClient, memoryStorage, BasaltError, type BasaltClient, type SubscriptionEvent, type Session, type BroadcastEvent } from "../src/index.js";
+import { startServer, uniqueEmail, sleep, totp, waitFor, type Server } from "./helpers/server.js";
 import { startProxy, type Proxy } from "./helpers/proxy.js";
 import { REQUIRE_POSTGRES, createDatabase, postgresProblem, type TestDatabase } from "./helpers/postgres.js";
 
@@ -187,6 +187,66 @@ describe.skipIf(problem !== null)("two nodes on one PostgreSQL database", () => 
     expect(onB.auth.session).toBeNull();
     expect(events).toEqual(["signed_out"]);
     expect(await storage.getItem("k")).toBeNull();
+  });
+
+  it("auth flows split across nodes: sign up on A, sign in on B; MFA enrolled on A is verified on B", async () => {
+    const email = uniqueEmail("mfa");
+    const onA = client(a.url);
+    const { user } = await onA.auth.signUp({ email, password: PASSWORD });
+    const onB = client(b.url);
+    const s = (await onB.auth.signIn({ email, password: PASSWORD })) as Session;
+    expect(s.user.id).toBe(user.id);
+    const enrol = await onA.auth.mfa.enroll();
+    await onA.auth.mfa.confirm(totp(enrol.secret));
+    const half = await onB.auth.signIn({ email, password: PASSWORD });
+    expect(half).toMatchObject({ mfaRequired: true });
+    const full = await onB.auth.mfa.verify({ mfaToken: (half as { mfaToken: string }).mfaToken, code: totp(enrol.secret, 1) });
+    expect(full.user.mfaEnabled).toBe(true);
+    // A's sessions() lists the sessions made on both nodes; A ends B's and B is out at once.
+    const list = await onA.auth.sessions();
+    expect(list.length).toBeGreaterThanOrEqual(2);
+    for (const other of list.filter((x) => !x.current)) await onA.auth.endSession(other.id);
+    const err = await onB.auth.getUser().catch((e: unknown) => e);
+    expect((err as BasaltError).code).toBe("unauthenticated");
+  });
+
+  it("a magic link mailed by A signs in on B; a password reset on B ends the sessions made on A", async () => {
+    const email = uniqueEmail("link");
+    const onA = client(a.url);
+    await onA.auth.sendMagicLink({ email });
+    const token = await a.mailToken(email, /sign|link|magic/i);
+    const onB = client(b.url);
+    const s = (await onB.auth.verifyMagicLink(token)) as Session;
+    expect(s.user.email).toBe(email);
+    await onB.auth.updateUser({ password: PASSWORD });
+    const signedInOnA = client(a.url);
+    await signedInOnA.auth.signIn({ email, password: PASSWORD });
+    await onB.auth.sendPasswordReset({ email });
+    const reset = await b.mailToken(email, /reset|password/i);
+    await client(b.url).auth.resetPassword({ token: reset, password: "a brand new password" });
+    const events: string[] = [];
+    signedInOnA.auth.onChange((e) => events.push(e));
+    const err = await signedInOnA.auth.refresh().catch((e: unknown) => e);
+    expect((err as BasaltError).details["reason"]).toBe("ended");
+    expect(events).toEqual(["signed_out"]);
+  });
+
+  it("channels: a member on A and a member on B see each other's presence and broadcasts", async () => {
+    const onA = client(a.url);
+    const onB = client(b.url);
+    await onA.auth.signUp({ email: uniqueEmail("ca"), password: PASSWORD });
+    await onB.auth.signUp({ email: uniqueEmail("cb"), password: PASSWORD });
+    const name = `room:${Date.now()}`;
+    const roomA = onA.channel(name);
+    const roomB = onB.channel(name);
+    const got: BroadcastEvent[] = [];
+    roomB.on("broadcast", (e) => got.push(e));
+    await roomA.join({ presence: { name: "Ada" } });
+    await roomB.join({ presence: { name: "Bo" } });
+    await waitFor(() => Object.keys(roomA.presence).length === 2 && Object.keys(roomB.presence).length === 2, 10_000, "presence across nodes");
+    roomA.broadcast("wave", { from: "A" });
+    await waitFor(() => got.length === 1, 10_000, "broadcast across nodes");
+    expect(got[0]).toMatchObject({ event: "wave", payload: { from: "A" }, from: roomA.memberId });
   });
 
   it("with 2 s tokens, a socket on a third node keeps acting for the user across refreshes; B's writes reach it", async () => {
