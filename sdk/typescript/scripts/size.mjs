@@ -5,13 +5,30 @@ import { build } from "esbuild";
 import { gzipSync } from "node:zlib";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = join(root, "dist");
 if (!existsSync(join(dist, "index.js"))) {
   console.error("dist/ is missing: run npm run build first");
   process.exit(2);
+}
+
+// The package's shape: no runtime dependencies, and each entry point an ES module with its
+// declarations.
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const shape = [];
+if (pkg.type !== "module") shape.push('package.json: "type" is not "module"');
+if (pkg.sideEffects !== false) shape.push("package.json: sideEffects is not false (bundlers could not drop unused modules)");
+if (Object.keys(pkg.dependencies ?? {}).length) shape.push(`runtime dependencies: ${Object.keys(pkg.dependencies).join(", ")}`);
+for (const [entry, target] of Object.entries(pkg.exports)) {
+  for (const key of ["types", "import"]) {
+    if (!target[key] || !existsSync(join(root, target[key]))) shape.push(`exports["${entry}"].${key}: ${target[key]} is missing`);
+  }
+}
+if (shape.length) {
+  for (const p of shape) console.error(p);
+  process.exit(1);
 }
 
 const KIB = 1024;

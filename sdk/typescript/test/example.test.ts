@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer as createVite, type ViteDevServer } from "vite";
+import { build as viteBuild, createServer as createVite, type ViteDevServer } from "vite";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { startServer, uniqueEmail, sleep, type Server } from "./helpers/server.js";
 import { startProxy, type Proxy } from "./helpers/proxy.js";
@@ -107,6 +107,22 @@ describe("the todo example in Chromium", () => {
     const r = spawnSync(process.execPath, [tsc, "--noEmit", "-p", join(exampleRoot, "tsconfig.json")], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
+  });
+
+  it("builds for production: static files with the SDK bundled in", async () => {
+    const outDir = mkdtempSync(join(tmpdir(), "basalt-example-dist-"));
+    try {
+      await viteBuild({ configFile: join(exampleRoot, "vite.config.js"), logLevel: "error", build: { outDir, emptyOutDir: true } });
+      const html = readFileSync(join(outDir, "index.html"), "utf8");
+      const script = /src="\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+      expect(script).toBeTruthy();
+      const js = readFileSync(join(outDir, script!), "utf8");
+      expect(js).toContain("/v1/realtime");
+      expect(js).toContain("/v1/auth/signup");
+      expect(js).not.toContain("@basalt/client"); // resolved and bundled, not left as an import
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
   });
 
   it("two browsers see one live list: adds, ticks and deletes arrive across contexts", async () => {
