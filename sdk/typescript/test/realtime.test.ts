@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createClient, type BasaltClient, type RealtimeStatus, type SubscriptionEvent, type PresenceEvent, type BroadcastEvent } from "../src/index.js";
+import { createClient, BasaltError, type BasaltClient, type RealtimeStatus, type SubscriptionEvent, type PresenceEvent, type BroadcastEvent } from "../src/index.js";
 import { startServer, uniqueEmail, sleep, waitFor, type Server } from "./helpers/server.js";
 import { startProxy, type Proxy } from "./helpers/proxy.js";
 
@@ -192,6 +192,28 @@ describe("realtime", () => {
     expect(() => roomA.broadcast("x", 1)).toThrow(/not joined/);
     a.close();
     b.close();
+  });
+});
+
+describe("every collection", () => {
+  it("a service-key client subscribes to \"*\" and gets the changes of every collection; a user may not", async () => {
+    const ops = createClient(server.url, { serviceKey: server.serviceKey, WebSocket });
+    const seen: string[] = [];
+    const all = ops.realtime.subscribe("*", {}, (e) => {
+      if (e.type === "change") seen.push(`${e.document.collection}:${e.op}`);
+    });
+    await all.ready;
+    const d = await writer.collection<Note>("notes").create({ n: 1, group: "star" });
+    await ops.collection("locked").create({ x: 1 });
+    await writer.collection<Note>("notes").delete(d.id);
+    await waitFor(() => seen.length === 3, 5000, "changes of two collections");
+    expect(seen).toEqual(["notes:create", "locked:create", "notes:delete"]);
+    const user = await subscriber(server.url);
+    const refused = await user.realtime.subscribe("*", {}, () => undefined).ready.catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BasaltError);
+    expect((refused as BasaltError).code).toBe("permission_denied");
+    ops.close();
+    user.close();
   });
 });
 
