@@ -195,6 +195,26 @@ describe("realtime", () => {
   });
 });
 
+describe("presence updates", () => {
+  it("joining a joined channel again with new presence replaces this member's state for everyone", async () => {
+    const a = await subscriber(server.url);
+    const b = await subscriber(server.url);
+    const name = `room:p${Date.now()}`;
+    const roomA = a.channel(name);
+    const roomB = b.channel(name);
+    await roomA.join({ presence: { status: "here" } });
+    await roomB.join({ presence: { status: "watching" } });
+    await waitFor(() => Object.keys(roomB.presence).length === 2, 5000, "both members");
+    const member = roomA.memberId!;
+    await roomA.join({ presence: { status: "away" } });
+    await waitFor(() => (roomB.presence[member] as { status?: string } | undefined)?.status === "away", 5000, "new presence seen");
+    expect(roomA.memberId).toBe(member);
+    expect(Object.keys(roomB.presence)).toHaveLength(2);
+    a.close();
+    b.close();
+  });
+});
+
 describe("every collection", () => {
   it("a service-key client subscribes to \"*\" and gets the changes of every collection; a user may not", async () => {
     const ops = createClient(server.url, { serviceKey: server.serviceKey, WebSocket });
