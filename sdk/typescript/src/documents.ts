@@ -42,7 +42,7 @@ type Meta = "id" | "created_at" | "updated_at";
 type Depth = [never, 0, 1, 2, 3];
 
 /** Dotted paths into T (up to four levels), arrays being leaves. */
-type Paths<T, D extends number = 4> = [D] extends [never]
+type Paths<T, D extends number = 3> = [D] extends [never]
   ? never
   : T extends readonly unknown[]
     ? never

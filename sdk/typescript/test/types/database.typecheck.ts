@@ -9,6 +9,7 @@ import {
   type BasaltClient,
   type Doc,
   type Filter,
+  type FieldPath,
   type Page,
   type PathValue,
   type SubscriptionEvent,
@@ -153,4 +154,12 @@ export function realtimeMessages(m: RealtimeServerMessage): void {
   // @ts-expect-error: not a message the server knows
   const bad: RealtimeClientMessage = { type: "subscribe_all", id: "s1" };
   assertType<true>(ok, bad);
+}
+
+export function pathDepth(): void {
+  type Deep = { a: { b: { c: { d: { e: number } } } } };
+  const four: FieldPath<Deep> = "a.b.c.d";
+  // @ts-expect-error: paths go four levels deep
+  const five: FieldPath<Deep> = "a.b.c.d.e";
+  assertType<true>(four, five);
 }
