@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withApp, shoot } from './harness.ts';
+import { makePdf } from './pdf.ts';
 
 // A 1×1 PNG.
 const PNG = Buffer.from(
@@ -75,5 +76,50 @@ test('files: create a bucket, upload with progress (picker and drop), browse by 
     await page.getByRole('button', { name: 'Delete docs/hello.txt' }).click();
     await page.getByRole('button', { name: 'Preview docs/hello.txt' }).waitFor({ state: 'detached' });
     assert.equal((await server.api('GET', '/v1/storage/media/docs/hello.txt')).status, 404);
+  });
+});
+
+test('files: a PDF uploaded from the dashboard is previewed in a frame', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    await server.api('POST', '/v1/storage/buckets', { name: 'papers', public: false, allowed_types: ['application/pdf'], rules: {} });
+    const pdf = makePdf('Hello from Basalt');
+    await page.goto('/_/files/papers');
+    await page.getByLabel('choose files').setInputFiles([{ name: 'hello.pdf', mimeType: 'application/pdf', buffer: pdf }]);
+    // Chromium's PDF viewer answers from its own extension when it renders a PDF.
+    const viewer: string[] = [];
+    page.on('response', (r) => r.url().startsWith('chrome-extension://') && viewer.push(r.url()));
+    // Keep each Blob the page turns into a URL, to compare the previewed bytes with the upload.
+    await page.evaluate(() => {
+      const w = window as unknown as { blobs: Blob[] };
+      w.blobs = [];
+      const make = URL.createObjectURL.bind(URL);
+      URL.createObjectURL = (b: Blob | MediaSource) => (w.blobs.push(b as Blob), make(b));
+    });
+    await page.getByRole('button', { name: 'Preview hello.pdf' }).click();
+    const region = page.getByRole('region', { name: 'Preview of hello.pdf' });
+    const frame = region.locator('iframe[title="hello.pdf"]');
+    await frame.waitFor();
+    // The preview holds the very bytes that were uploaded (and stored)...
+    const shown = await page.evaluate(async () => {
+      const b = (window as unknown as { blobs: Blob[] }).blobs.at(-1)!;
+      return { type: b.type, bytes: Array.from(new Uint8Array(await b.arrayBuffer())) };
+    });
+    assert.equal(shown.type, 'application/pdf');
+    assert.deepEqual(Buffer.from(shown.bytes), pdf);
+    const stored = await fetch(`${server.url}/v1/storage/papers/hello.pdf`, { headers: { authorization: `Bearer ${server.token}` } });
+    assert.equal(stored.headers.get('content-type'), 'application/pdf');
+    assert.deepEqual(Buffer.from(await stored.arrayBuffer()), pdf);
+    // ...and shows them as a PDF in a frame (the page's CSP allows blob: frames only).
+    const src = (await frame.getAttribute('src')) ?? '';
+    assert.match(src, /^blob:http:\/\/127\.0\.0\.1:\d+\//);
+    await page.waitForFunction((u) => {
+      const f = document.querySelector(`iframe[src="${u}"]`) as HTMLIFrameElement | null;
+      return !!f && f.getBoundingClientRect().height > 200;
+    }, src);
+    assert.ok(page.frames().some((f) => f.url() === src), 'the frame loaded the PDF');
+    for (let i = 0; i < 50 && viewer.length === 0; i++) await page.waitForTimeout(100);
+    assert.ok(viewer.length > 0, "Chromium's PDF viewer rendered it");
+    await shoot(s, 'files-pdf');
   });
 });

@@ -2,7 +2,8 @@
 // through playwright-core, and a watcher that fails the test on any page error, console
 // error or unexpected failed request.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -23,12 +24,13 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startServer(): Promise<Server> {
+/** `args`: more `basalt serve` flags, such as `['--admin-token-ttl', '3']`. */
+export async function startServer(args: string[] = []): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'basalt-dash-'));
   const env = { ...process.env, BASALT_LOG: 'warn' };
   const cli = (...args: string[]) => execFileSync(BIN, [...args, '--data-dir', dir], { env, encoding: 'utf8' });
   cli('admin', 'create', '--email', ADMIN.email, '--password', ADMIN.password);
-  const child: ChildProcess = spawn(BIN, ['serve', '--http', '127.0.0.1:0', '--data-dir', dir], {
+  const child: ChildProcess = spawn(BIN, ['serve', '--http', '127.0.0.1:0', '--data-dir', dir, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,28 +49,37 @@ export async function startServer(): Promise<Server> {
     });
     child.on('exit', (code) => reject(new Error(`basalt exited with ${code}: ${stderr}`)));
   });
-  const login = await fetch(`${url}/v1/admin/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(ADMIN),
-  });
-  assert.equal(login.status, 200, 'admin login over the API');
-  const token = ((await login.json()) as { access_token: string }).access_token;
-  return {
+  const signInOverApi = async () => {
+    const login = await fetch(`${url}/v1/admin/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    });
+    assert.equal(login.status, 200, 'admin login over the API');
+    return ((await login.json()) as { access_token: string }).access_token;
+  };
+  const server: Server = {
     url,
     dir,
-    token,
+    token: await signInOverApi(),
     cli,
     async api(method, path, body, headers = {}) {
-      const res = await fetch(url + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...headers,
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      const call = () =>
+        fetch(url + path, {
+          method,
+          headers: {
+            authorization: `Bearer ${server.token}`,
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...headers,
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      let res = await call();
+      // A server started with a short admin_token_ttl: sign in again and repeat.
+      if (res.status === 401 && !headers.authorization) {
+        server.token = await signInOverApi();
+        res = await call();
+      }
       const text = await res.text();
       return { status: res.status, body: (text ? JSON.parse(text) : null) as never, headers: res.headers };
     },
@@ -78,6 +89,7 @@ export async function startServer(): Promise<Server> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return server;
 }
 
 /** A failed answer the test expects (a route this server does not have yet, a refused save). */
@@ -134,6 +146,8 @@ export async function openBrowser(
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('response', (r) => {
     const u = new URL(r.url());
+    // The browser's own pages (its PDF viewer, say) are not requests to another origin.
+    if (u.protocol === 'chrome-extension:' || u.protocol === 'chrome:') return;
     if (u.origin !== server.url) problems.push(`request to another origin: ${r.url()}`);
     if (r.status() >= 400) {
       failedUrls.add(r.url());
@@ -176,11 +190,11 @@ export async function openBrowser(
   };
 }
 
-export async function signIn(s: Session): Promise<void> {
+export async function signIn(s: Session, who: { email: string; password: string } = ADMIN): Promise<void> {
   const { page } = s;
   await page.goto('/_/login');
-  await page.getByLabel('Email').fill(ADMIN.email);
-  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
 }
@@ -194,16 +208,44 @@ export async function assertNamed(s: Session, screen: string): Promise<void> {
   assert.deepEqual(unnamed, [], `controls without an accessible name on ${screen}`);
 }
 
-/** Screenshots of the current screen in the light and the dark theme (and a check that its
- *  controls are all named). */
+// axe-core, the accessibility checker, injected into the page under test (through the
+// DevTools protocol, so the dashboard's Content-Security-Policy stays as strict as it is).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+}
+
+/** Runs axe-core on the page as it is; answers the violations of impact serious or critical. */
+export async function axe(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const w = window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: AxeViolation[] }> } };
+    return (await w.axe.run(document, { resultTypes: ['violations'] })).violations;
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.map((n) => JSON.stringify(n.target)).slice(0, 4).join(', ')}`);
+}
+
+/** Screenshots of the current screen in the light and the dark theme, with checks that its
+ *  controls are all named and that axe-core finds nothing serious or critical in either theme. */
 export async function shoot(s: Session, name: string): Promise<void> {
   await assertNamed(s, name);
   mkdirSync(SHOTS, { recursive: true });
-  for (const scheme of ['light', 'dark'] as const) {
-    await s.page.emulateMedia({ colorScheme: scheme });
-    await s.page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: true });
+  try {
+    for (const scheme of ['light', 'dark'] as const) {
+      await s.page.emulateMedia({ colorScheme: scheme });
+      await s.page.evaluate(() => new Promise(requestAnimationFrame));
+      await s.page.screenshot({ path: join(SHOTS, `${name}-${scheme}.png`), fullPage: true });
+      assert.deepEqual(await axe(s.page), [], `axe-core on ${name} (${scheme} theme)`);
+    }
+  } finally {
+    await s.page.emulateMedia({ colorScheme: 'light' });
   }
-  await s.page.emulateMedia({ colorScheme: 'light' });
 }
 
 // Routes the brief lists as being added to the server. Where this server still answers 404,
@@ -214,7 +256,7 @@ const PENDING = [
   ['/v1/admin/logs?limit=1', /^\/v1\/admin\/logs(\?|$)/],
   ['/v1/admin/functions', /^\/v1\/admin\/functions$/],
   ['/v1/admin/admins', /^\/v1\/admin\/admins$/],
-  ['/v1/admin/config', /^\/v1\/admin\/config$/],
+  ['/v1/admin/settings', /^\/v1\/admin\/settings$/],
   ['/v1/admin/me', /^\/v1\/admin\/me$/],
 ] as const;
 
@@ -228,9 +270,9 @@ export async function expectMissingRoutes(s: Session, server: Server): Promise<v
 /** Runs `body` with a fresh server and a signed-in browser, cleaning up whatever happens. */
 export async function withApp(
   body: (s: Session, server: Server) => Promise<void>,
-  opts: { width?: number; height?: number; signIn?: boolean } = {},
+  opts: { width?: number; height?: number; signIn?: boolean; serverArgs?: string[] } = {},
 ): Promise<void> {
-  const server = await startServer();
+  const server = await startServer(opts.serverArgs);
   let s: Session | null = null;
   try {
     s = await openBrowser(server, opts);

@@ -76,7 +76,7 @@ test('settings: outbox, admins (add, change role, remove), configuration; functi
     }
     assert.equal(outbox.length, 1);
     await nav.getByRole('link', { name: 'Settings' }).click();
-    await page.getByRole('region', { name: 'Mail outbox' }).getByText(`${outbox[0].subject} to mail@example.com`).waitFor();
+    await page.getByRole('region', { name: 'Mail' }).getByText(`${outbox[0].subject} to mail@example.com`).waitFor();
 
     type Admin = { id: string; email: string; role: string };
     const admins = await server.api<{ admins: Admin[] }>('GET', '/v1/admin/admins');
@@ -100,7 +100,7 @@ test('settings: outbox, admins (add, change role, remove), configuration; functi
       await role.waitFor({ state: 'detached' });
       assert.equal(await find(), undefined);
     }
-    const config = await server.api('GET', '/v1/admin/config');
+    const config = await server.api('GET', '/v1/admin/settings');
     if (config.status === 404) await page.getByText(/does not show its effective configuration/).waitFor();
     await shoot(s, 'settings');
 

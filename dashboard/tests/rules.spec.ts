@@ -48,6 +48,8 @@ test('rules playground: a stored rule as three callers side by side, saved cases
     // A rule of my own that does not compile: the error at its line and column.
     s.expect({ status: 400, path: /^\/v1\/admin\/rules\/evaluate$/ });
     await page.getByLabel('A rule I write').check();
+    // The code editor replaces its plain fallback once loaded: type into the editor itself.
+    await page.locator('.cm-content[aria-label="Rule"]').waitFor();
     const box = page.getByRole('textbox', { name: 'Rule', exact: true });
     await box.click();
     await page.keyboard.press('Control+A');

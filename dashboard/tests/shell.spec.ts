@@ -13,7 +13,7 @@ test('served at /_/ with the CSP, deep links answer the app', async () => {
       const html = await res.text();
       assert.doesNotMatch(html, /<script>(?!<)/, 'no inline script');
       await s.page.goto('/_/collections/none');
-      assert.match(s.page.url(), /\/_\/login$/, 'signed out: back to sign in');
+      assert.match(s.page.url(), /\/_\/login\?next=collections%2Fnone$/, 'signed out: to sign in, which comes back here');
     },
     { signIn: false },
   );
@@ -74,10 +74,16 @@ test('sign in, navigation, theme, wrong password alert, 401 sends back to sign i
       await page.getByRole('button', { name: /^Theme:/ }).click();
       assert.equal(await page.evaluate(() => localStorage.getItem('basalt.theme')), null);
 
-      // A token that stops working (here: replaced by garbage) sends back to sign in.
+      // A token that stops working (here: replaced by garbage) asks to sign in again over the
+      // page; signing out from there goes to the sign-in page.
       s.expect({ status: 401, path: /^\/v1\// });
-      await page.evaluate(() => sessionStorage.setItem('basalt.admin.token', 'not-a-token'));
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Keys' }).click();
+      await page.evaluate(() => sessionStorage.setItem('basalt.admin.token', 'not-a-token'));
+      await page.reload();
+      const dialog = page.getByRole('dialog', { name: 'Session expired' });
+      await dialog.getByRole('button', { name: 'Sign in' }).waitFor();
+      assert.match(page.url(), /\/_\/keys$/);
+      await dialog.getByRole('button', { name: 'Sign out instead' }).click();
       await page.waitForURL(/\/_\/login$/);
       await page.getByRole('button', { name: 'Sign in' }).waitFor();
     },

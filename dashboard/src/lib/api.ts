@@ -1,5 +1,6 @@
 // The one place the dashboard talks to the server: the public API with an admin token.
-import { navigate } from './router.svelte';
+import { untrack } from 'svelte';
+import { session } from './session.svelte';
 
 const TOKEN_KEY = 'basalt.admin.token';
 
@@ -15,12 +16,27 @@ export class ApiError extends Error {
   }
 }
 
+session.token = sessionStorage.getItem(TOKEN_KEY);
+
+/** The admin token, read without subscribing: a screen's loading effect must not run again
+ *  (and overwrite what was typed) when the admin signs in again. */
 export function token(): string | null {
-  return sessionStorage.getItem(TOKEN_KEY);
+  return untrack(() => session.token);
 }
 export function setToken(t: string | null): void {
   if (t) sessionStorage.setItem(TOKEN_KEY, t);
   else sessionStorage.removeItem(TOKEN_KEY);
+  session.token = t;
+  if (t) session.expired = false;
+}
+
+/** The admin token stopped working (expired, revoked, the admin removed): the screen stays as
+ *  it is, under a sign-in dialog, so nothing typed is lost; signing in again carries on. */
+export function tokenRefused(used: string | null): void {
+  // A request sent with an older token does not sign out a newer one.
+  if (!session.token || used !== session.token) return;
+  setToken(null);
+  session.expired = true;
 }
 
 export interface SendOptions {
@@ -64,10 +80,7 @@ export async function send<T = unknown>(path: string, opts: SendOptions = {}): P
   }
   if (!res.ok && res.status !== 304) {
     const err = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | null)?.error;
-    if (res.status === 401 && opts.auth !== false) {
-      setToken(null);
-      navigate('login');
-    }
+    if (res.status === 401 && opts.auth !== false && t) tokenRefused(t);
     throw new ApiError(res.status, err?.code ?? 'unknown', err?.message ?? `HTTP ${res.status}`, err?.details ?? {}, requestId);
   }
   return { data: json as T, status: res.status, headers: res.headers };

@@ -25,6 +25,13 @@ export class Socket {
   }
 
   private connect() {
+    if (this.closed) return;
+    // Signed out (the token stopped working): try again once there is a token.
+    if (!token()) {
+      this.set('reconnecting');
+      this.timer = setTimeout(() => this.connect(), 1000);
+      return;
+    }
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(`${proto}//${location.host}/v1/realtime?token=${encodeURIComponent(token() ?? '')}`);
     this.ws = ws;

@@ -17,6 +17,12 @@ export function navigate(path: string, replace = false): void {
   route.search = q < 0 ? '' : url.slice(q);
 }
 
+/** Replaces the query string of the current page (`?a=b`, or '' for none), keeping its path. */
+export function setSearch(search: string): void {
+  history.replaceState(null, '', location.pathname + search);
+  route.search = search;
+}
+
 addEventListener('popstate', () => {
   route.path = current();
   route.search = location.search;

@@ -2,7 +2,8 @@
 import { EditorState, type Extension } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
-import { bracketMatching, defaultHighlightStyle, syntaxHighlighting, indentOnInput } from '@codemirror/language';
+import { bracketMatching, HighlightStyle, syntaxHighlighting, indentOnInput } from '@codemirror/language';
+import { tags as t } from '@lezer/highlight';
 import { json } from '@codemirror/lang-json';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { rhai } from './rhai';
@@ -29,6 +30,18 @@ const theme = EditorView.theme({
   '.cm-activeLine': { background: 'var(--hover)' },
 });
 
+// Token colours from the page's theme variables, so both themes keep WCAG AA contrast.
+const highlight = HighlightStyle.define([
+  { tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.operatorKeyword], color: 'var(--syn-keyword)' },
+  { tag: [t.string, t.special(t.string), t.regexp, t.escape], color: 'var(--syn-string)' },
+  { tag: [t.number, t.integer, t.float], color: 'var(--syn-number)' },
+  { tag: [t.bool, t.null, t.atom], color: 'var(--syn-atom)' },
+  { tag: [t.propertyName, t.special(t.variableName)], color: 'var(--syn-name)' },
+  { tag: [t.function(t.variableName), t.function(t.propertyName)], color: 'var(--syn-function)' },
+  { tag: [t.comment, t.lineComment, t.blockComment], color: 'var(--muted)', fontStyle: 'italic' },
+  { tag: t.invalid, color: 'var(--danger)' },
+]);
+
 export function createEditor(
   parent: HTMLElement,
   opts: { value: string; lang: 'json' | 'rhai'; label: string; onChange: (v: string) => void; readonly?: boolean },
@@ -40,12 +53,13 @@ export function createEditor(
     highlightActiveLine(),
     indentOnInput(),
     bracketMatching(),
-    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    syntaxHighlighting(highlight),
     keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
     lintGutter(),
     theme,
     opts.lang === 'json' ? json() : rhai,
-    EditorView.contentAttributes.of({ 'aria-label': opts.label }),
+    // tabindex: the content is what the keyboard scrolls, and checkers count it as focusable.
+    EditorView.contentAttributes.of({ 'aria-label': opts.label, tabindex: '0' }),
     EditorView.updateListener.of((u) => {
       if (u.docChanged) opts.onChange(u.state.doc.toString());
     }),
