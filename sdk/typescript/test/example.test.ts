@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build as viteBuild, createServer as createVite, type ViteDevServer } from "vite";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { startServer, uniqueEmail, sleep, type Server } from "./helpers/server.js";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startServer, uniqueEmail, sleep, type Server } from "./helpers/server.js";
 import { startProxy, type Proxy } from "./helpers/proxy.js";
 
 const CHROMIUM = process.env["CHROMIUM"] || "/usr/bin/chromium";
@@ -107,6 +107,21 @@ describe("the todo example in Chromium", () => {
     const r = spawnSync(process.execPath, [tsc, "--noEmit", "-p", join(exampleRoot, "tsconfig.json")], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
+  });
+
+  it("npm run setup (setup.mjs) signs in as the admin or uses a service key; a second run changes nothing", () => {
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [join(exampleRoot, "setup.mjs")], { encoding: "utf8", env: { ...process.env, BASALT_URL: server.url, ...env } });
+    const byAdmin = run({ BASALT_ADMIN_EMAIL: ADMIN_EMAIL, BASALT_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    expect(byAdmin.stdout).toBe(`nothing to do: ${server.url} already has the collection and the bucket\n`);
+    expect(byAdmin.status).toBe(0);
+    const byKey = run({ BASALT_SERVICE_KEY: server.serviceKey });
+    expect(byKey.status).toBe(0);
+    const wrong = run({ BASALT_ADMIN_EMAIL: ADMIN_EMAIL, BASALT_ADMIN_PASSWORD: "wrong password" });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toMatch(/admin login at .* failed: 401/);
+    const none = spawnSync(process.execPath, [join(exampleRoot, "setup.mjs")], { encoding: "utf8", env: { PATH: process.env["PATH"] ?? "" } });
+    expect(none.status).toBe(2);
   });
 
   it("builds for production: static files with the SDK bundled in", async () => {
