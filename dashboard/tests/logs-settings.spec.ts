@@ -1,5 +1,8 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { withApp, shoot } from './harness.ts';
 
 // Logs, settings and functions show what the server has, and say plainly what it has not.
@@ -110,4 +113,69 @@ test('settings: outbox, admins (add, change role, remove), configuration; functi
     else await page.getByRole('table').waitFor();
     await shoot(s, 'functions');
   });
+});
+
+// A config file with two sign-in providers (the secrets must never reach the page).
+const configDir = mkdtempSync(join(tmpdir(), 'basalt-dash-config-'));
+const configFile = join(configDir, 'basalt.toml');
+after(() => rmSync(configDir, { recursive: true, force: true }));
+writeFileSync(
+  configFile,
+  [
+    'mail_from = "Basalt Tests <tests@example.com>"',
+    '[oauth.github]',
+    'client_id = "gh-client-id"',
+    'client_secret = "gh-very-secret-value"',
+    '[oauth.acme]',
+    'issuer = "https://id.acme.example"',
+    'client_id = "acme-client"',
+    'client_secret = "acme-very-secret-value"',
+    '',
+  ].join('\n'),
+);
+
+test('settings: the effective configuration (secrets as set / not set), a test mail into the outbox, OAuth providers', async () => {
+  await withApp(
+    async (s, server) => {
+      const { page } = s;
+      type Settings = {
+        settings: { key: string; value: unknown; secret: boolean; set: boolean }[];
+        mail: { transport: string; from: string };
+        oauth_providers: { name: string; kind: string; client_id: string }[];
+      };
+      const api = (await server.api<Settings>('GET', '/v1/admin/settings')).body;
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+      const table = page.getByRole('table', { name: 'Effective configuration' });
+      await table.waitFor();
+      // Every setting the API lists, with the value it gives.
+      const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.trim())));
+      assert.equal(rows.length, api.settings.length);
+      const shown = Object.fromEntries(rows.map(([k, v]) => [k, v]));
+      assert.equal(shown.document_max_bytes, '1500000', 'a flag given to the server');
+      assert.equal(shown.mail_from, 'Basalt Tests <tests@example.com>', 'a value from the config file');
+      assert.equal(shown.smtp_url, 'not set', 'a secret that is not set');
+      for (const c of api.settings.filter((c) => c.secret)) assert.equal(shown[c.key], c.set ? 'set' : 'not set');
+      const text = await page.locator('main').innerText();
+      assert.doesNotMatch(text, /very-secret-value/, 'no secret on the page');
+
+      // OAuth providers, as the API lists them.
+      const providers = page.getByRole('table', { name: 'OAuth provider list' });
+      const names = await providers.locator('tbody tr td:first-child').allInnerTexts();
+      assert.deepEqual(names.sort(), api.oauth_providers.map((p) => p.name).sort());
+      assert.deepEqual(names.sort(), ['acme', 'github']);
+      await providers.getByRole('row').filter({ hasText: 'acme-client' }).filter({ hasText: 'https://id.acme.example' }).waitFor();
+
+      // A test mail: with no SMTP server it lands in the outbox, listed on the page.
+      const mail = page.getByRole('region', { name: 'Mail' });
+      await mail.getByText(/kept in the outbox/).waitFor();
+      await mail.getByLabel('Send a test mail to').fill('ops@example.com');
+      await mail.getByRole('button', { name: 'Send test mail' }).click();
+      await page.getByRole('status').filter({ hasText: 'Test mail to ops@example.com is in the outbox below.' }).waitFor();
+      const items = (await server.api<{ items: { to: string; subject: string }[] }>('GET', '/v1/admin/outbox')).body.items;
+      assert.equal(items[0]?.to, 'ops@example.com');
+      await mail.getByText(`${items[0].subject} to ops@example.com`).waitFor();
+      await shoot(s, 'settings-configuration');
+    },
+    { serverArgs: ['--config', configFile, '--document-max-bytes', '1500000'] },
+  );
 });

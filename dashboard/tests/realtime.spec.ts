@@ -73,3 +73,32 @@ test('realtime: live change stream with filter and pause, join a channel with pr
     await shoot(s, 'realtime');
   });
 });
+
+test('realtime: one subscription to every collection shows changes in a collection made after the screen opened', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    const sent: { type: string; id?: string; collection?: string }[] = [];
+    page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)))));
+    await server.api('POST', '/v1/db/collections', { name: 'early' });
+    await page.goto('/_/realtime');
+    await page.getByRole('status', { name: 'Socket' }).filter({ hasText: 'socket: open, watching every collection' }).waitFor();
+    const subs = sent.filter((m) => m.type === 'subscribe');
+    assert.deepEqual(subs.map((m) => m.collection), ['*'], 'one subscription, to "*"');
+
+    // A collection that did not exist when the screen subscribed.
+    await server.api('POST', '/v1/db/collections', { name: 'later' });
+    const doc = (await server.api<{ id: string; collection: string }>('POST', '/v1/db/later', { data: { hello: 'world' } })).body;
+    await server.api('POST', '/v1/db/early', { id: 'e1', data: {} });
+    const stream = page.getByRole('table', { name: 'Change stream' });
+    const row = stream.getByRole('row').filter({ hasText: doc.id });
+    await row.waitFor();
+    assert.match(await row.innerText(), /create\s+later/);
+    await stream.getByRole('row').filter({ hasText: 'e1' }).waitFor();
+    await page.getByLabel('Collection filter').selectOption('later');
+    await stream.getByRole('row').filter({ hasText: 'e1' }).waitFor({ state: 'detached' });
+    assert.equal(await row.count(), 1);
+    const stored = await server.api<{ id: string; collection: string }>('GET', `/v1/db/later/${doc.id}`);
+    assert.equal(stored.body.collection, 'later');
+    await shoot(s, 'realtime-all');
+  });
+});

@@ -58,3 +58,45 @@ test('rules playground: a stored rule as three callers side by side, saved cases
     await page.getByText(/^Line 2, column \d+: rule does not compile/).waitFor();
   });
 });
+
+test('rules playground: the value of each condition of a rule, as the API explains it', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    const rule = 'auth != () && (doc.data.visible == true || doc.data.owner == auth.uid)';
+    const made = await server.api('POST', '/v1/db/collections', { name: 'notes', rules: { read: rule } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const doc = { id: 'n1', version: 1, created_at: 0, updated_at: 0, data: { visible: false, owner: 'u1' } };
+    await page.goto('/_/rules');
+    await page.getByLabel('Collection', { exact: true }).selectOption('notes');
+    await page.getByText(rule).waitFor();
+    await page.getByLabel(/^doc \(JSON/).fill(JSON.stringify(doc));
+    await page.getByLabel('Caller 1', { exact: true }).selectOption('claims');
+    const auth = { uid: 'u1', role: 'authenticated', email: null, email_verified: false, anonymous: false, aal: 1, claims: {} };
+    await page.getByLabel('auth (JSON)').fill(JSON.stringify(auth));
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const table = page.getByRole('table', { name: 'Conditions for caller 1' });
+    await table.waitFor();
+    const rows = await table.locator('tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.replace(/\s+/g, ' ').trim())),
+    );
+    // The same conditions, positions and values the API answers for this request.
+    type Explained = { expr: string; line: number; column: number; value: boolean | null };
+    const api = await server.api<{ allowed: boolean; explain: Explained[] }>('POST', '/v1/admin/rules/evaluate', {
+      collection: 'notes',
+      operation: 'read',
+      auth,
+      doc,
+      data: null,
+      explain: true,
+    });
+    assert.equal(api.body.allowed, true);
+    assert.ok(api.body.explain.length >= 3, 'the API explains each operand');
+    assert.deepEqual(
+      rows,
+      api.body.explain.map((x) => [`${x.expr} line ${x.line}:${x.column}`, x.value === null ? 'not evaluated' : String(x.value)]),
+    );
+    assert.ok(rows.some(([e, v]) => e.startsWith('doc.data.visible == true') && v === 'false'), 'the failing branch shows false');
+    await page.getByRole('status', { name: 'Result for caller 1' }).getByText('allowed').waitFor();
+    await shoot(s, 'rules-explain');
+  });
+});
