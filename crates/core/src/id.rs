@@ -8,23 +8,49 @@ use crate::time::Timestamp;
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
+static LAST: Mutex<Sequence> = Mutex::new(Sequence::new());
 
 /// A new id, unique and greater than every id this process made before.
 pub fn new_id() -> String {
-    let now = Timestamp::now().millis().max(0) as u64;
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    let (ms, random) = if now <= last.0 {
-        // Same (or earlier, if the clock stepped back) millisecond: count up.
-        (last.0, (last.1 + 1) & ((1u128 << 80) - 1))
-    } else {
-        let mut bytes = [0u8; 16];
-        crate::secret::fill_random(&mut bytes[6..]);
-        (now, u128::from_be_bytes(bytes))
-    };
-    *last = (ms, random);
-    drop(last);
-    encode((u128::from(ms) << 80) | random)
+    let now = Timestamp::now().millis();
+    LAST.lock().unwrap_or_else(|e| e.into_inner()).at(now)
+}
+
+/// Ids that sort by the time given to them and by the order they were made,
+/// for one writer that stamps its own rows (no lock shared with requests).
+pub struct Sequence {
+    last_ms: u64,
+    last_random: u128,
+}
+
+impl Default for Sequence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sequence {
+    pub const fn new() -> Sequence {
+        Sequence {
+            last_ms: 0,
+            last_random: 0,
+        }
+    }
+
+    /// An id for `millis`, greater than every id this sequence made before
+    /// (an earlier time than the last one counts up from the last).
+    pub fn at(&mut self, millis: i64) -> String {
+        let ms = millis.max(0) as u64;
+        if ms <= self.last_ms {
+            self.last_random = (self.last_random + 1) & ((1u128 << 80) - 1);
+        } else {
+            let mut bytes = [0u8; 16];
+            crate::secret::fill_random(&mut bytes[6..]);
+            self.last_ms = ms;
+            self.last_random = u128::from_be_bytes(bytes);
+        }
+        encode((u128::from(self.last_ms) << 80) | self.last_random)
+    }
 }
 
 /// The least id made at `millis` (ms since the epoch): ids sort by time,

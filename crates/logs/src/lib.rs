@@ -51,10 +51,11 @@ impl Default for Settings {
     }
 }
 
-/// One answered request.
+/// One answered request, as the middleware hands it over: only what the
+/// request already has. The writer formats it (and gives it its id), so an
+/// entry the writer has no time for costs the request almost nothing.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub id: String,
     /// Milliseconds since the epoch.
     pub time: i64,
     pub method: &'static str,
@@ -63,11 +64,10 @@ pub struct Entry {
     pub path: String,
     pub status: u16,
     pub duration_us: u64,
-    /// `anon`, `user`, `admin` or `service`.
-    pub caller_kind: &'static str,
-    pub caller_id: Option<String>,
-    pub ip: String,
-    pub request_id: String,
+    /// `None` for an anonymous caller.
+    pub caller: Option<basalt_core::Caller>,
+    pub ip: std::net::IpAddr,
+    pub request_id: Arc<str>,
     pub error: Option<&'static str>,
 }
 

@@ -14,6 +14,23 @@ use tokio::sync::{Mutex, mpsc};
 use crate::series::{Minute, Rollup};
 use crate::{BATCH, Counters, Entry, Settings};
 
+/// An entry as the store keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub id: String,
+    pub time: i64,
+    pub method: &'static str,
+    pub route: String,
+    pub path: String,
+    pub status: u16,
+    pub duration_us: u64,
+    pub caller_kind: &'static str,
+    pub caller_id: Option<String>,
+    pub ip: String,
+    pub request_id: String,
+    pub error: Option<&'static str>,
+}
+
 const SQLITE_SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS request_log (
         id TEXT PRIMARY KEY,
@@ -41,6 +58,19 @@ const SQLITE_SCHEMA: [&str; 3] = [
         PRIMARY KEY (minute, node)
     )",
 ];
+
+// Ids are made by this process and unique; a retry after a lost answer
+// must not fail the batch.
+const INSERT_SQLITE: &str = "INSERT INTO request_log (id, time, method, route, path, status, duration_us, \
+     caller_kind, caller_id, ip, request_id, error) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+     value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 FROM json_each($1) WHERE true \
+     ON CONFLICT (id) DO NOTHING";
+const INSERT_POSTGRES: &str = "INSERT INTO request_log (id, time, method, route, path, status, duration_us, \
+     caller_kind, caller_id, ip, request_id, error) \
+     SELECT r ->> 0, (r ->> 1)::bigint, r ->> 2, r ->> 3, r ->> 4, (r ->> 5)::bigint, (r ->> 6)::bigint, \
+     r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11 FROM json_array_elements($1::json) AS r \
+     ON CONFLICT (id) DO NOTHING";
 
 /// How long the writer lets entries gather between batches.
 const GATHER: Duration = Duration::from_millis(20);
@@ -100,47 +130,41 @@ impl Store {
         Ok(db)
     }
 
-    async fn insert(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    /// Stores a batch as one statement with one parameter: the rows as a
+    /// JSON array of arrays, unpacked by the database. Binding thousands of
+    /// parameters instead costs far more than the insert (SQLite looks each
+    /// one up by name), and the statement text never changes, so it stays
+    /// prepared.
+    async fn insert(&self, entries: &[Entry], ids: &mut basalt_core::id::Sequence) -> Result<(), StoreError> {
         let db = self.db().await?;
+        let sql = if db.backend() == Backend::Postgres {
+            INSERT_POSTGRES
+        } else {
+            INSERT_SQLITE
+        };
         for chunk in entries.chunks(BATCH) {
-            let mut sql = String::with_capacity(200 + chunk.len() * 64);
-            sql.push_str(
-                "INSERT INTO request_log (id, time, method, route, path, status, duration_us, \
-                 caller_kind, caller_id, ip, request_id, error) VALUES ",
-            );
-            let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * 12);
-            for (i, e) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for c in 0..12 {
-                    if c > 0 {
-                        sql.push(',');
-                    }
-                    sql.push('$');
-                    sql.push_str(&(i * 12 + c + 1).to_string());
-                }
-                sql.push(')');
-                params.extend([
-                    Param::Text(&e.id),
-                    Param::Int(e.time),
-                    Param::Text(e.method),
-                    Param::Text(&e.route),
-                    Param::Text(&e.path),
-                    Param::Int(i64::from(e.status)),
-                    Param::Int(e.duration_us.min(i64::MAX as u64) as i64),
-                    Param::Text(e.caller_kind),
-                    e.caller_id.as_deref().into(),
-                    Param::Text(&e.ip),
-                    Param::Text(&e.request_id),
-                    e.error.into(),
-                ]);
-            }
-            // Ids are made by this process and unique; a retry after a lost
-            // answer must not fail the batch.
-            sql.push_str(" ON CONFLICT (id) DO NOTHING");
-            db.execute(&sql, &params).await?;
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|e| {
+                    let (kind, caller_id) = e.caller.as_ref().map_or(("anon", None), |c| c.log_identity());
+                    (
+                        ids.at(e.time),
+                        e.time,
+                        e.method,
+                        &e.route,
+                        &e.path,
+                        e.status,
+                        e.duration_us.min(i64::MAX as u64),
+                        kind,
+                        caller_id,
+                        e.ip.to_string(),
+                        &*e.request_id,
+                        e.error,
+                    )
+                })
+                .collect();
+            let json = serde_json::to_string(&rows).map_err(|e| StoreError::Decode(e.to_string()))?;
+            db.execute(sql, &[Param::Text(&json)]).await?;
         }
         Ok(())
     }
@@ -231,6 +255,7 @@ pub(crate) async fn write_loop(
     rollup: Arc<Rollup>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut ids = basalt_core::id::Sequence::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_warning: Option<Instant> = None;
@@ -248,7 +273,7 @@ pub(crate) async fn write_loop(
                 }
                 rollup.add(&batch);
                 let started = Instant::now();
-                match store.insert(&batch).await {
+                match store.insert(&batch, &mut ids).await {
                     Ok(()) => {
                         counters.write_latency.observe(started.elapsed());
                         counters.written.fetch_add(n as u64, Ordering::Relaxed);
@@ -309,7 +334,7 @@ pub(crate) struct Filter {
 
 impl Store {
     /// Newest first; one more row than `limit` tells whether a page follows.
-    pub(crate) async fn list(&self, f: &Filter) -> Result<Vec<Entry>, StoreError> {
+    pub(crate) async fn list(&self, f: &Filter) -> Result<Vec<Stored>, StoreError> {
         let db = self.db().await?;
         let mut sql = String::from(
             "SELECT id, time, method, route, path, status, duration_us, caller_kind, caller_id, ip, \
@@ -371,7 +396,7 @@ impl Store {
         let rows = db.fetch_all(&sql, &params).await?;
         rows.into_iter()
             .map(|r| {
-                Ok(Entry {
+                Ok(Stored {
                     id: r.text(0)?,
                     time: r.int(1)?,
                     method: crate::routes::static_method(&r.text(2)?),

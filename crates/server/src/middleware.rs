@@ -140,17 +140,15 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
     );
     if let Some(path) = path {
         cx.request_log.record(basalt_logs::Entry {
-            id: basalt_core::id::new_id(),
             time: basalt_core::Timestamp::now().millis(),
             method: basalt_core::metrics::static_method(method.as_str()),
-            caller_id: caller_id.map(str::to_owned),
-            caller_kind,
+            caller: response.extensions().get::<Caller>().cloned(),
             route,
             path,
             status,
             duration_us: elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
-            ip: ip.to_string(),
-            request_id: id.to_string(),
+            ip,
+            request_id: id,
             error: response.extensions().get::<ErrorCode>().map(|c| c.0.as_str()),
         });
     }

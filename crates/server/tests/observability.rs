@@ -807,3 +807,68 @@ async fn the_log_can_be_turned_off() {
     assert!(!server.dir.path().join("logs.db").exists());
     server.stop().await;
 }
+
+/// Two nodes on one PostgreSQL database: each keeps its own per-minute
+/// counts, and either node's log and charts show both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_the_log_and_the_charts() {
+    let Some(a) = TestServer::start(Backend::Postgres).await else {
+        return;
+    };
+    let mut config = (*a.state.config).clone();
+    config.http = ([127, 0, 0, 1], 0).into();
+    let b = TestServer::serve(config, Backend::Postgres, None, tempfile::tempdir().unwrap()).await;
+    let admin = a.admin_token().await;
+    for _ in 0..3 {
+        a.get("/missing-on-a", None).await.expect(404, None);
+    }
+    for _ in 0..4 {
+        b.get("/missing-on-b", None).await.expect(404, None);
+    }
+    for node in [&a, &b] {
+        node.state.request_log.flush(Duration::from_secs(5)).await;
+    }
+    for node in [&a, &b] {
+        // Per-minute counts are written once a second by each node.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let res = node
+                .get(
+                    "/v1/admin/stats/series?metric=client_errors&range=1h",
+                    Some(&admin),
+                )
+                .await;
+            res.expect(200, None);
+            let total: f64 = res.json()["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["value"].as_f64().unwrap())
+                .sum();
+            if total == 7.0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline && total < 7.0,
+                "client errors on one node: {total}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let logs = node.get("/v1/admin/logs?status=404", Some(&admin)).await;
+        logs.expect(200, None);
+        let mut paths: Vec<String> = logs.json()["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap().to_owned())
+            .collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [vec!["/missing-on-a"; 3], vec!["/missing-on-b"; 4]].concat(),
+            "either node lists both nodes' requests"
+        );
+    }
+    b.stop().await;
+    a.stop().await;
+}
