@@ -27,7 +27,10 @@ function machine(): string {
     .find((l) => l.startsWith('Model name'))
     ?.replace(/^Model name:\s*/, '')
     .trim();
-  const chromium = execFileSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim();
+  const chromium = execFileSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).trim();
   return `${cpus} CPUs (nproc), ${model ?? 'unknown CPU'}; ${chromium}; Node ${process.version}`;
 }
 
@@ -131,6 +134,11 @@ async function grid(server: Server): Promise<string[]> {
     // and the last one is on screen; every frame's time is recorded.
     const r = await g.evaluate(async (el, total) => {
       const frames: number[] = [];
+      // Main-thread tasks over 50 ms: the page's own work, as opposed to a frame that came late
+      // because the machine was busy elsewhere.
+      const tasks: number[] = [];
+      new PerformanceObserver((l) => l.getEntries().forEach((e) => tasks.push(e.duration))).observe({ type: 'longtask' });
+      const slow: string[] = [];
       const line = [...document.querySelectorAll('main p')].find((p) => /^\d+ loaded/.test(p.textContent ?? ''));
       const start = performance.now();
       let last = start;
@@ -139,18 +147,21 @@ async function grid(server: Server): Promise<string[]> {
         await new Promise(requestAnimationFrame);
         const now = performance.now();
         frames.push(now - last);
+        if (now - last >= 50) slow.push(`${(now - last).toFixed(0)} ms at ${line?.textContent?.split(' ')[0]}`);
         last = now;
         const all = (line?.textContent ?? '').startsWith(`${total} loaded, all`);
         if (all && el.scrollTop + el.clientHeight >= el.scrollHeight - 2) break;
         if (now - start > 15 * 60_000) throw new Error(`gave up: ${line?.textContent}`);
       }
       const lastRow = [...el.querySelectorAll('[role=row] button')].map((b) => b.textContent).pop();
-      return { frames, seconds: (performance.now() - start) / 1000, lastRow, rows: el.querySelectorAll('[role=row]').length };
+      return { frames, tasks, slow, seconds: (performance.now() - start) / 1000, lastRow, rows: el.querySelectorAll('[role=row]').length };
     }, DOCS);
     return [
       `seeded ${DOCS} documents with POST /v1/db/batch (500 a batch) in ${seeded.toFixed(1)} s`,
       `scrolled through ${DOCS} documents (${DOCS / 100} pages of 100 by cursor) in ${r.seconds.toFixed(1)} s, last row ${r.lastRow}, ${r.rows} rows in the page`,
       `frame time over ${r.frames.length} frames: p50 ${ms(quantile(r.frames, 0.5))}, p95 ${ms(quantile(r.frames, 0.95))}, max ${ms(Math.max(...r.frames))}; ${r.frames.filter((f) => f >= 50).length} frames at 50 ms or more`,
+      `long main-thread tasks (over 50 ms) meanwhile: ${r.tasks.length}${r.tasks.length ? `, longest ${ms(Math.max(...r.tasks))}` : ''}`,
+      ...(process.env.BENCH_VERBOSE ? [`slow frames: ${r.slow.join('; ')}`] : []),
     ];
   } finally {
     await s.close();

@@ -97,7 +97,8 @@ test('admin two-factor: set up in Settings, the code step at sign-in (TOTP and r
     await nav.getByRole('link', { name: 'Settings' }).click();
     await account.getByLabel('Current code').fill(recovery[1]);
     await account.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
-    await account.getByText('Two-factor sign-in is off.').waitFor();
+    await account.getByRole('status').filter({ hasText: 'Two-factor sign-in turned off.' }).waitFor();
+    await account.getByRole('button', { name: 'Set up two-factor sign-in' }).waitFor();
     assert.equal((await server.api<Me>('GET', '/v1/admin/me')).body.mfa_enabled, false);
     assert.ok((await adminLogin(server, ADMIN)).access_token, 'the password alone signs in again');
   });
