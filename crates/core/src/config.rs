@@ -68,6 +68,8 @@ pub struct Config {
     pub log_retention: Duration,
     /// At most this many request log entries are kept, whatever their age.
     pub log_max_entries: u64,
+    /// `env.NAME` in functions: every `BASALT_FN_NAME` variable (never logged).
+    pub functions_env: std::collections::BTreeMap<String, String>,
 }
 
 impl Config {
@@ -105,6 +107,7 @@ impl Config {
             request_log: true,
             log_retention: Duration::from_secs(7 * 24 * 3600),
             log_max_entries: 1_000_000,
+            functions_env: std::collections::BTreeMap::new(),
             trust_proxy: false,
             db_max_connections: 8,
         }

@@ -35,7 +35,8 @@ pub use collections::{Collection, CollectionRules, IndexDef};
 pub use document::Document;
 pub use filter::Filter;
 pub use query::Query;
-pub use routes::api;
+pub use routes::{api, operation};
+pub use write::{Op, Operation, Outcome};
 pub use writer::Change;
 
 use collections::{Cache, Loaded, RuleOp};

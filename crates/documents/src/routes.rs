@@ -557,7 +557,8 @@ async fn count(
 }
 
 /// One batch operation from its JSON.
-fn operation(mut o: Map<String, Value>) -> Result<Operation, Error> {
+/// One operation of a batch, from its JSON map (`{op, collection, id?, data?, …}`).
+pub fn operation(mut o: Map<String, Value>) -> Result<Operation, Error> {
     let text = |o: &mut Map<String, Value>, k: &str| -> Result<Option<String>, Error> {
         match o.remove(k) {
             None | Some(Value::Null) => Ok(None),

@@ -46,6 +46,7 @@ pub struct Parts {
     pub documents: Documents,
     pub realtime: Realtime,
     pub request_log: basalt_logs::RequestLog,
+    pub functions: basalt_functions::Functions,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
 }
@@ -85,6 +86,11 @@ impl FromRef<AppState> for basalt_logs::RequestLog {
         s.request_log.clone()
     }
 }
+impl FromRef<AppState> for basalt_functions::Functions {
+    fn from_ref(s: &AppState) -> Self {
+        s.functions.clone()
+    }
+}
 impl FromRef<AppState> for Db {
     fn from_ref(s: &AppState) -> Self {
         s.db.clone()
@@ -102,6 +108,7 @@ pub fn api() -> Api<AppState> {
         .merge(basalt_realtime::api())
         .merge(basalt_files::api())
         .merge(basalt_logs::api())
+        .merge(basalt_functions::api())
 }
 
 /// The OpenAPI 3.1 document, built from the same registrations as the router.
@@ -216,6 +223,16 @@ impl App {
         };
         let for_metrics = request_log.clone();
         metrics.register(move |out| for_metrics.render_metrics(out));
+        let functions = basalt_functions::Functions::new(
+            db.clone(),
+            documents.clone(),
+            rules.engine.clone(),
+            basalt_functions::Settings {
+                env: config.functions_env.clone(),
+                limits: basalt_functions::Limits::default(),
+                concurrency: 16,
+            },
+        );
         let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;
         Ok(App {
             state: AppState(Arc::new(Parts {
@@ -229,6 +246,7 @@ impl App {
                 documents,
                 realtime,
                 request_log,
+                functions,
                 openapi: openapi.into(),
             })),
         })

@@ -416,6 +416,11 @@ impl Settings {
         if let Some(v) = self.log_max_entries {
             config.log_max_entries = v.max(1);
         }
+        // Functions see `BASALT_FN_NAME` as `env.NAME`.
+        config.functions_env = std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix("BASALT_FN_").map(|name| (name.to_owned(), v)))
+            .filter(|(name, _)| !name.is_empty())
+            .collect();
         if let Some(f) = self.log_format.as_deref()
             && f != "text"
             && f != "json"

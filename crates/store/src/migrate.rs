@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "realtime", "0006_realtime.sql"),
     migration!(7, "observability", "0007_observability.sql"),
     migration!(8, "admin_mfa", "0008_admin_mfa.sql"),
+    migration!(9, "functions", "0009_functions.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

@@ -1,0 +1,506 @@
+//! The functions' Rhai sandbox. Rhai is synchronous, so a run takes a
+//! thread of the blocking pool (behind a semaphore); natives that wait for
+//! the database block that thread on the runtime, each with its own timeout.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use basalt_core::caller::ServiceIdentity;
+use basalt_core::{Caller, Error};
+use basalt_documents::{Access, Documents, Query};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, ImmutableString, Map, OptimizationLevel, Scope};
+use serde_json::Value;
+
+/// Budgets of one run.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_time: Duration,
+    pub max_string_bytes: usize,
+    pub max_array_len: usize,
+    pub max_map_len: usize,
+    /// `db.*` calls per run.
+    pub max_db_calls: usize,
+    /// Time of one `db.*` call.
+    pub db_timeout: Duration,
+    pub max_source_bytes: usize,
+    pub max_log_lines: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 5_000_000,
+            max_time: Duration::from_secs(5),
+            max_string_bytes: 4 << 20,
+            max_array_len: 100_000,
+            max_map_len: 100_000,
+            max_db_calls: 1000,
+            db_timeout: Duration::from_secs(5),
+            max_source_bytes: 256 * 1024,
+            max_log_lines: 100,
+        }
+    }
+}
+
+const OUT_OF_TIME: &str = "basalt:out-of-time";
+const MAX_LOG_LINE: usize = 2048;
+
+/// What a run needs from outside the sandbox, reachable from natives.
+struct Run {
+    deadline: Instant,
+    handle: tokio::runtime::Handle,
+    documents: Documents,
+    caller: Caller,
+    logs: Vec<String>,
+    db_calls: usize,
+    limits: Limits,
+}
+
+thread_local! {
+    static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
+}
+
+/// The `db` variable of a script.
+#[derive(Clone)]
+struct DbApi;
+
+/// How a run ended.
+pub enum Outcome {
+    /// The script's value, as JSON.
+    Value(Value),
+    /// `throw`: a client error (status, code, message).
+    Thrown {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// A budget ran out or the script failed: a server error.
+    Failed(String),
+}
+
+pub struct Finished {
+    pub outcome: Outcome,
+    pub logs: Vec<String>,
+}
+
+pub struct Sandbox {
+    engine: Engine,
+    limits: Limits,
+}
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+/// A failure of a native (a database call, a budget): a server-side error
+/// of the run, unlike a script's own `throw`.
+fn fail(message: impl Into<String>) -> Box<EvalAltResult> {
+    let message = message.into();
+    Box::new(EvalAltResult::ErrorSystem(message.clone(), message.into()))
+}
+
+fn with_run<T>(f: impl FnOnce(&mut Run) -> Fallible<T>) -> Fallible<T> {
+    RUN.with(|run| {
+        let mut run = run.borrow_mut();
+        let run = run
+            .as_mut()
+            .ok_or_else(|| fail("db is only available while a function runs"))?;
+        f(run)
+    })
+}
+
+fn to_json(value: &Dynamic) -> Fallible<Value> {
+    rhai::serde::from_dynamic::<Value>(value)
+}
+
+fn to_dynamic(value: &Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}
+
+fn object(map: Map) -> Fallible<serde_json::Map<String, Value>> {
+    match to_json(&Dynamic::from_map(map))? {
+        Value::Object(m) => Ok(m),
+        _ => Err(fail("expected a map")),
+    }
+}
+
+/// Runs `f` (a database call) on the runtime, within the call's timeout.
+fn block<T>(
+    what: &str,
+    f: impl FnOnce(Documents, Caller) -> std::pin::Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
+) -> Fallible<T> {
+    let (handle, documents, caller, timeout) = with_run(|run| {
+        run.db_calls += 1;
+        if run.db_calls > run.limits.max_db_calls {
+            return Err(fail(format!(
+                "more than {} db calls in one run",
+                run.limits.max_db_calls
+            )));
+        }
+        Ok((
+            run.handle.clone(),
+            run.documents.clone(),
+            run.caller.clone(),
+            run.limits.db_timeout,
+        ))
+    })?;
+    match handle.block_on(async { tokio::time::timeout(timeout, f(documents, caller)).await }) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(fail(format!("{what}: {}", e.message()))),
+        Err(_) => Err(fail(format!("{what}: took longer than {} s", timeout.as_secs()))),
+    }
+}
+
+fn access<'a>(caller: &'a Caller, method: &'static str) -> Access<'a> {
+    Access {
+        caller,
+        ip: IpAddr::from([127, 0, 0, 1]),
+        method,
+    }
+}
+
+fn document_value(doc: &basalt_documents::Document, collection: &str) -> Fallible<Dynamic> {
+    let json = doc.to_json(collection).map_err(|e| fail(e.message()))?;
+    let value: Value = serde_json::from_str(&json).map_err(|e| fail(e.to_string()))?;
+    Ok(to_dynamic(&value))
+}
+
+fn write(operation: serde_json::Map<String, Value>) -> Fallible<Dynamic> {
+    let collection = operation
+        .get("collection")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let what = format!(
+        "db.{}",
+        operation.get("op").and_then(Value::as_str).unwrap_or("write")
+    );
+    let op = basalt_documents::operation(operation).map_err(|e| fail(format!("{what}: {}", e.message())))?;
+    let outcome = block(&what, move |d, caller| {
+        Box::pin(async move { d.write(op, &access(&caller, "POST")).await })
+    })?;
+    match outcome.document {
+        Some(doc) => document_value(&doc, &collection),
+        None => Ok(Dynamic::UNIT),
+    }
+}
+
+fn op_map(op: &str, collection: &str, id: Option<&str>) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("op".into(), op.into());
+    m.insert("collection".into(), collection.into());
+    if let Some(id) = id {
+        m.insert("id".into(), id.into());
+    }
+    m
+}
+
+impl Sandbox {
+    pub fn new(limits: Limits) -> Sandbox {
+        let mut engine = Engine::new();
+        engine
+            .set_max_operations(limits.max_operations)
+            .set_max_call_levels(32)
+            .set_max_expr_depths(64, 32)
+            .set_max_string_size(limits.max_string_bytes)
+            .set_max_array_size(limits.max_array_len)
+            .set_max_map_size(limits.max_map_len)
+            .set_max_variables(1024)
+            .set_max_functions(256)
+            .set_strict_variables(true)
+            .set_optimization_level(OptimizationLevel::Simple);
+        engine.disable_symbol("eval");
+        engine.on_print(|s| {
+            let _ = with_run(|run| {
+                push_log(run, s);
+                Ok(())
+            });
+        });
+        engine.on_debug(|s, _, _| {
+            let _ = with_run(|run| {
+                push_log(run, s);
+                Ok(())
+            });
+        });
+        engine.on_progress(|operations| {
+            RUN.with(|run| {
+                let run = run.borrow();
+                let run = run.as_ref()?;
+                (operations % 256 == 0 && Instant::now() > run.deadline).then(|| Dynamic::from(OUT_OF_TIME))
+            })
+        });
+        engine.register_fn("log", |value: Dynamic| {
+            let text = if value.is_string() {
+                value.into_string().unwrap_or_default()
+            } else {
+                to_json(&value).map_or_else(|_| value.to_string(), |v| v.to_string())
+            };
+            let _ = with_run(|run| {
+                push_log(run, &text);
+                Ok(())
+            });
+        });
+        engine.register_fn("now", || -> rhai::INT { basalt_core::Timestamp::now().millis() });
+        engine.register_type_with_name::<DbApi>("Db");
+        engine.register_fn(
+            "get",
+            |_: &mut DbApi, collection: ImmutableString, id: ImmutableString| -> Fallible<Dynamic> {
+                let c = collection.to_string();
+                let found = block("db.get", move |d, caller| {
+                    let id = id.to_string();
+                    let c = c.clone();
+                    Box::pin(async move {
+                        match d.get(&c, &id, &access(&caller, "GET")).await {
+                            Ok(doc) => Ok(Some(doc)),
+                            Err(e) if e.code() == basalt_core::Code::NotFound => Ok(None),
+                            Err(e) => Err(e),
+                        }
+                    })
+                })?;
+                match found {
+                    Some(doc) => document_value(&doc, &collection),
+                    None => Ok(Dynamic::UNIT),
+                }
+            },
+        );
+        engine.register_fn(
+            "query",
+            |_: &mut DbApi, collection: ImmutableString, options: Map| -> Fallible<rhai::Array> {
+                let o = object(options)?;
+                let limit = match o.get("limit") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(
+                        v.as_u64()
+                            .ok_or_else(|| fail("db.query: `limit` must be a number"))?,
+                    ),
+                };
+                let q = Query::parse(
+                    o.get("where"),
+                    o.get("order_by"),
+                    limit,
+                    o.get("after").and_then(Value::as_str),
+                    None,
+                )
+                .map_err(|e| fail(format!("db.query: {}", e.message())))?;
+                let c = collection.to_string();
+                let page = block("db.query", move |d, caller| {
+                    Box::pin(async move { d.query(&c, &q, &access(&caller, "POST")).await })
+                })?;
+                page.documents
+                    .iter()
+                    .map(|doc| document_value(doc, &collection))
+                    .collect()
+            },
+        );
+        engine.register_fn(
+            "create",
+            |_: &mut DbApi, collection: ImmutableString, data: Map| {
+                let mut op = op_map("create", &collection, None);
+                op.insert("data".into(), Value::Object(object(data)?));
+                write(op)
+            },
+        );
+        engine.register_fn(
+            "create",
+            |_: &mut DbApi, collection: ImmutableString, data: Map, options: Map| {
+                let mut op = op_map("create", &collection, None);
+                op.insert("data".into(), Value::Object(object(data)?));
+                if let Some(id) = object(options)?.remove("id") {
+                    op.insert("id".into(), id);
+                }
+                write(op)
+            },
+        );
+        engine.register_fn(
+            "set",
+            |_: &mut DbApi, collection: ImmutableString, id: ImmutableString, data: Map| {
+                let mut op = op_map("set", &collection, Some(&id));
+                op.insert("data".into(), Value::Object(object(data)?));
+                write(op)
+            },
+        );
+        engine.register_fn(
+            "update",
+            |_: &mut DbApi, collection: ImmutableString, id: ImmutableString, patch: Map| {
+                let mut op = op_map("update", &collection, Some(&id));
+                for (k, v) in object(patch)? {
+                    if matches!(k.as_str(), "op" | "collection" | "id") {
+                        return Err(fail(format!("db.update: `{k}` is not a patch field")));
+                    }
+                    op.insert(k, v);
+                }
+                write(op)
+            },
+        );
+        engine.register_fn(
+            "delete",
+            |_: &mut DbApi, collection: ImmutableString, id: ImmutableString| {
+                write(op_map("delete", &collection, Some(&id)))
+            },
+        );
+        Sandbox { engine, limits }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles a script; the error carries its line and column.
+    pub fn compile(&self, source: &str) -> Result<AST, Error> {
+        if source.len() > self.limits.max_source_bytes {
+            return Err(Error::invalid_argument(format!(
+                "the source is longer than {} bytes",
+                self.limits.max_source_bytes
+            )));
+        }
+        let mut scope = Scope::new();
+        for name in ["args", "auth", "request", "db", "env"] {
+            scope.push(name, ());
+        }
+        self.engine.compile_with_scope(&scope, source).map_err(|e| {
+            Error::invalid_argument(format!("function does not compile: {e}")).with_details(
+                serde_json::json!({"line": e.position().line(), "column": e.position().position()}),
+            )
+        })
+    }
+
+    /// Runs `ast` on this (blocking) thread with the given variables.
+    pub fn run(
+        &self,
+        ast: &AST,
+        variables: BTreeMap<&'static str, Dynamic>,
+        env: &BTreeMap<String, String>,
+        documents: Documents,
+        handle: tokio::runtime::Handle,
+        function: &str,
+    ) -> Finished {
+        let caller = Caller::Service(Arc::new(ServiceIdentity {
+            key_id: format!("function:{function}"),
+            name: format!("function {function}"),
+        }));
+        RUN.with(|run| {
+            *run.borrow_mut() = Some(Run {
+                deadline: Instant::now() + self.limits.max_time,
+                handle,
+                documents,
+                caller,
+                logs: Vec::new(),
+                db_calls: 0,
+                limits: self.limits.clone(),
+            });
+        });
+        let mut scope = Scope::new();
+        for (name, value) in variables {
+            scope.push_constant(name, value);
+        }
+        scope.push_constant("db", DbApi);
+        let env_map: Map = env
+            .iter()
+            .map(|(k, v)| (k.into(), Dynamic::from(v.clone())))
+            .collect();
+        scope.push_constant("env", Dynamic::from_map(env_map));
+        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast);
+        let run = RUN.with(|run| run.borrow_mut().take());
+        let mut logs = run.map(|r| r.logs).unwrap_or_default();
+        let outcome = match result {
+            Ok(value) => match to_json(&value) {
+                Ok(v) => Outcome::Value(v),
+                Err(_) => Outcome::Failed("the function returned a value that is not JSON".into()),
+            },
+            Err(e) => outcome_of_error(*e),
+        };
+        // `env` values never leave the sandbox, even when a script logs or throws them.
+        for line in &mut logs {
+            *line = redact(line, env);
+        }
+        let outcome = match outcome {
+            Outcome::Thrown {
+                status,
+                code,
+                message,
+            } => Outcome::Thrown {
+                status,
+                code,
+                message: redact(&message, env),
+            },
+            Outcome::Failed(m) => Outcome::Failed(redact(&m, env)),
+            v => v,
+        };
+        Finished { outcome, logs }
+    }
+}
+
+fn push_log(run: &mut Run, text: &str) {
+    if run.logs.len() < run.limits.max_log_lines {
+        let mut line = text.to_owned();
+        if line.len() > MAX_LOG_LINE {
+            let mut end = MAX_LOG_LINE;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line.truncate(end);
+        }
+        run.logs.push(line);
+    } else if run.logs.len() == run.limits.max_log_lines {
+        run.logs.push("(more log lines were dropped)".into());
+    }
+}
+
+fn redact(text: &str, env: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_owned();
+    for value in env.values().filter(|v| v.len() >= 4) {
+        out = out.replace(value.as_str(), "[env]");
+    }
+    out
+}
+
+fn outcome_of_error(e: EvalAltResult) -> Outcome {
+    match e {
+        EvalAltResult::ErrorRuntime(value, _) => {
+            if let Some(map) = value.read_lock::<Map>() {
+                let status = map
+                    .get("status")
+                    .and_then(|s| s.as_int().ok())
+                    .and_then(|s| u16::try_from(s).ok())
+                    .filter(|s| (400..=599).contains(s))
+                    .unwrap_or(400);
+                let code = map
+                    .get("code")
+                    .and_then(|c| c.clone().into_string().ok())
+                    .unwrap_or_else(|| {
+                        basalt_core::Code::from_status(
+                            axum::http::StatusCode::from_u16(status)
+                                .unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+                        )
+                        .as_str()
+                        .to_owned()
+                    });
+                let message = map
+                    .get("message")
+                    .map(|m| m.clone().into_string().unwrap_or_else(|_| m.to_string()))
+                    .unwrap_or_else(|| "the function refused the request".into());
+                return Outcome::Thrown {
+                    status,
+                    code,
+                    message,
+                };
+            }
+            let message = value.clone().into_string().unwrap_or_else(|_| value.to_string());
+            Outcome::Thrown {
+                status: 400,
+                code: "invalid_argument".into(),
+                message,
+            }
+        }
+        EvalAltResult::ErrorTooManyOperations(_)
+        | EvalAltResult::ErrorDataTooLarge(..)
+        | EvalAltResult::ErrorStackOverflow(_)
+        | EvalAltResult::ErrorTooManyVariables(_)
+        | EvalAltResult::ErrorTerminated(..) => Outcome::Failed("function exceeded its limits".into()),
+        EvalAltResult::ErrorSystem(message, _) => Outcome::Failed(message),
+        other => Outcome::Failed(other.to_string()),
+    }
+}

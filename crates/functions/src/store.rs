@@ -1,0 +1,298 @@
+//! Stored functions, their versions and their executions.
+
+use basalt_core::{Error, Timestamp};
+use basalt_store::audit::{self, Actor, Change};
+use basalt_store::{Db, Param, Row, StoreError};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Function {
+    pub name: String,
+    /// `http`.
+    pub kind: String,
+    pub source: String,
+    /// Who may call an http function; without one only admins and service keys may.
+    pub invoke: Option<String>,
+    /// 1 for the first save, one more for each save after.
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Version {
+    pub version: i64,
+    pub source: String,
+    pub invoke: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Execution {
+    pub id: String,
+    pub function: String,
+    /// The function's version that ran.
+    pub version: i64,
+    /// `http` for a call of `POST /v1/functions/{name}`.
+    pub trigger: String,
+    /// `ok` or `error`.
+    pub status: String,
+    pub attempts: i64,
+    pub started_at: Timestamp,
+    pub duration_ms: f64,
+    /// What the script logged (`log(…)`, `print`), at most 100 lines.
+    pub logs: Vec<String>,
+    pub error: Option<String>,
+}
+
+const COLUMNS: &str = "name, kind, source, invoke, version, created_at, updated_at";
+
+fn function(r: &Row) -> Result<Function, StoreError> {
+    Ok(Function {
+        name: r.text(0)?,
+        kind: r.text(1)?,
+        source: r.text(2)?,
+        invoke: r.opt_text(3)?,
+        version: r.int(4)?,
+        created_at: Timestamp::from_millis(r.int(5)?),
+        updated_at: Timestamp::from_millis(r.int(6)?),
+    })
+}
+
+/// What the audit log keeps of a function.
+fn snapshot(f: &Function) -> String {
+    serde_json::json!({"kind": f.kind, "source": f.source, "invoke": f.invoke, "version": f.version})
+        .to_string()
+}
+
+pub async fn get(db: &Db, name: &str) -> Result<Option<Function>, Error> {
+    let row = db
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM functions WHERE name = $1"),
+            &[name.into()],
+        )
+        .await?;
+    Ok(row.as_ref().map(function).transpose()?)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Function>, Error> {
+    let rows = db
+        .fetch_all(&format!("SELECT {COLUMNS} FROM functions ORDER BY name"), &[])
+        .await?;
+    Ok(rows.iter().map(function).collect::<Result<_, _>>()?)
+}
+
+pub async fn versions(db: &Db, name: &str, limit: i64) -> Result<Vec<Version>, Error> {
+    let rows = db
+        .fetch_all(
+            &format!(
+                "SELECT version, source, invoke, created_at FROM function_versions WHERE name = $1
+                 ORDER BY version DESC LIMIT {limit}"
+            ),
+            &[name.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Version {
+                version: r.int(0)?,
+                source: r.text(1)?,
+                invoke: r.opt_text(2)?,
+                created_at: Timestamp::from_millis(r.int(3)?),
+            })
+        })
+        .collect::<Result<_, StoreError>>()
+        .map_err(Into::into)
+}
+
+/// Saves a new version; `(function, created)`. Two saves at once: one wins,
+/// the other gets 409 and saves again.
+pub async fn save(
+    db: &Db,
+    name: &str,
+    kind: &str,
+    source: &str,
+    invoke: Option<&str>,
+    actor: Actor<'_>,
+) -> Result<(Function, bool), Error> {
+    let now = Timestamp::now();
+    let mut tx = db.begin().await?;
+    let before = tx
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM functions WHERE name = $1"),
+            &[name.into()],
+        )
+        .await?
+        .as_ref()
+        .map(function)
+        .transpose()?;
+    let f = Function {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        source: source.to_owned(),
+        invoke: invoke.map(str::to_owned),
+        version: before.as_ref().map_or(1, |b| b.version + 1),
+        created_at: before.as_ref().map_or(now, |b| b.created_at),
+        updated_at: now,
+    };
+    let params: [Param<'_>; 7] = [
+        name.into(),
+        kind.into(),
+        source.into(),
+        invoke.into(),
+        f.version.into(),
+        f.created_at.millis().into(),
+        now.millis().into(),
+    ];
+    let written = match &before {
+        None => tx
+            .execute(
+                "INSERT INTO functions (name, kind, source, invoke, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &params,
+            )
+            .await
+            .map(|_| 1),
+        Some(b) => {
+            tx.execute(
+                "UPDATE functions SET kind = $2, source = $3, invoke = $4, version = $5, updated_at = $7
+                 WHERE name = $1 AND version = $8 AND created_at = $6",
+                &[&params[..], &[b.version.into()]].concat(),
+            )
+            .await
+        }
+    };
+    let conflict = || {
+        Error::new(
+            basalt_core::Code::Aborted,
+            "the function was saved meanwhile; save again",
+        )
+    };
+    match written {
+        Ok(1) => {}
+        Ok(_) | Err(StoreError::UniqueViolation) => return Err(conflict()),
+        Err(e) => return Err(e.into()),
+    }
+    tx.execute(
+        "INSERT INTO function_versions (name, version, kind, source, invoke, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            name.into(),
+            f.version.into(),
+            kind.into(),
+            source.into(),
+            invoke.into(),
+            now.millis().into(),
+        ],
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::UniqueViolation => conflict(),
+        e => e.into(),
+    })?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "function.save",
+            target: name,
+            before: before.as_ref().map(snapshot),
+            after: Some(snapshot(&f)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((f, before.is_none()))
+}
+
+pub async fn delete(db: &Db, name: &str, actor: Actor<'_>) -> Result<bool, Error> {
+    let Some(before) = get(db, name).await? else {
+        return Ok(false);
+    };
+    let mut tx = db.begin().await?;
+    let n = tx
+        .execute("DELETE FROM functions WHERE name = $1", &[name.into()])
+        .await?;
+    tx.execute("DELETE FROM function_versions WHERE name = $1", &[name.into()])
+        .await?;
+    if n > 0 {
+        audit::record(
+            &mut tx,
+            actor,
+            Change {
+                action: "function.delete",
+                target: name,
+                before: Some(snapshot(&before)),
+                after: None,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+pub async fn record(db: &Db, e: &Execution) -> Result<(), Error> {
+    let logs = serde_json::to_string(&e.logs).map_err(Error::internal)?;
+    db.execute(
+        "INSERT INTO executions (id, function, version, trigger, status, attempts, started_at, duration_us, logs, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            (&e.id).into(),
+            (&e.function).into(),
+            e.version.into(),
+            (&e.trigger).into(),
+            (&e.status).into(),
+            e.attempts.into(),
+            e.started_at.millis().into(),
+            ((e.duration_ms * 1000.0) as i64).into(),
+            (&logs).into(),
+            e.error.as_deref().into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Executions of `function`, newest first.
+pub async fn executions(
+    db: &Db,
+    function: &str,
+    status: Option<&str>,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<Vec<Execution>, Error> {
+    let mut sql = String::from(
+        "SELECT id, function, version, trigger, status, attempts, started_at, duration_us, logs, error
+         FROM executions WHERE function = $1",
+    );
+    let mut params: Vec<Param<'_>> = vec![function.into()];
+    if let Some(s) = status {
+        params.push(s.into());
+        sql.push_str(&format!(" AND status = ${}", params.len()));
+    }
+    if let Some(a) = after {
+        params.push(a.into());
+        sql.push_str(&format!(" AND id < ${}", params.len()));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    let rows = db.fetch_all(&sql, &params).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Execution {
+                id: r.text(0)?,
+                function: r.text(1)?,
+                version: r.int(2)?,
+                trigger: r.text(3)?,
+                status: r.text(4)?,
+                attempts: r.int(5)?,
+                started_at: Timestamp::from_millis(r.int(6)?),
+                duration_ms: r.int(7)? as f64 / 1000.0,
+                logs: serde_json::from_str(&r.text(8)?).unwrap_or_default(),
+                error: r.opt_text(9)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()
+        .map_err(Into::into)
+}
