@@ -123,6 +123,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/functions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List functions */
+        get: operations["get_admin_functions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/functions/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One function with its last versions */
+        get: operations["get_admin_functions_by_name"];
+        /** Create or change a function; the source is compiled first, and each save is a new version */
+        put: operations["put_admin_functions_by_name"];
+        post?: never;
+        /** Delete a function and its versions (its executions stay) */
+        delete: operations["delete_admin_functions_by_name"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/functions/{name}/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Runs of a function, newest first */
+        get: operations["get_admin_functions_by_name_executions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/keys": {
         parameters: {
             query?: never;
@@ -969,6 +1022,23 @@ export interface paths {
         patch: operations["patch_db_collections_by_name"];
         trace?: never;
     };
+    "/v1/functions/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Call an http function: the body is its `args`, the answer its value */
+        post: operations["post_functions_by_name"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/health": {
         parameters: {
             query?: never;
@@ -1442,6 +1512,32 @@ export interface components {
              */
             operations: number;
         };
+        Execution: {
+            /** Format: int64 */
+            attempts: number;
+            /** Format: double */
+            duration_ms: number;
+            error?: string | null;
+            function: string;
+            id: string;
+            /** @description What the script logged (`log(…)`, `print`), at most 100 lines. */
+            logs: string[];
+            /** Format: date-time */
+            started_at: string;
+            /** @description `ok` or `error`. */
+            status: string;
+            /** @description `http` for a call of `POST /v1/functions/{name}`. */
+            trigger: string;
+            /**
+             * Format: int64
+             * @description The function's version that ran.
+             */
+            version: number;
+        };
+        ExecutionPage: {
+            executions: components["schemas"]["Execution"][];
+            next_cursor?: string | null;
+        };
         /** @description One condition of a rule and what it evaluated to on its own. */
         Explained: {
             /** Format: uint */
@@ -1462,6 +1558,45 @@ export interface components {
             line: number;
             /** @description Its value; null when it failed (see `error`). */
             value?: boolean | null;
+        };
+        Function: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Who may call an http function; without one only admins and service keys may. */
+            invoke?: string | null;
+            /** @description `http`. */
+            kind: string;
+            name: string;
+            source: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: int64
+             * @description 1 for the first save, one more for each save after.
+             */
+            version: number;
+        };
+        FunctionList: {
+            functions: components["schemas"]["Function"][];
+        };
+        FunctionWithVersions: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Who may call an http function; without one only admins and service keys may. */
+            invoke?: string | null;
+            /** @description `http`. */
+            kind: string;
+            name: string;
+            source: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: int64
+             * @description 1 for the first save, one more for each save after.
+             */
+            version: number;
+            /** @description The last 20 versions, newest first. */
+            versions: components["schemas"]["Version"][];
         };
         Health: {
             /** @description Always `ok` on a 200. */
@@ -1785,6 +1920,17 @@ export interface components {
         };
         /** @description An admin role. */
         RoleName: "owner" | "developer" | "viewer";
+        SaveFunction: {
+            /**
+             * @description For `http`: a rule (like a collection rule) that sees `auth`, `request` and `data` (the
+             *     arguments). Without one, only admins and service keys may call the function.
+             */
+            invoke?: string | null;
+            /** @description `http` (triggers and schedules are not available yet). */
+            kind: string;
+            /** @description The Rhai script. */
+            source: string;
+        };
         Sent: {
             /** @description `smtp` (the SMTP server accepted it) or `outbox` (kept in the outbox). */
             transport: string;
@@ -1969,6 +2115,14 @@ export interface components {
             /** @description A 6-digit TOTP code or a recovery code. */
             code: string;
             mfa_token: string;
+        };
+        Version: {
+            /** Format: date-time */
+            created_at: string;
+            invoke?: string | null;
+            source: string;
+            /** Format: int64 */
+            version: number;
         };
     };
     responses: {
@@ -2218,6 +2372,137 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_functions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every function, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunctionList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_functions_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The function */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunctionWithVersions"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_admin_functions_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveFunction"];
+            };
+        };
+        responses: {
+            /** @description The function, changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Function"];
+                };
+            };
+            /** @description The function, created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Function"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_functions_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_functions_by_name_executions: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                after?: string | null;
+                /** @description 1 to 100, default 50. */
+                limit?: number | null;
+                /** @description `ok` or `error`. */
+                status?: string | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of executions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionPage"];
+                };
             };
             default: components["responses"]["Error"];
         };
@@ -3714,6 +3999,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Collection"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_functions_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description What the function returned */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             default: components["responses"]["Error"];
