@@ -113,6 +113,36 @@ test('a viewer admin sees no write controls on any screen, and the server refuse
   );
 });
 
+test('a developer admin may change the project but sees no admin or key management, which the server refuses it', async () => {
+  await withApp(
+    async (s, server) => {
+      const { page } = s;
+      const dev = { email: 'dev@example.com', password: 'developer password 1' };
+      assert.equal((await server.api('POST', '/v1/admin/admins', { ...dev, role: 'developer' })).status, 201);
+      await server.api('POST', '/v1/admin/keys', { name: 'worker' });
+      await signIn(s, dev);
+      await page.getByLabel('Signed in as').filter({ hasText: `${dev.email} · developer` }).waitFor();
+      await page.goto('/_/keys');
+      await page.getByText(/Only owners manage service keys; your role is developer/).waitFor();
+      assert.equal(await page.getByRole('button', { name: /Create key|Revoke/ }).count(), 0);
+      await page.goto('/_/settings');
+      await page.getByText(/Only owners manage admins; your role is developer/).waitFor();
+      assert.equal(await page.getByRole('button', { name: /Add admin|Remove|Reset two-factor/ }).count(), 0);
+      // Writes to the project are the developer's to make.
+      await page.goto('/_/collections');
+      await page.getByRole('button', { name: 'New collection' }).click();
+      await page.getByLabel('Name').fill('by_dev');
+      await page.getByRole('button', { name: 'Create', exact: true }).click();
+      await page.waitForURL(/\/_\/collections\/by_dev$/);
+      assert.equal((await server.api('GET', '/v1/db/collections/by_dev')).status, 200);
+      const token = await page.evaluate(() => sessionStorage.getItem('basalt.admin.token'));
+      const keys = await fetch(`${server.url}/v1/admin/keys`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(keys.status, 403, 'the server refuses the developer the key list');
+    },
+    { signIn: false },
+  );
+});
+
 async function setEditor(page: Page, name: string, text: string) {
   await page.getByRole('textbox', { name, exact: true }).click();
   await page.keyboard.press('Control+A');
