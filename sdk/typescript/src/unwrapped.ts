@@ -31,7 +31,13 @@ export const DELIBERATELY_UNWRAPPED: Record<string, string> = {
   get_push_vapid: "web push device registration is not in SDK.md's surface yet",
 };
 
-/** Prefixes of operations that belong to the dashboard as a whole (admin routes). */
+/**
+ * Prefixes of operations that belong to the dashboard as a whole (admin routes): admin sign-in and
+ * two-factor, admins, keys, users (their sessions and MFA reset), settings and the test mail,
+ * rules playground, logs, audit, stats, channels, and functions (saving, versions, executions).
+ * Apps call functions through `POST /v1/functions/{name}`, which `functions.invoke` wraps.
+ * test/coverage.test.ts checks that this prefix matches the /v1/admin/ routes and nothing else.
+ */
 export const UNWRAPPED_PREFIXES: Record<string, string> = {
   _admin_: "admin routes (/v1/admin/…) are the dashboard's",
 };

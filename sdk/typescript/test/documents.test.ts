@@ -192,12 +192,6 @@ describe("documents", () => {
     c.close();
   });
 
-  it("functions.invoke: no functions yet, so not_found", async () => {
-    const err = await rejection(basalt.functions.invoke("hello", { name: "x" }));
-    expect(err.status).toBe(404);
-    expect(err.code).toBe("not_found");
-  });
-
   it("network failure has code network", async () => {
     const c = createClient("http://127.0.0.1:1");
     const err = await rejection(c.collection("posts").get("x"));
