@@ -1,6 +1,6 @@
 import { BasaltError } from "./errors.js";
 import type { Core } from "./http.js";
-import { encodePath } from "./http.js";
+import { encodeSegment } from "./http.js";
 import { withLock } from "./lock.js";
 import type { AuthStorage } from "./storage.js";
 import type { components } from "./generated/openapi.js";
@@ -351,7 +351,7 @@ export class Auth {
 
   /** The address to send the browser to for a sign-in with an OAuth / OpenID Connect provider. */
   oauthUrl(provider: string, opts: { redirectTo: string }): string {
-    return `${this.core.url}/v1/auth/oauth/${encodePath(provider)}/authorize?redirect_to=${encodeURIComponent(opts.redirectTo)}`;
+    return `${this.core.url}/v1/auth/oauth/${encodeSegment(provider)}/authorize?redirect_to=${encodeURIComponent(opts.redirectTo)}`;
   }
 
   /**
@@ -434,7 +434,7 @@ export class Auth {
 
   /** Ends one session ("sign out that phone"). Ending the current one signs out here too. */
   async endSession(id: string): Promise<void> {
-    await this.core.send("delete_auth_sessions_by_id", `/v1/auth/sessions/${encodePath(id)}`, {
+    await this.core.send("delete_auth_sessions_by_id", `/v1/auth/sessions/${encodeSegment(id)}`, {
       method: "DELETE",
       responseType: "none",
     });

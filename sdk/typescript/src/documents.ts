@@ -1,5 +1,5 @@
 import type { Core } from "./http.js";
-import { encodePath } from "./http.js";
+import { encodeSegment } from "./http.js";
 import type { components } from "./generated/openapi.js";
 
 type WireDoc = { id: string; collection: string; version: number; created_at: string; updated_at: string; data: unknown };
@@ -174,7 +174,7 @@ export class DocumentCollection<T = Record<string, unknown>> {
     readonly core: Core,
     readonly name: string,
   ) {
-    this.base = `/v1/db/${encodePath(name)}`;
+    this.base = `/v1/db/${encodeSegment(name)}`;
   }
 
   async create(data: T, opts?: { id?: string }): Promise<Doc<T>> {
@@ -187,12 +187,12 @@ export class DocumentCollection<T = Record<string, unknown>> {
 
   /** Rejects with code `not_found` when there is no such document (or the rule hides it). */
   async get(id: string): Promise<Doc<T>> {
-    return toDoc<T>(await this.core.send<WireDoc>("get_db_by_collection_by_id", `${this.base}/${encodePath(id)}`));
+    return toDoc<T>(await this.core.send<WireDoc>("get_db_by_collection_by_id", `${this.base}/${encodeSegment(id)}`));
   }
 
   /** Replaces (or creates) the document: `PUT`. */
   async set(id: string, data: T, opts?: WriteOptions): Promise<Doc<T>> {
-    const d = await this.core.send<WireDoc>("put_db_by_collection_by_id", `${this.base}/${encodePath(id)}`, {
+    const d = await this.core.send<WireDoc>("put_db_by_collection_by_id", `${this.base}/${encodeSegment(id)}`, {
       method: "PUT",
       body: { data },
       headers: ifMatch(opts),
@@ -202,7 +202,7 @@ export class DocumentCollection<T = Record<string, unknown>> {
 
   /** Changes parts of the document: merge patch, increments, server times, array union/remove. */
   async update(id: string, fields: UpdateFields<T>, opts?: WriteOptions): Promise<Doc<T>> {
-    const d = await this.core.send<WireDoc>("patch_db_by_collection_by_id", `${this.base}/${encodePath(id)}`, {
+    const d = await this.core.send<WireDoc>("patch_db_by_collection_by_id", `${this.base}/${encodeSegment(id)}`, {
       method: "PATCH",
       body: patchBody(fields),
       headers: ifMatch(opts),
@@ -211,7 +211,7 @@ export class DocumentCollection<T = Record<string, unknown>> {
   }
 
   async delete(id: string, opts?: WriteOptions): Promise<void> {
-    await this.core.send("delete_db_by_collection_by_id", `${this.base}/${encodePath(id)}`, {
+    await this.core.send("delete_db_by_collection_by_id", `${this.base}/${encodeSegment(id)}`, {
       method: "DELETE",
       headers: ifMatch(opts),
       responseType: "none",

@@ -1,6 +1,6 @@
 import { BasaltError, abortError, errorFromResponse, networkError } from "./errors.js";
 import type { Core } from "./http.js";
-import { buildUrl, encodePath } from "./http.js";
+import { buildUrl, encodePath, encodeSegment } from "./http.js";
 import type { AnyDatabase } from "./documents.js";
 import type { CoreClient } from "./base.js";
 
@@ -113,7 +113,7 @@ export class Bucket {
   ) {}
 
   private objectPath(path: string): string {
-    return `/v1/storage/${encodePath(this.name)}/${encodePath(path)}`;
+    return `/v1/storage/${encodeSegment(this.name)}/${encodePath(path)}`;
   }
 
   async upload(path: string, body: UploadBody, opts: UploadOptions = {}): Promise<ObjectInfo> {
@@ -192,7 +192,7 @@ export class Bucket {
   async list(opts: { prefix?: string; limit?: number; after?: string | null } = {}): Promise<{ objects: ObjectInfo[]; nextCursor: string | null }> {
     const r = await this.core.send<{ objects: WireObject[]; next_cursor: string | null }>(
       "get_storage_by_bucket",
-      `/v1/storage/${encodePath(this.name)}`,
+      `/v1/storage/${encodeSegment(this.name)}`,
       { query: { prefix: opts.prefix, limit: opts.limit, after: opts.after } },
     );
     return { objects: r.objects.map(toObject), nextCursor: r.next_cursor ?? null };

@@ -1,4 +1,5 @@
 import type { Core } from "./http.js";
+import { encodeSegment } from "./http.js";
 
 /** `basalt.functions`: HTTP functions defined by the project's admins. */
 export class Functions {
@@ -10,7 +11,7 @@ export class Functions {
    * encoded), so it cannot reach another route.
    */
   async invoke<R = unknown>(name: string, args?: unknown): Promise<R> {
-    return this.core.send<R>("post_functions_by_name", `/v1/functions/${encodeURIComponent(name)}`, {
+    return this.core.send<R>("post_functions_by_name", `/v1/functions/${encodeSegment(name)}`, {
       method: "POST",
       body: args === undefined ? {} : args,
     });

@@ -46,11 +46,26 @@ export interface CoreConfig {
 }
 
 /** Encodes each segment of a path on its own, so `/` stays a separator. */
+/**
+ * One path segment (an id, a collection or bucket name), encoded whole: a
+ * `/` in it stays inside the segment. `.`, `..` and the empty string are
+ * refused, since URL resolution would turn them into another route (one
+ * that would receive the caller's token).
+ */
+export function encodeSegment(segment: string): string {
+  if (segment === "" || segment === "." || segment === "..") {
+    throw new BasaltError({
+      status: 0,
+      code: "invalid_argument",
+      message: `${JSON.stringify(segment)} cannot be a path segment`,
+    });
+  }
+  return encodeURIComponent(segment);
+}
+
+/** A path of several segments (a storage object's path): each encoded by `encodeSegment`. */
 export function encodePath(path: string): string {
-  return path
-    .split("/")
-    .map((s) => encodeURIComponent(s))
-    .join("/");
+  return path.split("/").map(encodeSegment).join("/");
 }
 
 export function buildUrl(base: string, path: string, query?: Record<string, QueryValue>): string {

@@ -192,6 +192,27 @@ describe("documents", () => {
     c.close();
   });
 
+  it("ids and names never leave their path segment (no dot segments, no slashes)", async () => {
+    const seen: string[] = [];
+    const spy = createClient<Database>(server.url, {
+      hooks: { beforeSend: (ctx: RequestContext) => void seen.push(ctx.url) },
+    });
+    await spy.auth.signUp({ email: uniqueEmail(), password: "correct horse battery" });
+    const posts = spy.collection("posts");
+    for (const id of ["..", ".", ""]) {
+      const e = await posts.get(id).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(BasaltError);
+      expect((e as BasaltError).code).toBe("invalid_argument");
+    }
+    // A slash stays inside the id: the server sees one (invalid) id, not another route.
+    const e = await posts.get("../../auth/user").catch((x: unknown) => x);
+    expect((e as BasaltError).status).toBe(400);
+    expect(seen.some((u) => u.includes("/v1/auth/user"))).toBe(false);
+    expect(seen.every((u) => !u.includes("/../"))).toBe(true);
+    expect(() => createClient(server.url).collection("..")).toThrow(BasaltError);
+    spy.close();
+  });
+
   it("network failure has code network", async () => {
     const c = createClient("http://127.0.0.1:1");
     const err = await rejection(c.collection("posts").get("x"));
