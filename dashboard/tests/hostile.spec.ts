@@ -198,6 +198,21 @@ test('an expired admin token asks to sign in again over the page, keeping what w
       const saved = await server.api<{ rules: { read: string } }>('GET', '/v1/db/collections/posts');
       assert.equal(saved.body.rules.read, rule);
 
+      // A live grid across signing in again: its socket comes back with the new token.
+      await page.getByRole('link', { name: 'Browse documents' }).click();
+      await page.getByRole('status', { name: 'Live updates' }).filter({ hasText: 'live: open' }).waitFor();
+      await untilRefused(page, server);
+      await page.getByRole('button', { name: 'Run query' }).click();
+      await dialog.waitFor();
+      await dialog.getByLabel('Password').fill(ADMIN.password);
+      await dialog.getByRole('button', { name: 'Sign in' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await page.getByRole('status', { name: 'Live updates' }).filter({ hasText: 'live: open' }).waitFor();
+      await server.api('POST', '/v1/db/posts', { id: 'after-renewal', data: { n: 99 } });
+      await page.getByRole('grid').getByRole('button', { name: 'after-renewal' }).waitFor();
+      await server.api('DELETE', '/v1/db/posts/after-renewal');
+      await page.getByRole('grid').getByRole('button', { name: 'after-renewal' }).waitFor({ state: 'detached' });
+
       // A filtered grid: the filter is in the address, so it survives even a fresh sign-in.
       await page.goto('/_/collections/posts/documents');
       await page.getByRole('button', { name: 'Add filter' }).click();

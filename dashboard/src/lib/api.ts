@@ -1,6 +1,6 @@
 // The one place the dashboard talks to the server: the public API with an admin token.
 import { untrack } from 'svelte';
-import { session } from './session.svelte';
+import { session, tokenListeners } from './session.svelte';
 
 const TOKEN_KEY = 'basalt.admin.token';
 
@@ -26,8 +26,10 @@ export function token(): string | null {
 export function setToken(t: string | null): void {
   if (t) sessionStorage.setItem(TOKEN_KEY, t);
   else sessionStorage.removeItem(TOKEN_KEY);
+  const renewed = !!t && t !== session.token;
   session.token = t;
   if (t) session.expired = false;
+  if (renewed) tokenListeners.forEach((f) => f(t));
 }
 
 /** The admin token stopped working (expired, revoked, the admin removed): the screen stays as

@@ -1,5 +1,6 @@
 // One realtime socket for a screen, with the admin token; reconnects with jittered backoff.
 import { token } from './api';
+import { tokenListeners } from './session.svelte';
 
 export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type Message = { type: string; [k: string]: unknown };
@@ -16,8 +17,15 @@ export class Socket {
     private onOpen: () => void,
     private onStatus: (s: Status) => void = () => {},
   ) {
+    tokenListeners.add(this.renew);
     this.connect();
   }
+
+  // A new token (after signing in again): reconnect with it; onOpen subscribes again.
+  private renew = () => {
+    this.attempt = 0;
+    this.ws?.close();
+  };
 
   private set(s: Status) {
     this.status = s;
@@ -61,6 +69,7 @@ export class Socket {
   }
 
   close(): void {
+    tokenListeners.delete(this.renew);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.ws?.close();

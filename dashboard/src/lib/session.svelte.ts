@@ -16,6 +16,9 @@ export const session = $state<{ me: Me | null; loaded: boolean; expired: boolean
   token: null,
 });
 
+/** Called with each new admin token (a sign-in, or signing in again after one expired). */
+export const tokenListeners = new Set<(token: string) => void>();
+
 /** What the signed-in admin's role may do. A server without GET /v1/admin/me has no roles:
  *  every admin may do everything there. */
 export const can = {
