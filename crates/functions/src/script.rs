@@ -457,36 +457,59 @@ fn redact(text: &str, env: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// The code a `throw #{status}` without `code` answers with.
+fn code_of_status(status: i64) -> Option<basalt_core::Code> {
+    use basalt_core::Code;
+    Some(match status {
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        409 => Code::AlreadyExists,
+        412 => Code::FailedPrecondition,
+        413 => Code::PayloadTooLarge,
+        422 => Code::ValidationFailed,
+        429 => Code::RateLimited,
+        500 => Code::Internal,
+        503 => Code::Unavailable,
+        _ => return None,
+    })
+}
+
+/// `throw #{code, message}` or `throw #{status, message}`: `code` (from
+/// the error table) decides the answer; without it, `status` picks its
+/// code. An unknown code or status is the script's bug: the run fails.
+fn thrown_map(map: &Map) -> Outcome {
+    let message = map
+        .get("message")
+        .map(|m| m.clone().into_string().unwrap_or_else(|_| m.to_string()))
+        .unwrap_or_else(|| "the function refused the request".into());
+    let code = match (map.get("code"), map.get("status")) {
+        (Some(code), _) => {
+            let name = code.clone().into_string().unwrap_or_default();
+            match basalt_core::Code::ALL.into_iter().find(|c| c.as_str() == name) {
+                Some(c) => c,
+                None => return Outcome::Failed(format!("throw: `{name}` is not an error code")),
+            }
+        }
+        (None, Some(status)) => match status.as_int().ok().and_then(code_of_status) {
+            Some(c) => c,
+            None => return Outcome::Failed(format!("throw: status {status} has no error code")),
+        },
+        (None, None) => basalt_core::Code::InvalidArgument,
+    };
+    Outcome::Thrown {
+        status: code.status().as_u16(),
+        code: code.as_str().to_owned(),
+        message,
+    }
+}
+
 fn outcome_of_error(e: EvalAltResult) -> Outcome {
     match e {
         EvalAltResult::ErrorRuntime(value, _) => {
             if let Some(map) = value.read_lock::<Map>() {
-                let status = map
-                    .get("status")
-                    .and_then(|s| s.as_int().ok())
-                    .and_then(|s| u16::try_from(s).ok())
-                    .filter(|s| (400..=599).contains(s))
-                    .unwrap_or(400);
-                let code = map
-                    .get("code")
-                    .and_then(|c| c.clone().into_string().ok())
-                    .unwrap_or_else(|| {
-                        basalt_core::Code::from_status(
-                            axum::http::StatusCode::from_u16(status)
-                                .unwrap_or(axum::http::StatusCode::BAD_REQUEST),
-                        )
-                        .as_str()
-                        .to_owned()
-                    });
-                let message = map
-                    .get("message")
-                    .map(|m| m.clone().into_string().unwrap_or_else(|_| m.to_string()))
-                    .unwrap_or_else(|| "the function refused the request".into());
-                return Outcome::Thrown {
-                    status,
-                    code,
-                    message,
-                };
+                return thrown_map(&map);
             }
             let message = value.clone().into_string().unwrap_or_else(|_| value.to_string());
             Outcome::Thrown {

@@ -71,6 +71,15 @@ pub struct Entry {
     pub error: Option<&'static str>,
 }
 
+/// Gives the calling thread (and the threads it starts, such as SQLite's
+/// connection thread) the lowest scheduling priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!(error = %e, "request log: could not lower the writer's priority");
+    }
+}
+
 /// Cuts `path` to at most [`MAX_PATH`] bytes.
 pub fn truncate_path(path: &str) -> String {
     if path.len() <= MAX_PATH {
@@ -128,13 +137,34 @@ impl RequestLog {
         let rollup = Arc::new(Rollup::new());
         let store = store::Store::new(main, data_dir);
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(store::write_loop(
-            store.clone(),
-            rx,
-            counters.clone(),
-            rollup.clone(),
-        ));
-        tokio::spawn(store::sweep_loop(store.clone(), settings.clone()));
+        // The writer has a thread of its own at the lowest priority: it
+        // gets the CPU the API leaves idle, never the CPU the API needs.
+        // Under a load that takes every core, entries are dropped (and
+        // counted) instead of slowing requests.
+        let writer = store.own_connections();
+        let (for_writer, for_sweep) = (counters.clone(), settings.clone());
+        let started = std::thread::Builder::new()
+            .name("basalt-request-log".into())
+            .spawn(move || {
+                lower_priority();
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "request log: no runtime for the writer; entries are dropped");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    // The sweeper ends with the writer, when the log is dropped.
+                    tokio::select! {
+                        () = store::write_loop(writer.clone(), rx, for_writer, rollup) => {}
+                        () = store::sweep_loop(writer, for_sweep) => {}
+                    }
+                });
+            });
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "request log: cannot start the writer thread; entries are dropped");
+        }
         RequestLog {
             inner: Arc::new(Inner {
                 queue: Some(tx),

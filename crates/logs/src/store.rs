@@ -106,6 +106,19 @@ impl Store {
         }
     }
 
+    /// The same store with connections of its own (for the writer's thread,
+    /// whose SQLite connection thread then shares its low priority).
+    pub(crate) fn own_connections(&self) -> Store {
+        Store {
+            main: self.main.clone(),
+            path: self.path.clone(),
+            sqlite: Arc::new(Mutex::new(SqliteState {
+                db: None,
+                last_attempt: None,
+            })),
+        }
+    }
+
     /// The database holding the log, opening `logs.db` on first use.
     pub(crate) async fn db(&self) -> Result<Db, StoreError> {
         if let Some(db) = &self.main {
