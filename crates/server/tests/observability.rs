@@ -872,3 +872,47 @@ async fn two_nodes_share_the_log_and_the_charts() {
     b.stop().await;
     a.stop().await;
 }
+
+/// The status line of a raw HTTP/1.1 request (or 0 when the server just
+/// closed the connection).
+async fn raw_status(s: &TestServer, head: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(head).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+on_both_backends!(hostile_heads_never_reach_the_log);
+
+/// A 1 MiB path and a flood of headers are refused by the HTTP layer; the
+/// log keeps nothing longer than its path limit, and metrics grow no label.
+async fn hostile_heads_never_reach_the_log(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let huge = format!("GET /{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(1 << 20));
+    let status = raw_status(s, huge.as_bytes()).await;
+    assert!(status == 0 || (400..500).contains(&status), "{status}");
+    let mut flood = String::from("GET /v1/health HTTP/1.1\r\nhost: x\r\n");
+    for i in 0..10_000 {
+        flood.push_str(&format!("x-flood-{i}: {i}\r\n"));
+    }
+    flood.push_str("\r\n");
+    let status = raw_status(s, flood.as_bytes()).await;
+    assert!(status == 0 || (400..500).contains(&status), "{status}");
+    // The server goes on, and what it logged is bounded.
+    s.get("/v1/health", None).await.expect(200, None);
+    s.state.request_log.flush(Duration::from_secs(10)).await;
+    let (all, _) = entries(s, &admin, "limit=1000").await;
+    assert!(!all.is_empty());
+    assert!(
+        all.iter()
+            .all(|e| e["path"].as_str().unwrap().len() <= basalt_logs::MAX_PATH)
+    );
+    let metrics = s.get("/metrics", None).await.text;
+    assert!(!metrics.contains("aaaaaaaa") && !metrics.contains("x-flood"));
+}
