@@ -309,6 +309,9 @@ async fn invoke(
             _ => Error::permission_denied("the function's invoke rule denies this call"),
         });
     }
+    let metrics = &inner.metrics;
+    metrics.running.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _running = Running(&metrics.running);
     let _slot = inner
         .slots
         .acquire()
@@ -336,7 +339,14 @@ async fn invoke(
     })
     .await
     .map_err(Error::internal)?;
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    metrics.duration.observe(elapsed);
+    let counter = match &finished.outcome {
+        Outcome::Value(_) => &metrics.ok,
+        _ => &metrics.errors,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
     let (status, error) = match &finished.outcome {
         Outcome::Value(_) => ("ok", None),
         Outcome::Thrown { message, .. } => ("error", Some(format!("thrown: {message}"))),
@@ -385,5 +395,14 @@ async fn invoke(
                 },
             ))
         }
+    }
+}
+
+/// Counts a run in progress until it ends (or its request is dropped).
+struct Running<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

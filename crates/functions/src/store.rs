@@ -296,3 +296,13 @@ pub async fn executions(
         .collect::<Result<_, StoreError>>()
         .map_err(Into::into)
 }
+
+/// Removes executions that started before `cutoff` (ms since the epoch).
+pub async fn sweep(db: &Db, cutoff: i64) -> Result<u64, Error> {
+    Ok(db
+        .execute(
+            "DELETE FROM executions WHERE id < $1",
+            &[basalt_core::id::floor(cutoff).as_str().into()],
+        )
+        .await?)
+}

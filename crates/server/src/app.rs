@@ -229,10 +229,12 @@ impl App {
             rules.engine.clone(),
             basalt_functions::Settings {
                 env: config.functions_env.clone(),
-                limits: basalt_functions::Limits::default(),
-                concurrency: 16,
+                ..basalt_functions::Settings::default()
             },
         );
+        functions.start_sweeper(basalt_functions::Settings::default().execution_retention);
+        let for_metrics = functions.clone();
+        metrics.register(move |out| for_metrics.render_metrics(out));
         let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;
         Ok(App {
             state: AppState(Arc::new(Parts {

@@ -293,6 +293,25 @@ async fn budgets_stop_runaway_scripts(s: &TestServer) {
         assert_eq!(runs["executions"][0]["status"], "error");
         assert_eq!(runs["executions"][0]["error"], "function exceeded its limits");
     }
+    // The outcomes are counted.
+    let metrics = s.get("/metrics", None).await.text;
+    let errors: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with("basalt_function_runs_total{status=\"error\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert_eq!(errors, 3);
+    assert!(metrics.contains("basalt_function_running 0"));
+    assert!(metrics.contains("basalt_function_duration_seconds_count 3"));
+    // Executions past the retention are swept.
+    let later = basalt_core::Timestamp::now().millis() + 1000;
+    assert_eq!(s.state.functions.sweep_executions(later).await.unwrap(), 3);
+    let runs = s
+        .get("/v1/admin/functions/spin/executions", Some(&admin))
+        .await
+        .json();
+    assert_eq!(runs["executions"], json!([]));
     // The server still answers, and a normal function still runs.
     save(s, &admin, "fine", json!({"kind": "http", "source": "40 + 2"}))
         .await
