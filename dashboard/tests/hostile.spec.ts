@@ -42,6 +42,8 @@ async function seedProject(server: Server) {
   });
   assert.equal(put.status, 201);
   await server.api('POST', '/v1/admin/keys', { name: 'worker' });
+  const fn = await server.api('PUT', '/v1/admin/functions/hello', { kind: 'http', source: '#{ hello: "world" }' });
+  assert.ok(fn.status === 201 || fn.status === 404, `a function (where the server has them): ${fn.status}`);
   return u.body.id;
 }
 
@@ -75,6 +77,7 @@ test('a viewer admin sees no write controls on any screen, and the server refuse
         ['bucket', '/_/files/media', (p) => p.getByRole('button', { name: 'Preview a.txt' }).waitFor()],
         ['realtime', '/_/realtime', (p) => p.getByRole('status', { name: 'Socket' }).filter({ hasText: 'socket: open' }).waitFor()],
         ['functions', '/_/functions', (p) => p.getByRole('heading', { name: 'Functions' }).waitFor()],
+        ['function', '/_/functions/hello', (p) => p.locator('.cm-content[aria-label="Function source"]').waitFor()],
         ['logs', '/_/logs', (p) => p.getByRole('heading', { name: 'Logs' }).waitFor()],
         ['keys', '/_/keys', (p) => p.getByText(/Only owners manage service keys/).waitFor()],
         ['settings', '/_/settings', (p) => p.getByText(/Only owners manage admins/).waitFor()],
@@ -85,7 +88,7 @@ test('a viewer admin sees no write controls on any screen, and the server refuse
         await ready(page);
         await page.waitForLoadState('networkidle');
         assert.deepEqual(await writeControls(page), [], `no write controls on ${name}`);
-        if (['collection', 'documents', 'user', 'bucket', 'keys'].includes(name)) await shoot(s, `viewer-${name}`);
+        if (['collection', 'documents', 'user', 'bucket', 'keys', 'function'].includes(name)) await shoot(s, `viewer-${name}`);
       }
 
       // The server refuses a viewer's writes whatever the dashboard shows.
