@@ -23,6 +23,7 @@ impl Authenticate for Auth {
                         id: admin.id,
                         email: admin.email,
                         role: admin.role,
+                        expires_at: claims.exp,
                     }))),
                     None => Err(Error::unauthenticated("token has been revoked")),
                 },

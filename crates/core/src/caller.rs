@@ -60,6 +60,9 @@ pub struct AdminIdentity {
     pub id: String,
     pub email: String,
     pub role: AdminRole,
+    /// When the admin token ends (seconds since the epoch); a long-lived
+    /// connection stops acting for the admin then.
+    pub expires_at: i64,
 }
 
 /// What an admin may do, from least to most.

@@ -4,6 +4,7 @@
 //! behind their `invoke` rule; every run is recorded as an execution.
 #![forbid(unsafe_code)]
 
+mod recorder;
 mod routes;
 pub mod script;
 mod store;
@@ -70,19 +71,23 @@ struct Inner {
     /// Compiled functions by name, for the version they were compiled at.
     compiled: Mutex<HashMap<String, Arc<Compiled>>>,
     metrics: Metrics,
+    recorder: recorder::Recorder,
 }
 
-/// A function ready to run.
+/// A function ready to run, as read from the database at `checked`.
 pub(crate) struct Compiled {
-    pub version: i64,
-    pub ast: rhai::AST,
+    pub function: store::Function,
+    pub checked: std::time::Instant,
+    pub ast: Arc<rhai::AST>,
     pub invoke: Option<Rule>,
 }
 
 impl Functions {
     pub fn new(db: Db, documents: Documents, rules: Arc<RuleEngine>, settings: Settings) -> Functions {
+        let recorder = recorder::Recorder::start(db.clone());
         Functions {
             inner: Arc::new(Inner {
+                recorder,
                 db,
                 documents,
                 rules,

@@ -216,6 +216,8 @@ async fn executions(
     if q.status.as_deref().is_some_and(|s| s != "ok" && s != "error") {
         return Err(Error::invalid_argument("`status` must be ok or error"));
     }
+    // Runs of this node that are still on their way to the store are listed too.
+    f.inner.recorder.flush(std::time::Duration::from_secs(2)).await;
     let mut executions = store::executions(
         &f.inner.db,
         &name,
@@ -244,33 +246,56 @@ impl crate::Inner {
             .remove(name);
     }
 
-    /// The function compiled at its stored version (compiled again only
-    /// after a save, here or on another node).
-    async fn compiled(&self, name: &str) -> Result<(Function, Arc<Compiled>), Error> {
-        let function = store::get(&self.db, name).await?.ok_or_else(not_found)?;
+    /// The function compiled at its stored version. The stored row is read
+    /// again at most once a second (a save on this node takes effect at
+    /// once, one on another node within a second); the script is compiled
+    /// again only when its version changed.
+    async fn compiled(&self, name: &str) -> Result<Arc<Compiled>, Error> {
         if let Some(c) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(name)
-            && c.version == function.version
+            && c.checked.elapsed() < FRESH
         {
-            return Ok((function, c.clone()));
+            return Ok(c.clone());
         }
-        let compiled = Arc::new(Compiled {
-            version: function.version,
-            ast: self.sandbox.compile(&function.source)?,
-            invoke: function
-                .invoke
-                .as_deref()
-                .map(|r| self.rules.compile(r))
-                .transpose()
-                .map_err(Error::from)?,
-        });
+        let function = store::get(&self.db, name).await?.ok_or_else(|| {
+            self.forget(name);
+            not_found()
+        })?;
+        let cached = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned();
+        let compiled = match cached {
+            Some(c) if c.function.version == function.version => Arc::new(Compiled {
+                checked: Instant::now(),
+                function,
+                ast: c.ast.clone(),
+                invoke: c.invoke.clone(),
+            }),
+            _ => Arc::new(Compiled {
+                checked: Instant::now(),
+                ast: Arc::new(self.sandbox.compile(&function.source)?),
+                invoke: function
+                    .invoke
+                    .as_deref()
+                    .map(|r| self.rules.compile(r))
+                    .transpose()
+                    .map_err(Error::from)?,
+                function,
+            }),
+        };
         let mut cache = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= 1024 {
             cache.clear();
         }
         cache.insert(name.to_owned(), compiled.clone());
-        Ok((function, compiled))
+        Ok(compiled)
     }
 }
+
+/// How long a function read from the database is used without reading it again.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn invoke(
     caller: Caller,
@@ -287,7 +312,8 @@ async fn invoke(
             .map_err(|e| Error::invalid_argument(format!("the body is not JSON: {e}")))?
     };
     let inner = &f.inner;
-    let (function, compiled) = inner.compiled(&name).await?;
+    let compiled = inner.compiled(&name).await?;
+    let function = &compiled.function;
     if function.kind != "http" {
         return Err(not_found());
     }
@@ -322,6 +348,7 @@ async fn invoke(
     let handle = tokio::runtime::Handle::current();
     let state = f.clone();
     let run_name = name.clone();
+    let for_run = compiled.clone();
     let finished: Finished = tokio::task::spawn_blocking(move || {
         let mut vars = BTreeMap::new();
         vars.insert("args", rhai::serde::to_dynamic(&args).unwrap_or(Dynamic::UNIT));
@@ -329,7 +356,7 @@ async fn invoke(
         vars.insert("request", request);
         let inner = &state.inner;
         inner.sandbox.run(
-            &compiled.ast,
+            &for_run.ast,
             vars,
             &inner.env,
             inner.documents.clone(),
@@ -364,9 +391,8 @@ async fn invoke(
         logs: finished.logs,
         error,
     };
-    if let Err(e) = store::record(&inner.db, &execution).await {
-        tracing::warn!(function = %name, error = %e.message(), "could not record a function execution");
-    }
+    let execution_id = execution.id.clone();
+    inner.recorder.record(execution).await;
     match finished.outcome {
         Outcome::Value(v) => Ok(Json(v).into_response()),
         Outcome::Thrown {
@@ -385,13 +411,13 @@ async fn invoke(
             Err(Error::new(code, message))
         }
         Outcome::Failed(message) => {
-            tracing::warn!(function = %name, execution = %execution.id, error = %message, "function failed");
+            tracing::warn!(function = %name, execution = %execution_id, error = %message, "function failed");
             Err(Error::new(
                 basalt_core::Code::Internal,
                 if message == "function exceeded its limits" {
                     "function exceeded its limits".to_owned()
                 } else {
-                    format!("the function failed; see execution {}", execution.id)
+                    format!("the function failed; see execution {execution_id}")
                 },
             ))
         }

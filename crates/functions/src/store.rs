@@ -233,28 +233,6 @@ pub async fn delete(db: &Db, name: &str, actor: Actor<'_>) -> Result<bool, Error
     Ok(n > 0)
 }
 
-pub async fn record(db: &Db, e: &Execution) -> Result<(), Error> {
-    let logs = serde_json::to_string(&e.logs).map_err(Error::internal)?;
-    db.execute(
-        "INSERT INTO executions (id, function, version, trigger, status, attempts, started_at, duration_us, logs, error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            (&e.id).into(),
-            (&e.function).into(),
-            e.version.into(),
-            (&e.trigger).into(),
-            (&e.status).into(),
-            e.attempts.into(),
-            e.started_at.millis().into(),
-            ((e.duration_ms * 1000.0) as i64).into(),
-            (&logs).into(),
-            e.error.as_deref().into(),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
 /// Executions of `function`, newest first.
 pub async fn executions(
     db: &Db,

@@ -48,9 +48,12 @@ impl Conn {
     /// expired, the connection acts as anonymous until it sends `auth` again.
     pub fn reader(&self) -> Reader {
         let reader = self.reader.read().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Caller::User(u) = &reader.caller
-            && u.expires_at < basalt_core::Timestamp::now().seconds()
-        {
+        let expires_at = match &reader.caller {
+            Caller::User(u) => Some(u.expires_at),
+            Caller::Admin(a) => Some(a.expires_at),
+            _ => None,
+        };
+        if expires_at.is_some_and(|at| at < basalt_core::Timestamp::now().seconds()) {
             self.set_caller(Caller::Anonymous);
             self.send(error(
                 None,

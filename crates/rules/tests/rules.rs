@@ -137,6 +137,7 @@ async fn auth_for_users_admins_and_anonymous() {
         id: "a1".into(),
         email: "a@example.com".into(),
         role: basalt_core::caller::AdminRole::Owner,
+        expires_at: i64::MAX,
     }));
     allowed(check("auth.role == \"admin\"", &ctx(&admin, "x")).await);
 }

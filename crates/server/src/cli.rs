@@ -309,11 +309,19 @@ fn password_or_stdin(password: Option<String>) -> Result<Secret<String>, String>
 }
 
 async fn serve(args: ConfigArgs) -> Result<(), String> {
-    let (config, settings) = load(&args, "info")?;
+    let (mut config, settings) = load(&args, "info")?;
     let listener = TcpListener::bind(config.http)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Port 0 asks the system for a free port: links, tokens and the
+    // settings name the port it gave.
+    if config.http.port() == 0 {
+        config.http = addr;
+        if settings.public_url.is_none() {
+            config.public_url = format!("http://{addr}");
+        }
+    }
     let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
     let admin_count = admins::count(&app.state.db)
         .await

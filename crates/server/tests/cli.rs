@@ -302,6 +302,17 @@ fn banner_says_how_to_create_the_first_admin() {
         s.banner
     );
     assert!(s.line("API").ends_with("/v1"));
+    // Port 0: the links name the port the system gave, not 0.
+    let listening = s
+        .line("listening on")
+        .trim_start_matches("listening on")
+        .trim()
+        .to_owned();
+    assert!(!listening.ends_with(":0"), "{listening}");
+    assert_eq!(
+        s.line("API").trim_start_matches("API").trim(),
+        format!("{listening}/v1")
+    );
     let hint = s.line("basalt admin create");
     assert!(
         hint.contains(&format!("--data-dir {}", dir.path().display())),
