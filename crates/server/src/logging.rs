@@ -233,9 +233,27 @@ struct TextFields<'a, 'w> {
 
 impl Visit for TextFields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let mut escaped = String::with_capacity(value.len());
-        escape_text(&mut escaped, value);
-        self.put(field, &escaped, field.name() != "message");
+        let quote = field.name() != "message";
+        // Most values need no escaping: written as they are, without a copy.
+        if value.chars().any(needs_escape) {
+            let mut escaped = String::with_capacity(value.len() + 8);
+            escape_text(&mut escaped, value);
+            self.put(field, &escaped, quote);
+        } else {
+            self.put(field, value, quote);
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put_plain(field, value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put_plain(field, value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put_plain(field, value);
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put_plain(field, value);
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let mut raw = String::new();
@@ -246,7 +264,18 @@ impl Visit for TextFields<'_, '_> {
     }
 }
 
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '"' || c == '\\'
+}
+
 impl TextFields<'_, '_> {
+    /// A number or a boolean: nothing in it needs escaping.
+    fn put_plain(&mut self, field: &Field, value: impl std::fmt::Display) {
+        if self.result.is_ok() {
+            self.result = write!(self.out, " {}={value}", field.name());
+        }
+    }
+
     fn put(&mut self, field: &Field, value: &str, quote: bool) {
         if self.result.is_err() {
             return;
