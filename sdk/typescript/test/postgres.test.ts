@@ -8,6 +8,8 @@ import { startServer, uniqueEmail, sleep, totp, waitFor, type Server } from "./h
 import { startProxy, type Proxy } from "./helpers/proxy.js";
 import { REQUIRE_POSTGRES, createDatabase, postgresProblem, type TestDatabase } from "./helpers/postgres.js";
 
+const CLUSTER = ["--public-url", "http://basalt-cluster.test"];
+
 const problem = postgresProblem();
 if (problem && REQUIRE_POSTGRES) {
   throw new Error(`BASALT_TEST_REQUIRE_POSTGRES=1 but ${problem}`);
@@ -34,8 +36,9 @@ function client(url: string, opts: Parameters<typeof createClient>[1] = {}): Bas
 describe.skipIf(problem !== null)("two nodes on one PostgreSQL database", () => {
   beforeAll(async () => {
     db = createDatabase();
-    a = await startServer({ databaseUrl: db.url, args: ["--login-rate-limit", "0"] });
-    b = await startServer({ databaseUrl: db.url, joinWithKey: a.serviceKey, args: ["--login-rate-limit", "0"] });
+    // Nodes of one cluster share the public URL: it is the issuer of every token.
+    a = await startServer({ databaseUrl: db.url, args: ["--login-rate-limit", "0", ...CLUSTER] });
+    b = await startServer({ databaseUrl: db.url, joinWithKey: a.serviceKey, args: ["--login-rate-limit", "0", ...CLUSTER] });
     await a.admin("POST", "/v1/db/collections", {
       name: "notes",
       rules: { read: "auth != ()", create: "auth != ()", update: "auth != ()", delete: "auth != ()" },
@@ -250,7 +253,11 @@ describe.skipIf(problem !== null)("two nodes on one PostgreSQL database", () => 
   });
 
   it("with 2 s tokens, a socket on a third node keeps acting for the user across refreshes; B's writes reach it", async () => {
-    const c = await startServer({ databaseUrl: db.url, joinWithKey: a.serviceKey, args: ["--login-rate-limit", "0", "--access-token-ttl", "2"] });
+    const c = await startServer({
+      databaseUrl: db.url,
+      joinWithKey: a.serviceKey,
+      args: ["--login-rate-limit", "0", "--access-token-ttl", "2", ...CLUSTER],
+    });
     try {
       const storage = memoryStorage();
       const viaShort = client(c.url, { storage, storageKey: "t" });
