@@ -115,6 +115,35 @@ def wrk(port, connections, threads, seconds, path="/v1/health", script=None, env
         sys.exit(f"wrk saw {errors.group(1)} error responses on {path}:\n{out}")
     return rps, pct(50), pct(99)
 
+
+def run_backends(title, run):
+    """The command line shared by the side-by-side benchmarks: parses
+    --binary/--postgres/--seconds/--rounds, prints the machine, then a table
+    of `run(binary, database_url, seconds, rounds)` rows per backend."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=default_binary())
+    ap.add_argument("--postgres", default=None)
+    ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk")
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"# {title} — {os.cpu_count()} cores, {cpu}, {platform.system()}; "
+          f"{a.rounds} rounds of {a.seconds} s, medians; wrk on the same machine\n")
+    for backend, url in (("SQLite", None), ("PostgreSQL", a.postgres)):
+        if backend == "PostgreSQL" and not url:
+            continue
+        print(f"\n## {backend}\n\n| measure | value |\n|---|---|")
+        for k, v in run(a.binary, url, a.seconds, a.rounds):
+            print(f"| {k} | {v} |")
+        sys.stdout.flush()
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=default_binary())

@@ -12,9 +12,7 @@ without the request log. Also the request log's write rate and drops.
 Usage: bench/observability.py [--binary PATH] [--postgres URL] [--seconds N] [--rounds N]
 Build first: cargo build --release -p basalt-server. Needs wrk (apt-get install wrk).
 """
-import argparse
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -26,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import foundation  # noqa: E402
 from documents import call  # noqa: E402
-from foundation import default_binary, free_port, get  # noqa: E402
+from foundation import free_port, get  # noqa: E402
 
 SETTINGS = [
     ("off", {"BASALT_LOG": "off", "BASALT_REQUEST_LOG": "false"}),
@@ -148,29 +146,7 @@ def run(binary, database_url, seconds, rounds):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", default=default_binary())
-    ap.add_argument("--postgres", default=None)
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    a = ap.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is missing: apt-get install wrk")
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"# Basalt logging cost — {os.cpu_count()} cores, {cpu}, {platform.system()}; "
-          f"{a.rounds} rounds of {a.seconds} s, medians; wrk on the same machine\n")
-    for backend, url in (("SQLite", None), ("PostgreSQL", a.postgres)):
-        if backend == "PostgreSQL" and not url:
-            continue
-        print(f"\n## {backend}\n\n| measure | value |\n|---|---|")
-        for k, v in run(a.binary, url, a.seconds, a.rounds):
-            print(f"| {k} | {v} |")
-        sys.stdout.flush()
+    foundation.run_backends("Basalt logging cost", run)
 
 
 if __name__ == "__main__":
