@@ -39,6 +39,21 @@ async fn login(s: &TestServer, email: &str) -> Value {
     res.json()
 }
 
+/// A fresh MFA challenge for an admin with MFA on.
+async fn new_challenge(s: &TestServer, email: &str) -> String {
+    login(s, email).await["mfa_token"].as_str().unwrap().to_owned()
+}
+
+/// An app user's sign-in: the session.
+async fn user_login(s: &TestServer, email: &str) -> common::Resp {
+    s.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+}
+
 async fn admin(s: &TestServer, email: &str, role: AdminRole) -> String {
     s.create_admin_with_role(email, PASSWORD, role).await;
     login(s, email).await["access_token"].as_str().unwrap().to_owned()
@@ -139,33 +154,21 @@ async fn admins_sign_in_with_totp(s: &TestServer) {
 
     // A fresh challenge and a code from the next step (the confirming
     // step was used): a token that works.
-    let challenge = login(s, "viewer@example.com").await["mfa_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let challenge = new_challenge(s, "viewer@example.com").await;
     let signed = verify(s, &challenge, &code(&secret, 1)).await;
     signed.expect(200, None);
     let fresh = signed.json()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(signed.json()["admin"]["mfa_enabled"], true);
     s.get("/v1/admin/me", Some(&fresh)).await.expect(200, None);
     // The same code cannot sign in twice.
-    let challenge = login(s, "viewer@example.com").await["mfa_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let challenge = new_challenge(s, "viewer@example.com").await;
     verify(s, &challenge, &code(&secret, 1))
         .await
         .expect(401, Some("unauthenticated"));
     // A recovery code works once.
-    let challenge = login(s, "viewer@example.com").await["mfa_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let challenge = new_challenge(s, "viewer@example.com").await;
     verify(s, &challenge, &recovery[0]).await.expect(200, None);
-    let challenge = login(s, "viewer@example.com").await["mfa_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let challenge = new_challenge(s, "viewer@example.com").await;
     verify(s, &challenge, &recovery[0])
         .await
         .expect(401, Some("unauthenticated"));
@@ -256,13 +259,7 @@ async fn owners_reset_an_admins_mfa(s: &TestServer) {
 async fn admins_manage_a_users_sessions_and_mfa(s: &TestServer) {
     let owner = s.admin_token().await;
     let (_, uid) = s.signup("user@example.com").await;
-    let again = s
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": "user@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let again = user_login(s, "user@example.com").await;
     again.expect(200, None);
     let refresh = again.json()["refresh_token"].as_str().unwrap().to_owned();
     let access = again.json()["access_token"].as_str().unwrap().to_owned();
@@ -302,14 +299,7 @@ async fn admins_manage_a_users_sessions_and_mfa(s: &TestServer) {
     assert_eq!(left.json()["sessions"].as_array().unwrap().len(), 1);
 
     // MFA: the user turns it on; an admin removes it.
-    let user = s
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": "user@example.com", "password": PASSWORD}),
-        )
-        .await
-        .json();
+    let user = user_login(s, "user@example.com").await.json();
     let token = user["access_token"].as_str().unwrap().to_owned();
     let e = s
         .post("/v1/auth/mfa/totp/enroll", Some(&token), json!({}))
@@ -346,13 +336,7 @@ async fn admins_manage_a_users_sessions_and_mfa(s: &TestServer) {
     s.get("/v1/auth/user", Some(&access))
         .await
         .expect(401, Some("unauthenticated"));
-    let plain = s
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": "user@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let plain = user_login(s, "user@example.com").await;
     assert!(plain.json()["access_token"].is_string(), "{}", plain.text);
 
     // Force sign-out is recorded too.

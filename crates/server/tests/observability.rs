@@ -815,9 +815,7 @@ async fn two_nodes_share_the_log_and_the_charts() {
     let Some(a) = TestServer::start(Backend::Postgres).await else {
         return;
     };
-    let mut config = (*a.state.config).clone();
-    config.http = ([127, 0, 0, 1], 0).into();
-    let b = TestServer::serve(config, Backend::Postgres, None, tempfile::tempdir().unwrap()).await;
+    let b = a.another_node().await;
     let admin = a.admin_token().await;
     for _ in 0..3 {
         a.get("/missing-on-a", None).await.expect(404, None);

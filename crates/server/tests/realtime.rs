@@ -513,9 +513,7 @@ async fn two_nodes_deliver_every_change_once() {
     let Some(a) = TestServer::start(Backend::Postgres).await else {
         return;
     };
-    let mut config = (*a.state.config).clone();
-    config.http = ([127, 0, 0, 1], 0).into();
-    let b = TestServer::serve(config, Backend::Postgres, None, tempfile::tempdir().unwrap()).await;
+    let b = a.another_node().await;
     let admin = a.admin_token().await;
     a.post("/v1/db/collections", Some(&admin), json!({"name": "shared"}))
         .await

@@ -235,6 +235,15 @@ impl TestServer {
         }
     }
 
+    /// A second node on this server's PostgreSQL database, with the same
+    /// configuration (and so the same token issuer) on another port.
+    pub async fn another_node(&self) -> TestServer {
+        let mut config = (*self.state.config).clone();
+        config.http = ([127, 0, 0, 1], 0).into();
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestServer::serve(config, self.backend, None, dir).await
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
