@@ -4,7 +4,7 @@
 //! nothing. A full queue makes runs wait for room: no run goes unrecorded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use basalt_store::{Backend, Db, Param};
@@ -26,36 +26,43 @@ const INSERT_POSTGRES: &str = "INSERT INTO executions (id, function, version, tr
 
 pub(crate) struct Recorder {
     queue: mpsc::Sender<Execution>,
-    /// Records handed over and not yet written (or given up on).
-    pending: Arc<AtomicUsize>,
+    /// Records handed over, and records written (or given up on): a flush
+    /// waits for those handed over before it, not for a queue that never
+    /// empties under load.
+    sent: AtomicU64,
+    done: Arc<AtomicU64>,
 }
 
 impl Recorder {
     pub fn start(db: Db) -> Recorder {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let pending = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(write_loop(db, rx, pending.clone()));
-        Recorder { queue, pending }
+        let done = Arc::new(AtomicU64::new(0));
+        tokio::spawn(write_loop(db, rx, done.clone()));
+        Recorder {
+            queue,
+            sent: AtomicU64::new(0),
+            done,
+        }
     }
 
     /// Hands a record to the writer, waiting for room when the queue is full.
     pub async fn record(&self, execution: Execution) {
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        if self.queue.send(execution).await.is_err() {
-            self.pending.fetch_sub(1, Ordering::Relaxed);
+        if self.queue.send(execution).await.is_ok() {
+            self.sent.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Waits until every record handed over so far is written, at most `timeout`.
     pub async fn flush(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
-        while self.pending.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        let target = self.sent.load(Ordering::Relaxed);
+        while self.done.load(Ordering::Relaxed) < target && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 }
 
-async fn write_loop(db: Db, mut rx: mpsc::Receiver<Execution>, pending: Arc<AtomicUsize>) {
+async fn write_loop(db: Db, mut rx: mpsc::Receiver<Execution>, done: Arc<AtomicU64>) {
     let sql = if db.backend() == Backend::Postgres {
         INSERT_POSTGRES
     } else {
@@ -96,7 +103,7 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Execution>, pending: Arc<Atom
             }
             tokio::time::sleep(Duration::from_millis(100 * tries)).await;
         }
-        pending.fetch_sub(n, Ordering::Relaxed);
+        done.fetch_add(n as u64, Ordering::Relaxed);
         batch.clear();
     }
 }
