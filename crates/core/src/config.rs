@@ -70,6 +70,11 @@ pub struct Config {
     pub log_max_entries: u64,
     /// `env.NAME` in functions: every `BASALT_FN_NAME` variable (never logged).
     pub functions_env: std::collections::BTreeMap<String, String>,
+    /// Let `http.fetch`, webhooks and push reach private and loopback
+    /// addresses (tests, intranets).
+    pub functions_allow_private_net: bool,
+    /// How long a webhook's receiver has to answer.
+    pub webhook_timeout: Duration,
 }
 
 impl Config {
@@ -108,6 +113,8 @@ impl Config {
             log_retention: Duration::from_secs(7 * 24 * 3600),
             log_max_entries: 1_000_000,
             functions_env: std::collections::BTreeMap::new(),
+            functions_allow_private_net: false,
+            webhook_timeout: Duration::from_secs(10),
             trust_proxy: false,
             db_max_connections: 8,
         }

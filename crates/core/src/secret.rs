@@ -62,6 +62,13 @@ pub fn fill_random(buf: &mut [u8]) {
     getrandom::getrandom(buf).expect("the operating system's random generator failed");
 }
 
+/// A random number (for jitter and the like; from the CSPRNG all the same).
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    fill_random(&mut bytes);
+    u64::from_le_bytes(bytes)
+}
+
 /// `n` random bytes written as lowercase hex (2n characters).
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];

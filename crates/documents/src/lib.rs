@@ -9,6 +9,7 @@ mod collections;
 mod cursor;
 mod document;
 pub mod filter;
+pub mod hooks;
 pub mod live;
 pub mod order;
 pub mod patch;
@@ -32,7 +33,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 pub use collections::{Collection, CollectionRules, IndexDef};
-pub use document::Document;
+pub use document::{Document, check_collection_name};
 pub use filter::Filter;
 pub use query::Query;
 pub use routes::{api, operation};
@@ -70,6 +71,8 @@ struct Inner {
     recent: Arc<cache::DocumentCache>,
     /// Per-document turns for writers on this node (striped).
     turns: Vec<tokio::sync::Mutex<()>>,
+    /// The before-triggers, once the functions slice is up.
+    hooks: std::sync::OnceLock<Arc<dyn hooks::BeforeHooks>>,
 }
 
 /// How many locks document writers are spread over.
@@ -122,10 +125,22 @@ impl Documents {
                 settings,
                 cursor_key,
                 turns: (0..TURN_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+                hooks: std::sync::OnceLock::new(),
             }),
         };
         spawn_feed_sweeper(Arc::downgrade(&documents.inner));
         Ok(documents)
+    }
+
+    /// Sets the before-triggers (once; later calls are ignored).
+    pub fn set_hooks(&self, hooks: Arc<dyn hooks::BeforeHooks>) {
+        let _ = self.inner.hooks.set(hooks);
+    }
+
+    /// A stage: writes that commit together (with an outbox delivery they
+    /// complete), seeing each other before they do.
+    pub fn stage(&self) -> hooks::Stage {
+        hooks::Stage::new(self.clone())
     }
 
     /// How long committed changes stay in the feed for resuming subscribers.

@@ -3,7 +3,6 @@
 //! document, checks preconditions, rules and the schema, then commits only
 //! if the document is still at the version it read; a lost race reads again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_core::{Code, Error, Timestamp};
@@ -11,8 +10,11 @@ use basalt_store::Param;
 use basalt_store::audit::{self, Actor};
 use serde_json::{Map, Value, json};
 
+use std::borrow::Cow;
+
 use crate::collections::{self, Collection, CollectionRules, IndexDef, Loaded, RuleOp};
 use crate::document::{self, Document};
+use crate::hooks::{self, BeforeCall, Stage};
 use crate::patch::Patch;
 use crate::schema::Schema;
 use crate::writer::{CommitFailure, Expect, Failure, Write};
@@ -48,7 +50,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn id(&self) -> Option<&str> {
+    pub(crate) fn id(&self) -> Option<&str> {
         match self {
             Op::Create { id, .. } => id.as_deref(),
             Op::Set { id, .. } | Op::Update { id, .. } | Op::Delete { id } => Some(id),
@@ -361,9 +363,9 @@ impl Documents {
         fresh: &[bool],
         access: &Access<'_>,
     ) -> Result<(Vec<Write>, Vec<Outcome>), Error> {
-        // What earlier operations of this batch left, by (collection, id).
-        let mut pending: HashMap<(String, String), Option<Document>> = HashMap::new();
-        let mut writes = Vec::with_capacity(operations.len());
+        // What earlier operations of this batch (and the writes their
+        // before-triggers staged) left, by (collection, id).
+        let stage = Stage::new(self.clone());
         let mut outcomes = Vec::with_capacity(operations.len());
         let now = Timestamp::now();
         for (index, o) in operations.iter().enumerate() {
@@ -372,22 +374,72 @@ impl Documents {
             let id = o.op.id().unwrap_or_default().to_owned();
             document::check_id(&id).map_err(at)?;
             let key = (o.collection.clone(), id.clone());
-            let current = match pending.get(&key) {
-                Some(state) => state.clone(),
+            let staged = stage.lock().pending.get(&key).cloned();
+            let current = match staged {
+                Some(state) => state,
                 // A fresh generated id has no stored document to read.
                 None if fresh[index] => None,
                 None => self.read(&c, &id).await.map_err(at)?,
             };
-            let (write, outcome) = self.prepare(&c, o, &id, current, access, now).await.map_err(at)?;
-            pending.insert(key, outcome.document.clone());
-            writes.push(write);
+            let (write, outcome) = self
+                .prepare(&c, o, &id, current, access, now, Some(&stage))
+                .await
+                .map_err(at)?;
+            let mut state = stage.lock();
+            state.pending.insert(key, outcome.document.clone());
+            state.writes.push(write);
             outcomes.push(outcome);
         }
+        let writes = std::mem::take(&mut stage.lock().writes);
         Ok((writes, outcomes))
     }
 
-    /// Checks one operation against the stored document and builds its write.
-    async fn prepare(
+    /// Runs the collection's before-trigger for `event`, if it has one:
+    /// the data to write instead (`None`: as it is), or the refusal.
+    #[allow(clippy::too_many_arguments)]
+    async fn before(
+        &self,
+        c: &Loaded,
+        event: &'static str,
+        id: &str,
+        data: Option<&Map<String, Value>>,
+        old: Option<&Document>,
+        access: &Access<'_>,
+        stage: Option<&Stage>,
+    ) -> Result<Option<Map<String, Value>>, Error> {
+        let (Some(stage), Some(hooks)) = (stage, self.inner.hooks.get()) else {
+            return Ok(None);
+        };
+        if !hooks.listens(&c.def.name, event) {
+            return Ok(None);
+        }
+        let document = old
+            .map(|d| d.to_json(&c.def.name))
+            .transpose()?
+            .map(|j| serde_json::from_str::<Value>(&j).map_err(Error::internal))
+            .transpose()?;
+        let key = (c.def.name.clone(), id.to_owned());
+        stage.lock().guarded = Some(key);
+        let result = hooks
+            .run(BeforeCall {
+                collection: c.def.name.clone(),
+                event,
+                id: id.to_owned(),
+                data: data.cloned(),
+                document,
+                caller: access.caller.clone(),
+                stage: stage.clone(),
+            })
+            .await;
+        stage.lock().guarded = None;
+        result
+    }
+
+    /// Checks one operation against the stored document and builds its
+    /// write. With a `stage`, the collection's before-trigger runs first
+    /// (writes that before-triggers stage run none).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn prepare(
         &self,
         c: &Arc<Loaded>,
         o: &Operation,
@@ -395,6 +447,29 @@ impl Documents {
         current: Option<Document>,
         access: &Access<'_>,
         now: Timestamp,
+        stage: Option<&Stage>,
+    ) -> Result<(Write, Outcome), Error> {
+        let (mut write, outcome) = self.prepare_write(c, o, id, current, access, now, stage).await?;
+        write.outbox = hooks::deliveries(
+            self.db(),
+            &c.def.name,
+            write.op(),
+            &write.change,
+            write.previous.as_deref(),
+        );
+        Ok((write, outcome))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn prepare_write(
+        &self,
+        c: &Arc<Loaded>,
+        o: &Operation,
+        id: &str,
+        current: Option<Document>,
+        access: &Access<'_>,
+        now: Timestamp,
+        stage: Option<&Stage>,
     ) -> Result<(Write, Outcome), Error> {
         let max = self.inner.settings.max_document_bytes;
         if let (Some(want), Some(doc)) = (o.if_version, &current)
@@ -422,6 +497,7 @@ impl Documents {
             after,
             change: change.into(),
             previous: None,
+            outbox: Vec::new(),
         };
         match (&o.op, current) {
             (Op::Create { data, .. }, Some(_)) => {
@@ -434,6 +510,14 @@ impl Documents {
                 )))
             }
             (Op::Create { data, .. }, None) | (Op::Set { data, .. }, None) => {
+                let data = match self
+                    .before(c, "before_create", id, Some(data), None, access, stage)
+                    .await?
+                {
+                    Some(changed) => Cow::Owned(changed),
+                    None => Cow::Borrowed(data),
+                };
+                let data = data.as_ref();
                 self.require(c, RuleOp::Create, access, "create", None, Some(data))
                     .await?;
                 self.check_data(c, data)?;
@@ -455,6 +539,14 @@ impl Documents {
                 ))
             }
             (Op::Set { data, .. }, Some(old)) => {
+                let data = match self
+                    .before(c, "before_update", id, Some(data), Some(&old), access, stage)
+                    .await?
+                {
+                    Some(changed) => Cow::Owned(changed),
+                    None => Cow::Borrowed(data),
+                };
+                let data = data.as_ref();
                 self.require(c, RuleOp::Update, access, "update", Some(&old), Some(data))
                     .await?;
                 self.check_data(c, data)?;
@@ -464,12 +556,20 @@ impl Documents {
                 let old_data = old.parse_data()?;
                 let mut data = old_data.clone();
                 patch.apply(&mut data, now)?;
+                if let Some(changed) = self
+                    .before(c, "before_update", id, Some(&data), Some(&old), access, stage)
+                    .await?
+                {
+                    data = changed;
+                }
                 self.require(c, RuleOp::Update, access, "update", Some(&old), Some(&data))
                     .await?;
                 self.check_data(c, &data)?;
                 self.replace(c, old, &data, now, write)
             }
             (Op::Delete { .. }, Some(old)) => {
+                self.before(c, "before_delete", id, None, Some(&old), access, stage)
+                    .await?;
                 self.require(c, RuleOp::Delete, access, "delete", Some(&old), None)
                     .await?;
                 let change = old.to_json(&c.def.name)?;
@@ -581,6 +681,7 @@ fn commit_error(f: CommitFailure, operations: &[Operation]) -> Error {
             "another document in `{collection}` has the same values for a unique index"
         )),
         Failure::Gone => Error::not_found(format!("no collection named `{collection}`")),
+        Failure::LeaseLost => Error::new(Code::Aborted, "the work this write completes was taken over"),
         Failure::Error(e) => e,
     };
     with_index(e, f.index)

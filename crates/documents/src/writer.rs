@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use basalt_core::{Error, Timestamp};
+use basalt_store::outbox::{self, Delivery};
 use basalt_store::{Backend, Db, Param, StoreError, Tx};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -46,10 +47,12 @@ pub struct Write {
     pub change: Arc<str>,
     /// For an update, the document as it was, as JSON.
     pub previous: Option<Arc<str>>,
+    /// Outbox rows for the change's listeners, committed with it.
+    pub outbox: Vec<Delivery>,
 }
 
 impl Write {
-    fn op(&self) -> &'static str {
+    pub(crate) fn op(&self) -> &'static str {
         match (&self.after, self.expect) {
             (None, _) => "delete",
             (Some(_), Expect::Absent) => "create",
@@ -83,6 +86,9 @@ pub enum Failure {
     UniqueIndex,
     /// The collection was deleted meanwhile.
     Gone,
+    /// The delivery this commit completes was claimed by someone else
+    /// (its lease ran out): nothing is written, the delivery runs again.
+    LeaseLost,
     Error(Error),
 }
 
@@ -104,6 +110,8 @@ impl From<Error> for CommitFailure {
 
 struct Request {
     writes: Vec<Write>,
+    /// An outbox delivery these writes complete, in the same transaction.
+    completes: Option<outbox::Claim>,
     reply: oneshot::Sender<Result<Vec<Change>, CommitFailure>>,
 }
 
@@ -121,9 +129,23 @@ impl Writer {
 
     /// Commits `writes` all together or not at all.
     pub async fn commit(&self, writes: Vec<Write>) -> Result<Vec<Change>, CommitFailure> {
+        self.commit_completing(writes, None).await
+    }
+
+    /// Commits `writes` and marks the delivery `completes` done, all
+    /// together or not at all.
+    pub async fn commit_completing(
+        &self,
+        writes: Vec<Write>,
+        completes: Option<outbox::Claim>,
+    ) -> Result<Vec<Change>, CommitFailure> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Request { writes, reply })
+            .send(Request {
+                writes,
+                completes,
+                reply,
+            })
             .await
             .map_err(|_| Error::unavailable("the server is shutting down"))?;
         answer
@@ -169,6 +191,13 @@ async fn commit_batch(
     let outcome = write_batch(db, &batch).await;
     match outcome {
         Ok(results) => {
+            let queued = batch
+                .iter()
+                .zip(&results)
+                .any(|(req, r)| r.is_ok() && req.writes.iter().any(|w| !w.outbox.is_empty()));
+            if queued {
+                db.outbox().ring();
+            }
             let written = batch
                 .iter()
                 .zip(&results)
@@ -220,7 +249,7 @@ async fn write_batch(db: &Db, batch: &[Request]) -> Result<Results, Error> {
         if !single {
             tx.execute("SAVEPOINT w", &[]).await?;
         }
-        match apply(&mut tx, &req.writes, postgres, now).await {
+        match apply(&mut tx, req, postgres, now).await {
             Ok(changes) => {
                 if !single {
                     tx.execute("RELEASE SAVEPOINT w", &[]).await?;
@@ -269,6 +298,11 @@ async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error
                 Err(e) => return Err(e.into()),
             }
         };
+    }
+    for claim in batch.iter().filter_map(|r| r.completes.as_ref()) {
+        if !attempt!(outbox::complete(&mut tx, claim).await) {
+            return Ok(None);
+        }
     }
     let mut i = 0;
     while i < writes.len() {
@@ -369,6 +403,8 @@ async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error
         }
         seqs.extend(chunk_seqs);
     }
+    let rows: Vec<Delivery> = writes.iter().flat_map(|w| w.outbox.iter().cloned()).collect();
+    attempt!(outbox::append(&mut tx, &rows).await);
     if postgres && !logged.is_empty() {
         tx.execute("SELECT pg_notify('basalt_changes', '')", &[]).await?;
     }
@@ -451,13 +487,17 @@ async fn write_row(tx: &mut Tx, w: &Write, json: &str) -> Result<u64, StoreError
     }
 }
 
-async fn apply(
-    tx: &mut Tx,
-    writes: &[Write],
-    postgres: bool,
-    now: i64,
-) -> Result<Vec<Change>, CommitFailure> {
+async fn apply(tx: &mut Tx, req: &Request, postgres: bool, now: i64) -> Result<Vec<Change>, CommitFailure> {
+    let writes = &req.writes;
     let json = if postgres { "::jsonb" } else { "" };
+    if let Some(claim) = &req.completes
+        && !outbox::complete(tx, claim).await.map_err(|e| failed(0, e))?
+    {
+        return Err(CommitFailure {
+            index: 0,
+            failure: Failure::LeaseLost,
+        });
+    }
     let mut changes = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {
         let touched = write_row(tx, w, json).await.map_err(|e| failed(index, e))?;
@@ -489,6 +529,9 @@ async fn apply(
         let seq = row
             .ok_or_else(|| CommitFailure::from(Error::internal("no seq returned")))?
             .int(0)
+            .map_err(|e| failed(index, e))?;
+        outbox::append(tx, &w.outbox)
+            .await
             .map_err(|e| failed(index, e))?;
         changes.push(Change {
             seq,

@@ -4,10 +4,14 @@
 //! behind their `invoke` rule; every run is recorded as an execution.
 #![forbid(unsafe_code)]
 
+mod dispatch;
+mod net;
 mod recorder;
 mod routes;
 pub mod script;
 mod store;
+mod triggers;
+mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +36,12 @@ pub struct Settings {
     pub limits: Limits,
     /// Scripts running at once on this node; more wait their turn.
     pub concurrency: usize,
-    /// How long executions are kept.
+    /// How long executions (and finished deliveries) are kept.
     pub execution_retention: Duration,
+    /// Let `http.fetch` and webhooks reach private and loopback addresses.
+    pub allow_private_net: bool,
+    /// How long a webhook's receiver has to answer.
+    pub webhook_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -43,6 +51,8 @@ impl Default for Settings {
             limits: Limits::default(),
             concurrency: 16,
             execution_retention: Duration::from_secs(7 * 24 * 3600),
+            allow_private_net: false,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -72,6 +82,39 @@ struct Inner {
     compiled: Mutex<HashMap<String, Arc<Compiled>>>,
     metrics: Metrics,
     recorder: recorder::Recorder,
+    /// The HTTP client of webhooks and `http.fetch`, with the address guard.
+    http: net::Client,
+    /// Which functions listen to which writes.
+    triggers: triggers::Directory,
+    dispatch: dispatch::Counters,
+}
+
+/// What an execution says besides the run itself.
+pub(crate) struct Record<'a> {
+    /// `http`, `before_create`, `after_update`, …
+    pub trigger: &'a str,
+    /// `ok`, `error`, `retrying` or `dead`.
+    pub status: &'a str,
+    pub attempts: i64,
+    pub error: Option<String>,
+    /// The outbox delivery it ran for.
+    pub delivery: Option<String>,
+}
+
+/// A finished run, with when it started and how long it took.
+pub(crate) struct Ran {
+    pub finished: script::Finished,
+    pub started_at: basalt_core::Timestamp,
+    pub elapsed: Duration,
+}
+
+/// Counts a run in progress until it ends (or its request is dropped).
+struct Running<'a>(&'a AtomicU64);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A function ready to run, as read from the database at `checked`.
@@ -85,14 +128,17 @@ pub(crate) struct Compiled {
 impl Functions {
     pub fn new(db: Db, documents: Documents, rules: Arc<RuleEngine>, settings: Settings) -> Functions {
         let recorder = recorder::Recorder::start(db.clone());
-        Functions {
+        let functions = Functions {
             inner: Arc::new(Inner {
+                triggers: triggers::Directory::default(),
+                dispatch: dispatch::Counters::default(),
                 recorder,
                 db,
                 documents,
                 rules,
                 sandbox: script::Sandbox::new(settings.limits),
                 env: settings.env,
+                http: net::Client::new(settings.allow_private_net, settings.webhook_timeout),
                 slots: Semaphore::new(settings.concurrency.max(1)),
                 compiled: Mutex::new(HashMap::new()),
                 metrics: Metrics {
@@ -102,7 +148,88 @@ impl Functions {
                     duration: Histogram::with_bounds(&LATENCY_BUCKETS),
                 },
             }),
-        }
+        };
+        functions
+            .inner
+            .documents
+            .set_hooks(Arc::new(triggers::Hooks(Arc::downgrade(&functions.inner))));
+        triggers::spawn_refresher(Arc::downgrade(&functions.inner));
+        dispatch::spawn(Arc::downgrade(&functions.inner));
+        functions
+    }
+
+    /// Runs a compiled function on the blocking pool, behind the slots of
+    /// this node; counted in the metrics.
+    pub(crate) async fn execute(
+        &self,
+        compiled: Arc<Compiled>,
+        variables: BTreeMap<&'static str, rhai::Dynamic>,
+        data: Option<serde_json::Value>,
+        target: script::Target,
+        limits: Limits,
+    ) -> Result<Ran, basalt_core::Error> {
+        let inner = &self.inner;
+        let metrics = &inner.metrics;
+        metrics.running.fetch_add(1, Ordering::Relaxed);
+        let _running = Running(&metrics.running);
+        let _slot = inner
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| basalt_core::Error::unavailable("functions are shutting down"))?;
+        let started = std::time::Instant::now();
+        let started_at = basalt_core::Timestamp::now();
+        let handle = tokio::runtime::Handle::current();
+        let state = self.clone();
+        let finished = tokio::task::spawn_blocking(move || {
+            let inner = &state.inner;
+            inner.sandbox.run(
+                script::Call {
+                    ast: &compiled.ast,
+                    variables,
+                    data,
+                    target,
+                    limits,
+                    function: &compiled.function.name,
+                },
+                &inner.env,
+                handle,
+            )
+        })
+        .await
+        .map_err(basalt_core::Error::internal)?;
+        let elapsed = started.elapsed();
+        metrics.duration.observe(elapsed);
+        let counter = match &finished.outcome {
+            script::Outcome::Value(_) => &metrics.ok,
+            _ => &metrics.errors,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(Ran {
+            finished,
+            started_at,
+            elapsed,
+        })
+    }
+
+    /// Records a run as an execution; its id.
+    pub(crate) async fn record(&self, compiled: &Compiled, ran: Ran, what: Record<'_>) -> String {
+        let execution = store::Execution {
+            id: basalt_core::id::new_id(),
+            function: compiled.function.name.clone(),
+            version: compiled.function.version,
+            trigger: what.trigger.to_owned(),
+            status: what.status.to_owned(),
+            attempts: what.attempts,
+            started_at: ran.started_at,
+            duration_ms: ran.elapsed.as_secs_f64() * 1000.0,
+            logs: ran.finished.logs,
+            error: what.error,
+            delivery: what.delivery,
+        };
+        let id = execution.id.clone();
+        self.inner.recorder.record(execution).await;
+        id
     }
 
     /// Sweeps executions older than the retention, every minute, until the
@@ -148,5 +275,6 @@ impl Functions {
             m.running.load(Ordering::Relaxed),
         );
         m.duration.render(out, "basalt_function_duration_seconds", "");
+        self.render_dispatch_metrics(out);
     }
 }

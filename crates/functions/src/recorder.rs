@@ -16,13 +16,13 @@ const QUEUE: usize = 4096;
 const BATCH: usize = 500;
 
 const INSERT_SQLITE: &str = "INSERT INTO executions (id, function, version, trigger, status, attempts, started_at, \
-     duration_us, logs, error) \
+     duration_us, logs, error, delivery) \
      SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-     value ->> 7, value ->> 8, value ->> 9 FROM json_each($1) WHERE true ON CONFLICT (id) DO NOTHING";
+     value ->> 7, value ->> 8, value ->> 9, value ->> 10 FROM json_each($1) WHERE true ON CONFLICT (id) DO NOTHING";
 const INSERT_POSTGRES: &str = "INSERT INTO executions (id, function, version, trigger, status, attempts, started_at, \
-     duration_us, logs, error) \
+     duration_us, logs, error, delivery) \
      SELECT r ->> 0, r ->> 1, (r ->> 2)::bigint, r ->> 3, r ->> 4, (r ->> 5)::bigint, (r ->> 6)::bigint, \
-     (r ->> 7)::bigint, r ->> 8, r ->> 9 FROM json_array_elements($1::json) AS r ON CONFLICT (id) DO NOTHING";
+     (r ->> 7)::bigint, r ->> 8, r ->> 9, r ->> 10 FROM json_array_elements($1::json) AS r ON CONFLICT (id) DO NOTHING";
 
 pub(crate) struct Recorder {
     queue: mpsc::Sender<Execution>,
@@ -88,6 +88,7 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Execution>, done: Arc<AtomicU
                     (e.duration_ms * 1000.0) as i64,
                     serde_json::to_string(&e.logs).unwrap_or_else(|_| "[]".into()),
                     e.error.as_deref(),
+                    e.delivery.as_deref(),
                 )
             })
             .collect();

@@ -18,8 +18,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::script::{Finished, Outcome};
-use crate::store::{self, Execution, Function, Version};
+use crate::script::Outcome;
+use crate::store::{self, Execution, Function, Spec, Version};
 use crate::{Compiled, Functions};
 
 pub fn api<S>() -> Api<S>
@@ -66,6 +66,32 @@ where
                 .body::<Value>()
                 .response::<Value>(200, "What the function returned"),
         )
+        .route(
+            admin(Route::post("/v1/admin/executions/{id}/retry", retry))
+                .summary("Run a dead after-trigger delivery again")
+                .empty(202, "Queued again"),
+        )
+        .merge(crate::webhooks::api())
+}
+
+async fn retry(State(f): State<Functions>, Path(id): Path<String>) -> Result<StatusCode, Error> {
+    let Some(delivery) = store::delivery_of(&f.inner.db, &id).await? else {
+        return Err(Error::not_found("no execution with this id"));
+    };
+    let Some(delivery) = delivery else {
+        return Err(Error::new(
+            basalt_core::Code::FailedPrecondition,
+            "only runs of after-triggers can be retried; call an http function again instead",
+        ));
+    };
+    if basalt_store::outbox::replay(&f.inner.db, &delivery).await? {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(Error::new(
+            basalt_core::Code::FailedPrecondition,
+            "the run's delivery is not dead: it succeeded, or it is still being retried",
+        ))
+    }
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -84,19 +110,91 @@ pub struct FunctionWithVersions {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveFunction {
-    /// `http` (triggers and schedules are not available yet).
+    /// `http` or `trigger` (schedules are not available yet).
     kind: String,
     /// The Rhai script.
     source: String,
     /// For `http`: a rule (like a collection rule) that sees `auth`, `request` and `data` (the
     /// arguments). Without one, only admins and service keys may call the function.
     invoke: Option<String>,
+    /// For `trigger`: the collection it watches.
+    collection: Option<String>,
+    /// For `trigger`: `before_create`, `before_update`, `before_delete` (in the write's
+    /// transaction), `after_create`, `after_update` or `after_delete` (after commit, from the
+    /// outbox).
+    event: Option<String>,
+    /// For `schedule`: a cron expression.
+    cron: Option<String>,
+    /// For `schedule`: an IANA time zone.
+    timezone: Option<String>,
+}
+
+/// The events a trigger of a collection may listen to.
+pub(crate) const DOCUMENT_EVENTS: [&str; 6] = [
+    "before_create",
+    "before_update",
+    "before_delete",
+    "after_create",
+    "after_update",
+    "after_delete",
+];
+
+impl SaveFunction {
+    /// The spec to store, or why it is refused.
+    fn spec(self) -> Result<Spec, Error> {
+        let absent = |what: &str, v: &Option<String>| match v {
+            Some(_) => Err(Error::invalid_argument(format!(
+                "`{what}` is not a field of {} functions",
+                self.kind
+            ))),
+            None => Ok(()),
+        };
+        match self.kind.as_str() {
+            "http" => {
+                absent("collection", &self.collection)?;
+                absent("event", &self.event)?;
+                absent("cron", &self.cron)?;
+                absent("timezone", &self.timezone)?;
+            }
+            "trigger" => {
+                absent("invoke", &self.invoke)?;
+                absent("cron", &self.cron)?;
+                absent("timezone", &self.timezone)?;
+                let collection = self.collection.as_deref().ok_or_else(|| {
+                    Error::invalid_argument("a trigger needs `collection`, the collection it watches")
+                })?;
+                basalt_documents::check_collection_name(collection)?;
+                let event = self.event.as_deref().unwrap_or_default();
+                if !DOCUMENT_EVENTS.contains(&event) {
+                    return Err(Error::invalid_argument(format!(
+                        "`event` must be one of {}",
+                        DOCUMENT_EVENTS.join(", ")
+                    )));
+                }
+            }
+            "schedule" => {
+                return Err(Error::invalid_argument(
+                    "`schedule` functions are not available yet; this server runs `http` and `trigger` functions",
+                ));
+            }
+            _ => return Err(Error::invalid_argument("`kind` must be http or trigger")),
+        }
+        Ok(Spec {
+            kind: self.kind,
+            source: self.source,
+            invoke: self.invoke,
+            collection: self.collection,
+            event: self.event,
+            cron: self.cron,
+            timezone: self.timezone,
+        })
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionQuery {
-    /// `ok` or `error`.
+    /// `ok`, `error`, `retrying` or `dead`.
     status: Option<String>,
     /// 1 to 100, default 50.
     limit: Option<u32>,
@@ -153,19 +251,10 @@ async fn save(
     Json(body): Json<SaveFunction>,
 ) -> Result<Response, Error> {
     check_name(&name)?;
-    match body.kind.as_str() {
-        "http" => {}
-        "trigger" | "schedule" => {
-            return Err(Error::invalid_argument(format!(
-                "`{}` functions are not available yet; this server runs `http` functions",
-                body.kind
-            )));
-        }
-        _ => return Err(Error::invalid_argument("`kind` must be http")),
-    }
+    let spec = body.spec()?;
     // Compiled before anything is stored: a script with an error is refused.
-    f.inner.sandbox.compile(&body.source)?;
-    if let Some(rule) = &body.invoke {
+    f.inner.sandbox.compile(&spec.source, &spec.kind)?;
+    if let Some(rule) = &spec.invoke {
         f.inner.rules.compile(rule).map_err(|e| {
             let e: Error = e.into();
             let details = e.details().cloned().unwrap_or_default();
@@ -174,15 +263,18 @@ async fn save(
             )
         })?;
     }
-    let (function, created) = store::save(
-        &f.inner.db,
-        &name,
-        &body.kind,
-        &body.source,
-        body.invoke.as_deref(),
-        Actor::of(&caller.0),
-    )
-    .await?;
+    if let (Some(collection), Some(event)) = (&spec.collection, &spec.event)
+        && event.starts_with("before_")
+        && let Some(other) = f.inner.triggers.before(collection, event)
+        && other != name
+    {
+        return Err(Error::already_exists(format!(
+            "`{other}` is the {event} trigger of `{collection}`; a write runs one before-trigger per event"
+        )));
+    }
+    let (function, created) = store::save(&f.inner.db, &name, &spec, Actor::of(&caller.0)).await?;
+    f.inner.forget(&name);
+    f.inner.reload_triggers().await;
     f.inner.forget(&name);
     let status = if created {
         StatusCode::CREATED
@@ -201,6 +293,7 @@ async fn delete(
         return Err(not_found());
     }
     f.inner.forget(&name);
+    f.inner.reload_triggers().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,8 +306,13 @@ async fn executions(
     if !(1..=100).contains(&limit) {
         return Err(Error::invalid_argument("`limit` must be 1 to 100"));
     }
-    if q.status.as_deref().is_some_and(|s| s != "ok" && s != "error") {
-        return Err(Error::invalid_argument("`status` must be ok or error"));
+    if q.status
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "ok" | "error" | "retrying" | "dead"))
+    {
+        return Err(Error::invalid_argument(
+            "`status` must be ok, error, retrying or dead",
+        ));
     }
     // Runs of this node that are still on their way to the store are listed too.
     f.inner.recorder.flush(std::time::Duration::from_secs(2)).await;
@@ -250,7 +348,7 @@ impl crate::Inner {
     /// again at most once a second (a save on this node takes effect at
     /// once, one on another node within a second); the script is compiled
     /// again only when its version changed.
-    async fn compiled(&self, name: &str) -> Result<Arc<Compiled>, Error> {
+    pub(crate) async fn compiled(&self, name: &str) -> Result<Arc<Compiled>, Error> {
         if let Some(c) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(name)
             && c.checked.elapsed() < FRESH
         {
@@ -275,8 +373,9 @@ impl crate::Inner {
             }),
             _ => Arc::new(Compiled {
                 checked: Instant::now(),
-                ast: Arc::new(self.sandbox.compile(&function.source)?),
+                ast: Arc::new(self.sandbox.compile(&function.spec.source, &function.spec.kind)?),
                 invoke: function
+                    .spec
                     .invoke
                     .as_deref()
                     .map(|r| self.rules.compile(r))
@@ -314,7 +413,7 @@ async fn invoke(
     let inner = &f.inner;
     let compiled = inner.compiled(&name).await?;
     let function = &compiled.function;
-    if function.kind != "http" {
+    if function.spec.kind != "http" {
         return Err(not_found());
     }
     let now = Timestamp::now().millis();
@@ -335,65 +434,39 @@ async fn invoke(
             _ => Error::permission_denied("the function's invoke rule denies this call"),
         });
     }
-    let metrics = &inner.metrics;
-    metrics.running.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let _running = Running(&metrics.running);
-    let _slot = inner
-        .slots
-        .acquire()
-        .await
-        .map_err(|_| Error::unavailable("functions are shutting down"))?;
-    let started = Instant::now();
-    let started_at = Timestamp::now();
-    let handle = tokio::runtime::Handle::current();
-    let state = f.clone();
-    let run_name = name.clone();
-    let for_run = compiled.clone();
-    let finished: Finished = tokio::task::spawn_blocking(move || {
-        let mut vars = BTreeMap::new();
-        vars.insert("args", rhai::serde::to_dynamic(&args).unwrap_or(Dynamic::UNIT));
-        vars.insert("auth", auth);
-        vars.insert("request", request);
-        let inner = &state.inner;
-        inner.sandbox.run(
-            &for_run.ast,
+    let mut vars = BTreeMap::new();
+    vars.insert("args", rhai::serde::to_dynamic(&args).unwrap_or(Dynamic::UNIT));
+    vars.insert("auth", auth);
+    vars.insert("request", request);
+    let mut ran = f
+        .execute(
+            compiled.clone(),
             vars,
-            &inner.env,
-            inner.documents.clone(),
-            handle,
-            &run_name,
+            None,
+            crate::script::Target::Direct(inner.documents.clone()),
+            inner.sandbox.limits().clone(),
         )
-    })
-    .await
-    .map_err(Error::internal)?;
-    let elapsed = started.elapsed();
-    metrics.duration.observe(elapsed);
-    let counter = match &finished.outcome {
-        Outcome::Value(_) => &metrics.ok,
-        _ => &metrics.errors,
-    };
-    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    let (status, error) = match &finished.outcome {
+        .await?;
+    let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
+    let (status, error) = match &outcome {
         Outcome::Value(_) => ("ok", None),
         Outcome::Thrown { message, .. } => ("error", Some(format!("thrown: {message}"))),
         Outcome::Failed(message) => ("error", Some(message.clone())),
     };
-    let execution = Execution {
-        id: basalt_core::id::new_id(),
-        function: name.clone(),
-        version: function.version,
-        trigger: "http".into(),
-        status: status.into(),
-        attempts: 1,
-        started_at,
-        duration_ms,
-        logs: finished.logs,
-        error,
-    };
-    let execution_id = execution.id.clone();
-    inner.recorder.record(execution).await;
-    match finished.outcome {
+    let execution_id = f
+        .record(
+            &compiled,
+            ran,
+            crate::Record {
+                trigger: "http",
+                status,
+                attempts: 1,
+                error,
+                delivery: None,
+            },
+        )
+        .await;
+    match outcome {
         Outcome::Value(v) => Ok(Json(v).into_response()),
         Outcome::Thrown {
             status,
@@ -421,14 +494,5 @@ async fn invoke(
                 },
             ))
         }
-    }
-}
-
-/// Counts a run in progress until it ends (or its request is dropped).
-struct Running<'a>(&'a std::sync::atomic::AtomicU64);
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

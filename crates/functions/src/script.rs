@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use basalt_core::caller::ServiceIdentity;
 use basalt_core::{Caller, Error};
+use basalt_documents::hooks::Stage;
 use basalt_documents::{Access, Documents, Query};
 use rhai::{AST, Dynamic, Engine, EvalAltResult, ImmutableString, Map, OptimizationLevel, Scope};
 use serde_json::Value;
@@ -29,6 +30,20 @@ pub struct Limits {
     pub db_timeout: Duration,
     pub max_source_bytes: usize,
     pub max_log_lines: usize,
+}
+
+impl Limits {
+    /// A before-trigger's budget: it holds up the write, so it is tight,
+    /// and it has no network.
+    pub fn before_trigger(&self) -> Limits {
+        Limits {
+            max_operations: self.max_operations.min(500_000),
+            max_time: self.max_time.min(Duration::from_millis(50)),
+            max_db_calls: self.max_db_calls.min(50),
+            db_timeout: self.db_timeout.min(Duration::from_millis(50)),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for Limits {
@@ -50,11 +65,29 @@ impl Default for Limits {
 const OUT_OF_TIME: &str = "basalt:out-of-time";
 const MAX_LOG_LINE: usize = 2048;
 
+/// Where a script's `db` calls go.
+#[derive(Clone)]
+pub enum Target {
+    /// Each write commits at once (http functions, schedules).
+    Direct(Documents),
+    /// Writes are staged and commit together at the end of the run, with
+    /// the write or the delivery the run belongs to (triggers).
+    Staged(Documents, Stage),
+}
+
+impl Target {
+    fn documents(&self) -> &Documents {
+        match self {
+            Target::Direct(d) | Target::Staged(d, _) => d,
+        }
+    }
+}
+
 /// What a run needs from outside the sandbox, reachable from natives.
 struct Run {
     deadline: Instant,
     handle: tokio::runtime::Handle,
-    documents: Documents,
+    target: Target,
     caller: Caller,
     logs: Vec<String>,
     db_calls: usize,
@@ -86,6 +119,19 @@ pub enum Outcome {
 pub struct Finished {
     pub outcome: Outcome,
     pub logs: Vec<String>,
+    /// The `data` variable as the script left it (before-triggers).
+    pub data: Option<Value>,
+}
+
+/// One run of a script.
+pub struct Call<'a> {
+    pub ast: &'a AST,
+    pub variables: BTreeMap<&'static str, Dynamic>,
+    /// A `data` variable the script may change (before-triggers).
+    pub data: Option<Value>,
+    pub target: Target,
+    pub limits: Limits,
+    pub function: &'a str,
 }
 
 pub struct Sandbox {
@@ -130,9 +176,9 @@ fn object(map: Map) -> Fallible<serde_json::Map<String, Value>> {
 /// Runs `f` (a database call) on the runtime, within the call's timeout.
 fn block<T>(
     what: &str,
-    f: impl FnOnce(Documents, Caller) -> std::pin::Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
+    f: impl FnOnce(Target, Caller) -> std::pin::Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
 ) -> Fallible<T> {
-    let (handle, documents, caller, timeout) = with_run(|run| {
+    let (handle, target, caller, timeout) = with_run(|run| {
         run.db_calls += 1;
         if run.db_calls > run.limits.max_db_calls {
             return Err(fail(format!(
@@ -140,17 +186,22 @@ fn block<T>(
                 run.limits.max_db_calls
             )));
         }
+        // A call never outlasts the run's own deadline.
+        let left = run.deadline.saturating_duration_since(Instant::now());
         Ok((
             run.handle.clone(),
-            run.documents.clone(),
+            run.target.clone(),
             run.caller.clone(),
-            run.limits.db_timeout,
+            run.limits.db_timeout.min(left),
         ))
     })?;
-    match handle.block_on(async { tokio::time::timeout(timeout, f(documents, caller)).await }) {
+    match handle.block_on(async { tokio::time::timeout(timeout, f(target, caller)).await }) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(fail(format!("{what}: {}", e.message()))),
-        Err(_) => Err(fail(format!("{what}: took longer than {} s", timeout.as_secs()))),
+        Err(_) => Err(fail(format!(
+            "{what}: took longer than {} ms",
+            timeout.as_millis()
+        ))),
     }
 }
 
@@ -179,10 +230,15 @@ fn write(operation: serde_json::Map<String, Value>) -> Fallible<Dynamic> {
         operation.get("op").and_then(Value::as_str).unwrap_or("write")
     );
     let op = basalt_documents::operation(operation).map_err(|e| fail(format!("{what}: {}", e.message())))?;
-    let outcome = block(&what, move |d, caller| {
-        Box::pin(async move { d.write(op, &access(&caller, "POST")).await })
+    let document = block(&what, move |target, caller| {
+        Box::pin(async move {
+            match target {
+                Target::Direct(d) => Ok(d.write(op, &access(&caller, "POST")).await?.document),
+                Target::Staged(_, stage) => stage.write(op).await,
+            }
+        })
     })?;
-    match outcome.document {
+    match document {
         Some(doc) => document_value(&doc, &collection),
         None => Ok(Dynamic::UNIT),
     }
@@ -229,7 +285,10 @@ impl Sandbox {
             RUN.with(|run| {
                 let run = run.borrow();
                 let run = run.as_ref()?;
-                (operations % 256 == 0 && Instant::now() > run.deadline).then(|| Dynamic::from(OUT_OF_TIME))
+                // The engine's limit is the largest budget; each kind's is checked here.
+                let over = operations > run.limits.max_operations
+                    || (operations % 256 == 0 && Instant::now() > run.deadline);
+                over.then(|| Dynamic::from(OUT_OF_TIME))
             })
         });
         engine.register_fn("log", |value: Dynamic| {
@@ -249,14 +308,17 @@ impl Sandbox {
             "get",
             |_: &mut DbApi, collection: ImmutableString, id: ImmutableString| -> Fallible<Dynamic> {
                 let c = collection.to_string();
-                let found = block("db.get", move |d, caller| {
+                let found = block("db.get", move |target, caller| {
                     let id = id.to_string();
                     let c = c.clone();
                     Box::pin(async move {
-                        match d.get(&c, &id, &access(&caller, "GET")).await {
-                            Ok(doc) => Ok(Some(doc)),
+                        let found = match target {
+                            Target::Direct(d) => d.get(&c, &id, &access(&caller, "GET")).await.map(Some),
+                            Target::Staged(_, stage) => stage.get(&c, &id).await,
+                        };
+                        match found {
                             Err(e) if e.code() == basalt_core::Code::NotFound => Ok(None),
-                            Err(e) => Err(e),
+                            other => other,
                         }
                     })
                 })?;
@@ -286,8 +348,8 @@ impl Sandbox {
                 )
                 .map_err(|e| fail(format!("db.query: {}", e.message())))?;
                 let c = collection.to_string();
-                let page = block("db.query", move |d, caller| {
-                    Box::pin(async move { d.query(&c, &q, &access(&caller, "POST")).await })
+                let page = block("db.query", move |target, caller| {
+                    Box::pin(async move { target.documents().query(&c, &q, &access(&caller, "POST")).await })
                 })?;
                 page.documents
                     .iter()
@@ -349,7 +411,16 @@ impl Sandbox {
     }
 
     /// Compiles a script; the error carries its line and column.
-    pub fn compile(&self, source: &str) -> Result<AST, Error> {
+    /// The variables a script of `kind` sees (besides `db` and `env`).
+    pub fn variables(kind: &str) -> &'static [&'static str] {
+        match kind {
+            "trigger" => &["event", "auth", "data", "document"],
+            "schedule" | "job" => &["event", "args"],
+            _ => &["args", "auth", "request"],
+        }
+    }
+
+    pub fn compile(&self, source: &str, kind: &str) -> Result<AST, Error> {
         if source.len() > self.limits.max_source_bytes {
             return Err(Error::invalid_argument(format!(
                 "the source is longer than {} bytes",
@@ -357,8 +428,8 @@ impl Sandbox {
             )));
         }
         let mut scope = Scope::new();
-        for name in ["args", "auth", "request", "db", "env"] {
-            scope.push(name, ());
+        for name in Self::variables(kind).iter().chain(&["db", "env"]) {
+            scope.push(*name, ());
         }
         self.engine.compile_with_scope(&scope, source).map_err(|e| {
             Error::invalid_argument(format!("function does not compile: {e}")).with_details(
@@ -367,34 +438,36 @@ impl Sandbox {
         })
     }
 
-    /// Runs `ast` on this (blocking) thread with the given variables.
+    /// Runs a script on this (blocking) thread.
     pub fn run(
         &self,
-        ast: &AST,
-        variables: BTreeMap<&'static str, Dynamic>,
+        call: Call<'_>,
         env: &BTreeMap<String, String>,
-        documents: Documents,
         handle: tokio::runtime::Handle,
-        function: &str,
     ) -> Finished {
+        let function = call.function;
         let caller = Caller::Service(Arc::new(ServiceIdentity {
             key_id: format!("function:{function}"),
             name: format!("function {function}"),
         }));
         RUN.with(|run| {
             *run.borrow_mut() = Some(Run {
-                deadline: Instant::now() + self.limits.max_time,
+                deadline: Instant::now() + call.limits.max_time,
                 handle,
-                documents,
+                target: call.target,
                 caller,
                 logs: Vec::new(),
                 db_calls: 0,
-                limits: self.limits.clone(),
+                limits: call.limits,
             });
         });
         let mut scope = Scope::new();
-        for (name, value) in variables {
+        for (name, value) in call.variables {
             scope.push_constant(name, value);
+        }
+        let with_data = call.data.is_some();
+        if let Some(data) = &call.data {
+            scope.push("data", to_dynamic(data));
         }
         scope.push_constant("db", DbApi);
         let env_map: Map = env
@@ -402,12 +475,22 @@ impl Sandbox {
             .map(|(k, v)| (k.into(), Dynamic::from(v.clone())))
             .collect();
         scope.push_constant("env", Dynamic::from_map(env_map));
-        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast);
+        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, call.ast);
         let run = RUN.with(|run| run.borrow_mut().take());
         let mut logs = run.map(|r| r.logs).unwrap_or_default();
+        let mut data = None;
         let outcome = match result {
             Ok(value) => match to_json(&value) {
-                Ok(v) => Outcome::Value(v),
+                Ok(v) => {
+                    if with_data {
+                        // A returned map replaces `data`; otherwise `data` as the script left it.
+                        data = match &v {
+                            Value::Object(_) => Some(v.clone()),
+                            _ => scope.get_value::<Dynamic>("data").and_then(|d| to_json(&d).ok()),
+                        };
+                    }
+                    Outcome::Value(v)
+                }
                 Err(_) => Outcome::Failed("the function returned a value that is not JSON".into()),
             },
             Err(e) => outcome_of_error(*e),
@@ -429,7 +512,7 @@ impl Sandbox {
             Outcome::Failed(m) => Outcome::Failed(redact(&m, env)),
             v => v,
         };
-        Finished { outcome, logs }
+        Finished { outcome, logs, data }
     }
 }
 

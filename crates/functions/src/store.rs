@@ -6,14 +6,34 @@ use basalt_store::{Db, Param, Row, StoreError};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Function {
-    pub name: String,
-    /// `http`.
+/// What an admin saves: the kind, the script and what it listens to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Spec {
+    /// `http`, `trigger` or `schedule`.
     pub kind: String,
     pub source: String,
     /// Who may call an http function; without one only admins and service keys may.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub invoke: Option<String>,
+    /// A trigger's collection, or `auth` / `storage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    /// A trigger's event: `before_create`, `after_update`, `signup`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// A schedule's cron expression (5 fields, or 6 with seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// A schedule's time zone (IANA name); UTC without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Function {
+    pub name: String,
+    #[serde(flatten)]
+    pub spec: Spec,
     /// 1 for the first save, one more for each save after.
     pub version: i64,
     pub created_at: Timestamp,
@@ -23,8 +43,8 @@ pub struct Function {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Version {
     pub version: i64,
-    pub source: String,
-    pub invoke: Option<String>,
+    #[serde(flatten)]
+    pub spec: Spec,
     pub created_at: Timestamp,
 }
 
@@ -44,26 +64,56 @@ pub struct Execution {
     /// What the script logged (`log(…)`, `print`), at most 100 lines.
     pub logs: Vec<String>,
     pub error: Option<String>,
+    /// The outbox delivery the run belonged to (after-triggers): what
+    /// `POST /v1/admin/executions/{id}/retry` sends again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
 }
 
-const COLUMNS: &str = "name, kind, source, invoke, version, created_at, updated_at";
+const COLUMNS: &str =
+    "name, version, created_at, updated_at, kind, source, invoke, collection, event, cron, timezone";
+const SPEC_COLUMNS: &str = "kind, source, invoke, collection, event, cron, timezone";
+
+/// The spec in the columns from `at` on (in [`SPEC_COLUMNS`]' order).
+fn spec(r: &Row, at: usize) -> Result<Spec, StoreError> {
+    Ok(Spec {
+        kind: r.text(at)?,
+        source: r.text(at + 1)?,
+        invoke: r.opt_text(at + 2)?,
+        collection: r.opt_text(at + 3)?,
+        event: r.opt_text(at + 4)?,
+        cron: r.opt_text(at + 5)?,
+        timezone: r.opt_text(at + 6)?,
+    })
+}
+
+fn spec_params(s: &Spec) -> [Param<'_>; 7] {
+    [
+        s.kind.as_str().into(),
+        s.source.as_str().into(),
+        s.invoke.as_deref().into(),
+        s.collection.as_deref().into(),
+        s.event.as_deref().into(),
+        s.cron.as_deref().into(),
+        s.timezone.as_deref().into(),
+    ]
+}
 
 fn function(r: &Row) -> Result<Function, StoreError> {
     Ok(Function {
         name: r.text(0)?,
-        kind: r.text(1)?,
-        source: r.text(2)?,
-        invoke: r.opt_text(3)?,
-        version: r.int(4)?,
-        created_at: Timestamp::from_millis(r.int(5)?),
-        updated_at: Timestamp::from_millis(r.int(6)?),
+        version: r.int(1)?,
+        created_at: Timestamp::from_millis(r.int(2)?),
+        updated_at: Timestamp::from_millis(r.int(3)?),
+        spec: spec(r, 4)?,
     })
 }
 
 /// What the audit log keeps of a function.
 fn snapshot(f: &Function) -> String {
-    serde_json::json!({"kind": f.kind, "source": f.source, "invoke": f.invoke, "version": f.version})
-        .to_string()
+    let mut v = serde_json::to_value(&f.spec).unwrap_or_default();
+    v["version"] = f.version.into();
+    v.to_string()
 }
 
 pub async fn get(db: &Db, name: &str) -> Result<Option<Function>, Error> {
@@ -87,7 +137,7 @@ pub async fn versions(db: &Db, name: &str, limit: i64) -> Result<Vec<Version>, E
     let rows = db
         .fetch_all(
             &format!(
-                "SELECT version, source, invoke, created_at FROM function_versions WHERE name = $1
+                "SELECT version, created_at, {SPEC_COLUMNS} FROM function_versions WHERE name = $1
                  ORDER BY version DESC LIMIT {limit}"
             ),
             &[name.into()],
@@ -97,9 +147,8 @@ pub async fn versions(db: &Db, name: &str, limit: i64) -> Result<Vec<Version>, E
         .map(|r| {
             Ok(Version {
                 version: r.int(0)?,
-                source: r.text(1)?,
-                invoke: r.opt_text(2)?,
-                created_at: Timestamp::from_millis(r.int(3)?),
+                created_at: Timestamp::from_millis(r.int(1)?),
+                spec: spec(r, 2)?,
             })
         })
         .collect::<Result<_, StoreError>>()
@@ -108,14 +157,7 @@ pub async fn versions(db: &Db, name: &str, limit: i64) -> Result<Vec<Version>, E
 
 /// Saves a new version; `(function, created)`. Two saves at once: one wins,
 /// the other gets 409 and saves again.
-pub async fn save(
-    db: &Db,
-    name: &str,
-    kind: &str,
-    source: &str,
-    invoke: Option<&str>,
-    actor: Actor<'_>,
-) -> Result<(Function, bool), Error> {
+pub async fn save(db: &Db, name: &str, spec: &Spec, actor: Actor<'_>) -> Result<(Function, bool), Error> {
     let now = Timestamp::now();
     let mut tx = db.begin().await?;
     let before = tx
@@ -129,36 +171,35 @@ pub async fn save(
         .transpose()?;
     let f = Function {
         name: name.to_owned(),
-        kind: kind.to_owned(),
-        source: source.to_owned(),
-        invoke: invoke.map(str::to_owned),
+        spec: spec.clone(),
         version: before.as_ref().map_or(1, |b| b.version + 1),
         created_at: before.as_ref().map_or(now, |b| b.created_at),
         updated_at: now,
     };
-    let params: [Param<'_>; 7] = [
+    let mut params: Vec<Param<'_>> = vec![
         name.into(),
-        kind.into(),
-        source.into(),
-        invoke.into(),
         f.version.into(),
         f.created_at.millis().into(),
         now.millis().into(),
     ];
+    params.extend(spec_params(spec));
     let written = match &before {
         None => tx
             .execute(
-                "INSERT INTO functions (name, kind, source, invoke, version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &format!(
+                    "INSERT INTO functions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ),
                 &params,
             )
             .await
             .map(|_| 1),
         Some(b) => {
+            params.push(b.version.into());
             tx.execute(
-                "UPDATE functions SET kind = $2, source = $3, invoke = $4, version = $5, updated_at = $7
-                 WHERE name = $1 AND version = $8 AND created_at = $6",
-                &[&params[..], &[b.version.into()]].concat(),
+                "UPDATE functions SET version = $2, updated_at = $4, kind = $5, source = $6, invoke = $7,
+                 collection = $8, event = $9, cron = $10, timezone = $11
+                 WHERE name = $1 AND version = $12 AND created_at = $3",
+                &params,
             )
             .await
         }
@@ -174,17 +215,14 @@ pub async fn save(
         Ok(_) | Err(StoreError::UniqueViolation) => return Err(conflict()),
         Err(e) => return Err(e.into()),
     }
+    let mut params: Vec<Param<'_>> = vec![name.into(), f.version.into(), now.millis().into()];
+    params.extend(spec_params(spec));
     tx.execute(
-        "INSERT INTO function_versions (name, version, kind, source, invoke, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            name.into(),
-            f.version.into(),
-            kind.into(),
-            source.into(),
-            invoke.into(),
-            now.millis().into(),
-        ],
+        &format!(
+            "INSERT INTO function_versions (name, version, created_at, {SPEC_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ),
+        &params,
     )
     .await
     .map_err(|e| match e {
@@ -242,7 +280,7 @@ pub async fn executions(
     after: Option<&str>,
 ) -> Result<Vec<Execution>, Error> {
     let mut sql = String::from(
-        "SELECT id, function, version, trigger, status, attempts, started_at, duration_us, logs, error
+        "SELECT id, function, version, trigger, status, attempts, started_at, duration_us, logs, error, delivery
          FROM executions WHERE function = $1",
     );
     let mut params: Vec<Param<'_>> = vec![function.into()];
@@ -269,6 +307,7 @@ pub async fn executions(
                 duration_ms: r.int(7)? as f64 / 1000.0,
                 logs: serde_json::from_str(&r.text(8)?).unwrap_or_default(),
                 error: r.opt_text(9)?,
+                delivery: r.opt_text(10)?,
             })
         })
         .collect::<Result<_, StoreError>>()
@@ -283,4 +322,15 @@ pub async fn sweep(db: &Db, cutoff: i64) -> Result<u64, Error> {
             &[basalt_core::id::floor(cutoff).as_str().into()],
         )
         .await?)
+}
+
+/// The delivery an execution belonged to, if it was a run of one.
+pub async fn delivery_of(db: &Db, execution: &str) -> Result<Option<Option<String>>, Error> {
+    let row = db
+        .fetch_optional(
+            "SELECT delivery FROM executions WHERE id = $1",
+            &[execution.into()],
+        )
+        .await?;
+    Ok(row.map(|r| r.opt_text(0)).transpose()?)
 }

@@ -92,9 +92,20 @@ pub fn truncate_path(path: &str) -> String {
     path[..end].to_owned()
 }
 
+/// The longest an admin's read waits for the entries handed over before it.
+const SETTLE: Duration = Duration::from_secs(2);
+
 #[derive(Default)]
 struct Counters {
     queued: AtomicUsize,
+    /// Entries handed to the writer, ever.
+    handed: AtomicU64,
+    /// Entries the writer has finished with (stored or dropped), ever.
+    processed: AtomicU64,
+    /// Of those, the ones whose per-minute counts are stored.
+    rolled: AtomicU64,
+    /// Asks the writer to store the per-minute counts now.
+    want_minutes: tokio::sync::Notify,
     written: AtomicU64,
     dropped: AtomicU64,
     write_errors: AtomicU64,
@@ -185,6 +196,32 @@ impl RequestLog {
         if queue.try_send(entry).is_err() {
             counters.queued.fetch_sub(1, Ordering::Relaxed);
             counters.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.handed.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Waits until the entries handed over before this call are stored
+    /// (with `minutes`, their per-minute counts too), so an admin sees the
+    /// request made just before looking. Gives up after [`SETTLE`]: a
+    /// writer that is behind (it only gets idle CPU) delays a read a
+    /// little, never for long.
+    pub(crate) async fn settle(&self, minutes: bool) {
+        if self.inner.queue.is_none() {
+            return;
+        }
+        let c = &self.inner.counters;
+        let ticket = c.handed.load(Ordering::Acquire);
+        let done = |c: &Counters| {
+            let stored = if minutes { &c.rolled } else { &c.processed };
+            stored.load(Ordering::Acquire) >= ticket
+        };
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while !done(c) && tokio::time::Instant::now() < deadline {
+            if minutes && c.processed.load(Ordering::Acquire) >= ticket {
+                c.want_minutes.notify_one();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

@@ -162,6 +162,7 @@ async fn list(State(log): State<RequestLog>, Query(q): Query<LogQuery>) -> Resul
         after: q.after,
         limit,
     };
+    log.settle(false).await;
     let Some(store) = log.store() else {
         return Ok(Json(LogPage {
             entries: Vec::new(),
@@ -258,6 +259,7 @@ async fn series(State(log): State<RequestLog>, Query(q): Query<SeriesQuery>) -> 
     let last = now_minute - now_minute.rem_euclid(step);
     let first = last - (points - 1) * step;
     let mut buckets = vec![Minute::default(); points as usize];
+    log.settle(true).await;
     if let Some(store) = log.store() {
         for (minute, m) in store.minutes(first, last + step).await.map_err(unavailable)? {
             let i = ((minute - first) / step) as usize;

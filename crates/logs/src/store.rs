@@ -298,6 +298,7 @@ pub(crate) async fn write_loop(
                     }
                 }
                 counters.queued.fetch_sub(n, Ordering::Relaxed);
+                counters.processed.fetch_add(n as u64, Ordering::Release);
                 batch.clear();
                 // The log must never take the CPU the API needs: after each
                 // batch the writer rests three times as long as it worked
@@ -306,15 +307,28 @@ pub(crate) async fn write_loop(
                 // and counted.
                 tokio::time::sleep(started.elapsed().saturating_mul(3).clamp(GATHER, MAX_REST)).await;
             }
-            _ = tick.tick() => {
-                let now_minute = Timestamp::now().millis().div_euclid(60_000);
-                let dirty = rollup.take_dirty(now_minute);
-                if let Err(e) = store.write_minutes(&rollup.node, &dirty).await {
-                    rollup.mark_dirty(&dirty);
-                    warn("cannot store per-minute counts", &e);
-                }
-            }
+            _ = tick.tick() => write_minutes(&store, &rollup, &counters, &mut warn).await,
+            () = counters.want_minutes.notified() => write_minutes(&store, &rollup, &counters, &mut warn).await,
         }
+    }
+}
+
+/// Stores the per-minute counts that changed since the last time.
+async fn write_minutes(
+    store: &Store,
+    rollup: &Rollup,
+    counters: &Counters,
+    warn: &mut impl FnMut(&str, &StoreError),
+) {
+    // Every entry processed so far is in the rollup already.
+    let processed = counters.processed.load(Ordering::Acquire);
+    let now_minute = Timestamp::now().millis().div_euclid(60_000);
+    let dirty = rollup.take_dirty(now_minute);
+    if let Err(e) = store.write_minutes(&rollup.node, &dirty).await {
+        rollup.mark_dirty(&dirty);
+        warn("cannot store per-minute counts", &e);
+    } else {
+        counters.rolled.fetch_max(processed, Ordering::Release);
     }
 }
 

@@ -229,6 +229,8 @@ impl App {
             rules.engine.clone(),
             basalt_functions::Settings {
                 env: config.functions_env.clone(),
+                allow_private_net: config.functions_allow_private_net,
+                webhook_timeout: config.webhook_timeout,
                 ..basalt_functions::Settings::default()
             },
         );

@@ -128,6 +128,12 @@ pub struct Settings {
     /// Request log entries kept at most, whatever their age [default: 1000000]
     #[arg(long, env = "BASALT_LOG_MAX_ENTRIES", value_name = "N")]
     pub log_max_entries: Option<u64>,
+    /// Let http.fetch, webhooks and push reach private and loopback addresses [default: false]
+    #[arg(long, env = "BASALT_FUNCTIONS_ALLOW_PRIVATE_NET", value_name = "BOOL")]
+    pub functions_allow_private_net: Option<bool>,
+    /// Seconds a webhook's receiver has to answer [default: 10]
+    #[arg(long, env = "BASALT_WEBHOOK_TIMEOUT", value_name = "SECS")]
+    pub webhook_timeout: Option<u64>,
 }
 
 /// Where a command finds its configuration: the file plus flags and environment.
@@ -353,7 +359,9 @@ impl Settings {
             log_format,
             request_log,
             log_retention,
-            log_max_entries
+            log_max_entries,
+            functions_allow_private_net,
+            webhook_timeout
         )
     }
 
@@ -410,6 +418,10 @@ impl Settings {
         config.request_timeout = secs(self.request_timeout, config.request_timeout, "request_timeout")?;
         config.change_retention = secs(self.change_retention, config.change_retention, "change_retention")?;
         config.log_retention = secs(self.log_retention, config.log_retention, "log_retention")?;
+        config.webhook_timeout = secs(self.webhook_timeout, config.webhook_timeout, "webhook_timeout")?;
+        if let Some(v) = self.functions_allow_private_net {
+            config.functions_allow_private_net = v;
+        }
         if let Some(v) = self.request_log {
             config.request_log = v;
         }

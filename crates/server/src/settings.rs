@@ -122,6 +122,11 @@ pub fn effective(config: &Config) -> Effective {
         plain("s3_allow_http", json!(c.s3_allow_http)),
         plain("request_log", json!(c.request_log)),
         plain("log_retention", secs(c.log_retention)),
+        plain(
+            "functions_allow_private_net",
+            json!(c.functions_allow_private_net),
+        ),
+        plain("webhook_timeout", secs(c.webhook_timeout)),
         plain("log_max_entries", json!(c.log_max_entries)),
     ];
     let oauth_providers = c

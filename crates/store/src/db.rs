@@ -44,6 +44,8 @@ pub struct Db {
     location: Arc<str>,
     /// Set when the database closes: listeners give back their connections.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Who listens to which events, and the dispatcher's doorbell.
+    outbox: Arc<crate::outbox::Directory>,
 }
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,6 +79,7 @@ impl Db {
                     pools: Arc::new(Pools::Postgres(pool)),
                     location: location.into(),
                     closing: Arc::new(tokio::sync::watch::channel(false).0),
+                    outbox: Arc::default(),
                 })
             }
             Some(url) => {
@@ -140,7 +143,13 @@ impl Db {
             pools: Arc::new(Pools::Sqlite { read, write }),
             location: path.display().to_string().into(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
+            outbox: Arc::default(),
         })
+    }
+
+    /// The outbox's directory of listeners (shared by every clone).
+    pub fn outbox(&self) -> &crate::outbox::Directory {
+        &self.outbox
     }
 
     pub fn backend(&self) -> Backend {
@@ -327,6 +336,13 @@ pub enum Tx {
 }
 
 impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     pub async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         Ok(match self {
             Tx::Sqlite(tx) => bind_sqlite(sqlx::query(sql), params)

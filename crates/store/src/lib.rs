@@ -8,6 +8,7 @@ pub mod audit;
 mod db;
 mod error;
 mod migrate;
+pub mod outbox;
 mod value;
 
 pub use db::{Backend, Db, Listener, Pools, Tx};

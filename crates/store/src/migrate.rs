@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "observability", "0007_observability.sql"),
     migration!(8, "admin_mfa", "0008_admin_mfa.sql"),
     migration!(9, "functions", "0009_functions.sql"),
+    migration!(10, "outbox", "0010_outbox.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

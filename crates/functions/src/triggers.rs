@@ -1,0 +1,209 @@
+//! Triggers: which functions listen to which writes, and the before-triggers
+//! the document store runs while it prepares a write.
+//!
+//! The directory lives in memory, so a write that nothing listens to pays
+//! one lookup. A save or delete on this node updates it at once; the
+//! stored functions are read again every two seconds, so a save on another
+//! node takes effect here within that.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{RwLock, Weak};
+use std::time::Duration;
+
+use basalt_core::caller::BoxFuture;
+use basalt_core::{Code, Error};
+use basalt_documents::hooks::{BeforeCall, BeforeHooks};
+use basalt_store::outbox::{Subscriber, TargetKind};
+use rhai::Dynamic;
+use serde_json::{Map, Value};
+
+use crate::script::{Outcome, Target};
+use crate::{Functions, Inner};
+
+/// How often the stored triggers are read again.
+const REFRESH: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+pub(crate) struct Directory {
+    /// `(collection, event)` → the before-trigger's name.
+    before: RwLock<HashMap<(String, String), String>>,
+}
+
+impl Directory {
+    pub fn before(&self, collection: &str, event: &str) -> Option<String> {
+        self.before
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(collection.to_owned(), event.to_owned()))
+            .cloned()
+    }
+}
+
+impl Inner {
+    /// Reads the stored triggers and webhooks again and updates the
+    /// directory and the outbox's listeners.
+    pub(crate) async fn reload_triggers(&self) {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT name, collection, event FROM functions WHERE kind = 'trigger' ORDER BY name",
+                &[],
+            )
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(error = %e, "functions: could not read the triggers; keeping the last ones");
+                return;
+            }
+        };
+        let mut before = HashMap::new();
+        let mut subscribers = Vec::new();
+        for r in rows {
+            let (Ok(name), Ok(Some(collection)), Ok(Some(event))) = (r.text(0), r.opt_text(1), r.opt_text(2))
+            else {
+                continue;
+            };
+            if let Some(op) = event.strip_prefix("after_") {
+                subscribers.push(Subscriber {
+                    kind: TargetKind::Function,
+                    name,
+                    pattern: format!("{collection}.{op}"),
+                });
+            } else {
+                // The first by name wins, should two nodes have saved one each.
+                before.entry((collection, event)).or_insert(name);
+            }
+        }
+        subscribers.extend(crate::webhooks::subscribers(&self.db).await);
+        *self.triggers.before.write().unwrap_or_else(|e| e.into_inner()) = before;
+        self.db.outbox().set(subscribers);
+    }
+}
+
+pub(crate) fn spawn_refresher(inner: Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            inner.reload_triggers().await;
+        }
+    });
+}
+
+/// The document store's way into the before-triggers.
+pub(crate) struct Hooks(pub Weak<Inner>);
+
+impl BeforeHooks for Hooks {
+    fn listens(&self, collection: &str, event: &'static str) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|inner| inner.triggers.before(collection, event).is_some())
+    }
+
+    fn run(&self, call: BeforeCall) -> BoxFuture<'static, Result<Option<Map<String, Value>>, Error>> {
+        let inner = self.0.upgrade();
+        Box::pin(async move {
+            let Some(inner) = inner else { return Ok(None) };
+            let Some(name) = inner.triggers.before(&call.collection, call.event) else {
+                return Ok(None);
+            };
+            Functions { inner }.run_before(&name, call).await
+        })
+    }
+}
+
+fn dynamic(value: &Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}
+
+impl Functions {
+    async fn run_before(&self, name: &str, call: BeforeCall) -> Result<Option<Map<String, Value>>, Error> {
+        let inner = &self.inner;
+        let compiled = match inner.compiled(name).await {
+            Ok(c) => c,
+            // Deleted meanwhile: nothing listens any more.
+            Err(e) if e.code() == Code::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut event = Map::new();
+        event.insert("type".into(), call.event.into());
+        event.insert("collection".into(), call.collection.as_str().into());
+        event.insert("id".into(), call.id.as_str().into());
+        let mut vars = BTreeMap::new();
+        vars.insert("event", dynamic(&Value::Object(event)));
+        vars.insert("auth", basalt_rules::auth_value(&call.caller));
+        vars.insert("document", call.document.as_ref().map_or(Dynamic::UNIT, dynamic));
+        let data = call.data.map(Value::Object);
+        let has_data = data.is_some();
+        let documents = inner.documents.clone();
+        let mut ran = self
+            .execute(
+                compiled.clone(),
+                vars,
+                // A delete has no data; the script still sees the variable.
+                Some(data.unwrap_or(Value::Null)),
+                Target::Staged(documents, call.stage),
+                inner.sandbox.limits().before_trigger(),
+            )
+            .await?;
+        let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
+        let data = ran.finished.data.take();
+        let trigger = call.event;
+        let (result, status, error) = match outcome {
+            Outcome::Value(_) if !has_data => (Ok(None), "ok", None),
+            Outcome::Value(_) => match data {
+                Some(Value::Object(map)) => (Ok(Some(map)), "ok", None),
+                _ => {
+                    let message = "the trigger left `data` that is not a map";
+                    (Err(None), "error", Some(message.to_owned()))
+                }
+            },
+            Outcome::Thrown {
+                status: _,
+                code,
+                message,
+            } => {
+                let code = Code::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == code)
+                    .unwrap_or(Code::InvalidArgument);
+                let error = format!("thrown: {message}");
+                (Err(Some(Error::new(code, message))), "error", Some(error))
+            }
+            Outcome::Failed(message) => (Err(None), "error", Some(message)),
+        };
+        let failed = error.clone();
+        let execution = self
+            .record(
+                &compiled,
+                ran,
+                crate::Record {
+                    trigger,
+                    status,
+                    attempts: 1,
+                    error,
+                    delivery: None,
+                },
+            )
+            .await;
+        match result {
+            Ok(data) => Ok(data),
+            Err(Some(refusal)) => Err(refusal),
+            Err(None) => {
+                let message = failed.unwrap_or_default();
+                tracing::warn!(function = %compiled.function.name, %execution, error = %message, "before-trigger failed");
+                Err(Error::new(
+                    Code::Internal,
+                    if message == "function exceeded its limits" {
+                        format!("the {trigger} trigger exceeded its limits; see execution {execution}")
+                    } else {
+                        format!("the {trigger} trigger failed; see execution {execution}")
+                    },
+                ))
+            }
+        }
+    }
+}
