@@ -75,6 +75,9 @@ pub struct Config {
     pub functions_allow_private_net: bool,
     /// How long a webhook's receiver has to answer.
     pub webhook_timeout: Duration,
+    /// Waits before each retry of an outbox delivery; the try after the
+    /// last is `dead` (API.md's schedule; tests shorten it).
+    pub outbox_retry_delays: Vec<Duration>,
 }
 
 impl Config {
@@ -115,6 +118,9 @@ impl Config {
             functions_env: std::collections::BTreeMap::new(),
             functions_allow_private_net: false,
             webhook_timeout: Duration::from_secs(10),
+            outbox_retry_delays: [5, 300, 1800, 7200, 18_000, 36_000]
+                .map(Duration::from_secs)
+                .to_vec(),
             trust_proxy: false,
             db_max_connections: 8,
         }

@@ -29,6 +29,8 @@ use crate::{Functions, Inner};
 pub(crate) const LEASE: Duration = Duration::from_secs(60);
 /// Deliveries claimed at once by one node.
 const CLAIM: i64 = 64;
+/// Runs of one attempt whose writes lost a race, before it counts as failed.
+const RERUNS: u32 = 8;
 /// The longest the dispatcher sleeps without looking.
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -56,8 +58,8 @@ pub(crate) struct Counters {
 }
 
 /// When attempt `attempt` (from 1) failed: the next try, or `Dead`.
-pub(crate) fn after_failure(attempt: i64) -> Finish {
-    let Some(wait) = usize::try_from(attempt - 1).ok().and_then(|i| RETRIES.get(i)) else {
+pub(crate) fn after_failure(delays: &[Duration], attempt: i64) -> Finish {
+    let Some(wait) = usize::try_from(attempt - 1).ok().and_then(|i| delays.get(i)) else {
         return Finish::Dead;
     };
     // ±20 % jitter, so deliveries that failed together do not retry together.
@@ -145,7 +147,7 @@ impl Functions {
 
     /// Records an attempt that did not complete: retried later or dead.
     pub(crate) async fn failed(&self, due: &Due, attempt: Attempt<'_>) -> &'static str {
-        let outcome = after_failure(due.attempt);
+        let outcome = after_failure(&self.inner.retry_delays, due.attempt);
         let c = &self.inner.dispatch;
         c.failed.fetch_add(1, Ordering::Relaxed);
         let status = match outcome {
@@ -176,7 +178,7 @@ impl Functions {
                 let outcome = if e.code() == basalt_core::Code::NotFound {
                     Finish::Dead
                 } else {
-                    after_failure(due.attempt)
+                    after_failure(&inner.retry_delays, due.attempt)
                 };
                 let _ = outbox::finish(&inner.db, &due.claim, &attempt, outcome).await;
                 return;
@@ -187,35 +189,48 @@ impl Functions {
             .event_type
             .rsplit_once('.')
             .map_or_else(|| due.event_type.clone(), |(_, op)| format!("after_{op}"));
-        let mut vars = BTreeMap::new();
-        vars.insert("event", rhai::serde::to_dynamic(&event).unwrap_or(Dynamic::UNIT));
-        let stage = inner.documents.stage();
-        let ran = self
-            .execute(
-                compiled.clone(),
-                vars,
-                None,
-                Target::Staged(inner.documents.clone(), stage.clone()),
-                inner.sandbox.limits().clone(),
-            )
-            .await;
-        let mut ran = match ran {
-            Ok(r) => r,
-            // Shutting down: the lease runs out and another run takes it.
-            Err(_) => return,
+        let event = rhai::serde::to_dynamic(&event).unwrap_or(Dynamic::UNIT);
+        // A write that lost a race with another writer runs the script
+        // again at once (its writes never committed); other failures wait
+        // for the next attempt.
+        let mut reruns = 0;
+        let (ran, error) = loop {
+            let mut vars = BTreeMap::new();
+            vars.insert("event", event.clone());
+            let stage = inner.documents.stage();
+            let ran = self
+                .execute(
+                    compiled.clone(),
+                    vars,
+                    None,
+                    Target::Staged(inner.documents.clone(), stage.clone()),
+                    inner.sandbox.limits().clone(),
+                )
+                .await;
+            let mut ran = match ran {
+                Ok(r) => r,
+                // Shutting down: the lease runs out and another run takes it.
+                Err(_) => return,
+            };
+            let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
+            let error = match outcome {
+                Outcome::Value(_) => match stage.commit(Some(due.claim.clone())).await {
+                    Ok(true) => None,
+                    // Another node took it over; its run is the one that counts.
+                    Ok(false) => return,
+                    Err(e) if e.code() == basalt_core::Code::Aborted && reruns < RERUNS => {
+                        reruns += 1;
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    Err(e) => Some(format!("its writes did not commit: {}", e.message())),
+                },
+                Outcome::Thrown { message, .. } => Some(format!("thrown: {message}")),
+                Outcome::Failed(message) => Some(message),
+            };
+            break (ran, error);
         };
         let duration_us = ran.elapsed.as_micros() as i64;
-        let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
-        let error = match outcome {
-            Outcome::Value(_) => match stage.commit(Some(due.claim.clone())).await {
-                Ok(true) => None,
-                // Another node took it over; its run is the one that counts.
-                Ok(false) => return,
-                Err(e) => Some(format!("its writes did not commit: {}", e.message())),
-            },
-            Outcome::Thrown { message, .. } => Some(format!("thrown: {message}")),
-            Outcome::Failed(message) => Some(message),
-        };
         let status = match &error {
             None => {
                 inner.dispatch.delivered.fetch_add(1, Ordering::Relaxed);

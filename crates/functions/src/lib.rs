@@ -42,6 +42,8 @@ pub struct Settings {
     pub allow_private_net: bool,
     /// How long a webhook's receiver has to answer.
     pub webhook_timeout: Duration,
+    /// Waits before each retry of a delivery; the try after the last is `dead`.
+    pub retry_delays: Vec<Duration>,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             execution_retention: Duration::from_secs(7 * 24 * 3600),
             allow_private_net: false,
             webhook_timeout: Duration::from_secs(10),
+            retry_delays: dispatch::RETRIES.to_vec(),
         }
     }
 }
@@ -82,6 +85,7 @@ struct Inner {
     compiled: Mutex<HashMap<String, Arc<Compiled>>>,
     metrics: Metrics,
     recorder: recorder::Recorder,
+    retry_delays: Vec<Duration>,
     /// The HTTP client of webhooks and `http.fetch`, with the address guard.
     http: net::Client,
     /// Which functions listen to which writes.
@@ -139,6 +143,7 @@ impl Functions {
                 sandbox: script::Sandbox::new(settings.limits),
                 env: settings.env,
                 http: net::Client::new(settings.allow_private_net, settings.webhook_timeout),
+                retry_delays: settings.retry_delays,
                 slots: Semaphore::new(settings.concurrency.max(1)),
                 compiled: Mutex::new(HashMap::new()),
                 metrics: Metrics {

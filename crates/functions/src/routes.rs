@@ -75,7 +75,7 @@ where
 }
 
 async fn retry(State(f): State<Functions>, Path(id): Path<String>) -> Result<StatusCode, Error> {
-    let Some(delivery) = store::delivery_of(&f.inner.db, &id).await? else {
+    let Some((status, delivery)) = store::delivery_of(&f.inner.db, &id).await? else {
         return Err(Error::not_found("no execution with this id"));
     };
     let Some(delivery) = delivery else {
@@ -84,12 +84,12 @@ async fn retry(State(f): State<Functions>, Path(id): Path<String>) -> Result<Sta
             "only runs of after-triggers can be retried; call an http function again instead",
         ));
     };
-    if basalt_store::outbox::replay(&f.inner.db, &delivery).await? {
+    if status == "dead" && basalt_store::outbox::replay(&f.inner.db, &delivery).await? {
         Ok(StatusCode::ACCEPTED)
     } else {
         Err(Error::new(
             basalt_core::Code::FailedPrecondition,
-            "the run's delivery is not dead: it succeeded, or it is still being retried",
+            "only the last run of a delivery that gave up (`dead`) can be retried",
         ))
     }
 }

@@ -324,13 +324,15 @@ pub async fn sweep(db: &Db, cutoff: i64) -> Result<u64, Error> {
         .await?)
 }
 
-/// The delivery an execution belonged to, if it was a run of one.
-pub async fn delivery_of(db: &Db, execution: &str) -> Result<Option<Option<String>>, Error> {
+/// An execution's status and the delivery it ran for, if it was a run of one.
+pub async fn delivery_of(db: &Db, execution: &str) -> Result<Option<(String, Option<String>)>, Error> {
     let row = db
         .fetch_optional(
-            "SELECT delivery FROM executions WHERE id = $1",
+            "SELECT status, delivery FROM executions WHERE id = $1",
             &[execution.into()],
         )
         .await?;
-    Ok(row.map(|r| r.opt_text(0)).transpose()?)
+    Ok(row
+        .map(|r| Ok::<_, StoreError>((r.text(0)?, r.opt_text(1)?)))
+        .transpose()?)
 }

@@ -231,6 +231,7 @@ impl App {
                 env: config.functions_env.clone(),
                 allow_private_net: config.functions_allow_private_net,
                 webhook_timeout: config.webhook_timeout,
+                retry_delays: config.outbox_retry_delays.clone(),
                 ..basalt_functions::Settings::default()
             },
         );

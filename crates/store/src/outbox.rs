@@ -283,9 +283,12 @@ pub async fn claim_due(db: &crate::Db, lease: i64, limit: i64) -> Result<Vec<Due
         Backend::Sqlite => DUE_SQLITE,
         Backend::Postgres => DUE_POSTGRES,
     };
-    let rows = db
+    // A write: on SQLite it must go through the writer.
+    let mut tx = db.begin().await?;
+    let rows = tx
         .fetch_all(sql, &[now.into(), (now + lease).into(), limit.into()])
         .await?;
+    tx.commit().await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let kind = r.text(2)?;
