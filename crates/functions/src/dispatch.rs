@@ -25,12 +25,12 @@ use tokio::task::JoinSet;
 use crate::script::{Outcome, Target};
 use crate::{Functions, Inner};
 
-/// How long a claim holds; a run that takes longer may run again elsewhere.
-pub(crate) const LEASE: Duration = Duration::from_secs(60);
-/// Deliveries claimed at once by one node.
-const CLAIM: i64 = 64;
+/// Beyond the longest a delivery may take (a script's time budget, a
+/// webhook's timeout), how long its claim holds: after a crash, what the
+/// dead node had claimed runs again that much later.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// Runs of one attempt whose writes lost a race, before it counts as failed.
-const RERUNS: u32 = 8;
+const RERUNS: u32 = 50;
 /// The longest the dispatcher sleeps without looking.
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -70,7 +70,15 @@ pub(crate) fn after_failure(delays: &[Duration], attempt: i64) -> Finish {
 
 pub(crate) fn spawn(inner: Weak<Inner>) {
     tokio::spawn(async move {
-        let Some(db) = inner.upgrade().map(|i| i.db.clone()) else {
+        let Some((db, claim, lease)) = inner.upgrade().map(|i| {
+            let longest = i.sandbox.limits().max_time.max(i.http.timeout());
+            // Claim only what this node's slots can start at once.
+            (
+                i.db.clone(),
+                i.slots_total as i64,
+                (longest + LEASE_MARGIN).as_millis() as i64,
+            )
+        }) else {
             return;
         };
         let mut listener = None;
@@ -93,10 +101,10 @@ pub(crate) fn spawn(inner: Weak<Inner>) {
             }
             while running.try_join_next().is_some() {}
             // Claim only what this node's slots can start soon.
-            let room = CLAIM - running.len() as i64;
+            let room = claim - running.len() as i64;
             let mut claimed = 0;
             if room > 0 {
-                match outbox::claim_due(&db, LEASE.as_millis() as i64, room).await {
+                match outbox::claim_due(&db, lease, room).await {
                     Ok(due) => {
                         claimed = due.len();
                         for d in due {
@@ -220,7 +228,9 @@ impl Functions {
                     Ok(false) => return,
                     Err(e) if e.code() == basalt_core::Code::Aborted && reruns < RERUNS => {
                         reruns += 1;
-                        tokio::task::yield_now().await;
+                        // A moment's jitter, so runs that collided do not collide again.
+                        let pause = basalt_core::secret::random_u64() % (1 + 2 * u64::from(reruns.min(10)));
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
                         continue;
                     }
                     Err(e) => Some(format!("its writes did not commit: {}", e.message())),

@@ -81,6 +81,7 @@ struct Inner {
     sandbox: script::Sandbox,
     env: BTreeMap<String, String>,
     slots: Semaphore,
+    slots_total: usize,
     /// Compiled functions by name, for the version they were compiled at.
     compiled: Mutex<HashMap<String, Arc<Compiled>>>,
     metrics: Metrics,
@@ -145,6 +146,7 @@ impl Functions {
                 http: net::Client::new(settings.allow_private_net, settings.webhook_timeout),
                 retry_delays: settings.retry_delays,
                 slots: Semaphore::new(settings.concurrency.max(1)),
+                slots_total: settings.concurrency.max(1),
                 compiled: Mutex::new(HashMap::new()),
                 metrics: Metrics {
                     ok: AtomicU64::new(0),

@@ -86,6 +86,7 @@ impl std::error::Error for Refused {}
 pub(crate) struct Client {
     pub http: reqwest::Client,
     allow_private: bool,
+    timeout: Duration,
 }
 
 impl Client {
@@ -105,7 +106,16 @@ impl Client {
             tracing::warn!(error = %e, "functions: cannot build the HTTP client; using the default one");
             reqwest::Client::new()
         });
-        Client { http, allow_private }
+        Client {
+            http,
+            allow_private,
+            timeout,
+        }
+    }
+
+    /// The longest a request takes before it gives up.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Refuses an URL the guard would refuse: not http(s), credentials in

@@ -3,26 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use common::process::{Server, basalt};
+
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_basalt");
-
-fn basalt(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("BASALT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
 
 fn run(args: &[&str]) -> Output {
     basalt(args).output().expect("basalt runs")
@@ -166,95 +154,6 @@ async fn admin_and_key_commands_on_postgres() {
     tokio::task::spawn_blocking(move || admin_and_key_commands(&["--database-url", &url]))
         .await
         .unwrap();
-}
-
-/// A `basalt serve` child process, its banner read.
-struct Server {
-    child: Child,
-    banner: Vec<String>,
-    url: String,
-}
-
-impl Server {
-    fn spawn(cmd: Command) -> Server {
-        Self::spawn_with(cmd, Stdio::null())
-    }
-
-    fn spawn_with(mut cmd: Command, stderr: Stdio) -> Server {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("serve starts");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut banner = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !banner
-            .iter()
-            .any(|l: &String| l.trim_start().starts_with("database"))
-        {
-            let left = deadline.saturating_duration_since(Instant::now());
-            banner.push(
-                rx.recv_timeout(left)
-                    .unwrap_or_else(|_| panic!("no banner; got {banner:?}")),
-            );
-        }
-        // The rest of the banner was written in the same call.
-        while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
-            banner.push(line);
-        }
-        let url = banner
-            .iter()
-            .find_map(|l| {
-                l.trim_start()
-                    .strip_prefix("listening on")
-                    .map(|u| u.trim().to_owned())
-            })
-            .expect("listening line");
-        Server { child, banner, url }
-    }
-
-    fn line(&self, prefix: &str) -> &str {
-        self.banner
-            .iter()
-            .map(|l| l.trim())
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in {:?}", self.banner))
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn serve(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {

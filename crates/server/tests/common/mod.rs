@@ -2,6 +2,8 @@
 //! data directory, on SQLite or on a fresh PostgreSQL database.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::time::Duration;
 
 use basalt_core::Secret;
