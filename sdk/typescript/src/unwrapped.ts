@@ -34,7 +34,9 @@ export const DELIBERATELY_UNWRAPPED: Record<string, string> = {
 /**
  * Prefixes of operations that belong to the dashboard as a whole (admin routes): admin sign-in and
  * two-factor, admins, keys, users (their sessions and MFA reset), settings and the test mail,
- * rules playground, logs, audit, stats, channels, and functions (saving, versions, executions).
+ * rules playground, logs, audit, stats, channels, functions (saving, versions, executions and
+ * retrying a dead execution), and webhooks (saving, deleting, their deliveries and retrying a dead
+ * delivery).
  * Apps call functions through `POST /v1/functions/{name}`, which `functions.invoke` wraps.
  * test/coverage.test.ts checks that this prefix matches the /v1/admin/ routes and nothing else.
  */

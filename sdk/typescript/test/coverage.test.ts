@@ -69,6 +69,13 @@ describe("OpenAPI coverage", () => {
         "post_admin_settings_test_mail",
         "put_admin_functions_by_name",
         "get_admin_functions_by_name_executions",
+        "post_admin_executions_by_id_retry",
+        "get_admin_webhooks",
+        "get_admin_webhooks_by_name",
+        "put_admin_webhooks_by_name",
+        "delete_admin_webhooks_by_name",
+        "get_admin_webhooks_by_name_deliveries",
+        "post_admin_deliveries_by_id_retry",
       ]),
     );
   });

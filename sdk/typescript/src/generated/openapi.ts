@@ -123,6 +123,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/deliveries/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a dead delivery again (webhooks and after-triggers) */
+        post: operations["post_admin_deliveries_by_id_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/executions/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a dead after-trigger delivery again */
+        post: operations["post_admin_executions_by_id_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/functions": {
         parameters: {
             query?: never;
@@ -532,6 +566,59 @@ export interface paths {
         post?: never;
         /** End one session of a user */
         delete: operations["delete_admin_users_by_id_sessions_by_session_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhooks (without their secrets) */
+        get: operations["get_admin_webhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook (without its secret) */
+        get: operations["get_admin_webhooks_by_name"];
+        /** Create or change a webhook; a new one answers its signing secret, once */
+        put: operations["put_admin_webhooks_by_name"];
+        post?: never;
+        /** Delete a webhook; its waiting deliveries are not sent */
+        delete: operations["delete_admin_webhooks_by_name"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{name}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deliveries of a webhook, newest first */
+        get: operations["get_admin_webhooks_by_name_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1414,6 +1501,37 @@ export interface components {
             email_verified: boolean;
             password?: string | null;
         };
+        Delivery: {
+            /** Format: int64 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: double */
+            duration_ms?: number | null;
+            error?: string | null;
+            /** @description The event's id: `webhook-id` on every try. */
+            event_id: string;
+            id: string;
+            /**
+             * Format: date-time
+             * @description The next try, while it is `pending` or `retrying`.
+             */
+            next_attempt_at?: string | null;
+            /**
+             * Format: int64
+             * @description The HTTP status of the last answer.
+             */
+            response_status?: number | null;
+            /** @description `pending`, `retrying`, `ok` or `dead`. */
+            status: string;
+            type: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        DeliveryPage: {
+            deliveries: components["schemas"]["Delivery"][];
+            next_cursor?: string | null;
+        };
         /** @description The document of API.md, as serialized. */
         DocumentBody: {
             collection: string;
@@ -1515,6 +1633,11 @@ export interface components {
         Execution: {
             /** Format: int64 */
             attempts: number;
+            /**
+             * @description The outbox delivery the run belonged to (after-triggers): what
+             *     `POST /v1/admin/executions/{id}/retry` sends again.
+             */
+            delivery?: string | null;
             /** Format: double */
             duration_ms: number;
             error?: string | null;
@@ -1559,15 +1682,24 @@ export interface components {
             /** @description Its value; null when it failed (see `error`). */
             value?: boolean | null;
         };
+        /** @description What an admin saves: the kind, the script and what it listens to. */
         Function: {
+            /** @description A trigger's collection, or `auth` / `storage`. */
+            collection?: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description A schedule's cron expression (5 fields, or 6 with seconds). */
+            cron?: string | null;
+            /** @description A trigger's event: `before_create`, `after_update`, `signup`, … */
+            event?: string | null;
             /** @description Who may call an http function; without one only admins and service keys may. */
             invoke?: string | null;
-            /** @description `http`. */
+            /** @description `http`, `trigger` or `schedule`. */
             kind: string;
             name: string;
             source: string;
+            /** @description A schedule's time zone (IANA name); UTC without one. */
+            timezone?: string | null;
             /** Format: date-time */
             updated_at: string;
             /**
@@ -1579,15 +1711,24 @@ export interface components {
         FunctionList: {
             functions: components["schemas"]["Function"][];
         };
+        /** @description What an admin saves: the kind, the script and what it listens to. */
         FunctionWithVersions: {
+            /** @description A trigger's collection, or `auth` / `storage`. */
+            collection?: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description A schedule's cron expression (5 fields, or 6 with seconds). */
+            cron?: string | null;
+            /** @description A trigger's event: `before_create`, `after_update`, `signup`, … */
+            event?: string | null;
             /** @description Who may call an http function; without one only admins and service keys may. */
             invoke?: string | null;
-            /** @description `http`. */
+            /** @description `http`, `trigger` or `schedule`. */
             kind: string;
             name: string;
             source: string;
+            /** @description A schedule's time zone (IANA name); UTC without one. */
+            timezone?: string | null;
             /** Format: date-time */
             updated_at: string;
             /**
@@ -1921,15 +2062,37 @@ export interface components {
         /** @description An admin role. */
         RoleName: "owner" | "developer" | "viewer";
         SaveFunction: {
+            /** @description For `trigger`: the collection it watches. */
+            collection?: string | null;
+            /** @description For `schedule`: a cron expression. */
+            cron?: string | null;
+            /**
+             * @description For `trigger`: `before_create`, `before_update`, `before_delete` (in the write's
+             *     transaction), `after_create`, `after_update` or `after_delete` (after commit, from the
+             *     outbox).
+             */
+            event?: string | null;
             /**
              * @description For `http`: a rule (like a collection rule) that sees `auth`, `request` and `data` (the
              *     arguments). Without one, only admins and service keys may call the function.
              */
             invoke?: string | null;
-            /** @description `http` (triggers and schedules are not available yet). */
+            /** @description `http` or `trigger` (schedules are not available yet). */
             kind: string;
             /** @description The Rhai script. */
             source: string;
+            /** @description For `schedule`: an IANA time zone. */
+            timezone?: string | null;
+        };
+        SaveWebhook: {
+            /** @description Default true; setting it true again also clears a 410's disabling. */
+            enabled?: boolean | null;
+            /** @description Event patterns: `posts.create`, `posts.*` (every change of a collection), `*`. */
+            events: string[];
+            /** @description A `whsec_…` secret (base64 of 24 to 64 bytes); one is made when a new webhook has none. */
+            secret?: string | null;
+            /** @description Where events are POSTed: http:// or https://. */
+            url: string;
         };
         Sent: {
             /** @description `smtp` (the SMTP server accepted it) or `outbox` (kept in the outbox). */
@@ -2116,13 +2279,43 @@ export interface components {
             code: string;
             mfa_token: string;
         };
+        /** @description What an admin saves: the kind, the script and what it listens to. */
         Version: {
+            /** @description A trigger's collection, or `auth` / `storage`. */
+            collection?: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description A schedule's cron expression (5 fields, or 6 with seconds). */
+            cron?: string | null;
+            /** @description A trigger's event: `before_create`, `after_update`, `signup`, … */
+            event?: string | null;
+            /** @description Who may call an http function; without one only admins and service keys may. */
             invoke?: string | null;
+            /** @description `http`, `trigger` or `schedule`. */
+            kind: string;
             source: string;
+            /** @description A schedule's time zone (IANA name); UTC without one. */
+            timezone?: string | null;
             /** Format: int64 */
             version: number;
+        };
+        Webhook: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Why the server turned it off (the receiver answered 410), if it did. */
+            disabled_reason?: string | null;
+            enabled: boolean;
+            /** @description Event patterns: `posts.create`, `posts.*`, `*`. */
+            events: string[];
+            name: string;
+            /** @description The signing secret (`whsec_…`): only in the answer that created or replaced it. */
+            secret?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
+        WebhookList: {
+            webhooks: components["schemas"]["Webhook"][];
         };
     };
     responses: {
@@ -2376,6 +2569,48 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    post_admin_deliveries_by_id_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued again */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_executions_by_id_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued again */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     get_admin_functions: {
         parameters: {
             query?: never;
@@ -2484,7 +2719,7 @@ export interface operations {
                 after?: string | null;
                 /** @description 1 to 100, default 50. */
                 limit?: number | null;
-                /** @description `ok` or `error`. */
+                /** @description `ok`, `error`, `retrying` or `dead`. */
                 status?: string | null;
             };
             header?: never;
@@ -3098,6 +3333,137 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every webhook, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_webhooks_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_admin_webhooks_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveWebhook"];
+            };
+        };
+        responses: {
+            /** @description The webhook, changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description The webhook, created, with `secret` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_webhooks_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_webhooks_by_name_deliveries: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                after?: string | null;
+                /** @description 1 to 100, default 50. */
+                limit?: number | null;
+                /** @description `pending`, `retrying`, `ok` or `dead`. */
+                status?: string | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
             };
             default: components["responses"]["Error"];
         };
