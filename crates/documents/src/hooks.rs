@@ -140,7 +140,7 @@ impl Stage {
 
     /// Commits the staged writes and marks `claim` done, together: either
     /// both happen or neither. `Ok(false)` when the claim was lost.
-    pub async fn commit(self, claim: Option<outbox::Claim>) -> Result<bool, Error> {
+    pub async fn commit(self, claim: Option<Arc<dyn outbox::Completion>>) -> Result<bool, Error> {
         let writes = std::mem::take(&mut self.lock().writes);
         if writes.is_empty() && claim.is_none() {
             return Ok(true);

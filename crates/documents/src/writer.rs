@@ -111,7 +111,7 @@ impl From<Error> for CommitFailure {
 struct Request {
     writes: Vec<Write>,
     /// An outbox delivery these writes complete, in the same transaction.
-    completes: Option<outbox::Claim>,
+    completes: Option<Arc<dyn outbox::Completion>>,
     reply: oneshot::Sender<Result<Vec<Change>, CommitFailure>>,
 }
 
@@ -137,7 +137,7 @@ impl Writer {
     pub async fn commit_completing(
         &self,
         writes: Vec<Write>,
-        completes: Option<outbox::Claim>,
+        completes: Option<Arc<dyn outbox::Completion>>,
     ) -> Result<Vec<Change>, CommitFailure> {
         let (reply, answer) = oneshot::channel();
         self.queue
@@ -300,7 +300,7 @@ async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error
         };
     }
     for claim in batch.iter().filter_map(|r| r.completes.as_ref()) {
-        if !attempt!(outbox::complete(&mut tx, claim).await) {
+        if !attempt!(claim.complete(&mut tx).await) {
             return Ok(None);
         }
     }
@@ -491,7 +491,7 @@ async fn apply(tx: &mut Tx, req: &Request, postgres: bool, now: i64) -> Result<V
     let writes = &req.writes;
     let json = if postgres { "::jsonb" } else { "" };
     if let Some(claim) = &req.completes
-        && !outbox::complete(tx, claim).await.map_err(|e| failed(0, e))?
+        && !claim.complete(tx).await.map_err(|e| failed(0, e))?
     {
         return Err(CommitFailure {
             index: 0,

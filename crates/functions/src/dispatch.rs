@@ -12,8 +12,8 @@
 //! write behind, so its effect on the database happens exactly once.
 
 use std::collections::BTreeMap;
-use std::sync::Weak;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use basalt_core::Timestamp;
@@ -222,7 +222,7 @@ impl Functions {
             };
             let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
             let error = match outcome {
-                Outcome::Value(_) => match stage.commit(Some(due.claim.clone())).await {
+                Outcome::Value(_) => match stage.commit(Some(Arc::new(due.claim.clone()))).await {
                     Ok(true) => None,
                     // Another node took it over; its run is the one that counts.
                     Ok(false) => return,

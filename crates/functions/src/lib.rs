@@ -8,6 +8,7 @@ mod dispatch;
 mod net;
 mod recorder;
 mod routes;
+mod schedules;
 pub mod script;
 mod store;
 mod triggers;
@@ -87,6 +88,9 @@ struct Inner {
     metrics: Metrics,
     recorder: recorder::Recorder,
     retry_delays: Vec<Duration>,
+    execution_retention: Duration,
+    /// Rung when a schedule is saved or deleted on this node.
+    schedules_changed: Arc<tokio::sync::Notify>,
     /// The HTTP client of webhooks and `http.fetch`, with the address guard.
     http: net::Client,
     /// Which functions listen to which writes.
@@ -145,6 +149,8 @@ impl Functions {
                 env: settings.env,
                 http: net::Client::new(settings.allow_private_net, settings.webhook_timeout),
                 retry_delays: settings.retry_delays,
+                execution_retention: settings.execution_retention,
+                schedules_changed: Arc::default(),
                 slots: Semaphore::new(settings.concurrency.max(1)),
                 slots_total: settings.concurrency.max(1),
                 compiled: Mutex::new(HashMap::new()),
@@ -162,6 +168,7 @@ impl Functions {
             .set_hooks(Arc::new(triggers::Hooks(Arc::downgrade(&functions.inner))));
         triggers::spawn_refresher(Arc::downgrade(&functions.inner));
         dispatch::spawn(Arc::downgrade(&functions.inner));
+        schedules::spawn(Arc::downgrade(&functions.inner));
         functions
     }
 

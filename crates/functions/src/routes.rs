@@ -110,7 +110,7 @@ pub struct FunctionWithVersions {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveFunction {
-    /// `http` or `trigger` (schedules are not available yet).
+    /// `http`, `trigger` or `schedule`.
     kind: String,
     /// The Rhai script.
     source: String,
@@ -123,9 +123,10 @@ pub struct SaveFunction {
     /// transaction), `after_create`, `after_update` or `after_delete` (after commit, from the
     /// outbox).
     event: Option<String>,
-    /// For `schedule`: a cron expression.
+    /// For `schedule`: a cron expression, 5 fields (minute hour day month weekday) or 6 with
+    /// seconds first.
     cron: Option<String>,
-    /// For `schedule`: an IANA time zone.
+    /// For `schedule`: an IANA time zone (`Europe/Paris`); UTC without one.
     timezone: Option<String>,
 }
 
@@ -173,11 +174,20 @@ impl SaveFunction {
                 }
             }
             "schedule" => {
+                absent("invoke", &self.invoke)?;
+                absent("collection", &self.collection)?;
+                absent("event", &self.event)?;
+                let cron = self
+                    .cron
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid_argument("a schedule needs `cron`"))?;
+                crate::schedules::Plan::parse(cron, self.timezone.as_deref())?;
+            }
+            _ => {
                 return Err(Error::invalid_argument(
-                    "`schedule` functions are not available yet; this server runs `http` and `trigger` functions",
+                    "`kind` must be http, trigger or schedule",
                 ));
             }
-            _ => return Err(Error::invalid_argument("`kind` must be http or trigger")),
         }
         Ok(Spec {
             kind: self.kind,
@@ -275,6 +285,7 @@ async fn save(
     let (function, created) = store::save(&f.inner.db, &name, &spec, Actor::of(&caller.0)).await?;
     f.inner.forget(&name);
     f.inner.reload_triggers().await;
+    f.inner.schedules_changed.notify_one();
     f.inner.forget(&name);
     let status = if created {
         StatusCode::CREATED
@@ -294,6 +305,7 @@ async fn delete(
     }
     f.inner.forget(&name);
     f.inner.reload_triggers().await;
+    f.inner.schedules_changed.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 

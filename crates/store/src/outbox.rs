@@ -13,6 +13,7 @@
 use std::sync::{Arc, RwLock};
 
 use basalt_core::Timestamp;
+use basalt_core::caller::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::{Backend, Param, StoreError, Tx};
@@ -339,6 +340,20 @@ pub struct Attempt<'a> {
     pub http_status: Option<i64>,
     pub error: Option<&'a str>,
     pub duration_us: i64,
+}
+
+/// Work that a commit completes in its own transaction, so the writes of
+/// the work and its being done happen together or not at all: an outbox
+/// delivery, a schedule's slot. `false` when the claim was lost (someone
+/// else took the work over), and then nothing of the commit is written.
+pub trait Completion: Send + Sync {
+    fn complete<'a>(&'a self, tx: &'a mut Tx) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+impl Completion for Claim {
+    fn complete<'a>(&'a self, tx: &'a mut Tx) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(complete(tx, self))
+    }
 }
 
 /// Marks a claimed delivery done inside `tx` (with the writes it made, so
