@@ -60,6 +60,8 @@ pub(crate) struct Staging {
     /// The document whose before-trigger is running: it changes through
     /// `data`, not through the stage.
     pub guarded: Option<(String, String)>,
+    /// Outbox rows that commit with the staged writes (enqueued jobs).
+    pub outbox: Vec<Delivery>,
 }
 
 impl Stage {
@@ -129,6 +131,11 @@ impl Stage {
         Ok(outcome.document)
     }
 
+    /// Adds outbox rows that commit with the staged writes.
+    pub fn enqueue(&self, rows: Vec<Delivery>) {
+        self.lock().outbox.extend(rows);
+    }
+
     /// Writes staged so far.
     pub fn len(&self) -> usize {
         self.lock().writes.len()
@@ -141,11 +148,23 @@ impl Stage {
     /// Commits the staged writes and marks `claim` done, together: either
     /// both happen or neither. `Ok(false)` when the claim was lost.
     pub async fn commit(self, claim: Option<Arc<dyn outbox::Completion>>) -> Result<bool, Error> {
-        let writes = std::mem::take(&mut self.lock().writes);
-        if writes.is_empty() && claim.is_none() {
+        let (writes, rows) = {
+            let mut state = self.lock();
+            (
+                std::mem::take(&mut state.writes),
+                std::mem::take(&mut state.outbox),
+            )
+        };
+        if writes.is_empty() && rows.is_empty() && claim.is_none() {
             return Ok(true);
         }
-        match self.documents.inner.writer.commit_completing(writes, claim).await {
+        match self
+            .documents
+            .inner
+            .writer
+            .commit_completing(writes, claim, rows)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(CommitFailure {
                 failure: Failure::LeaseLost,

@@ -341,8 +341,8 @@ impl Documents {
             _turns.push(self.inner.turns[s].lock().await);
         }
         for attempt in 0.. {
-            let (writes, outcomes) = self.prepare_all(&operations, &fresh, access).await?;
-            match self.inner.writer.commit(writes).await {
+            let (writes, jobs, outcomes) = self.prepare_all(&operations, &fresh, access).await?;
+            match self.inner.writer.commit_completing(writes, None, jobs).await {
                 Ok(_) => return Ok(outcomes),
                 Err(CommitFailure {
                     failure: Failure::Conflict,
@@ -362,7 +362,7 @@ impl Documents {
         operations: &[Operation],
         fresh: &[bool],
         access: &Access<'_>,
-    ) -> Result<(Vec<Write>, Vec<Outcome>), Error> {
+    ) -> Result<(Vec<Write>, Vec<basalt_store::outbox::Delivery>, Vec<Outcome>), Error> {
         // What earlier operations of this batch (and the writes their
         // before-triggers staged) left, by (collection, id).
         let stage = Stage::new(self.clone());
@@ -390,8 +390,10 @@ impl Documents {
             state.writes.push(write);
             outcomes.push(outcome);
         }
-        let writes = std::mem::take(&mut stage.lock().writes);
-        Ok((writes, outcomes))
+        let mut state = stage.lock();
+        let writes = std::mem::take(&mut state.writes);
+        let jobs = std::mem::take(&mut state.outbox);
+        Ok((writes, jobs, outcomes))
     }
 
     /// Runs the collection's before-trigger for `event`, if it has one:

@@ -112,6 +112,8 @@ struct Request {
     writes: Vec<Write>,
     /// An outbox delivery these writes complete, in the same transaction.
     completes: Option<Arc<dyn outbox::Completion>>,
+    /// Outbox rows of the request itself (enqueued jobs), committed with it.
+    outbox: Vec<Delivery>,
     reply: oneshot::Sender<Result<Vec<Change>, CommitFailure>>,
 }
 
@@ -127,23 +129,20 @@ impl Writer {
         Writer { queue }
     }
 
-    /// Commits `writes` all together or not at all.
-    pub async fn commit(&self, writes: Vec<Write>) -> Result<Vec<Change>, CommitFailure> {
-        self.commit_completing(writes, None).await
-    }
-
-    /// Commits `writes` and marks the delivery `completes` done, all
-    /// together or not at all.
+    /// Commits `writes` (with the request's own outbox rows `outbox`) and
+    /// marks the work `completes` done, all together or not at all.
     pub async fn commit_completing(
         &self,
         writes: Vec<Write>,
         completes: Option<Arc<dyn outbox::Completion>>,
+        outbox: Vec<Delivery>,
     ) -> Result<Vec<Change>, CommitFailure> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Request {
                 writes,
                 completes,
+                outbox,
                 reply,
             })
             .await
@@ -191,10 +190,9 @@ async fn commit_batch(
     let outcome = write_batch(db, &batch).await;
     match outcome {
         Ok(results) => {
-            let queued = batch
-                .iter()
-                .zip(&results)
-                .any(|(req, r)| r.is_ok() && req.writes.iter().any(|w| !w.outbox.is_empty()));
+            let queued = batch.iter().zip(&results).any(|(req, r)| {
+                r.is_ok() && (!req.outbox.is_empty() || req.writes.iter().any(|w| !w.outbox.is_empty()))
+            });
             if queued {
                 db.outbox().ring();
             }
@@ -403,7 +401,12 @@ async fn fast_batch(db: &Db, batch: &[Request]) -> Result<Option<Results>, Error
         }
         seqs.extend(chunk_seqs);
     }
-    let rows: Vec<Delivery> = writes.iter().flat_map(|w| w.outbox.iter().cloned()).collect();
+    let rows: Vec<Delivery> = writes
+        .iter()
+        .flat_map(|w| w.outbox.iter())
+        .chain(batch.iter().flat_map(|r| r.outbox.iter()))
+        .cloned()
+        .collect();
     attempt!(outbox::append(&mut tx, &rows).await);
     if postgres && !logged.is_empty() {
         tx.execute("SELECT pg_notify('basalt_changes', '')", &[]).await?;
@@ -543,5 +546,6 @@ async fn apply(tx: &mut Tx, req: &Request, postgres: bool, now: i64) -> Result<V
             committed_at: now,
         });
     }
+    outbox::append(tx, &req.outbox).await.map_err(|e| failed(0, e))?;
     Ok(changes)
 }

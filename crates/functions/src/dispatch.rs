@@ -197,14 +197,25 @@ impl Functions {
             .event_type
             .rsplit_once('.')
             .map_or_else(|| due.event_type.clone(), |(_, op)| format!("after_{op}"));
+        let args = event.get("args").map_or(Dynamic::UNIT, |a| {
+            rhai::serde::to_dynamic(a).unwrap_or(Dynamic::UNIT)
+        });
         let event = rhai::serde::to_dynamic(&event).unwrap_or(Dynamic::UNIT);
         // A write that lost a race with another writer runs the script
         // again at once (its writes never committed); other failures wait
         // for the next attempt.
         let mut reruns = 0;
         let (ran, error) = loop {
-            let mut vars = BTreeMap::new();
+            // Every variable of the function's kind exists; a job also has its `args`.
+            let mut vars: BTreeMap<&'static str, Dynamic> =
+                crate::script::Sandbox::variables(&compiled.function.spec.kind)
+                    .iter()
+                    .map(|name| (*name, Dynamic::UNIT))
+                    .collect();
             vars.insert("event", event.clone());
+            if due.event_type == "job" {
+                vars.insert("args", args.clone());
+            }
             let stage = inner.documents.stage();
             let ran = self
                 .execute(
@@ -213,6 +224,7 @@ impl Functions {
                     None,
                     Target::Staged(inner.documents.clone(), stage.clone()),
                     inner.sandbox.limits().clone(),
+                    true,
                 )
                 .await;
             let mut ran = match ran {

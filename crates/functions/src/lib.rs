@@ -181,6 +181,7 @@ impl Functions {
         data: Option<serde_json::Value>,
         target: script::Target,
         limits: Limits,
+        network: bool,
     ) -> Result<Ran, basalt_core::Error> {
         let inner = &self.inner;
         let metrics = &inner.metrics;
@@ -195,6 +196,7 @@ impl Functions {
         let started_at = basalt_core::Timestamp::now();
         let handle = tokio::runtime::Handle::current();
         let state = self.clone();
+        let http = network.then(|| inner.http.clone());
         let finished = tokio::task::spawn_blocking(move || {
             let inner = &state.inner;
             inner.sandbox.run(
@@ -205,6 +207,7 @@ impl Functions {
                     target,
                     limits,
                     function: &compiled.function.name,
+                    http,
                 },
                 &inner.env,
                 handle,

@@ -82,6 +82,25 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// A send failure in words, without the URL's query (it may carry a token).
+pub(crate) fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    if e.is_timeout() {
+        "no answer before the timeout".into()
+    } else if e.is_connect() {
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = source {
+            if s.to_string().contains("has no public address") {
+                return format!("refused: {s}");
+            }
+            source = s.source();
+        }
+        "could not connect".into()
+    } else {
+        format!("the request failed: {e}")
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Client {
     pub http: reqwest::Client,

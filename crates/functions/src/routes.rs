@@ -450,6 +450,10 @@ async fn invoke(
     vars.insert("args", rhai::serde::to_dynamic(&args).unwrap_or(Dynamic::UNIT));
     vars.insert("auth", auth);
     vars.insert("request", request);
+    // Called over HTTP; the same function run as a job sees `event.type == "job"`.
+    let mut event = rhai::Map::new();
+    event.insert("type".into(), Dynamic::from("http"));
+    vars.insert("event", Dynamic::from_map(event));
     let mut ran = f
         .execute(
             compiled.clone(),
@@ -457,6 +461,7 @@ async fn invoke(
             None,
             crate::script::Target::Direct(inner.documents.clone()),
             inner.sandbox.limits().clone(),
+            true,
         )
         .await?;
     let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));

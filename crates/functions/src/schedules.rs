@@ -313,6 +313,7 @@ impl Functions {
                 None,
                 Target::Staged(inner.documents.clone(), stage.clone()),
                 inner.sandbox.limits().clone(),
+                true,
             )
             .await
         else {

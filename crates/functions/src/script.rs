@@ -88,6 +88,9 @@ struct Run {
     deadline: Instant,
     handle: tokio::runtime::Handle,
     target: Target,
+    /// `None` where the network is off limits (before-triggers).
+    http: Option<crate::net::Client>,
+    fetches: usize,
     caller: Caller,
     logs: Vec<String>,
     db_calls: usize,
@@ -101,6 +104,15 @@ thread_local! {
 /// The `db` variable of a script.
 #[derive(Clone)]
 struct DbApi;
+
+/// The `http` variable of a script.
+#[derive(Clone)]
+struct HttpApi;
+
+/// Most `http.fetch` calls in one run.
+const MAX_FETCHES: usize = 20;
+/// Largest answer body `http.fetch` reads.
+const MAX_FETCH_BODY: usize = 2 << 20;
 
 /// How a run ended.
 pub enum Outcome {
@@ -132,6 +144,8 @@ pub struct Call<'a> {
     pub target: Target,
     pub limits: Limits,
     pub function: &'a str,
+    /// The client of `http.fetch`; `None` refuses it.
+    pub(crate) http: Option<crate::net::Client>,
 }
 
 pub struct Sandbox {
@@ -242,6 +256,119 @@ fn write(operation: serde_json::Map<String, Value>) -> Fallible<Dynamic> {
         Some(doc) => document_value(&doc, &collection),
         None => Ok(Dynamic::UNIT),
     }
+}
+
+/// `http.fetch(#{method, url, headers, body, timeout})` → `#{status,
+/// headers, body, json}`: no redirects followed, private addresses refused
+/// (unless allowed), at most [`MAX_FETCH_BODY`] read, within the run's time.
+fn fetch(o: serde_json::Map<String, Value>) -> Fallible<Dynamic> {
+    let (handle, client, left) = with_run(|run| {
+        let client = run
+            .http
+            .clone()
+            .ok_or_else(|| fail("http.fetch is not available in before-triggers"))?;
+        run.fetches += 1;
+        if run.fetches > MAX_FETCHES {
+            return Err(fail(format!(
+                "more than {MAX_FETCHES} http.fetch calls in one run"
+            )));
+        }
+        Ok((
+            run.handle.clone(),
+            client,
+            run.deadline.saturating_duration_since(Instant::now()),
+        ))
+    })?;
+    let text = |key: &str| o.get(key).and_then(Value::as_str);
+    let url = text("url").ok_or_else(|| fail("http.fetch: `url` is required"))?;
+    let url = client.check(url).map_err(|e| fail(format!("http.fetch: {e}")))?;
+    let method = reqwest::Method::from_bytes(text("method").unwrap_or("GET").to_ascii_uppercase().as_bytes())
+        .map_err(|_| fail("http.fetch: `method` is not an HTTP method"))?;
+    let mut timeout = left.min(Duration::from_secs(10));
+    if let Some(ms) = o.get("timeout").and_then(Value::as_u64) {
+        timeout = timeout.min(Duration::from_millis(ms));
+    }
+    let mut req = client.http.request(method, url).timeout(timeout);
+    if let Some(Value::Object(headers)) = o.get("headers") {
+        for (k, v) in headers {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            req = req.header(k.as_str(), v);
+        }
+    }
+    match o.get("body") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => req = req.body(s.clone()),
+        Some(other) => {
+            req = req
+                .header("content-type", "application/json")
+                .body(other.to_string());
+        }
+    }
+    let answer = handle.block_on(async move {
+        let mut res = req.send().await.map_err(crate::net::describe)?;
+        let status = res.status().as_u16();
+        let mut headers = Map::new();
+        for (k, v) in res.headers() {
+            headers.insert(
+                k.as_str().into(),
+                Dynamic::from(v.to_str().unwrap_or_default().to_owned()),
+            );
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(crate::net::describe)? {
+            if body.len() + chunk.len() > MAX_FETCH_BODY {
+                return Err(format!("the answer is larger than {} MiB", MAX_FETCH_BODY >> 20));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok::<_, String>((status, headers, body))
+    });
+    let (status, headers, body) = answer.map_err(|e| fail(format!("http.fetch: {e}")))?;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let json = serde_json::from_str::<Value>(&text).map_or(Dynamic::UNIT, |v| to_dynamic(&v));
+    let mut out = Map::new();
+    out.insert("status".into(), Dynamic::from(i64::from(status)));
+    out.insert("headers".into(), Dynamic::from_map(headers));
+    out.insert("body".into(), Dynamic::from(text));
+    out.insert("json".into(), json);
+    Ok(Dynamic::from_map(out))
+}
+
+/// `enqueue(name, args, #{delay})`: runs function `name` later, durably
+/// (with a trigger's writes when the run has any).
+fn enqueue(name: &str, args: Value, delay: i64) -> Fallible<Dynamic> {
+    let (handle, target) = with_run(|run| Ok((run.handle.clone(), run.target.clone())))?;
+    let id = basalt_core::id::new_id();
+    let now = basalt_core::Timestamp::now();
+    let payload = serde_json::json!({"id": id, "type": "job", "timestamp": now, "args": args}).to_string();
+    let target_fn = basalt_store::outbox::Subscriber {
+        kind: basalt_store::outbox::TargetKind::Function,
+        name: name.to_owned(),
+        pattern: "job".into(),
+    };
+    let rows = basalt_store::outbox::Delivery::for_event(
+        &[target_fn],
+        &id,
+        "job",
+        payload.into(),
+        now.millis() + delay,
+    );
+    match target {
+        Target::Staged(_, stage) => stage.enqueue(rows),
+        Target::Direct(d) => {
+            let db = d.db().clone();
+            handle
+                .block_on(async move {
+                    let mut tx = db.begin().await?;
+                    basalt_store::outbox::append(&mut tx, &rows).await?;
+                    tx.commit().await?;
+                    db.outbox().ring();
+                    Ok::<_, basalt_store::StoreError>(())
+                })
+                .map_err(|e| fail(format!("enqueue: {e}")))?;
+        }
+    }
+    Ok(Dynamic::from(id))
 }
 
 fn op_map(op: &str, collection: &str, id: Option<&str>) -> serde_json::Map<String, Value> {
@@ -403,6 +530,21 @@ impl Sandbox {
                 write(op_map("delete", &collection, Some(&id)))
             },
         );
+        engine.register_type_with_name::<HttpApi>("Http");
+        engine.register_fn("fetch", |_: &mut HttpApi, options: Map| fetch(object(options)?));
+        engine.register_fn("enqueue", |name: ImmutableString, args: Dynamic| {
+            enqueue(&name, to_json(&args)?, 0)
+        });
+        engine.register_fn("enqueue", |name: ImmutableString, args: Dynamic, options: Map| {
+            let delay = match object(options)?.get("delay") {
+                None | Some(Value::Null) => 0,
+                Some(v) => v
+                    .as_u64()
+                    .filter(|d| *d <= 30 * 24 * 3600 * 1000)
+                    .ok_or_else(|| fail("enqueue: `delay` is milliseconds, at most 30 days"))?,
+            };
+            enqueue(&name, to_json(&args)?, delay as i64)
+        });
         Sandbox { engine, limits }
     }
 
@@ -416,7 +558,7 @@ impl Sandbox {
         match kind {
             "trigger" => &["event", "auth", "data", "document"],
             "schedule" | "job" => &["event", "args"],
-            _ => &["args", "auth", "request"],
+            _ => &["args", "auth", "request", "event"],
         }
     }
 
@@ -428,7 +570,7 @@ impl Sandbox {
             )));
         }
         let mut scope = Scope::new();
-        for name in Self::variables(kind).iter().chain(&["db", "env"]) {
+        for name in Self::variables(kind).iter().chain(&["db", "env", "http"]) {
             scope.push(*name, ());
         }
         self.engine.compile_with_scope(&scope, source).map_err(|e| {
@@ -455,6 +597,8 @@ impl Sandbox {
                 deadline: Instant::now() + call.limits.max_time,
                 handle,
                 target: call.target,
+                http: call.http,
+                fetches: 0,
                 caller,
                 logs: Vec::new(),
                 db_calls: 0,
@@ -470,6 +614,7 @@ impl Sandbox {
             scope.push("data", to_dynamic(data));
         }
         scope.push_constant("db", DbApi);
+        scope.push_constant("http", HttpApi);
         let env_map: Map = env
             .iter()
             .map(|(k, v)| (k.into(), Dynamic::from(v.clone())))

@@ -147,6 +147,7 @@ impl Functions {
                 Some(data.unwrap_or(Value::Null)),
                 Target::Staged(documents, call.stage),
                 inner.sandbox.limits().before_trigger(),
+                false,
             )
             .await?;
         let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));

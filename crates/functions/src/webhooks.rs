@@ -548,7 +548,7 @@ impl Functions {
                 .body(body)
                 .send()
                 .await
-                .map_err(describe),
+                .map_err(crate::net::describe),
             Err(e) => Err(e),
         };
         let duration_us = started.elapsed().as_micros() as i64;
@@ -626,25 +626,6 @@ impl Functions {
                 .await;
             }
         }
-    }
-}
-
-/// A send failure in words, without the URL's query (it may carry a token).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    if e.is_timeout() {
-        "no answer before the timeout".into()
-    } else if e.is_connect() {
-        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-        while let Some(s) = source {
-            if s.to_string().contains("has no public address") {
-                return format!("refused: {s}");
-            }
-            source = s.source();
-        }
-        "could not connect".into()
-    } else {
-        format!("the request failed: {e}")
     }
 }
 

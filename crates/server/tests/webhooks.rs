@@ -93,7 +93,8 @@ macro_rules! on_both {
 
 on_both!(
     webhooks_are_signed_retried_and_disabled,
-    the_address_guard_refuses_private_receivers
+    the_address_guard_refuses_private_receivers,
+    functions_fetch_and_enqueue,
 );
 
 async fn deliveries(s: &TestServer, token: &str, name: &str) -> Vec<Value> {
@@ -412,4 +413,182 @@ async fn the_address_guard_refuses_private_receivers(backend: Backend) {
     assert!(d["error"].as_str().unwrap().contains("no public address"), "{d}");
     assert!(receiver.log().await.is_empty());
     s.stop().await;
+}
+
+async fn functions_fetch_and_enqueue(backend: Backend) {
+    let receiver = Receiver::start();
+    let Some(open) = TestServer::start_with(backend, |c| c.functions_allow_private_net = true).await else {
+        return;
+    };
+    let admin = open.admin_token().await;
+    open.post("/v1/db/collections", Some(&admin), json!({"name": "jobs"}))
+        .await
+        .expect(201, None);
+    let caller = r#"
+        let sent = http.fetch(#{method: "POST", url: args.url + "/ok", body: #{hello: "receiver"}});
+        let log = http.fetch(#{url: args.url + "/log", timeout: 2000});
+        let job = enqueue("worker", #{n: 5});
+        #{sent: sent.status, body: sent.body, seen: log.json.len(), job: job}
+    "#;
+    open.put(
+        "/v1/admin/functions/caller",
+        Some(&admin),
+        json!({"kind": "http", "source": caller}),
+    )
+    .await
+    .expect(201, None);
+    open.put(
+        "/v1/admin/functions/worker",
+        Some(&admin),
+        json!({"kind": "http", "source": "db.create(\"jobs\", #{n: args.n, type: event.type}, #{id: event.id});"}),
+    )
+    .await
+    .expect(201, None);
+    let res = open
+        .post("/v1/functions/caller", Some(&admin), json!({"url": receiver.url}))
+        .await;
+    res.expect(200, None);
+    let body = res.json();
+    assert_eq!(body["sent"], 200);
+    assert_eq!(body["body"], "thanks");
+    assert_eq!(body["seen"], 1);
+    let job = body["job"].as_str().unwrap().to_owned();
+    // The POST arrived as JSON (unsigned: it is not a webhook).
+    let got = receiver.at("/ok").await;
+    assert_eq!(got.len(), 1);
+    // The job runs soon after, once, with its args.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut done = open.get(&format!("/v1/db/jobs/{job}"), Some(&admin)).await;
+    while done.status != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        done = open.get(&format!("/v1/db/jobs/{job}"), Some(&admin)).await;
+    }
+    done.expect(200, None);
+    assert_eq!(done.json()["data"], json!({"n": 5, "type": "job"}));
+    // A delayed job waits for its time.
+    open.put(
+        "/v1/admin/functions/later",
+        Some(&admin),
+        json!({"kind": "http", "source": "enqueue(\"worker\", #{n: 1}, #{delay: 1500})"}),
+    )
+    .await
+    .expect(201, None);
+    let started = Instant::now();
+    let later = open
+        .post("/v1/functions/later", Some(&admin), json!({}))
+        .await
+        .json();
+    let later = later.as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    open.get(&format!("/v1/db/jobs/{later}"), Some(&admin))
+        .await
+        .expect(404, Some("not_found"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open
+        .get(&format!("/v1/db/jobs/{later}"), Some(&admin))
+        .await
+        .status
+        != 200
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    open.get(&format!("/v1/db/jobs/{later}"), Some(&admin))
+        .await
+        .expect(200, None);
+    for (source, needle) in [
+        ("enqueue(\"worker\", 1, #{delay: -1})", "delay"),
+        ("http.fetch(#{})", "`url` is required"),
+        ("http.fetch(#{url: \"ftp://x\"})", "http:// or https://"),
+        ("http.fetch(#{url: \"http://x\", method: \"N O\"})", "method"),
+    ] {
+        open.put(
+            "/v1/admin/functions/hostile",
+            Some(&admin),
+            json!({"kind": "http", "source": source}),
+        )
+        .await
+        .expect(201, None);
+        open.post("/v1/functions/hostile", Some(&admin), json!({}))
+            .await
+            .expect(500, Some("internal"));
+        let runs = open
+            .get("/v1/admin/functions/hostile/executions?limit=1", Some(&admin))
+            .await
+            .json();
+        let error = runs["executions"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(error.contains(needle), "{source}: {error}");
+        open.delete("/v1/admin/functions/hostile", Some(&admin))
+            .await
+            .expect(204, None);
+    }
+    // Before-triggers have no network.
+    open.post("/v1/db/collections", Some(&admin), json!({"name": "posts"}))
+        .await
+        .expect(201, None);
+    let reach = format!("http.fetch(#{{url: \"{}/ok\"}});", receiver.url);
+    open.put(
+        "/v1/admin/functions/reach",
+        Some(&admin),
+        json!({"kind": "trigger", "collection": "posts", "event": "before_create", "source": reach}),
+    )
+    .await
+    .expect(201, None);
+    open.post("/v1/db/posts", Some(&admin), json!({"data": {}}))
+        .await
+        .expect(500, Some("internal"));
+    let runs = open
+        .get("/v1/admin/functions/reach/executions", Some(&admin))
+        .await
+        .json();
+    assert!(
+        runs["executions"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not available in before-triggers"),
+        "{runs}"
+    );
+    assert_eq!(receiver.at("/ok").await.len(), 1);
+    open.stop().await;
+
+    // Without private addresses allowed, loopback and metadata are refused.
+    let Some(closed) = TestServer::start(backend).await else {
+        return;
+    };
+    let admin = closed.admin_token().await;
+    let port = receiver.url.rsplit(':').next().unwrap().to_owned();
+    for url in [
+        format!("http://127.0.0.1:{port}/ok"),
+        format!("http://localhost:{port}/ok"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        format!("http://[::ffff:127.0.0.1]:{port}/ok"),
+    ] {
+        let source = format!("http.fetch(#{{url: \"{url}\", timeout: 2000}})");
+        closed
+            .put(
+                "/v1/admin/functions/probe",
+                Some(&admin),
+                json!({"kind": "http", "source": source}),
+            )
+            .await;
+        closed
+            .post("/v1/functions/probe", Some(&admin), json!({}))
+            .await
+            .expect(500, Some("internal"));
+        let runs = closed
+            .get("/v1/admin/functions/probe/executions?limit=1", Some(&admin))
+            .await
+            .json();
+        let error = runs["executions"][0]["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains("functions_allow_private_net") || error.contains("no public address"),
+            "{url}: {error}"
+        );
+    }
+    assert_eq!(receiver.at("/ok").await.len(), 1);
+    closed.stop().await;
 }
