@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
-"""HTTP function calls per second, against the same work done by a plain
-route, on one server with its log going to a file as under systemd:
+"""Functions against the same work without them, on one server with its
+log going to a file as under systemd, measured in the same rounds:
 
 - `POST /v1/functions/echo` (returns its arguments: the cost of a call),
 - `POST /v1/functions/read` (one db.get: a function that reads),
 - `POST /v1/functions/write` (one db.create: a function that writes),
-- beside `GET /v1/health`, `GET /v1/db/items/{id}` and `POST /v1/db/items`
-  by the same user, measured in the same rounds.
+  beside `GET /v1/health`, `GET /v1/db/items/{id}` and `POST /v1/db/items`;
+- creates into a collection without triggers, with a no-op before-trigger,
+  and with an after-trigger (which the outbox then runs for each create);
+- the outbox: webhooks received at a paced 1,000 events/s (the lag from
+  the change to its receipt, p50/p99), and how fast a burst of 10,000
+  events is delivered.
 
 Usage: bench/functions.py [--binary PATH] [--postgres URL] [--seconds N] [--rounds N]
 Build first: cargo build --release -p basalt-server. Needs wrk (apt-get install wrk).
 """
+import http.client
+import http.server
 import json
 import os
+import threading
+from datetime import datetime
 import shutil
 import statistics
 import subprocess
@@ -36,6 +44,8 @@ def run(binary, database_url, seconds, rounds):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASALT_")}
     env["BASALT_LOG"] = "info"
     env["BASALT_LOGIN_RATE_LIMIT"] = "0"
+    # The benchmark's webhook receiver listens on loopback.
+    env["BASALT_FUNCTIONS_ALLOW_PRIVATE_NET"] = "true"
     args = [binary, "serve", "--http", f"127.0.0.1:{port}", "--data-dir", d]
     if database_url:
         args += ["--database-url", foundation.reset_postgres(database_url)]
@@ -73,6 +83,14 @@ def run(binary, database_url, seconds, rounds):
             ("write", "db.create(\"items\", #{n: args.n})"),
         ):
             put(port, f"/v1/admin/functions/{name}", {"kind": "http", "invoke": "auth != ()", "source": source}, admin)
+        for name in ("plain", "guarded", "watched"):
+            call(port, "POST", "/v1/db/collections", {"name": name, "rules": {"create": "auth != ()"}}, admin)
+        put(port, "/v1/admin/functions/noop-before",
+            {"kind": "trigger", "collection": "guarded", "event": "before_create", "source": "let unchanged = true;"},
+            admin)
+        put(port, "/v1/admin/functions/noop-after",
+            {"kind": "trigger", "collection": "watched", "event": "after_create", "source": "let seen = event.id;"},
+            admin)
         ids = os.path.join(d, "ids.txt")
         with open(ids, "w") as f:
             f.write(item["id"] + "\n")
@@ -86,6 +104,11 @@ def run(binary, database_url, seconds, rounds):
             ("POST /v1/db/items (plain create)", "/v1/db/items", "post_json.lua",
              {"BENCH_BODY": json.dumps({"data": {"n": 1}})}),
             ("function write (db.create)", "/v1/functions/write", "post_json.lua", {"BENCH_BODY": body}),
+            ("create, no trigger", "/v1/db/plain", "post_json.lua", {"BENCH_BODY": json.dumps({"data": {"n": 1}})}),
+            ("create, no-op before-trigger", "/v1/db/guarded", "post_json.lua",
+             {"BENCH_BODY": json.dumps({"data": {"n": 1}})}),
+            ("create, after-trigger (outbox row)", "/v1/db/watched", "post_json.lua",
+             {"BENCH_BODY": json.dumps({"data": {"n": 1}})}),
         ]
         results = {c[0]: [] for c in cases}
         for _ in range(rounds):
@@ -98,12 +121,96 @@ def run(binary, database_url, seconds, rounds):
             p50 = statistics.median(r[1] for r in results[label])
             p99 = statistics.median(r[2] for r in results[label])
             rows.append((label + ", 32 conn", f"{rps:,.0f} req/s | p50 {p50:.2f} ms | p99 {p99:.2f} ms"))
+        plain = statistics.median(r[0] for r in results["create, no trigger"])
+        for label in ("create, no-op before-trigger", "create, after-trigger (outbox row)"):
+            with_trigger = statistics.median(r[0] for r in results[label])
+            rows.append((label + " vs none", f"{100 * with_trigger / plain:.0f} % of the creates/s"))
+        rows += outbox(port, admin, token)
         return rows
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Keeps (receipt time, event timestamp) of every webhook it answers."""
+    got = []
+    lock = threading.Lock()
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        now = time.time()
+        stamp = json.loads(body)["timestamp"]
+        with Receiver.lock:
+            Receiver.got.append((now, stamp))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+
+def outbox(port, admin, token):
+    """Webhook receipts at a paced 1,000 events/s, and a burst of 10,000."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    call(port, "POST", "/v1/db/collections", {"name": "paced", "rules": {"create": "auth != ()"}}, admin)
+    put(port, "/v1/admin/webhooks/bench", {"url": hook, "events": ["paced.create"]}, admin)
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+    def batch(n):
+        ops = [{"op": "create", "collection": "paced", "data": {"n": i}} for i in range(n)]
+        conn.request("POST", "/v1/db/batch", json.dumps({"operations": ops}), headers)
+        res = conn.getresponse()
+        res.read()
+        if res.status != 200:
+            sys.exit(f"batch answered {res.status}")
+
+    def wait_for(count, limit=120):
+        deadline = time.time() + limit
+        while time.time() < deadline:
+            with Receiver.lock:
+                if len(Receiver.got) >= count:
+                    return
+            time.sleep(0.01)
+        sys.exit(f"only {len(Receiver.got)} of {count} webhooks arrived")
+
+    # Paced: 10 events every 10 ms for 5 s.
+    Receiver.got = []
+    start = time.time()
+    sent = 0
+    while time.time() - start < 5:
+        batch(10)
+        sent += 10
+        pause = start + sent / 1000 - time.time()
+        if pause > 0:
+            time.sleep(pause)
+    wait_for(sent)
+    with Receiver.lock:
+        got = list(Receiver.got)
+    lags = sorted((t - datetime.fromisoformat(stamp).timestamp()) * 1000 for t, stamp in got)
+    rate = sent / (time.time() - start)
+    p50 = lags[len(lags) // 2]
+    p99 = lags[int(len(lags) * 0.99)]
+    rows = [(f"webhooks at {sent / 5:,.0f} events/s paced, change → receipt",
+             f"p50 {p50:.1f} ms | p99 {p99:.1f} ms | {len(got):,} delivered")]
+    # Burst: 10,000 events as fast as batches go, then time until all arrive.
+    Receiver.got = []
+    start = time.time()
+    for _ in range(20):
+        batch(500)
+    committed = time.time() - start
+    wait_for(10_000)
+    took = time.time() - start
+    rows.append(("webhook burst of 10,000 events",
+                 f"{10_000 / took:,.0f} deliveries/s (committed in {committed:.1f} s, all received in {took:.1f} s)"))
+    server.shutdown()
+    return rows
 
 
 def main():

@@ -65,9 +65,35 @@ struct Inner {
     login_limiter: RateLimiter,
     hasher: password::Hasher,
     key_uses: service_keys::UseRecorder,
+    /// The `before_signup` trigger, once the functions slice is up.
+    signup_hook: std::sync::OnceLock<Arc<dyn SignupHook>>,
+}
+
+/// The `auth` `before_signup` trigger, set by the functions slice.
+pub trait SignupHook: Send + Sync + 'static {
+    /// Whether a trigger listens (in memory).
+    fn listens(&self) -> bool;
+    /// The profile `data` and `claims` to store, or the refusal.
+    fn run(
+        &self,
+        email: String,
+        data: serde_json::Map<String, serde_json::Value>,
+        claims: serde_json::Map<String, serde_json::Value>,
+    ) -> basalt_core::caller::BoxFuture<
+        'static,
+        basalt_core::Result<(
+            serde_json::Map<String, serde_json::Value>,
+            serde_json::Map<String, serde_json::Value>,
+        )>,
+    >;
 }
 
 impl Auth {
+    /// Sets the `before_signup` trigger (once; later calls are ignored).
+    pub fn set_signup_hook(&self, hook: Arc<dyn SignupHook>) {
+        let _ = self.inner.signup_hook.set(hook);
+    }
+
     /// Loads (or on first start creates) the signing keys.
     pub async fn start(db: Db, config: &Config) -> basalt_core::Result<Auth> {
         let keys = signing::SigningKeys::load_or_create(&db).await?;
@@ -92,6 +118,7 @@ impl Auth {
                 login_limiter: RateLimiter::per_minute(config.login_rate_limit),
                 hasher: password::Hasher::new(),
                 key_uses: service_keys::UseRecorder::default(),
+                signup_hook: std::sync::OnceLock::new(),
             }),
         };
         spawn_maintenance(Arc::downgrade(&auth.inner));

@@ -832,8 +832,8 @@ async fn link(auth: &Auth, provider: &str, account: &ProviderAccount) -> Result<
                 }
                 None => {
                     let empty = Map::new();
-                    users::insert(
-                        db,
+                    users::sign_up(
+                        auth,
                         NewUser {
                             email: email.as_ref().map(|e| e.as_str()),
                             email_verified: account.email_verified && email.is_some(),

@@ -125,7 +125,18 @@ pub async fn start(auth: &Auth, user: User, aal: u8, origin: &Origin) -> Result<
         &[(&sid).into(), Param::Bytes(&hash(&secret)), now.into()],
     )
     .await?;
+    let mut fields = serde_json::Map::new();
+    fields.insert(
+        "user".into(),
+        serde_json::to_value(&user).map_err(Error::internal)?,
+    );
+    fields.insert("session_id".into(), sid.as_str().into());
+    fields.insert("aal".into(), aal.into());
+    let queued = basalt_store::outbox::emit(&mut tx, auth.db().outbox(), "auth.login", fields).await?;
     tx.commit().await?;
+    if queued {
+        auth.db().outbox().ring();
+    }
     let (access_token, expires_in) = access_token(auth, &user, &sid, aal)?;
     Ok(SessionTokens {
         access_token,

@@ -227,8 +227,8 @@ async fn signup(
     check_profile(&body.data, "data")?;
     limit(&auth, "signup", ip, Some(&email))?;
     let hash = auth.hasher().hash(body.password).await?;
-    let user = users::insert(
-        auth.db(),
+    let user = users::sign_up(
+        &auth,
         NewUser {
             email: Some(email.as_str()),
             email_verified: false,
@@ -637,8 +637,8 @@ async fn magic_link_verify(
         }
         None => {
             let empty = Map::new();
-            users::insert(
-                auth.db(),
+            users::sign_up(
+                &auth,
                 NewUser {
                     email: Some(&email),
                     email_verified: true,

@@ -104,6 +104,31 @@ pub async fn insert(db: &Db, new: NewUser<'_>) -> Result<User, Error> {
     insert_as(db, new, None).await
 }
 
+/// A user signing up (with a password, a mailed link or a provider):
+/// the `auth` `before_signup` trigger may refuse them or change their
+/// profile `data` and `claims` first.
+pub async fn sign_up(auth: &crate::Auth, new: NewUser<'_>) -> Result<User, Error> {
+    let Some(hook) = auth.inner.signup_hook.get().filter(|h| h.listens()) else {
+        return insert(auth.db(), new).await;
+    };
+    let (data, claims) = hook
+        .run(
+            new.email.unwrap_or_default().to_owned(),
+            new.data.clone(),
+            new.claims.clone(),
+        )
+        .await?;
+    insert(
+        auth.db(),
+        NewUser {
+            data: &data,
+            claims: &claims,
+            ..new
+        },
+    )
+    .await
+}
+
 /// Inserts a user; with `by`, an admin's creation recorded in the audit
 /// log in the same transaction.
 pub async fn insert_as(db: &Db, new: NewUser<'_>, by: Option<Actor<'_>>) -> Result<User, Error> {
@@ -131,6 +156,13 @@ pub async fn insert_as(db: &Db, new: NewUser<'_>, by: Option<Actor<'_>>) -> Resu
     )
     .await
     .map_err(email_taken)?;
+    let user_json = serde_json::json!({
+        "id": id, "email": new.email, "email_verified": new.email_verified, "anonymous": new.anonymous,
+        "data": new.data, "claims": new.claims, "created_at": Timestamp::from_millis(now),
+    });
+    let mut fields = serde_json::Map::new();
+    fields.insert("user".into(), user_json);
+    let queued = basalt_store::outbox::emit(&mut tx, db.outbox(), "auth.signup", fields).await?;
     if let Some(actor) = by {
         audit::record(
             &mut tx,
@@ -149,6 +181,9 @@ pub async fn insert_as(db: &Db, new: NewUser<'_>, by: Option<Actor<'_>>) -> Resu
         .await?;
     }
     tx.commit().await?;
+    if queued {
+        db.outbox().ring();
+    }
     Ok(User {
         id,
         email: new.email.map(str::to_owned),

@@ -465,7 +465,21 @@ async fn record(files: &Files, row: NewRow<'_>, create_only: bool) -> Result<(i6
         // Another create-only upload of the same path won the race.
         return Err(exists());
     }
+    let metadata: Value = serde_json::from_str(row.metadata).unwrap_or_else(|_| json!({}));
+    let mut fields = serde_json::Map::new();
+    fields.insert(
+        "object".into(),
+        json!({
+            "bucket": row.bucket, "path": row.path, "size": row.size, "content_type": row.content_type,
+            "etag": row.etag, "metadata": metadata, "created_at": Timestamp::from_millis(created_at),
+            "updated_at": row.now,
+        }),
+    );
+    let queued = basalt_store::outbox::emit(&mut tx, files.db().outbox(), "storage.upload", fields).await?;
     tx.commit().await?;
+    if queued {
+        files.db().outbox().ring();
+    }
     Ok((created_at, previous.map(|r| r.text(0)).transpose()?))
 }
 
@@ -828,13 +842,26 @@ async fn delete_object(
     let info = &stored.info;
     let ctx = info.context();
     files.allow(&caller, &bucket, "delete", ctx, "DELETE", ip).await?;
-    let n = files
-        .db()
+    let mut tx = files.db().begin().await?;
+    let n = tx
         .execute(
             "DELETE FROM objects WHERE bucket = $1 AND path = $2 AND key = $3",
             &[(&bucket.name).into(), path.as_str().into(), (&stored.key).into()],
         )
         .await?;
+    let mut queued = false;
+    if n == 1 {
+        let mut fields = serde_json::Map::new();
+        fields.insert(
+            "object".into(),
+            serde_json::to_value(info).map_err(Error::internal)?,
+        );
+        queued = basalt_store::outbox::emit(&mut tx, files.db().outbox(), "storage.delete", fields).await?;
+    }
+    tx.commit().await?;
+    if queued {
+        files.db().outbox().ring();
+    }
     if n == 1 {
         files.forget_bytes(&stored.key).await;
     }

@@ -193,10 +193,13 @@ impl Functions {
             }
         };
         let event: Value = serde_json::from_str(&due.payload).unwrap_or(Value::Null);
-        let trigger = due
-            .event_type
-            .rsplit_once('.')
-            .map_or_else(|| due.event_type.clone(), |(_, op)| format!("after_{op}"));
+        // `after_create` for a document change, `signup` or `upload` for
+        // auth and storage, `job` for a job.
+        let trigger = match due.event_type.rsplit_once('.') {
+            Some((_, op)) if matches!(op, "create" | "update" | "delete") => format!("after_{op}"),
+            Some((_, op)) => op.to_owned(),
+            None => due.event_type.clone(),
+        };
         let args = event.get("args").map_or(Dynamic::UNIT, |a| {
             rhai::serde::to_dynamic(a).unwrap_or(Dynamic::UNIT)
         });

@@ -263,6 +263,9 @@ impl Functions {
                 if let Err(e) = store::sweep(&inner.db, cutoff).await {
                     tracing::debug!(error = %e.message(), "functions: sweeping executions failed; trying again later");
                 }
+                if let Err(e) = basalt_store::outbox::sweep(&inner.db, cutoff).await {
+                    tracing::debug!(error = %e, "functions: sweeping finished deliveries failed; trying again later");
+                }
             }
         });
     }

@@ -117,7 +117,8 @@ pub struct SaveFunction {
     /// For `http`: a rule (like a collection rule) that sees `auth`, `request` and `data` (the
     /// arguments). Without one, only admins and service keys may call the function.
     invoke: Option<String>,
-    /// For `trigger`: the collection it watches.
+    /// For `trigger`: the collection it watches, or `auth` (events `before_signup`, `signup`,
+    /// `login`) or `storage` (events `upload`, `delete`).
     collection: Option<String>,
     /// For `trigger`: `before_create`, `before_update`, `before_delete` (in the write's
     /// transaction), `after_create`, `after_update` or `after_delete` (after commit, from the
@@ -129,6 +130,11 @@ pub struct SaveFunction {
     /// For `schedule`: an IANA time zone (`Europe/Paris`); UTC without one.
     timezone: Option<String>,
 }
+
+/// The events of `collection: "auth"`: before a sign-up (in it), after one, after a sign-in.
+pub(crate) const AUTH_EVENTS: [&str; 3] = ["before_signup", "signup", "login"];
+/// The events of `collection: "storage"`, after an upload or a delete.
+pub(crate) const STORAGE_EVENTS: [&str; 2] = ["upload", "delete"];
 
 /// The events a trigger of a collection may listen to.
 pub(crate) const DOCUMENT_EVENTS: [&str; 6] = [
@@ -166,10 +172,16 @@ impl SaveFunction {
                 })?;
                 basalt_documents::check_collection_name(collection)?;
                 let event = self.event.as_deref().unwrap_or_default();
-                if !DOCUMENT_EVENTS.contains(&event) {
+                let special = match collection {
+                    "auth" => &AUTH_EVENTS[..],
+                    "storage" => &STORAGE_EVENTS[..],
+                    _ => &[],
+                };
+                if !DOCUMENT_EVENTS.contains(&event) && !special.contains(&event) {
+                    let all: Vec<&str> = DOCUMENT_EVENTS.iter().chain(special).copied().collect();
                     return Err(Error::invalid_argument(format!(
                         "`event` must be one of {}",
-                        DOCUMENT_EVENTS.join(", ")
+                        all.join(", ")
                     )));
                 }
             }

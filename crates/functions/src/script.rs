@@ -73,12 +73,14 @@ pub enum Target {
     /// Writes are staged and commit together at the end of the run, with
     /// the write or the delivery the run belongs to (triggers).
     Staged(Documents, Stage),
+    /// Reads only (`before_signup`, which runs before the user exists).
+    ReadOnly(Documents),
 }
 
 impl Target {
     fn documents(&self) -> &Documents {
         match self {
-            Target::Direct(d) | Target::Staged(d, _) => d,
+            Target::Direct(d) | Target::Staged(d, _) | Target::ReadOnly(d) => d,
         }
     }
 }
@@ -249,6 +251,9 @@ fn write(operation: serde_json::Map<String, Value>) -> Fallible<Dynamic> {
             match target {
                 Target::Direct(d) => Ok(d.write(op, &access(&caller, "POST")).await?.document),
                 Target::Staged(_, stage) => stage.write(op).await,
+                Target::ReadOnly(_) => Err(Error::invalid_argument(
+                    "db writes are not available here; write from a `signup` trigger, after the sign-up",
+                )),
             }
         })
     })?;
@@ -355,6 +360,7 @@ fn enqueue(name: &str, args: Value, delay: i64) -> Fallible<Dynamic> {
     );
     match target {
         Target::Staged(_, stage) => stage.enqueue(rows),
+        Target::ReadOnly(_) => return Err(fail("enqueue is not available here")),
         Target::Direct(d) => {
             let db = d.db().clone();
             handle
@@ -440,7 +446,9 @@ impl Sandbox {
                     let c = c.clone();
                     Box::pin(async move {
                         let found = match target {
-                            Target::Direct(d) => d.get(&c, &id, &access(&caller, "GET")).await.map(Some),
+                            Target::Direct(d) | Target::ReadOnly(d) => {
+                                d.get(&c, &id, &access(&caller, "GET")).await.map(Some)
+                            }
                             Target::Staged(_, stage) => stage.get(&c, &id).await,
                         };
                         match found {

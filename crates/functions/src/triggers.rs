@@ -64,7 +64,18 @@ impl Inner {
             else {
                 continue;
             };
-            if let Some(op) = event.strip_prefix("after_") {
+            let after = event.strip_prefix("after_").or_else(|| {
+                let special = match collection.as_str() {
+                    "auth" => &crate::routes::AUTH_EVENTS[..],
+                    "storage" => &crate::routes::STORAGE_EVENTS[..],
+                    _ => &[],
+                };
+                special
+                    .contains(&event.as_str())
+                    .then_some(event.as_str())
+                    .filter(|e| !e.starts_with("before_"))
+            });
+            if let Some(op) = after {
                 subscribers.push(Subscriber {
                     kind: TargetKind::Function,
                     name,
@@ -203,6 +214,130 @@ impl Functions {
                     } else {
                         format!("the {trigger} trigger failed; see execution {execution}")
                     },
+                ))
+            }
+        }
+    }
+}
+
+/// The auth slice's way into the `before_signup` trigger.
+pub(crate) struct SignupHook(pub Weak<Inner>);
+
+type Profile = Map<String, Value>;
+
+impl basalt_auth::SignupHook for SignupHook {
+    fn listens(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|inner| inner.triggers.before("auth", "before_signup").is_some())
+    }
+
+    fn run(
+        &self,
+        email: String,
+        data: Profile,
+        claims: Profile,
+    ) -> BoxFuture<'static, Result<(Profile, Profile), Error>> {
+        let inner = self.0.upgrade();
+        Box::pin(async move {
+            let Some(inner) = inner else {
+                return Ok((data, claims));
+            };
+            let Some(name) = inner.triggers.before("auth", "before_signup") else {
+                return Ok((data, claims));
+            };
+            Functions { inner }
+                .run_before_signup(&name, email, data, claims)
+                .await
+        })
+    }
+}
+
+impl Functions {
+    pub fn signup_hook(&self) -> std::sync::Arc<dyn basalt_auth::SignupHook> {
+        std::sync::Arc::new(SignupHook(std::sync::Arc::downgrade(&self.inner)))
+    }
+
+    /// `before_signup`: sees `data #{email, data, claims}`; may change the
+    /// profile `data` and the `claims`, or `throw` to refuse the sign-up.
+    async fn run_before_signup(
+        &self,
+        name: &str,
+        email: String,
+        profile: Profile,
+        claims: Profile,
+    ) -> Result<(Profile, Profile), Error> {
+        let inner = &self.inner;
+        let compiled = match inner.compiled(name).await {
+            Ok(c) => c,
+            Err(e) if e.code() == Code::NotFound => return Ok((profile, claims)),
+            Err(e) => return Err(e),
+        };
+        let mut vars = BTreeMap::new();
+        vars.insert(
+            "event",
+            dynamic(&serde_json::json!({"type": "before_signup", "collection": "auth"})),
+        );
+        vars.insert("auth", Dynamic::UNIT);
+        vars.insert("document", Dynamic::UNIT);
+        let data = serde_json::json!({"email": email, "data": profile, "claims": claims});
+        let mut ran = self
+            .execute(
+                compiled.clone(),
+                vars,
+                Some(data),
+                Target::ReadOnly(inner.documents.clone()),
+                inner.sandbox.limits().before_trigger(),
+                false,
+            )
+            .await?;
+        let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
+        let data = ran.finished.data.take();
+        let (result, status, error) = match outcome {
+            Outcome::Value(_) => {
+                let data = data.unwrap_or(Value::Null);
+                match (data.get("data"), data.get("claims")) {
+                    (Some(Value::Object(p)), Some(Value::Object(c))) => {
+                        (Ok((p.clone(), c.clone())), "ok", None)
+                    }
+                    _ => {
+                        let message = "the trigger left `data.data` or `data.claims` that is not a map";
+                        (Err(None), "error", Some(message.to_owned()))
+                    }
+                }
+            }
+            Outcome::Thrown { code, message, .. } => {
+                let code = Code::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == code)
+                    .unwrap_or(Code::InvalidArgument);
+                let error = format!("thrown: {message}");
+                (Err(Some(Error::new(code, message))), "error", Some(error))
+            }
+            Outcome::Failed(message) => (Err(None), "error", Some(message)),
+        };
+        let failed = error.clone();
+        let execution = self
+            .record(
+                &compiled,
+                ran,
+                crate::Record {
+                    trigger: "before_signup",
+                    status,
+                    attempts: 1,
+                    error,
+                    delivery: None,
+                },
+            )
+            .await;
+        match result {
+            Ok(v) => Ok(v),
+            Err(Some(refusal)) => Err(refusal),
+            Err(None) => {
+                tracing::warn!(function = %compiled.function.name, %execution, error = %failed.unwrap_or_default(), "before_signup trigger failed");
+                Err(Error::new(
+                    Code::Internal,
+                    format!("the before_signup trigger failed; see execution {execution}"),
                 ))
             }
         }

@@ -205,7 +205,7 @@ fn check_name(name: &str) -> Result<(), Error> {
 fn check_pattern(p: &str) -> Result<(), Error> {
     let bad = || {
         Error::invalid_argument(format!(
-            "event `{p}`: use `*`, `<collection>.*` or `<collection>.create|update|delete`"
+            "event `{p}`: use `*`, `<collection>.*`, `<collection>.create|update|delete`, `auth.signup`, `auth.login`, `storage.upload` or `storage.delete`"
         ))
     };
     if p == "*" {
@@ -213,7 +213,12 @@ fn check_pattern(p: &str) -> Result<(), Error> {
     }
     let (source, op) = p.split_once('.').ok_or_else(bad)?;
     basalt_documents::check_collection_name(source).map_err(|_| bad())?;
-    if matches!(op, "*" | "create" | "update" | "delete") {
+    let special = match source {
+        "auth" => &crate::routes::AUTH_EVENTS[1..],
+        "storage" => &crate::routes::STORAGE_EVENTS[..],
+        _ => &[],
+    };
+    if matches!(op, "*" | "create" | "update" | "delete") || special.contains(&op) {
         Ok(())
     } else {
         Err(bad())
@@ -477,7 +482,15 @@ fn body(due: &Due) -> Vec<u8> {
     let mut event: Value = serde_json::from_str(&due.payload).unwrap_or(Value::Null);
     let mut data = serde_json::Map::new();
     if let Some(map) = event.as_object_mut() {
-        for key in ["collection", "document", "previous"] {
+        for key in [
+            "collection",
+            "document",
+            "previous",
+            "user",
+            "session_id",
+            "aal",
+            "object",
+        ] {
             if let Some(v) = map.remove(key) {
                 data.insert(key.into(), v);
             }

@@ -236,6 +236,7 @@ impl App {
             },
         );
         functions.start_sweeper(basalt_functions::Settings::default().execution_retention);
+        auth.set_signup_hook(functions.signup_hook());
         let for_metrics = functions.clone();
         metrics.register(move |out| for_metrics.render_metrics(out));
         let openapi = serde_json::to_vec(&openapi()).map_err(|e| StartError(e.to_string()))?;

@@ -37,6 +37,7 @@ macro_rules! on_both {
 on_both!(
     before_triggers_change_write_and_refuse,
     after_triggers_run_once_per_change,
+    auth_and_storage_triggers,
 );
 
 async fn start(backend: Backend) -> Option<TestServer> {
@@ -510,4 +511,187 @@ async fn after_triggers_run_once_per_change(s: &TestServer) {
         "{metrics}"
     );
     assert!(metrics.contains("basalt_outbox_depth"));
+}
+
+async fn auth_and_storage_triggers(s: &TestServer) {
+    let admin = s.admin_token().await;
+    for name in ["profiles", "uploads"] {
+        s.post(
+            "/v1/db/collections",
+            Some(&admin),
+            json!({"name": name, "rules": {"read": "true"}}),
+        )
+        .await
+        .expect(201, None);
+    }
+    // before_signup refuses or enriches a sign-up; it cannot write.
+    let gate = r#"
+        if data.email.ends_with("@blocked.example") { throw "sign-ups from this domain are closed" }
+        if data.email.starts_with("writer") { db.create("profiles", #{}); }
+        data.claims.plan = "free";
+        data.data.source = "signup";
+    "#;
+    save(
+        s,
+        &admin,
+        "gate",
+        json!({"kind": "trigger", "collection": "auth", "event": "before_signup", "source": gate}),
+    )
+    .await
+    .expect(201, None);
+    for body in [
+        json!({"kind": "trigger", "collection": "auth", "event": "upload", "source": "1"}),
+        json!({"kind": "trigger", "collection": "storage", "event": "signup", "source": "1"}),
+    ] {
+        save(s, &admin, "wrong", body)
+            .await
+            .expect(400, Some("invalid_argument"));
+    }
+    let welcome = r#"db.create("profiles", #{email: event.user.email, plan: event.user.claims.plan}, #{id: event.user.id});"#;
+    save(
+        s,
+        &admin,
+        "welcome",
+        json!({"kind": "trigger", "collection": "auth", "event": "signup", "source": welcome}),
+    )
+    .await
+    .expect(201, None);
+    let seen = r#"db.create("profiles", #{login_of: event.user.id, aal: event.aal});"#;
+    save(
+        s,
+        &admin,
+        "seen",
+        json!({"kind": "trigger", "collection": "auth", "event": "login", "source": seen}),
+    )
+    .await
+    .expect(201, None);
+    let refused = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "eve@blocked.example", "password": "correct horse battery"}),
+        )
+        .await;
+    refused.expect(400, Some("invalid_argument"));
+    assert_eq!(
+        refused.json()["error"]["message"],
+        "sign-ups from this domain are closed"
+    );
+    let users = s.get("/v1/admin/users?q=blocked", Some(&admin)).await.json();
+    assert_eq!(users["users"].as_array().map(Vec::len), Some(0), "{users}");
+    s.post(
+        "/v1/auth/signup",
+        None,
+        json!({"email": "writer@ok.example", "password": "correct horse battery"}),
+    )
+    .await
+    .expect(500, Some("internal"));
+    let ok = s
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "ada@ok.example", "password": "correct horse battery", "data": {"name": "Ada"}}),
+        )
+        .await;
+    ok.expect(201, None);
+    let user = ok.json()["user"].clone();
+    assert_eq!(user["claims"], json!({"plan": "free"}));
+    assert_eq!(user["data"], json!({"name": "Ada", "source": "signup"}));
+    let uid = user["id"].as_str().unwrap().to_owned();
+    // After the sign-up: the profile, and a sign-in (the sign-up's session).
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            s.get(&format!("/v1/db/profiles/{uid}"), Some(&admin))
+                .await
+                .status
+                == 200
+        })
+        .await
+    );
+    let profile = s
+        .get(&format!("/v1/db/profiles/{uid}"), Some(&admin))
+        .await
+        .json();
+    assert_eq!(
+        profile["data"],
+        json!({"email": "ada@ok.example", "plan": "free"})
+    );
+    s.post(
+        "/v1/auth/login",
+        None,
+        json!({"email": "ada@ok.example", "password": "correct horse battery"}),
+    )
+    .await
+    .expect(200, None);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            count(s, &admin, "profiles").await == 3
+        })
+        .await,
+        "a profile and two sign-ins"
+    );
+    let logins = executions(s, &admin, "seen").await;
+    assert_eq!(logins.len(), 2);
+    assert!(
+        logins
+            .iter()
+            .all(|r| r["trigger"] == "login" && r["status"] == "ok")
+    );
+
+    // Storage: after an upload and after a delete.
+    s.post("/v1/storage/buckets", Some(&admin), json!({"name": "docs"}))
+        .await
+        .expect(201, None);
+    let noted =
+        r#"db.create("uploads", #{what: event.type, path: event.object.path, size: event.object.size});"#;
+    for event in ["upload", "delete"] {
+        save(
+            s,
+            &admin,
+            &format!("on-{event}"),
+            json!({"kind": "trigger", "collection": "storage", "event": event, "source": noted}),
+        )
+        .await
+        .expect(201, None);
+    }
+    let put = s
+        .client
+        .put(format!("{}/v1/storage/docs/a/report.txt", s.url))
+        .bearer_auth(&admin)
+        .header("content-type", "text/plain")
+        .body("twelve bytes");
+    TestServer::read(put).await.expect(201, None);
+    s.delete("/v1/storage/docs/a/report.txt", Some(&admin))
+        .await
+        .expect(204, None);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            count(s, &admin, "uploads").await == 2
+        })
+        .await
+    );
+    let notes = s
+        .post("/v1/db/uploads/query", Some(&admin), json!({}))
+        .await
+        .json();
+    let mut seen: Vec<(String, String, i64)> = notes["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["data"]["what"].as_str().unwrap().to_owned(),
+                d["data"]["path"].as_str().unwrap().to_owned(),
+                d["data"]["size"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("storage.delete".to_owned(), "a/report.txt".to_owned(), 12),
+            ("storage.upload".to_owned(), "a/report.txt".to_owned(), 12),
+        ]
+    );
 }

@@ -148,6 +148,36 @@ impl Delivery {
     }
 }
 
+/// Appends the event `event_type` for its listeners inside `tx`: its
+/// payload is `#{id, type, timestamp}` and `fields`. Nothing when nobody
+/// listens. `true` when rows were written: ring the directory after the
+/// commit, so this node's dispatcher looks at once.
+pub async fn emit(
+    tx: &mut Tx,
+    directory: &Directory,
+    event_type: &str,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Result<bool, StoreError> {
+    if directory.is_empty() {
+        return Ok(false);
+    }
+    let targets = directory.targets(event_type);
+    if targets.is_empty() {
+        return Ok(false);
+    }
+    let id = basalt_core::id::new_id();
+    let now = Timestamp::now();
+    let mut payload = serde_json::Map::new();
+    payload.insert("id".into(), id.as_str().into());
+    payload.insert("type".into(), event_type.into());
+    payload.insert("timestamp".into(), now.to_string().into());
+    payload.extend(fields);
+    let payload = serde_json::Value::Object(payload).to_string();
+    let rows = Delivery::for_event(&targets, &id, event_type, payload.into(), now.millis());
+    append(tx, &rows).await?;
+    Ok(true)
+}
+
 /// The channel that wakes dispatchers on every node (PostgreSQL).
 pub const CHANNEL: &str = "basalt_outbox";
 
