@@ -69,6 +69,9 @@ struct Inner {
     signup_hook: std::sync::OnceLock<Arc<dyn SignupHook>>,
 }
 
+/// A user's profile `data` or `claims`.
+pub type Profile = serde_json::Map<String, serde_json::Value>;
+
 /// The `auth` `before_signup` trigger, set by the functions slice.
 pub trait SignupHook: Send + Sync + 'static {
     /// Whether a trigger listens (in memory).
@@ -77,15 +80,9 @@ pub trait SignupHook: Send + Sync + 'static {
     fn run(
         &self,
         email: String,
-        data: serde_json::Map<String, serde_json::Value>,
-        claims: serde_json::Map<String, serde_json::Value>,
-    ) -> basalt_core::caller::BoxFuture<
-        'static,
-        basalt_core::Result<(
-            serde_json::Map<String, serde_json::Value>,
-            serde_json::Map<String, serde_json::Value>,
-        )>,
-    >;
+        data: Profile,
+        claims: Profile,
+    ) -> basalt_core::caller::BoxFuture<'static, basalt_core::Result<(Profile, Profile)>>;
 }
 
 impl Auth {

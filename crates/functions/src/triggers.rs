@@ -223,7 +223,7 @@ impl Functions {
 /// The auth slice's way into the `before_signup` trigger.
 pub(crate) struct SignupHook(pub Weak<Inner>);
 
-type Profile = Map<String, Value>;
+use basalt_auth::Profile;
 
 impl basalt_auth::SignupHook for SignupHook {
     fn listens(&self) -> bool {
