@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { withApp, shoot } from './harness.ts';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { withApp, shoot, openBrowser, signIn } from './harness.ts';
 
 async function setEditor(page: Page, name: string, text: string) {
   await page.locator(`.cm-content[aria-label="${name}"]`).waitFor();
@@ -11,7 +13,18 @@ async function setEditor(page: Page, name: string, text: string) {
   await page.keyboard.insertText(text);
 }
 
-type Fn = { name: string; source: string; invoke: string | null; version: number };
+type Fn = { name: string; kind: string; source: string; invoke?: string | null; collection?: string; event?: string; version: number };
+type Ex = { id: string; status: string; trigger: string; attempts: number; version: number; logs: string[]; error: string | null; delivery?: string };
+
+/** Polls `probe` until it answers something other than undefined (at most 15 s). */
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 150; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 test('functions: create with a compile error shown at its line, run with arguments, executions with logs, a new version, delete', async () => {
   await withApp(async (s, server) => {
@@ -30,7 +43,7 @@ test('functions: create with a compile error shown at its line, run with argumen
     await page.getByRole('button', { name: 'Create function' }).click();
     await page.waitForURL(/\/_\/functions\/add$/);
     const saved = (await server.api<Fn>('GET', '/v1/admin/functions/add')).body;
-    assert.deepEqual([saved.source, saved.invoke, saved.version], ['log("adding " + args.a);\nargs.a + args.b', null, 1]);
+    assert.deepEqual([saved.kind, saved.source, saved.invoke ?? null, saved.version], ['http', 'log("adding " + args.a);\nargs.a + args.b', null, 1]);
 
     // Run it: the answer, then the execution with its log line.
     await page.getByLabel('Arguments (JSON)').fill('{"a": 40, "b": 2}');
@@ -40,7 +53,6 @@ test('functions: create with a compile error shown at its line, run with argumen
     assert.match(await answer.innerText(), /\n42\s*$/);
     const executions = page.getByRole('table', { name: 'Execution list' });
     await executions.getByText('adding 40').waitFor();
-    type Ex = { status: string; logs: string[] };
     const api = (await server.api<{ executions: Ex[] }>('GET', '/v1/admin/functions/add/executions')).body.executions;
     assert.deepEqual(api.map((x) => [x.status, x.logs]), [['ok', ['adding 40']]]);
 
@@ -72,5 +84,154 @@ test('functions: create with a compile error shown at its line, run with argumen
     await page.getByRole('button', { name: 'Confirm delete' }).click();
     await page.waitForURL(/\/_\/functions$/);
     assert.equal((await server.api('GET', '/v1/admin/functions/add')).status, 404);
+  });
+});
+
+test('trigger functions: a before_create trigger made here refuses a write, a second one on its event is refused (409), a dead after-trigger run is retried', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    await server.api('POST', '/v1/db/collections', { name: 'posts' });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Functions' }).click();
+    await page.getByRole('button', { name: 'New function' }).click();
+    await page.getByLabel('Function name').fill('guard');
+    await page.getByLabel('Kind').selectOption('trigger');
+    // The collection picker offers the project's collections (and takes any name typed in).
+    assert.deepEqual(await page.locator('datalist#function-collections option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), ['posts']);
+    await page.getByLabel('Collection').fill('posts');
+    await page.getByLabel('Event').selectOption('before_create');
+    assert.deepEqual(
+      await page.getByLabel('Event').locator('option').allInnerTexts(),
+      ['before_create', 'before_update', 'before_delete', 'after_create', 'after_update', 'after_delete'],
+    );
+    assert.match(
+      await page.getByRole('region', { name: 'Function source' }).innerText(),
+      /Before-triggers run inside the write and may change data or throw to refuse it; after-triggers run after the commit, from the outbox, and are retried/,
+    );
+    assert.equal(await page.getByRole('textbox', { name: 'Invoke rule', exact: true }).count(), 0, 'no invoke rule for a trigger');
+
+    // A compile error is shown at its line, and nothing is saved.
+    s.expect({ status: 400, path: /^\/v1\/admin\/functions\/guard$/, method: 'PUT' });
+    await setEditor(page, 'Function source', '// refuse "no"\nif data.title == "no" { throw reason }');
+    await page.getByRole('button', { name: 'Create function' }).click();
+    await page.getByText(/^Line 2, column \d+: function does not compile: Undefined variable: reason/).waitFor();
+    assert.equal((await server.api('GET', '/v1/admin/functions/guard')).status, 404, 'nothing saved');
+
+    await setEditor(page, 'Function source', 'if data.title == "no" { throw "title must not be no" }');
+    await page.getByRole('button', { name: 'Create function' }).click();
+    await page.waitForURL(/\/_\/functions\/guard$/);
+    const saved = (await server.api<Fn>('GET', '/v1/admin/functions/guard')).body;
+    assert.deepEqual([saved.kind, saved.collection, saved.event, saved.version], ['trigger', 'posts', 'before_create', 1]);
+    await page.getByText('trigger on posts · before_create · version 1', { exact: false }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Run function' }).count(), 0, 'clients do not call a trigger');
+
+    // The trigger refuses a write through the API with its message; another write passes.
+    const refused = await server.api<{ error: { code: string; message: string } }>('POST', '/v1/db/posts', { id: 'n1', data: { title: 'no' } });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body.error, { ...refused.body.error, code: 'invalid_argument', message: 'title must not be no' });
+    assert.equal((await server.api('GET', '/v1/db/posts/n1')).status, 404, 'the refused write left nothing');
+    assert.equal((await server.api('POST', '/v1/db/posts', { id: 'y1', data: { title: 'yes' } })).status, 201);
+
+    // Both runs are listed: the refusal as an error, with its trigger and attempts.
+    await page.getByRole('button', { name: 'Refresh executions' }).click();
+    const executions = page.getByRole('table', { name: 'Execution list' });
+    const failed = executions.locator('tbody tr').filter({ hasText: 'title must not be no' });
+    await failed.waitFor();
+    const cells = await failed.locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(1, 5), ['error', 'before_create', '1', '1']);
+    assert.equal(await executions.locator('tbody tr').count(), 2);
+    await page.getByLabel('Status filter').selectOption('ok');
+    await executions.locator('tbody tr').filter({ hasText: 'title must not be no' }).waitFor({ state: 'detached' });
+    assert.equal(await executions.locator('tbody tr').count(), 1);
+    await page.getByLabel('Status filter').selectOption('dead');
+    await page.getByText('No executions with status dead.').waitFor();
+    await page.getByLabel('Status filter').selectOption('');
+    await failed.waitFor();
+    await shoot(s, 'function-trigger');
+
+    // A second before_create trigger of posts: the server's 409 is shown at the event, naming the owner.
+    await page.getByRole('link', { name: 'Functions' }).first().click();
+    await page.getByRole('button', { name: 'New function' }).click();
+    await page.getByLabel('Function name').fill('guard2');
+    await page.getByLabel('Kind').selectOption('trigger');
+    await page.getByLabel('Collection').fill('posts');
+    s.expect({ status: 409, path: /^\/v1\/admin\/functions\/guard2$/, method: 'PUT' });
+    await page.getByRole('button', { name: 'Create function' }).click();
+    assert.match(await page.getByRole('alert').innerText(), /already_exists: `guard` is the before_create trigger of `posts`/);
+    const taken = page.locator('#event-conflict');
+    await taken.getByText('before_create of posts is taken.').waitFor();
+    assert.equal(await taken.getByRole('link', { name: 'guard' }).getAttribute('href'), '/_/functions/guard');
+    assert.equal((await server.api('GET', '/v1/admin/functions/guard2')).status, 404);
+
+    // An after_create trigger that fails on "boom".
+    await page.getByLabel('Function name').fill('notify');
+    await page.getByLabel('Event').selectOption('after_create');
+    assert.equal(await taken.count(), 0, 'another event clears the conflict');
+    await setEditor(page, 'Function source', 'log("saw " + event.document.data.title);\nif event.document.data.title == "boom" { throw "cannot notify" }');
+    await page.getByRole('button', { name: 'Create function' }).click();
+    await page.waitForURL(/\/_\/functions\/notify$/);
+
+    // The list shows each function's kind and what it runs on.
+    await page.getByRole('link', { name: 'Functions' }).first().click();
+    const list = page.getByRole('table', { name: 'Function list' });
+    await list.getByRole('link', { name: 'notify' }).waitFor();
+    const rows = await list.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent?.trim())));
+    assert.deepEqual(rows, [
+      ['guard', 'trigger', 'posts · before_create'],
+      ['notify', 'trigger', 'posts · after_create'],
+    ]);
+    await shoot(s, 'functions-triggers');
+
+    // Its run fails and would be retried for hours; the test gives up for it (the server does
+    // the same after its last retry, about 18 hours on) by marking the run and its delivery dead.
+    assert.equal((await server.api('POST', '/v1/db/posts', { id: 'b1', data: { title: 'boom' } })).status, 201);
+    const first = await until('a failed after-trigger run', async () => {
+      const xs = (await server.api<{ executions: Ex[] }>('GET', '/v1/admin/functions/notify/executions')).body.executions;
+      return xs.find((x) => x.status === 'retrying');
+    });
+    assert.deepEqual([first.trigger, first.attempts, first.error, first.logs], ['after_create', 1, 'thrown: cannot notify', ['saw boom']]);
+    execFileSync('sqlite3', [
+      '-cmd',
+      '.timeout 5000',
+      join(server.dir, 'basalt.db'),
+      `UPDATE deliveries SET status = 'dead' WHERE id = '${first.delivery}'; UPDATE executions SET status = 'dead' WHERE id = '${first.id}';`,
+    ]);
+
+    await page.getByRole('link', { name: 'notify' }).click();
+    const dead = executions.locator('tbody tr').filter({ hasText: 'cannot notify' });
+    await dead.waitFor();
+    assert.equal(await dead.locator('td').nth(1).innerText(), 'dead');
+    await page.getByText(/A failed run is retried/).waitFor();
+
+    // A viewer sees the dead run but no Retry.
+    const VIEWER = { email: 'viewer@example.com', password: 'viewer password 1' };
+    assert.equal((await server.api('POST', '/v1/admin/admins', { ...VIEWER, role: 'viewer' })).status, 201);
+    const v = await openBrowser(server);
+    try {
+      await signIn(v, VIEWER);
+      await v.page.goto('/_/functions/notify');
+      await v.page.getByRole('table', { name: 'Execution list' }).locator('tbody tr').filter({ hasText: 'cannot notify' }).waitFor();
+      assert.deepEqual(await v.page.getByRole('button', { name: /Retry|Save|Delete/ }).allInnerTexts(), [], 'no write buttons for a viewer');
+      assert.equal(await v.page.getByLabel('Kind').isDisabled(), true);
+      await v.assertClean();
+    } finally {
+      await v.close();
+    }
+
+    // Fixed, saved, retried: the event runs again on the new version.
+    await setEditor(page, 'Function source', 'log("saw " + event.document.data.title);');
+    await page.getByRole('button', { name: 'Save function' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved version 2.' }).waitFor();
+    await dead.getByRole('button', { name: /^Retry/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Retry queued' }).waitFor();
+    const again = await until('the retried run', async () => {
+      const xs = (await server.api<{ executions: Ex[] }>('GET', '/v1/admin/functions/notify/executions')).body.executions;
+      return xs.find((x) => x.status === 'ok');
+    });
+    assert.deepEqual([again.version, again.logs, again.delivery], [2, ['saw boom'], first.delivery]);
+    await page.getByRole('button', { name: 'Refresh executions' }).click();
+    await executions.locator('tbody tr').filter({ hasText: 'saw boom' }).filter({ has: page.locator('td.ok') }).waitFor();
+    // Only a dead run can be retried; this one is done.
+    assert.equal(await dead.getByRole('button', { name: /^Retry/ }).count(), 0);
+    assert.equal((await server.api('POST', `/v1/admin/executions/${again.id}/retry`)).status, 412);
   });
 });

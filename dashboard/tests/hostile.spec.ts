@@ -10,7 +10,7 @@ const VIEWER = { email: 'viewer@example.com', password: 'viewer password 1' };
 
 /** Buttons and fields that would change the project, by their accessible names. Local-only
  *  actions (theme, sign out, the playground's saved cases, filters) are not writes. */
-const WRITE = /^(new |create|save(?! case)|delete(?! case)|remove(?! filter| order| caller)|revoke|add admin|set password|disable|enable|sign out everywhere|reset mfa|review changes|confirm|import(?! \/ export)|upload|choose files|join channel|send broadcast|send test mail|enroll|turn off)/i;
+const WRITE = /^(new |create|save(?! case)|delete(?! case)|remove(?! filter| order| caller)|revoke|retry|add admin|set password|disable|enable|sign out everywhere|reset mfa|review changes|confirm|import(?! \/ export)|upload|choose files|join channel|send broadcast|send test mail|enroll|turn off)/i;
 
 async function writeControls(page: Page): Promise<string[]> {
   // (No named functions inside: the test runner's compiler would wrap them in a helper the
@@ -44,6 +44,10 @@ async function seedProject(server: Server) {
   await server.api('POST', '/v1/admin/keys', { name: 'worker' });
   const fn = await server.api('PUT', '/v1/admin/functions/hello', { kind: 'http', source: '#{ hello: "world" }' });
   assert.ok(fn.status === 201 || fn.status === 404, `a function (where the server has them): ${fn.status}`);
+  const trigger = await server.api('PUT', '/v1/admin/functions/stamp', { kind: 'trigger', collection: 'posts', event: 'before_update', source: 'data' });
+  assert.equal(trigger.status, 201, `a trigger: ${JSON.stringify(trigger.body)}`);
+  const hook = await server.api('PUT', '/v1/admin/webhooks/audit', { url: 'https://example.com/hooks', events: ['nothing.*'] });
+  assert.equal(hook.status, 201, `a webhook: ${JSON.stringify(hook.body)}`);
   return u.body.id;
 }
 
@@ -78,6 +82,9 @@ test('a viewer admin sees no write controls on any screen, and the server refuse
         ['realtime', '/_/realtime', (p) => p.getByRole('status', { name: 'Socket' }).filter({ hasText: 'socket: open' }).waitFor()],
         ['functions', '/_/functions', (p) => p.getByRole('heading', { name: 'Functions' }).waitFor()],
         ['function', '/_/functions/hello', (p) => p.locator('.cm-content[aria-label="Function source"]').waitFor()],
+        ['trigger', '/_/functions/stamp', (p) => p.locator('.cm-content[aria-label="Function source"]').waitFor()],
+        ['webhooks', '/_/webhooks', (p) => p.getByRole('link', { name: 'audit' }).waitFor()],
+        ['webhook', '/_/webhooks/audit', (p) => p.getByText('No deliveries yet.').waitFor()],
         ['logs', '/_/logs', (p) => p.getByRole('heading', { name: 'Logs' }).waitFor()],
         ['keys', '/_/keys', (p) => p.getByText(/Only owners manage service keys/).waitFor()],
         ['settings', '/_/settings', (p) => p.getByText(/Only owners manage admins/).waitFor()],
@@ -88,7 +95,7 @@ test('a viewer admin sees no write controls on any screen, and the server refuse
         await ready(page);
         await page.waitForLoadState('networkidle');
         assert.deepEqual(await writeControls(page), [], `no write controls on ${name}`);
-        if (['collection', 'documents', 'user', 'bucket', 'keys', 'function'].includes(name)) await shoot(s, `viewer-${name}`);
+        if (['collection', 'documents', 'user', 'bucket', 'keys', 'function', 'webhook'].includes(name)) await shoot(s, `viewer-${name}`);
       }
 
       // The server refuses a viewer's writes whatever the dashboard shows.

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withApp, shoot, ADMIN } from './harness.ts';
 
-const NAV = ['Overview', 'Collections', 'Rules', 'Users', 'Files', 'Realtime', 'Functions', 'Logs', 'Keys', 'Settings'];
+const NAV = ['Overview', 'Collections', 'Rules', 'Users', 'Files', 'Realtime', 'Functions', 'Webhooks', 'Logs', 'Keys', 'Settings'];
 
 test('served at /_/ with the CSP, deep links answer the app', async () => {
   await withApp(

@@ -2,6 +2,11 @@ export function pretty(v: unknown): string {
   return JSON.stringify(v, null, 2);
 }
 
+/** The colour of a run's or a delivery's status: done, failed for good, or still going. */
+export function statusClass(status: string): string {
+  return status === 'ok' ? 'ok' : status === 'error' || status === 'dead' ? 'bad' : 'muted';
+}
+
 export function when(t: string | null | undefined): string {
   if (!t) return 'never';
   const d = new Date(t);
