@@ -29,6 +29,8 @@ use crate::{Functions, Inner};
 /// webhook's timeout), how long its claim holds: after a crash, what the
 /// dead node had claimed runs again that much later.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// Deliveries one node has claimed at most at once.
+const CLAIM: i64 = 64;
 /// Runs of one attempt whose writes lost a race, before it counts as failed.
 const RERUNS: u32 = 50;
 /// The longest the dispatcher sleeps without looking.
@@ -72,10 +74,11 @@ pub(crate) fn spawn(inner: Weak<Inner>) {
     tokio::spawn(async move {
         let Some((db, claim, lease)) = inner.upgrade().map(|i| {
             let longest = i.sandbox.limits().max_time.max(i.http.timeout());
-            // Claim only what this node's slots can start at once.
+            // Webhooks wait on the network, not on the script slots: claim
+            // more than the slots (scripts still take turns for a slot).
             (
                 i.db.clone(),
-                i.slots_total as i64,
+                (i.slots_total as i64).max(CLAIM),
                 (longest + LEASE_MARGIN).as_millis() as i64,
             )
         }) else {

@@ -95,6 +95,8 @@ struct Inner {
     http: net::Client,
     /// Which functions listen to which writes.
     triggers: triggers::Directory,
+    /// Every webhook's URL and secret, by name.
+    webhooks: std::sync::RwLock<HashMap<String, Arc<webhooks::Target>>>,
     dispatch: dispatch::Counters,
 }
 
@@ -140,6 +142,7 @@ impl Functions {
         let functions = Functions {
             inner: Arc::new(Inner {
                 triggers: triggers::Directory::default(),
+                webhooks: std::sync::RwLock::default(),
                 dispatch: dispatch::Counters::default(),
                 recorder,
                 db,

@@ -86,7 +86,9 @@ impl Inner {
                 before.entry((collection, event)).or_insert(name);
             }
         }
-        subscribers.extend(crate::webhooks::subscribers(&self.db).await);
+        let (hooks, targets) = crate::webhooks::subscribers(&self.db).await;
+        subscribers.extend(hooks);
+        *self.webhooks.write().unwrap_or_else(|e| e.into_inner()) = targets;
         *self.triggers.before.write().unwrap_or_else(|e| e.into_inner()) = before;
         self.db.outbox().set(subscribers);
     }

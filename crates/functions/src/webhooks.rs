@@ -18,6 +18,8 @@ use hmac::{Hmac, Mac};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::Functions;
 
@@ -155,11 +157,19 @@ fn webhook(r: &Row) -> Result<Webhook, StoreError> {
     })
 }
 
-/// The outbox listeners of every enabled webhook.
-pub(crate) async fn subscribers(db: &Db) -> Vec<Subscriber> {
+/// What a delivery needs of its webhook, read with the listeners (every
+/// two seconds, and at once after a change on this node).
+pub(crate) struct Target {
+    url: String,
+    secret: String,
+    enabled: bool,
+}
+
+/// The outbox listeners of every enabled webhook, and every webhook's target.
+pub(crate) async fn subscribers(db: &Db) -> (Vec<Subscriber>, HashMap<String, Arc<Target>>) {
     let rows = match db
         .fetch_all(
-            "SELECT name, events FROM webhooks WHERE enabled = 1 ORDER BY name",
+            "SELECT name, events, url, secret, enabled FROM webhooks ORDER BY name",
             &[],
         )
         .await
@@ -167,23 +177,30 @@ pub(crate) async fn subscribers(db: &Db) -> Vec<Subscriber> {
         Ok(rows) => rows,
         Err(e) => {
             tracing::debug!(error = %e, "webhooks: could not read them");
-            return Vec::new();
+            return (Vec::new(), HashMap::new());
         }
     };
     let mut out = Vec::new();
+    let mut targets = HashMap::new();
     for r in rows {
-        let (Ok(name), Ok(events)) = (r.text(0), r.text(1)) else {
+        let (Ok(name), Ok(events), Ok(url), Ok(secret), Ok(enabled)) =
+            (r.text(0), r.text(1), r.text(2), r.text(3), r.int(4))
+        else {
             continue;
         };
-        for pattern in serde_json::from_str::<Vec<String>>(&events).unwrap_or_default() {
-            out.push(Subscriber {
-                kind: TargetKind::Webhook,
-                name: name.clone(),
-                pattern,
-            });
+        let enabled = enabled != 0;
+        if enabled {
+            for pattern in serde_json::from_str::<Vec<String>>(&events).unwrap_or_default() {
+                out.push(Subscriber {
+                    kind: TargetKind::Webhook,
+                    name: name.clone(),
+                    pattern,
+                });
+            }
         }
+        targets.insert(name, Arc::new(Target { url, secret, enabled }));
     }
-    out
+    (out, targets)
 }
 
 fn check_name(name: &str) -> Result<(), Error> {
@@ -508,28 +525,41 @@ fn body(due: &Due) -> Vec<u8> {
 impl Functions {
     pub(crate) async fn send_webhook(&self, due: Due) {
         let db = &self.inner.db;
-        let row = db
-            .fetch_optional(
-                "SELECT url, secret, enabled FROM webhooks WHERE name = $1",
-                &[due.target.as_str().into()],
-            )
-            .await;
-        let (url, secret, enabled) = match row {
-            Ok(Some(r)) => match (r.text(0), r.text(1), r.int(2)) {
-                (Ok(u), Ok(s), Ok(e)) => (u, s, e != 0),
-                _ => return,
-            },
-            Ok(None) => {
-                let attempt = Attempt {
-                    http_status: None,
-                    error: Some("the webhook was deleted"),
-                    duration_us: 0,
-                };
-                let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
-                return;
+        let cached = self
+            .inner
+            .webhooks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&due.target)
+            .cloned();
+        let (url, secret, enabled) = match cached {
+            Some(t) => (t.url.clone(), t.secret.clone(), t.enabled),
+            // Made on another node since the last read: ask the database.
+            None => {
+                let row = db
+                    .fetch_optional(
+                        "SELECT url, secret, enabled FROM webhooks WHERE name = $1",
+                        &[due.target.as_str().into()],
+                    )
+                    .await;
+                match row {
+                    Ok(Some(r)) => match (r.text(0), r.text(1), r.int(2)) {
+                        (Ok(u), Ok(s), Ok(e)) => (u, s, e != 0),
+                        _ => return,
+                    },
+                    Ok(None) => {
+                        let attempt = Attempt {
+                            http_status: None,
+                            error: Some("the webhook was deleted"),
+                            duration_us: 0,
+                        };
+                        let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
+                        return;
+                    }
+                    // The database is away: the lease runs out and the delivery runs again.
+                    Err(_) => return,
+                }
             }
-            // The database is away: the lease runs out and the delivery runs again.
-            Err(_) => return,
         };
         if !enabled {
             let attempt = Attempt {

@@ -134,6 +134,14 @@ pub struct Settings {
     /// Seconds a webhook's receiver has to answer [default: 10]
     #[arg(long, env = "BASALT_WEBHOOK_TIMEOUT", value_name = "SECS")]
     pub webhook_timeout: Option<u64>,
+    /// Seconds before each retry of an after-trigger, job or webhook delivery, comma-separated; the try after the last is dead [default: 5,300,1800,7200,18000,36000]
+    #[arg(
+        long,
+        env = "BASALT_OUTBOX_RETRY_DELAYS",
+        value_name = "SECS,...",
+        value_delimiter = ','
+    )]
+    pub outbox_retry_delays: Option<Vec<f64>>,
 }
 
 /// Where a command finds its configuration: the file plus flags and environment.
@@ -361,7 +369,8 @@ impl Settings {
             log_retention,
             log_max_entries,
             functions_allow_private_net,
-            webhook_timeout
+            webhook_timeout,
+            outbox_retry_delays
         )
     }
 
@@ -421,6 +430,12 @@ impl Settings {
         config.webhook_timeout = secs(self.webhook_timeout, config.webhook_timeout, "webhook_timeout")?;
         if let Some(v) = self.functions_allow_private_net {
             config.functions_allow_private_net = v;
+        }
+        if let Some(delays) = self.outbox_retry_delays {
+            if delays.len() > 20 || delays.iter().any(|d| !(0.01..=7.0 * 86_400.0).contains(d)) {
+                return Err("outbox_retry_delays: at most 20 waits, each from 0.01 to 604800 seconds".into());
+            }
+            config.outbox_retry_delays = delays.into_iter().map(Duration::from_secs_f64).collect();
         }
         if let Some(v) = self.request_log {
             config.request_log = v;

@@ -127,6 +127,15 @@ pub fn effective(config: &Config) -> Effective {
             json!(c.functions_allow_private_net),
         ),
         plain("webhook_timeout", secs(c.webhook_timeout)),
+        plain(
+            "outbox_retry_delays",
+            json!(
+                c.outbox_retry_delays
+                    .iter()
+                    .map(std::time::Duration::as_secs_f64)
+                    .collect::<Vec<_>>()
+            ),
+        ),
         plain("log_max_entries", json!(c.log_max_entries)),
     ];
     let oauth_providers = c

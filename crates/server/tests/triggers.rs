@@ -504,6 +504,33 @@ async fn after_triggers_run_once_per_change(s: &TestServer) {
         })
         .await
     );
+    // A runaway after-trigger is stopped by its budget and recorded; the
+    // writes of the changes that ran it are not held up.
+    save(
+        s,
+        &admin,
+        "runaway",
+        json!({"kind": "trigger", "collection": "counters", "event": "after_create", "source": "loop { }"}),
+    )
+    .await
+    .expect(201, None);
+    s.put("/v1/db/counters/spin", Some(&admin), json!({"data": {}}))
+        .await
+        .expect(201, None);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            executions(s, &admin, "runaway")
+                .await
+                .iter()
+                .any(|r| r["status"] == "dead")
+        })
+        .await
+    );
+    let runs = executions(s, &admin, "runaway").await;
+    assert!(
+        runs.iter().all(|r| r["error"] == "function exceeded its limits"),
+        "{runs:?}"
+    );
     // The metrics count deliveries.
     let metrics = s.get("/metrics", Some(&admin)).await.text;
     assert!(
