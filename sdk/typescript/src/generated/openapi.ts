@@ -2062,9 +2062,15 @@ export interface components {
         /** @description An admin role. */
         RoleName: "owner" | "developer" | "viewer";
         SaveFunction: {
-            /** @description For `trigger`: the collection it watches. */
+            /**
+             * @description For `trigger`: the collection it watches, or `auth` (events `before_signup`, `signup`,
+             *     `login`) or `storage` (events `upload`, `delete`).
+             */
             collection?: string | null;
-            /** @description For `schedule`: a cron expression. */
+            /**
+             * @description For `schedule`: a cron expression, 5 fields (minute hour day month weekday) or 6 with
+             *     seconds first.
+             */
             cron?: string | null;
             /**
              * @description For `trigger`: `before_create`, `before_update`, `before_delete` (in the write's
@@ -2077,11 +2083,11 @@ export interface components {
              *     arguments). Without one, only admins and service keys may call the function.
              */
             invoke?: string | null;
-            /** @description `http` or `trigger` (schedules are not available yet). */
+            /** @description `http`, `trigger` or `schedule`. */
             kind: string;
             /** @description The Rhai script. */
             source: string;
-            /** @description For `schedule`: an IANA time zone. */
+            /** @description For `schedule`: an IANA time zone (`Europe/Paris`); UTC without one. */
             timezone?: string | null;
         };
         SaveWebhook: {
