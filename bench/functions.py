@@ -110,6 +110,10 @@ def run(binary, database_url, seconds, rounds):
             ("create, after-trigger (outbox row)", "/v1/db/watched", "post_json.lua",
              {"BENCH_BODY": json.dumps({"data": {"n": 1}})}),
         ]
+        # BENCH_ONLY=create measures only the cases whose label starts with it.
+        only = os.environ.get("BENCH_ONLY")
+        if only:
+            cases = [c for c in cases if c[0].startswith(only)]
         results = {c[0]: [] for c in cases}
         for _ in range(0 if os.environ.get("BENCH_ONLY_OUTBOX") else rounds):
             for label, path, script, extra in cases:
@@ -123,11 +127,12 @@ def run(binary, database_url, seconds, rounds):
             p50 = statistics.median(r[1] for r in results[label])
             p99 = statistics.median(r[2] for r in results[label])
             rows.append((label + ", 32 conn", f"{rps:,.0f} req/s | p50 {p50:.2f} ms | p99 {p99:.2f} ms"))
-        plain = statistics.median(r[0] for r in results["create, no trigger"])
-        for label in ("create, no-op before-trigger", "create, after-trigger (outbox row)"):
+        plain = statistics.median(r[0] for r in results.get("create, no trigger", [(1,)]))
+        for label in [k for k in ("create, no-op before-trigger", "create, after-trigger (outbox row)") if k in results]:
             with_trigger = statistics.median(r[0] for r in results[label])
             rows.append((label + " vs none", f"{100 * with_trigger / plain:.0f} % of the creates/s"))
-        rows += outbox(port, admin, token)
+        if not only:
+            rows += outbox(port, admin, token)
         return rows
     finally:
         proc.terminate()

@@ -134,6 +134,17 @@ pub(crate) struct Compiled {
     pub checked: std::time::Instant,
     pub ast: Arc<rhai::AST>,
     pub invoke: Option<Rule>,
+    /// Whether the script may wait (it names `db`, `http` or `enqueue`):
+    /// only such a script needs a blocking thread.
+    pub waits: bool,
+}
+
+/// Whether `source` names anything that waits for I/O. A word in a string
+/// or a comment counts too: then the run merely takes the blocking pool.
+pub(crate) fn waits(source: &str) -> bool {
+    source
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| matches!(word, "db" | "http" | "enqueue"))
 }
 
 impl Functions {
@@ -200,6 +211,25 @@ impl Functions {
         let handle = tokio::runtime::Handle::current();
         let state = self.clone();
         let http = network.then(|| inner.http.clone());
+        // A short script that never waits (a before-trigger's budget is
+        // 50 ms) runs right here: handing it to another thread would cost
+        // more than running it.
+        if !compiled.waits && limits.max_time <= script::Limits::default().before_trigger().max_time {
+            let finished = inner.sandbox.run(
+                script::Call {
+                    ast: &compiled.ast,
+                    variables,
+                    data,
+                    target,
+                    limits,
+                    function: &compiled.function.name,
+                    http,
+                },
+                &inner.env,
+                handle,
+            );
+            return Ok(self.ran(finished, started, started_at));
+        }
         let finished = tokio::task::spawn_blocking(move || {
             let inner = &state.inner;
             inner.sandbox.run(
@@ -218,6 +248,16 @@ impl Functions {
         })
         .await
         .map_err(basalt_core::Error::internal)?;
+        Ok(self.ran(finished, started, started_at))
+    }
+
+    fn ran(
+        &self,
+        finished: script::Finished,
+        started: std::time::Instant,
+        started_at: basalt_core::Timestamp,
+    ) -> Ran {
+        let metrics = &self.inner.metrics;
         let elapsed = started.elapsed();
         metrics.duration.observe(elapsed);
         let counter = match &finished.outcome {
@@ -225,11 +265,11 @@ impl Functions {
             _ => &metrics.errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        Ok(Ran {
+        Ran {
             finished,
             started_at,
             elapsed,
-        })
+        }
     }
 
     /// Records a run as an execution; its id.
@@ -299,5 +339,17 @@ impl Functions {
         );
         m.duration.render(out, "basalt_function_duration_seconds", "");
         self.render_dispatch_metrics(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scripts_that_wait() {
+        assert!(super::waits("db.get(\"a\", \"b\")"));
+        assert!(super::waits("let r = http.fetch(#{url: u});"));
+        assert!(super::waits("enqueue(\"x\", 1)"));
+        assert!(!super::waits("data.slug = data.title.to_lower();"));
+        assert!(!super::waits("let mydb = 1; let dbx = 2; db_name"));
     }
 }

@@ -394,9 +394,11 @@ impl crate::Inner {
                 function,
                 ast: c.ast.clone(),
                 invoke: c.invoke.clone(),
+                waits: c.waits,
             }),
             _ => Arc::new(Compiled {
                 checked: Instant::now(),
+                waits: crate::waits(&function.spec.source),
                 ast: Arc::new(self.sandbox.compile(&function.spec.source, &function.spec.kind)?),
                 invoke: function
                     .spec
