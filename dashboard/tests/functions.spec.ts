@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { withApp, shoot, openBrowser, signIn } from './harness.ts';
 
 async function setEditor(page: Page, name: string, text: string) {
@@ -13,8 +11,28 @@ async function setEditor(page: Page, name: string, text: string) {
   await page.keyboard.insertText(text);
 }
 
-type Fn = { name: string; kind: string; source: string; invoke?: string | null; collection?: string; event?: string; version: number };
+type Fn = {
+  name: string;
+  kind: string;
+  source: string;
+  invoke?: string | null;
+  collection?: string;
+  event?: string;
+  cron?: string;
+  timezone?: string;
+  version: number;
+};
 type Ex = { id: string; status: string; trigger: string; attempts: number; version: number; logs: string[]; error: string | null; delivery?: string };
+
+/** The text of the elements that describe `input` (its help and error), as a screen reader reads them. */
+async function description(page: Page, label: string): Promise<string> {
+  return page.getByLabel(label).evaluate((el) =>
+    (el.getAttribute('aria-describedby') ?? '')
+      .split(/\s+/)
+      .map((id) => document.getElementById(id)?.textContent?.replace(/\s+/g, ' ').trim() ?? '')
+      .join(' | '),
+  );
+}
 
 /** Polls `probe` until it answers something other than undefined (at most 15 s). */
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -95,8 +113,8 @@ test('trigger functions: a before_create trigger made here refuses a write, a se
     await page.getByRole('button', { name: 'New function' }).click();
     await page.getByLabel('Function name').fill('guard');
     await page.getByLabel('Kind').selectOption('trigger');
-    // The collection picker offers the project's collections (and takes any name typed in).
-    assert.deepEqual(await page.locator('datalist#function-collections option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), ['posts']);
+    // The collection picker offers the project's collections, auth and storage (and takes any name typed in).
+    assert.deepEqual(await page.locator('datalist#function-collections option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), ['posts', 'auth', 'storage']);
     await page.getByLabel('Collection').fill('posts');
     await page.getByLabel('Event').selectOption('before_create');
     assert.deepEqual(
@@ -181,23 +199,20 @@ test('trigger functions: a before_create trigger made here refuses a write, a se
     ]);
     await shoot(s, 'functions-triggers');
 
-    // Its run fails and would be retried for hours; the test gives up for it (the server does
-    // the same after its last retry, about 18 hours on) by marking the run and its delivery dead.
+    // Its run fails; this server retries once after 0.2 s (--outbox-retry-delays), then the run is dead.
     assert.equal((await server.api('POST', '/v1/db/posts', { id: 'b1', data: { title: 'boom' } })).status, 201);
     const first = await until('a failed after-trigger run', async () => {
       const xs = (await server.api<{ executions: Ex[] }>('GET', '/v1/admin/functions/notify/executions')).body.executions;
       return xs.find((x) => x.status === 'retrying');
     });
     assert.deepEqual([first.trigger, first.attempts, first.error, first.logs], ['after_create', 1, 'thrown: cannot notify', ['saw boom']]);
-    execFileSync('sqlite3', [
-      '-cmd',
-      '.timeout 5000',
-      join(server.dir, 'basalt.db'),
-      `UPDATE deliveries SET status = 'dead' WHERE id = '${first.delivery}'; UPDATE executions SET status = 'dead' WHERE id = '${first.id}';`,
-    ]);
+    await until('the run given up on', async () => {
+      const xs = (await server.api<{ executions: Ex[] }>('GET', '/v1/admin/functions/notify/executions')).body.executions;
+      return xs.find((x) => x.status === 'dead' && x.delivery === first.delivery);
+    });
 
     await page.getByRole('link', { name: 'notify' }).click();
-    const dead = executions.locator('tbody tr').filter({ hasText: 'cannot notify' });
+    const dead = executions.locator('tbody tr').filter({ hasText: 'cannot notify' }).filter({ has: page.locator('td', { hasText: /^dead$/ }) });
     await dead.waitFor();
     assert.equal(await dead.locator('td').nth(1).innerText(), 'dead');
     await page.getByText(/A failed run is retried/).waitFor();
@@ -209,7 +224,7 @@ test('trigger functions: a before_create trigger made here refuses a write, a se
     try {
       await signIn(v, VIEWER);
       await v.page.goto('/_/functions/notify');
-      await v.page.getByRole('table', { name: 'Execution list' }).locator('tbody tr').filter({ hasText: 'cannot notify' }).waitFor();
+      await v.page.getByRole('table', { name: 'Execution list' }).locator('tbody tr').filter({ hasText: 'cannot notify' }).first().waitFor();
       assert.deepEqual(await v.page.getByRole('button', { name: /Retry|Save|Delete/ }).allInnerTexts(), [], 'no write buttons for a viewer');
       assert.equal(await v.page.getByLabel('Kind').isDisabled(), true);
       await v.assertClean();
@@ -233,5 +248,150 @@ test('trigger functions: a before_create trigger made here refuses a write, a se
     // Only a dead run can be retried; this one is done.
     assert.equal(await dead.getByRole('button', { name: /^Retry/ }).count(), 0);
     assert.equal((await server.api('POST', `/v1/admin/executions/${again.id}/retry`)).status, 412);
+  }, { serverArgs: ['--outbox-retry-delays', '0.2'] });
+});
+
+test('schedules: made here with a cron refused at its field, runs every second (executions with trigger schedule, documents written), its time zone changed, deleted; an auth and a storage trigger', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    assert.equal((await server.api('POST', '/v1/db/collections', { name: 'ticks' })).status, 201);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Functions' }).click();
+    await page.getByRole('button', { name: 'New function' }).click();
+    await page.getByLabel('Function name').fill('tick');
+    assert.deepEqual(await page.getByLabel('Kind').locator('option').allInnerTexts(), ['http', 'trigger', 'schedule']);
+    await page.getByLabel('Kind').selectOption('schedule');
+    assert.equal(
+      await description(page, 'Cron'),
+      '5 fields: minute hour day month weekday, or 6 with seconds first; e.g. 0 3 * * * every night at 03:00',
+    );
+    assert.match(await description(page, 'Time zone'), /empty is UTC/);
+    const zones = await page.locator('datalist#function-zones option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    for (const z of ['UTC', 'Europe/Paris', 'America/New_York', 'Asia/Tokyo']) assert.ok(zones.includes(z), `the time zones offer ${z}`);
+    assert.equal(await page.getByRole('textbox', { name: 'Invoke rule', exact: true }).count(), 0, 'no invoke rule for a schedule');
+    assert.equal(await page.getByLabel('Collection').count(), 0);
+
+    // Four fields: the server's message at the field, and nothing saved.
+    s.expect({ status: 400, path: /^\/v1\/admin\/functions\/tick$/, method: 'PUT' });
+    await page.getByLabel('Cron').fill('* * * *');
+    await setEditor(page, 'Function source', 'log("tick " + event.slot);\ndb.create("ticks", #{slot: event.slot})');
+    await page.getByRole('button', { name: 'Create function' }).click();
+    const refusal = '`cron` needs 5 fields (minute hour day month weekday), or 6 with seconds first; got 4';
+    await page.locator('#cron-error').getByText(refusal).waitFor();
+    assert.equal(await page.getByLabel('Cron').getAttribute('aria-invalid'), 'true');
+    assert.match(await description(page, 'Cron'), new RegExp(`^${refusal.replace(/[()*]/g, '\\$&')} \\| 5 fields`));
+    assert.match(await page.getByRole('alert').innerText(), /invalid_argument: `cron` needs 5 fields/);
+    assert.equal((await server.api('GET', '/v1/admin/functions/tick')).status, 404, 'nothing saved');
+    await shoot(s, 'function-schedule-refused');
+
+    // Every second, in UTC (the time zone left empty).
+    await page.getByLabel('Cron').fill('* * * * * *');
+    assert.equal(await page.locator('#cron-error').count(), 0, 'typing clears the refusal');
+    await page.getByRole('button', { name: 'Create function' }).click();
+    await page.waitForURL(/\/_\/functions\/tick$/);
+    const saved = (await server.api<Fn>('GET', '/v1/admin/functions/tick')).body;
+    assert.deepEqual([saved.kind, saved.cron, saved.timezone, saved.collection, saved.version], ['schedule', '* * * * * *', undefined, undefined, 1]);
+    await page.getByText('schedule on * * * * * * · UTC · version 1', { exact: false }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Run function' }).count(), 0, 'clients do not call a schedule');
+    await page.getByText('A failed run is not retried').waitFor();
+
+    // Its runs show up (refreshed until they do), each writing the document of its slot.
+    const executions = page.getByRole('table', { name: 'Execution list' });
+    const runs = executions.locator('tbody tr').filter({ has: page.locator('td', { hasText: /^schedule$/ }) });
+    await until('a scheduled run in the list', async () => {
+      await page.getByRole('button', { name: 'Refresh executions' }).click();
+      await page.waitForTimeout(250);
+      return (await runs.count()) >= 2 ? true : undefined;
+    });
+    const cells = await runs.first().locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(1, 5), ['ok', 'schedule', '1', '1']);
+    assert.match(cells[6], /^tick \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const ran = (await server.api<{ executions: Ex[] }>('GET', '/v1/admin/functions/tick/executions')).body.executions;
+    const ticks = (await server.api<{ documents: { data: { slot: string } }[] }>('GET', '/v1/db/ticks?limit=100')).body.documents;
+    const slots = new Set(ticks.map((d) => d.data.slot));
+    for (const x of ran.filter((x) => x.status === 'ok')) assert.ok(slots.has(x.logs[0].slice('tick '.length)), `the run of ${x.logs[0]} wrote its document`);
+    await shoot(s, 'function-schedule');
+
+    // The list shows when it runs.
+    await page.getByRole('link', { name: 'Functions' }).first().click();
+    const list = page.getByRole('table', { name: 'Function list' });
+    const row = async () => list.locator('tbody tr').filter({ hasText: 'tick' }).locator('td').evaluateAll((tds) => tds.slice(0, 3).map((td) => td.textContent?.trim()));
+    await list.getByRole('link', { name: 'tick' }).waitFor();
+    assert.deepEqual(await row(), ['tick', 'schedule', '* * * * * * · UTC']);
+
+    // A time zone the server does not know is refused at its field; a known one is saved.
+    await list.getByRole('link', { name: 'tick' }).click();
+    await page.getByLabel('Time zone').fill('Mars/Olympus');
+    await page.getByRole('button', { name: 'Save function' }).click();
+    await page.locator('#zone-error').getByText('`timezone` `Mars/Olympus` is not an IANA time zone (such as Europe/Paris)').waitFor();
+    assert.equal(await page.locator('#cron-error').count(), 0);
+    await page.getByLabel('Time zone').fill('Europe/Paris');
+    await page.getByRole('button', { name: 'Save function' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved version 2.' }).waitFor();
+    assert.equal(await page.locator('#zone-error').count(), 0);
+    assert.equal((await server.api<Fn>('GET', '/v1/admin/functions/tick')).body.timezone, 'Europe/Paris');
+    await page.getByRole('link', { name: 'Functions' }).first().click();
+    await list.getByRole('link', { name: 'tick' }).waitFor();
+    assert.deepEqual(await row(), ['tick', 'schedule', '* * * * * * · Europe/Paris']);
+
+    // Deleted: it stops.
+    await list.getByRole('link', { name: 'tick' }).click();
+    await page.getByRole('button', { name: 'Delete function' }).click();
+    await page.getByRole('button', { name: 'Confirm delete' }).click();
+    await page.waitForURL(/\/_\/functions$/);
+    assert.equal((await server.api('GET', '/v1/admin/functions/tick')).status, 404);
+    await page.waitForTimeout(1500);
+    const count = async () => (await server.api<{ documents: unknown[] }>('GET', '/v1/db/ticks?limit=1000')).body.documents.length;
+    const after = await count();
+    await page.waitForTimeout(2000);
+    assert.equal(await count(), after, 'no runs after the delete');
+
+    // A trigger of auth offers its events, one of storage its own; the help says so.
+    await page.getByRole('button', { name: 'New function' }).click();
+    await page.getByLabel('Function name').fill('on_upload');
+    await page.getByLabel('Kind').selectOption('trigger');
+    assert.deepEqual(await page.locator('datalist#function-collections option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), ['ticks', 'auth', 'storage']);
+    const events = () => page.getByLabel('Event').locator('option').allInnerTexts();
+    await page.getByLabel('Collection').fill('auth');
+    assert.deepEqual(await events(), ['before_signup', 'signup', 'login']);
+    assert.equal(await page.getByLabel('Event').inputValue(), 'before_signup');
+    assert.match(await page.getByRole('textbox', { name: 'Function source', exact: true }).innerText(), /Runs inside the sign-up/);
+    const help = await description(page, 'Event');
+    assert.match(help, /Collection auth has before_signup \(inside the sign-up: change data\.data or data\.claims, or throw to refuse it\), signup and login; collection storage has upload and delete/);
+    await page.getByLabel('Collection').fill('storage');
+    assert.deepEqual(await events(), ['upload', 'delete']);
+    assert.equal(await page.getByLabel('Event').inputValue(), 'upload');
+    assert.match(await page.getByRole('textbox', { name: 'Function source', exact: true }).innerText(), /event\.object\.path/);
+    await page.getByLabel('Collection').fill('ticks');
+    assert.deepEqual(await events(), ['before_create', 'before_update', 'before_delete', 'after_create', 'after_update', 'after_delete']);
+    await page.getByLabel('Collection').fill('storage');
+    await page.getByLabel('Event').selectOption('upload');
+    await setEditor(page, 'Function source', 'log("got " + event.object.path);');
+    await page.getByRole('button', { name: 'Create function' }).click();
+    await page.waitForURL(/\/_\/functions\/on_upload$/);
+    const up = (await server.api<Fn>('GET', '/v1/admin/functions/on_upload')).body;
+    assert.deepEqual([up.kind, up.collection, up.event], ['trigger', 'storage', 'upload']);
+    await page.getByText(/A failed run is retried \(about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h later\)/).waitFor();
+
+    // An upload runs it, from the outbox.
+    assert.equal((await server.api('POST', '/v1/storage/buckets', { name: 'docs' })).status, 201);
+    const put = await fetch(`${server.url}/v1/storage/docs/a/report.txt`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'text/plain' },
+      body: 'twelve bytes',
+    });
+    assert.equal(put.status, 201);
+    await until('the upload trigger run', async () => {
+      await page.getByRole('button', { name: 'Refresh executions' }).click();
+      await page.waitForTimeout(200);
+      return (await executions.locator('tbody tr').filter({ hasText: 'got a/report.txt' }).count()) ? true : undefined;
+    });
+    const upCells = await executions.locator('tbody tr').first().locator('td').allInnerTexts();
+    assert.deepEqual(upCells.slice(1, 3), ['ok', 'upload']);
+
+    await page.getByRole('link', { name: 'Functions' }).first().click();
+    await list.getByRole('link', { name: 'on_upload' }).waitFor();
+    const rows = await list.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent?.trim())));
+    assert.deepEqual(rows, [['on_upload', 'trigger', 'storage · upload']]);
+    await shoot(s, 'functions-list-storage');
   });
 });

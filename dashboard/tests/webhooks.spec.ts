@@ -171,7 +171,7 @@ test('webhooks: created here with its secret shown once, a 410 disables it and k
   }
 });
 
-test('webhooks: a loopback URL on a server that keeps to public addresses, and a bad pattern, are refused with the server message in the form', async () => {
+test('webhooks: a loopback URL on a server that keeps to public addresses, and a bad pattern, are refused with the server message in the form; auth and storage patterns are taken', async () => {
   await withApp(async (s, server) => {
     const { page } = s;
     await page.goto('/_/webhooks');
@@ -194,5 +194,13 @@ test('webhooks: a loopback URL on a server that keeps to public addresses, and a
     await alert.filter({ hasText: 'event `posts..x`' }).waitFor();
     assert.equal((await server.api('GET', '/v1/admin/webhooks/local')).status, 404, 'nothing saved');
     assert.equal(await page.getByRole('status', { name: 'New webhook secret' }).count(), 0);
+
+    // Sign-ups, sign-ins and files have patterns too; the help names them.
+    const help = await form.getByText(/^One pattern a line/).innerText();
+    for (const p of ['auth.signup', 'auth.login', 'storage.upload', 'storage.delete']) assert.ok(help.includes(p), `the help names ${p}`);
+    await form.getByLabel('Events').fill('auth.*\nstorage.upload');
+    await form.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('status', { name: 'New webhook secret' }).waitFor();
+    assert.deepEqual((await server.api<Webhook>('GET', '/v1/admin/webhooks/local')).body.events, ['auth.*', 'storage.upload']);
   });
 });

@@ -38,3 +38,12 @@ export function diffLines(a: string, b: string): { kind: ' ' | '+' | '-'; text: 
   while (j < m) out.push({ kind: '+', text: y[j++] });
   return out;
 }
+
+/** The outbox's retry waits (seconds, at least one) in words: `[5, 300, 7200]` → "about 5 s, 5 min, 2 h". */
+export function retryWaits(seconds: number[]): string {
+  const one = (s: number) => {
+    const [v, unit] = s < 60 ? [s, 's'] : s < 3600 ? [s / 60, 'min'] : [s / 3600, 'h'];
+    return `${Number(v.toFixed(1))} ${unit}`;
+  };
+  return `about ${seconds.map(one).join(', ')}`;
+}
