@@ -31,8 +31,10 @@ use crate::{Functions, Inner};
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// Deliveries one node has claimed at most at once.
 const CLAIM: i64 = 64;
-/// Runs of one attempt whose writes lost a race, before it counts as failed.
-const RERUNS: u32 = 50;
+/// An attempt whose writes keep losing races to other writers of the same
+/// documents runs again until its claim has this little left. Every lost
+/// race is another run's commit, so runs that collide all get through.
+const RERUN_MARGIN: i64 = 1000;
 /// The longest the dispatcher sleeps without looking.
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -156,6 +158,54 @@ impl Functions {
         }
     }
 
+    /// Runs a function whose writes commit together with `completion` (a
+    /// delivery or a schedule's slot), so they apply once: the run and
+    /// its error, or `None` when the work is no longer this node's (the
+    /// claim was lost, or the server is shutting down). A run whose writes
+    /// lost a race with another writer runs again at once, while its claim
+    /// (held until `claimed_until`, ms) lasts.
+    pub(crate) async fn run_completing(
+        &self,
+        compiled: &Arc<crate::Compiled>,
+        vars: BTreeMap<&'static str, Dynamic>,
+        completion: Arc<dyn outbox::Completion>,
+        claimed_until: i64,
+    ) -> Option<(crate::Ran, Option<String>)> {
+        let inner = &self.inner;
+        let mut reruns: u64 = 0;
+        loop {
+            let stage = inner.documents.stage();
+            let target = Target::Staged(inner.documents.clone(), stage.clone());
+            let limits = inner.sandbox.limits().clone();
+            let mut ran = self
+                .execute(compiled.clone(), vars.clone(), None, target, limits, true)
+                .await
+                .ok()?;
+            let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
+            let error = match outcome {
+                Outcome::Value(_) => match stage.commit(Some(completion.clone())).await {
+                    Ok(true) => None,
+                    // Taken over by another claim: its run is the one that counts.
+                    Ok(false) => return None,
+                    Err(e)
+                        if e.code() == basalt_core::Code::Aborted
+                            && basalt_core::Timestamp::now().millis() < claimed_until - RERUN_MARGIN =>
+                    {
+                        reruns += 1;
+                        // A moment's jitter, so runs that collided do not collide again.
+                        let pause = basalt_core::secret::random_u64() % (1 + 2 * reruns.min(10));
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                        continue;
+                    }
+                    Err(e) => Some(format!("its writes did not commit: {}", e.message())),
+                },
+                Outcome::Thrown { message, .. } => Some(format!("thrown: {message}")),
+                Outcome::Failed(message) => Some(message),
+            };
+            return Some((ran, error));
+        }
+    }
+
     /// Records an attempt that did not complete: retried later or dead.
     pub(crate) async fn failed(&self, due: &Due, attempt: Attempt<'_>) -> &'static str {
         let outcome = after_failure(&self.inner.retry_delays, due.attempt);
@@ -207,56 +257,21 @@ impl Functions {
             rhai::serde::to_dynamic(a).unwrap_or(Dynamic::UNIT)
         });
         let event = rhai::serde::to_dynamic(&event).unwrap_or(Dynamic::UNIT);
-        // A write that lost a race with another writer runs the script
-        // again at once (its writes never committed); other failures wait
-        // for the next attempt.
-        let mut reruns = 0;
-        let (ran, error) = loop {
-            // Every variable of the function's kind exists; a job also has its `args`.
-            let mut vars: BTreeMap<&'static str, Dynamic> =
-                crate::script::Sandbox::variables(&compiled.function.spec.kind)
-                    .iter()
-                    .map(|name| (*name, Dynamic::UNIT))
-                    .collect();
-            vars.insert("event", event.clone());
-            if due.event_type == "job" {
-                vars.insert("args", args.clone());
-            }
-            let stage = inner.documents.stage();
-            let ran = self
-                .execute(
-                    compiled.clone(),
-                    vars,
-                    None,
-                    Target::Staged(inner.documents.clone(), stage.clone()),
-                    inner.sandbox.limits().clone(),
-                    true,
-                )
-                .await;
-            let mut ran = match ran {
-                Ok(r) => r,
-                // Shutting down: the lease runs out and another run takes it.
-                Err(_) => return,
-            };
-            let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
-            let error = match outcome {
-                Outcome::Value(_) => match stage.commit(Some(Arc::new(due.claim.clone()))).await {
-                    Ok(true) => None,
-                    // Another node took it over; its run is the one that counts.
-                    Ok(false) => return,
-                    Err(e) if e.code() == basalt_core::Code::Aborted && reruns < RERUNS => {
-                        reruns += 1;
-                        // A moment's jitter, so runs that collided do not collide again.
-                        let pause = basalt_core::secret::random_u64() % (1 + 2 * u64::from(reruns.min(10)));
-                        tokio::time::sleep(Duration::from_millis(pause)).await;
-                        continue;
-                    }
-                    Err(e) => Some(format!("its writes did not commit: {}", e.message())),
-                },
-                Outcome::Thrown { message, .. } => Some(format!("thrown: {message}")),
-                Outcome::Failed(message) => Some(message),
-            };
-            break (ran, error);
+        // Every variable of the function's kind exists; a job also has its `args`.
+        let mut vars: BTreeMap<&'static str, Dynamic> =
+            crate::script::Sandbox::variables(&compiled.function.spec.kind)
+                .iter()
+                .map(|name| (*name, Dynamic::UNIT))
+                .collect();
+        vars.insert("event", event);
+        if due.event_type == "job" {
+            vars.insert("args", args);
+        }
+        let Some((ran, error)) = self
+            .run_completing(&compiled, vars, Arc::new(due.claim.clone()), due.claim.lease)
+            .await
+        else {
+            return;
         };
         let duration_us = ran.elapsed.as_micros() as i64;
         let status = match &error {

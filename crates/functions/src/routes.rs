@@ -136,6 +136,25 @@ pub(crate) const AUTH_EVENTS: [&str; 3] = ["before_signup", "signup", "login"];
 /// The events of `collection: "storage"`, after an upload or a delete.
 pub(crate) const STORAGE_EVENTS: [&str; 2] = ["upload", "delete"];
 
+/// The events of `auth` and `storage` besides those of a collection.
+pub(crate) fn special_events(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "auth" => &AUTH_EVENTS,
+        "storage" => &STORAGE_EVENTS,
+        _ => &[],
+    }
+}
+
+/// The outbox event type an after-the-fact trigger listens to
+/// (`posts.create`, `auth.signup`), or `None` for a before-trigger.
+pub(crate) fn after_pattern(collection: &str, event: &str) -> Option<String> {
+    if event.starts_with("before_") {
+        return None;
+    }
+    let op = event.strip_prefix("after_").unwrap_or(event);
+    Some(format!("{collection}.{op}"))
+}
+
 /// The events a trigger of a collection may listen to.
 pub(crate) const DOCUMENT_EVENTS: [&str; 6] = [
     "before_create",
@@ -172,11 +191,7 @@ impl SaveFunction {
                 })?;
                 basalt_documents::check_collection_name(collection)?;
                 let event = self.event.as_deref().unwrap_or_default();
-                let special = match collection {
-                    "auth" => &AUTH_EVENTS[..],
-                    "storage" => &STORAGE_EVENTS[..],
-                    _ => &[],
-                };
+                let special = special_events(collection);
                 if !DOCUMENT_EVENTS.contains(&event) && !special.contains(&event) {
                     let all: Vec<&str> = DOCUMENT_EVENTS.iter().chain(special).copied().collect();
                     return Err(Error::invalid_argument(format!(
@@ -230,7 +245,8 @@ pub struct ExecutionPage {
     next_cursor: Option<String>,
 }
 
-fn check_name(name: &str) -> Result<(), Error> {
+/// A function's or a webhook's name (`what`): 1 to 64 of a-z, 0-9, _ and -.
+pub(crate) fn check_name(name: &str, what: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
         && name.as_bytes()[0].is_ascii_lowercase()
         && name
@@ -239,9 +255,9 @@ fn check_name(name: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid_argument(
-            "a function name is 1 to 64 of a-z, 0-9, _ and -, starting with a letter",
-        ))
+        Err(Error::invalid_argument(format!(
+            "a {what} name is 1 to 64 of a-z, 0-9, _ and -, starting with a letter"
+        )))
     }
 }
 
@@ -272,7 +288,7 @@ async fn save(
     Path(name): Path<String>,
     Json(body): Json<SaveFunction>,
 ) -> Result<Response, Error> {
-    check_name(&name)?;
+    check_name(&name, "function")?;
     let spec = body.spec()?;
     // Compiled before anything is stored: a script with an error is refused.
     f.inner.sandbox.compile(&spec.source, &spec.kind)?;
@@ -504,14 +520,11 @@ async fn invoke(
             code,
             message,
         } => {
-            let code = basalt_core::Code::ALL
-                .into_iter()
-                .find(|c| c.as_str() == code)
-                .unwrap_or_else(|| {
-                    basalt_core::Code::from_status(
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                    )
-                });
+            let code = crate::script::code_named(&code).unwrap_or_else(|| {
+                basalt_core::Code::from_status(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                )
+            });
             Err(Error::new(code, message))
         }
         Outcome::Failed(message) => {

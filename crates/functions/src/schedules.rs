@@ -23,9 +23,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use rhai::Dynamic;
-use serde_json::Value;
 
-use crate::script::{Outcome, Target};
 use crate::{Functions, Inner};
 
 /// How often the stored schedules are read again (a save on this node
@@ -305,31 +303,12 @@ impl Functions {
         let mut vars = BTreeMap::new();
         vars.insert("event", rhai::serde::to_dynamic(&event).unwrap_or(Dynamic::UNIT));
         vars.insert("args", Dynamic::UNIT);
-        let stage = inner.documents.stage();
-        let Ok(mut ran) = self
-            .execute(
-                compiled.clone(),
-                vars,
-                None,
-                Target::Staged(inner.documents.clone(), stage.clone()),
-                inner.sandbox.limits().clone(),
-                true,
-            )
-            .await
-        else {
-            return;
-        };
-        let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
         let claim = Arc::new(claim);
-        let error = match outcome {
-            Outcome::Value(_) => match stage.commit(Some(claim.clone())).await {
-                Ok(true) => None,
-                // Taken over as stale by another node: its run counts.
-                Ok(false) => return,
-                Err(e) => Some(format!("its writes did not commit: {}", e.message())),
-            },
-            Outcome::Thrown { message, .. } => Some(format!("thrown: {message}")),
-            Outcome::Failed(message) => Some(message),
+        // The slot is this node's until it is taken to be stale.
+        let stale = (inner.sandbox.limits().max_time + STALE_MARGIN).as_millis() as i64;
+        let held = token + stale;
+        let Some((ran, error)) = self.run_completing(&compiled, vars, claim.clone(), held).await else {
+            return;
         };
         let status = if error.is_some() {
             finish(&inner.db, &claim, "error").await;

@@ -693,6 +693,11 @@ fn redact(text: &str, env: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// The error code of this name (`failed_precondition`), if there is one.
+pub(crate) fn code_named(name: &str) -> Option<basalt_core::Code> {
+    basalt_core::Code::ALL.into_iter().find(|c| c.as_str() == name)
+}
+
 /// The code a `throw #{status}` without `code` answers with.
 fn code_of_status(status: i64) -> Option<basalt_core::Code> {
     use basalt_core::Code;
@@ -723,7 +728,7 @@ fn thrown_map(map: &Map) -> Outcome {
     let code = match (map.get("code"), map.get("status")) {
         (Some(code), _) => {
             let name = code.clone().into_string().unwrap_or_default();
-            match basalt_core::Code::ALL.into_iter().find(|c| c.as_str() == name) {
+            match code_named(&name) {
                 Some(c) => c,
                 None => return Outcome::Failed(format!("throw: `{name}` is not an error code")),
             }

@@ -64,22 +64,11 @@ impl Inner {
             else {
                 continue;
             };
-            let after = event.strip_prefix("after_").or_else(|| {
-                let special = match collection.as_str() {
-                    "auth" => &crate::routes::AUTH_EVENTS[..],
-                    "storage" => &crate::routes::STORAGE_EVENTS[..],
-                    _ => &[],
-                };
-                special
-                    .contains(&event.as_str())
-                    .then_some(event.as_str())
-                    .filter(|e| !e.starts_with("before_"))
-            });
-            if let Some(op) = after {
+            if let Some(pattern) = crate::routes::after_pattern(&collection, &event) {
                 subscribers.push(Subscriber {
                     kind: TargetKind::Function,
                     name,
-                    pattern: format!("{collection}.{op}"),
+                    pattern,
                 });
             } else {
                 // The first by name wins, should two nodes have saved one each.
@@ -151,52 +140,62 @@ impl Functions {
         vars.insert("document", call.document.as_ref().map_or(Dynamic::UNIT, dynamic));
         let data = call.data.map(Value::Object);
         let has_data = data.is_some();
-        let documents = inner.documents.clone();
+        self.run_in_write(
+            &compiled,
+            call.event,
+            vars,
+            // A delete has no data; the script still sees the variable.
+            Some(data.unwrap_or(Value::Null)),
+            Target::Staged(inner.documents.clone(), call.stage),
+            |data| match data {
+                _ if !has_data => Ok(None),
+                Some(Value::Object(map)) => Ok(Some(map)),
+                _ => Err("the trigger left `data` that is not a map"),
+            },
+        )
+        .await
+    }
+
+    /// Runs a trigger that holds up a write (tight budget, no network),
+    /// records it, and turns its end into the write's answer: what `take`
+    /// makes of the `data` it left, its `throw` as the refusal, or a failure
+    /// as `500` naming the execution.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_in_write<T>(
+        &self,
+        compiled: &std::sync::Arc<crate::Compiled>,
+        trigger: &'static str,
+        vars: BTreeMap<&'static str, Dynamic>,
+        data: Option<Value>,
+        target: Target,
+        take: impl FnOnce(Option<Value>) -> Result<T, &'static str>,
+    ) -> Result<T, Error> {
+        let limits = self.inner.sandbox.limits().before_trigger();
         let mut ran = self
-            .execute(
-                compiled.clone(),
-                vars,
-                // A delete has no data; the script still sees the variable.
-                Some(data.unwrap_or(Value::Null)),
-                Target::Staged(documents, call.stage),
-                inner.sandbox.limits().before_trigger(),
-                false,
-            )
+            .execute(compiled.clone(), vars, data, target, limits, false)
             .await?;
         let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
         let data = ran.finished.data.take();
-        let trigger = call.event;
-        let (result, status, error) = match outcome {
-            Outcome::Value(_) if !has_data => (Ok(None), "ok", None),
-            Outcome::Value(_) => match data {
-                Some(Value::Object(map)) => (Ok(Some(map)), "ok", None),
-                _ => {
-                    let message = "the trigger left `data` that is not a map";
-                    (Err(None), "error", Some(message.to_owned()))
-                }
+        let (result, error) = match outcome {
+            Outcome::Value(_) => match take(data) {
+                Ok(v) => (Ok(v), None),
+                Err(message) => (Err(None), Some(message.to_owned())),
             },
-            Outcome::Thrown {
-                status: _,
-                code,
-                message,
-            } => {
-                let code = Code::ALL
-                    .into_iter()
-                    .find(|c| c.as_str() == code)
-                    .unwrap_or(Code::InvalidArgument);
+            Outcome::Thrown { code, message, .. } => {
+                let code = crate::script::code_named(&code).unwrap_or(Code::InvalidArgument);
                 let error = format!("thrown: {message}");
-                (Err(Some(Error::new(code, message))), "error", Some(error))
+                (Err(Some(Error::new(code, message))), Some(error))
             }
-            Outcome::Failed(message) => (Err(None), "error", Some(message)),
+            Outcome::Failed(message) => (Err(None), Some(message)),
         };
         let failed = error.clone();
         let execution = self
             .record(
-                &compiled,
+                compiled,
                 ran,
                 crate::Record {
                     trigger,
-                    status,
+                    status: if error.is_none() { "ok" } else { "error" },
                     attempts: 1,
                     error,
                     delivery: None,
@@ -204,11 +203,11 @@ impl Functions {
             )
             .await;
         match result {
-            Ok(data) => Ok(data),
+            Ok(v) => Ok(v),
             Err(Some(refusal)) => Err(refusal),
             Err(None) => {
                 let message = failed.unwrap_or_default();
-                tracing::warn!(function = %compiled.function.name, %execution, error = %message, "before-trigger failed");
+                tracing::warn!(function = %compiled.function.name, %execution, error = %message, "{trigger} trigger failed");
                 Err(Error::new(
                     Code::Internal,
                     if message == "function exceeded its limits" {
@@ -283,65 +282,20 @@ impl Functions {
         vars.insert("auth", Dynamic::UNIT);
         vars.insert("document", Dynamic::UNIT);
         let data = serde_json::json!({"email": email, "data": profile, "claims": claims});
-        let mut ran = self
-            .execute(
-                compiled.clone(),
-                vars,
-                Some(data),
-                Target::ReadOnly(inner.documents.clone()),
-                inner.sandbox.limits().before_trigger(),
-                false,
-            )
-            .await?;
-        let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
-        let data = ran.finished.data.take();
-        let (result, status, error) = match outcome {
-            Outcome::Value(_) => {
+        self.run_in_write(
+            &compiled,
+            "before_signup",
+            vars,
+            Some(data),
+            Target::ReadOnly(inner.documents.clone()),
+            |data| {
                 let data = data.unwrap_or(Value::Null);
                 match (data.get("data"), data.get("claims")) {
-                    (Some(Value::Object(p)), Some(Value::Object(c))) => {
-                        (Ok((p.clone(), c.clone())), "ok", None)
-                    }
-                    _ => {
-                        let message = "the trigger left `data.data` or `data.claims` that is not a map";
-                        (Err(None), "error", Some(message.to_owned()))
-                    }
+                    (Some(Value::Object(p)), Some(Value::Object(c))) => Ok((p.clone(), c.clone())),
+                    _ => Err("the trigger left `data.data` or `data.claims` that is not a map"),
                 }
-            }
-            Outcome::Thrown { code, message, .. } => {
-                let code = Code::ALL
-                    .into_iter()
-                    .find(|c| c.as_str() == code)
-                    .unwrap_or(Code::InvalidArgument);
-                let error = format!("thrown: {message}");
-                (Err(Some(Error::new(code, message))), "error", Some(error))
-            }
-            Outcome::Failed(message) => (Err(None), "error", Some(message)),
-        };
-        let failed = error.clone();
-        let execution = self
-            .record(
-                &compiled,
-                ran,
-                crate::Record {
-                    trigger: "before_signup",
-                    status,
-                    attempts: 1,
-                    error,
-                    delivery: None,
-                },
-            )
-            .await;
-        match result {
-            Ok(v) => Ok(v),
-            Err(Some(refusal)) => Err(refusal),
-            Err(None) => {
-                tracing::warn!(function = %compiled.function.name, %execution, error = %failed.unwrap_or_default(), "before_signup trigger failed");
-                Err(Error::new(
-                    Code::Internal,
-                    format!("the before_signup trigger failed; see execution {execution}"),
-                ))
-            }
-        }
+            },
+        )
+        .await
     }
 }

@@ -203,21 +203,6 @@ pub(crate) async fn subscribers(db: &Db) -> (Vec<Subscriber>, HashMap<String, Ar
     (out, targets)
 }
 
-fn check_name(name: &str) -> Result<(), Error> {
-    let ok = (1..=64).contains(&name.len())
-        && name.as_bytes()[0].is_ascii_lowercase()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid_argument(
-            "a webhook name is 1 to 64 of a-z, 0-9, _ and -, starting with a letter",
-        ))
-    }
-}
-
 /// `*`, `name.*` or `name.op`, names as collections have them.
 fn check_pattern(p: &str) -> Result<(), Error> {
     let bad = || {
@@ -230,12 +215,9 @@ fn check_pattern(p: &str) -> Result<(), Error> {
     }
     let (source, op) = p.split_once('.').ok_or_else(bad)?;
     basalt_documents::check_collection_name(source).map_err(|_| bad())?;
-    let special = match source {
-        "auth" => &crate::routes::AUTH_EVENTS[1..],
-        "storage" => &crate::routes::STORAGE_EVENTS[..],
-        _ => &[],
-    };
-    if matches!(op, "*" | "create" | "update" | "delete") || special.contains(&op) {
+    let special = crate::routes::special_events(source);
+    let after = !op.starts_with("before_") && special.contains(&op);
+    if matches!(op, "*" | "create" | "update" | "delete") || after {
         Ok(())
     } else {
         Err(bad())
@@ -305,7 +287,7 @@ async fn save(
     Path(name): Path<String>,
     Json(body): Json<SaveWebhook>,
 ) -> Result<Response, Error> {
-    check_name(&name)?;
+    crate::routes::check_name(&name, "webhook")?;
     f.inner
         .http
         .check(&body.url)

@@ -132,7 +132,10 @@ async fn a_crash_loses_no_event_and_runs_none_twice(store: Vec<String>) {
     // And it stays there: nothing runs twice.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, total) = c.get("/v1/db/counters/total").await;
-    assert_eq!(total["data"]["n"], 200, "{total}");
+    let (_, failing) = c
+        .get("/v1/admin/functions/tally/executions?status=retrying&limit=3")
+        .await;
+    assert_eq!(total["data"]["n"], 200, "{total}; failed runs: {failing}");
     let (_, seen) = c.post("/v1/db/seen/count", json!({})).await;
     assert_eq!(seen["count"], 200, "{seen}");
     let (_, runs) = c
