@@ -39,6 +39,9 @@ export function diffLines(a: string, b: string): { kind: ' ' | '+' | '-'; text: 
   return out;
 }
 
+/** The server's default outbox retry waits, in seconds. */
+export const DEFAULT_RETRY_DELAYS = [5, 300, 1800, 7200, 18000, 36000];
+
 /** The outbox's retry waits (seconds, at least one) in words: `[5, 300, 7200]` → "about 5 s, 5 min, 2 h". */
 export function retryWaits(seconds: number[]): string {
   const one = (s: number) => {
