@@ -136,6 +136,20 @@ impl Stage {
         self.lock().outbox.extend(rows);
     }
 
+    /// The turns (see [`Documents::take_turns`]) of the documents staged
+    /// so far, sorted.
+    pub fn turns(&self) -> Vec<usize> {
+        let mut turns: Vec<usize> = self
+            .lock()
+            .pending
+            .keys()
+            .map(|(collection, id)| crate::write::stripe(collection, id))
+            .collect();
+        turns.sort_unstable();
+        turns.dedup();
+        turns
+    }
+
     /// Writes staged so far.
     pub fn len(&self) -> usize {
         self.lock().writes.len()

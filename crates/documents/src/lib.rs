@@ -143,6 +143,18 @@ impl Documents {
         hooks::Stage::new(self.clone())
     }
 
+    /// Waits for the writer turns `turns` (from [`hooks::Stage::turns`],
+    /// sorted): while they are held, no other writer of those documents on
+    /// this node prepares a write. Taken in order and all before any work,
+    /// so two holders never wait on each other.
+    pub async fn take_turns(&self, turns: &[usize]) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut held = Vec::with_capacity(turns.len());
+        for &t in turns {
+            held.push(self.inner.turns[t % TURN_STRIPES].lock().await);
+        }
+        held
+    }
+
     /// How long committed changes stay in the feed for resuming subscribers.
     pub fn change_retention(&self) -> std::time::Duration {
         self.inner.settings.change_retention

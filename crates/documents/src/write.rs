@@ -651,7 +651,7 @@ impl Documents {
 }
 
 /// Which of the [`crate::TURN_STRIPES`] locks a document's writers share.
-fn stripe(collection: &str, id: &str) -> usize {
+pub(crate) fn stripe(collection: &str, id: &str) -> usize {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (collection, id).hash(&mut h);

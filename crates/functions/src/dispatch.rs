@@ -162,7 +162,8 @@ impl Functions {
     /// delivery or a schedule's slot), so they apply once: the run and
     /// its error, or `None` when the work is no longer this node's (the
     /// claim was lost, or the server is shutting down). A run whose writes
-    /// lost a race with another writer runs again at once, while its claim
+    /// lost a race with another writer runs again at once, taking turns
+    /// with this node's other writers of those documents, while its claim
     /// (held until `claimed_until`, ms) lasts.
     pub(crate) async fn run_completing(
         &self,
@@ -172,8 +173,23 @@ impl Functions {
         claimed_until: i64,
     ) -> Option<(crate::Ran, Option<String>)> {
         let inner = &self.inner;
-        let mut reruns: u64 = 0;
+        // After a lost race, the run goes again holding the turns of what it
+        // wrote, so runs writing one hot document take turns instead of
+        // colliding again (each lost race being another run's commit).
+        let mut turns: Vec<usize> = Vec::new();
         loop {
+            let _held = if turns.is_empty() {
+                Vec::new()
+            } else {
+                let left = claimed_until - RERUN_MARGIN - basalt_core::Timestamp::now().millis();
+                let wait = Duration::from_millis(left.max(0) as u64);
+                match tokio::time::timeout(wait, inner.documents.take_turns(&turns)).await {
+                    Ok(held) => held,
+                    // The claim runs out first: the work runs again when a
+                    // new claim takes it, with nothing recorded as failed.
+                    Err(_) => return None,
+                }
+            };
             let stage = inner.documents.stage();
             let target = Target::Staged(inner.documents.clone(), stage.clone());
             let limits = inner.sandbox.limits().clone();
@@ -183,22 +199,26 @@ impl Functions {
                 .ok()?;
             let outcome = std::mem::replace(&mut ran.finished.outcome, Outcome::Value(Value::Null));
             let error = match outcome {
-                Outcome::Value(_) => match stage.commit(Some(completion.clone())).await {
-                    Ok(true) => None,
-                    // Taken over by another claim: its run is the one that counts.
-                    Ok(false) => return None,
-                    Err(e)
-                        if e.code() == basalt_core::Code::Aborted
-                            && basalt_core::Timestamp::now().millis() < claimed_until - RERUN_MARGIN =>
-                    {
-                        reruns += 1;
-                        // A moment's jitter, so runs that collided do not collide again.
-                        let pause = basalt_core::secret::random_u64() % (1 + 2 * reruns.min(10));
-                        tokio::time::sleep(Duration::from_millis(pause)).await;
-                        continue;
+                Outcome::Value(_) => {
+                    let wrote = stage.turns();
+                    match stage.commit(Some(completion.clone())).await {
+                        Ok(true) => None,
+                        // Taken over by another claim: its run is the one that counts.
+                        Ok(false) => return None,
+                        Err(e)
+                            if e.code() == basalt_core::Code::Aborted
+                                && basalt_core::Timestamp::now().millis() < claimed_until - RERUN_MARGIN =>
+                        {
+                            for t in wrote {
+                                if let Err(at) = turns.binary_search(&t) {
+                                    turns.insert(at, t);
+                                }
+                            }
+                            continue;
+                        }
+                        Err(e) => Some(format!("its writes did not commit: {}", e.message())),
                     }
-                    Err(e) => Some(format!("its writes did not commit: {}", e.message())),
-                },
+                }
                 Outcome::Thrown { message, .. } => Some(format!("thrown: {message}")),
                 Outcome::Failed(message) => Some(message),
             };
