@@ -142,6 +142,55 @@ describe("realtime", () => {
     c.close();
   });
 
+  it("a cut in the middle of 500 writes: the subscriber gets exactly those 500 changes, in order, none twice", async () => {
+    const c = await subscriber(proxy.url);
+    const statuses: RealtimeStatus[] = [];
+    c.realtime.onStatus((s) => statuses.push(s));
+    const group = `m${Date.now()}`;
+    const seen: number[] = [];
+    const events: string[] = [];
+    const sub = c.collection<Note>("notes").subscribe({ where: [["group", "==", group]] }, (e) => {
+      events.push(e.type);
+      if (e.type === "change") seen.push(e.document.data.n);
+    });
+    await sub.ready;
+    const handshakes = () => proxy.requests.filter((r) => r.startsWith("GET /v1/realtime")).length;
+    const before = handshakes();
+    const w = writer.collection<Note>("notes");
+    let seenAtCut = -1;
+    let reopenedAt = -1;
+    let written = 0;
+    c.realtime.onStatus((s) => {
+      if (s === "open" && seenAtCut >= 0 && reopenedAt < 0) reopenedAt = written;
+    });
+    for (let i = 0; i < 500; i++) {
+      if (i === 200) {
+        // Mid-stream: changes are in flight on the socket when it drops.
+        await waitFor(() => seen.length > 0, 5000, "changes before the cut");
+        seenAtCut = seen.length;
+        proxy.cut();
+      }
+      if (i === 260) proxy.restore();
+      // The resume happens while writes still go on: the last 100 are made after it.
+      if (i === 400) await waitFor(() => reopenedAt >= 0, 15_000, "reopen during the writes");
+      await w.create({ n: i, group });
+      written++;
+    }
+    await waitFor(() => seen.length >= 500, 20_000, "all 500 changes");
+    await sleep(300);
+    expect(seen).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    expect(events.every((t) => t === "change")).toBe(true);
+    // The cut came during the writes, and the client was back (through a new handshake) before they ended.
+    expect(seenAtCut).toBeGreaterThan(0);
+    expect(seenAtCut).toBeLessThanOrEqual(200);
+    expect(statuses).toContain("reconnecting");
+    expect(reopenedAt).toBeGreaterThan(200);
+    expect(reopenedAt).toBeLessThanOrEqual(400);
+    expect(handshakes() - before).toBeGreaterThanOrEqual(1);
+    expect(c.realtime.status).toBe("open");
+    c.close();
+  }, 60_000);
+
   it("a new token is sent on the socket after a refresh", async () => {
     const c = await subscriber(proxy.url);
     const group = `t${Date.now()}`;
@@ -321,6 +370,13 @@ describe("resync", () => {
       expect(r).toBeTruthy();
       const ns = r.documents.map((d) => d.data.n).sort();
       expect(ns).toEqual([1, 2, 3]);
+      // After the reset the subscription is live again from the snapshot's position: a new write
+      // arrives as a change, and no second reset follows.
+      await w.collection<Note>("notes").create({ n: 4, group: "x" });
+      await waitFor(() => events.some((e) => e.type === "change" && e.document.data.n === 4), 5000, "change after the reset");
+      await sleep(500);
+      expect(events.filter((e) => e.type === "reset")).toHaveLength(1);
+      expect(events.map((e) => (e.type === "change" ? `change:${e.document.data.n}` : e.type))).toEqual(["snapshot", "change:1", "reset", "change:4"]);
       // no change event repeats a document version seen before
       const keys = events.filter((e) => e.type === "change").map((e) => (e.type === "change" ? `${e.document.id}:${e.document.version}` : ""));
       expect(new Set(keys).size).toBe(keys.length);
