@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { createClient } from "../src/index.js";
 import { startServer, uniqueEmail, sleep, type Server } from "./helpers/server.js";
 import { startProxy, type Proxy } from "./helpers/proxy.js";
 
@@ -32,13 +33,13 @@ function serveStatic(): Promise<HttpServer> {
   return new Promise((r) => s.listen(0, "127.0.0.1", () => r(s)));
 }
 
-async function openTab(): Promise<Page> {
+async function openTab(fragment = ""): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error") problems.push(`console: ${m.text()}`);
   });
-  await page.goto(`${staticUrl}/index.html?api=${encodeURIComponent(proxy.url)}`);
+  await page.goto(`${staticUrl}/index.html?api=${encodeURIComponent(proxy.url)}${fragment}`);
   await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
   return page;
 }
@@ -111,6 +112,58 @@ describe("in Chromium", () => {
     expect(await b.evaluate(() => (window as unknown as { authEvents: string[] }).authEvents.at(-1))).toBe("signed_out");
     await a.close();
     await b.close();
+    expect(problems).toEqual([]);
+  });
+
+  it("handleRedirect adopts the session of an OAuth fragment and strips the fragment from the address bar", async () => {
+    // The session an OAuth callback would hand over, as its redirect's fragment.
+    const signer = createClient(server.url, { autoRefresh: false });
+    const donor = (await signer.auth.signUp({ email: uniqueEmail("oauth"), password: "correct horse battery" })).session!;
+    signer.close();
+    const fragment = `#access_token=${donor.accessToken}&refresh_token=${encodeURIComponent(donor.refreshToken)}&expires_in=3600&token_type=bearer`;
+    const page = await openTab(fragment);
+    const result = await page.evaluate(async () => {
+      const w = window as unknown as { basalt: import("../src/index.js").BasaltClient };
+      const before = { href: location.href, historyLength: history.length };
+      const s = (await w.basalt.auth.handleRedirect()) as import("../src/index.js").Session;
+      const stored = Object.keys(localStorage).filter((k) => k.startsWith("basalt.session:")).map((k) => JSON.parse(localStorage.getItem(k)!) as { refreshToken: string });
+      return {
+        before,
+        after: { href: location.href, hash: location.hash, search: location.search, historyLength: history.length },
+        userId: s.user.id,
+        current: w.basalt.auth.session?.refreshToken,
+        stored: stored.map((x) => x.refreshToken),
+        again: await w.basalt.auth.handleRedirect(),
+        me: (await w.basalt.auth.getUser()).id,
+      };
+    });
+    expect(result.before.href).toContain("#access_token=");
+    expect(result.after.hash).toBe("");
+    expect(result.after.href).toBe(result.before.href.slice(0, result.before.href.indexOf("#")));
+    expect(result.after.href).not.toContain(donor.accessToken);
+    expect(result.after.search).toBe(`?api=${encodeURIComponent(proxy.url)}`);
+    // replaceState, not a new entry: Back does not bring the tokens back.
+    expect(result.after.historyLength).toBe(result.before.historyLength);
+    expect(result.userId).toBe(donor.user.id);
+    expect(result.current).toBe(donor.refreshToken);
+    expect(result.stored).toContain(donor.refreshToken);
+    expect(result.again).toBeNull();
+    expect(result.me).toBe(donor.user.id);
+    await page.evaluate(() => (window as unknown as { basalt: import("../src/index.js").BasaltClient }).basalt.auth.signOut());
+    await page.close();
+
+    // A failed sign-in's fragment is stripped too, and the call rejects with its code.
+    const failed = await openTab("#error=access_denied&error_description=denied");
+    const f = await failed.evaluate(async () => {
+      const w = window as unknown as { basalt: import("../src/index.js").BasaltClient };
+      const code = await w.basalt.auth.handleRedirect().then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      return { code, hash: location.hash, session: w.basalt.auth.session };
+    });
+    expect(f).toEqual({ code: "access_denied", hash: "", session: null });
+    await failed.close();
     expect(problems).toEqual([]);
   });
 
