@@ -5,9 +5,32 @@
 //   basalt-typegen --from collections.json --out src/basalt-types.ts
 //
 // `--from` takes the JSON answer of `GET /v1/db/collections`.
+//
+// It ships in two packages: as the bin of `@basalt/client` (which has no runtime dependencies, so
+// json-schema-to-typescript is an optional peer dependency there, installed beside it by the app
+// that runs this), and as the `basalt-typegen` package, which depends on it. The library is loaded
+// only when there is a schema to compile, with a message saying how to install it when missing.
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { compile } from "json-schema-to-typescript";
+
+const LIBRARY = "json-schema-to-typescript";
+
+let compiler = null;
+async function loadCompile() {
+  if (!compiler) {
+    try {
+      compiler = (await import(LIBRARY)).compile;
+    } catch (e) {
+      if (e && (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND") && String(e.message).includes(LIBRARY)) {
+        throw new Error(
+          `it needs the ${LIBRARY} package, which is not installed here. Install it beside @basalt/client (npm install --save-dev ${LIBRARY}) and run basalt-typegen again.`,
+        );
+      }
+      throw e;
+    }
+  }
+  return compiler;
+}
 
 const USAGE = `usage: basalt-typegen (--url URL --key SERVICE_KEY | --from FILE) [--out FILE]
   --url   the Basalt server (reads GET /v1/db/collections)
@@ -52,6 +75,7 @@ export async function generate(collections, source) {
       delete schema.$schema;
       delete schema.$id;
       schema.title = name;
+      const compile = await loadCompile();
       const ts = await compile(schema, name, {
         bannerComment: "",
         additionalProperties: false,
