@@ -125,8 +125,42 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+impl Timestamp {
+    /// The RFC 3339 form (`2026-12-01T09:30:00.000Z`) as bytes, written
+    /// without `core::fmt`: every log line and document carries one.
+    /// `None` for years outside 0000–9999.
+    pub fn rfc3339(&self) -> Option<[u8; 24]> {
+        let secs = self.0.div_euclid(1000);
+        let millis = self.0.rem_euclid(1000);
+        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let sod = secs.rem_euclid(86_400);
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, mo);
+        put(8, 2, d);
+        put(11, 2, sod / 3600);
+        put(14, 2, sod % 3600 / 60);
+        put(17, 2, sod % 60);
+        put(20, 3, millis);
+        Some(out)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(bytes) = self.rfc3339() {
+            // Only ASCII digits and separators were written.
+            return f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?);
+        }
         let secs = self.0.div_euclid(1000);
         let millis = self.0.rem_euclid(1000);
         let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
@@ -169,6 +203,33 @@ impl JsonSchema for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_form_matches_the_formatted_one() {
+        let slow = |t: Timestamp| {
+            let secs = t.0.div_euclid(1000);
+            let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+            let sod = secs.rem_euclid(86_400);
+            format!(
+                "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                sod / 3600,
+                sod % 3600 / 60,
+                sod % 60,
+                t.0.rem_euclid(1000)
+            )
+        };
+        let mut ms: i64 = -62_167_219_200_000; // 0000-01-01
+        while ms < 253_402_300_800_000 + 86_400_000 * 400 {
+            assert_eq!(Timestamp(ms).to_string(), slow(Timestamp(ms)), "{ms}");
+            ms += 7_777_777_777 + ms.rem_euclid(997);
+        }
+        assert!(Timestamp(253_402_300_800_000).rfc3339().is_none(), "year 10000");
+        assert_eq!(
+            Timestamp(253_402_300_800_000).to_string(),
+            "10000-01-01T00:00:00.000Z"
+        );
+        assert!(Timestamp(-62_167_219_200_001).rfc3339().is_none(), "year -1");
+    }
 
     #[test]
     fn formats_and_parses() {

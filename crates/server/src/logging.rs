@@ -56,6 +56,8 @@ struct Queue {
 }
 
 static QUEUE_HANDLE: OnceLock<Arc<Queue>> = OnceLock::new();
+/// How lines look (format, colours), for lines written without tracing.
+static STYLE: OnceLock<LineFormat> = OnceLock::new();
 
 #[derive(Clone)]
 struct QueueWriter(Arc<Queue>);
@@ -81,13 +83,20 @@ impl Drop for Line<'_> {
         if self.buf.is_empty() {
             return;
         }
-        let line = std::mem::take(&mut self.buf);
-        self.queue.depth.fetch_add(1, Ordering::Relaxed);
-        match self.queue.tx.try_send(Message::Line(line)) {
+        self.queue.push(std::mem::take(&mut self.buf));
+    }
+}
+
+impl Queue {
+    /// Hands a line to the writer thread, or drops and counts it when the
+    /// queue is full: never waits.
+    fn push(&self, line: Vec<u8>) {
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(Message::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.queue.depth.fetch_sub(1, Ordering::Relaxed);
-                self.queue.dropped.fetch_add(1, Ordering::Relaxed);
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -156,6 +165,7 @@ pub fn init(filter: &str, format: Format) {
     let writer = QueueWriter(queue.clone());
     // Colours only for a person at a terminal; files and pipes get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = STYLE.set(LineFormat { format, ansi });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
@@ -166,9 +176,164 @@ pub fn init(filter: &str, format: Format) {
 /// One line per event: time, level, the request id when the event
 /// happened while handling a request, the message and its fields. Values
 /// are escaped, so request data cannot break a line or colour a terminal.
+#[derive(Clone, Copy)]
 struct LineFormat {
     format: Format,
     ansi: bool,
+}
+
+impl LineFormat {
+    /// The start of a line: time and level (text), or the object's first
+    /// members (JSON).
+    fn head(&self, out: &mut String, level: tracing::Level) {
+        let time = basalt_core::Timestamp::now();
+        match self.format {
+            Format::Text => {
+                push_time(out, time);
+                let (on, off) = match (self.ansi, level) {
+                    (false, _) => ("", ""),
+                    (true, tracing::Level::ERROR) => ("\x1b[31m", "\x1b[0m"),
+                    (true, tracing::Level::WARN) => ("\x1b[33m", "\x1b[0m"),
+                    (true, tracing::Level::INFO) => ("\x1b[32m", "\x1b[0m"),
+                    (true, _) => ("\x1b[34m", "\x1b[0m"),
+                };
+                out.push(' ');
+                out.push_str(on);
+                let name = level.as_str();
+                for _ in name.len()..5 {
+                    out.push(' ');
+                }
+                out.push_str(name);
+                out.push_str(off);
+            }
+            Format::Json => {
+                out.push_str("{\"time\":\"");
+                push_time(out, time);
+                out.push_str("\",\"level\":\"");
+                out.push_str(level.as_str());
+                out.push('"');
+            }
+        }
+    }
+}
+
+fn push_time(out: &mut String, time: basalt_core::Timestamp) {
+    match time.rfc3339() {
+        Some(bytes) => out.push_str(std::str::from_utf8(&bytes).unwrap_or_default()),
+        None => {
+            let _ = write!(out, "{time}");
+        }
+    }
+}
+
+fn push_u64(out: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+/// Microseconds as milliseconds with at most three decimals and no
+/// trailing zeros (`156` → `0.156`, `1500` → `1.5`, `2000` → `2`).
+fn push_millis(out: &mut String, micros: u64) {
+    push_u64(out, micros / 1000);
+    let mut frac = micros % 1000;
+    if frac == 0 {
+        return;
+    }
+    out.push('.');
+    let mut width = 3;
+    while frac.is_multiple_of(10) {
+        frac /= 10;
+        width -= 1;
+    }
+    let mut digits = [b'0'; 3];
+    for i in (0..width).rev() {
+        digits[i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits[..width]).unwrap_or_default());
+}
+
+/// One request's line, as the request middleware logs it.
+pub struct RequestLine<'a> {
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub latency_us: u64,
+    pub caller: &'a str,
+    pub caller_id: &'a str,
+}
+
+/// Logs a request's line at `info`: the same line the formatter writes
+/// for `info!(request_id, method, route, status, latency_ms, caller,
+/// caller_id, "request")`, built without tracing's machinery, since it is
+/// written once per request. The caller checks that `info` is on.
+pub fn request(line: &RequestLine<'_>) {
+    let (Some(queue), Some(style)) = (QUEUE_HANDLE.get(), STYLE.get()) else {
+        return;
+    };
+    let mut out = String::with_capacity(224);
+    style.head(&mut out, tracing::Level::INFO);
+    let strings = [
+        ("request_id", line.request_id),
+        ("method", line.method),
+        ("route", line.route),
+    ];
+    match style.format {
+        Format::Text => {
+            out.push_str(" request");
+            for (name, value) in strings {
+                text_field(&mut out, name, value);
+            }
+            out.push_str(" status=");
+            push_u64(&mut out, u64::from(line.status));
+            out.push_str(" latency_ms=");
+            push_millis(&mut out, line.latency_us);
+            text_field(&mut out, "caller", line.caller);
+            text_field(&mut out, "caller_id", line.caller_id);
+        }
+        Format::Json => {
+            out.push_str(",\"message\":\"request\"");
+            for (name, value) in strings {
+                json_field(&mut out, name, value);
+            }
+            out.push_str(",\"status\":");
+            push_u64(&mut out, u64::from(line.status));
+            out.push_str(",\"latency_ms\":");
+            push_millis(&mut out, line.latency_us);
+            json_field(&mut out, "caller", line.caller);
+            json_field(&mut out, "caller_id", line.caller_id);
+            out.push('}');
+        }
+    }
+    out.push('\n');
+    queue.push(out.into_bytes());
+}
+
+/// ` name="value"`, the value escaped.
+fn text_field(out: &mut String, name: &str, value: &str) {
+    out.push(' ');
+    out.push_str(name);
+    out.push_str("=\"");
+    escape_text(out, value);
+    out.push('"');
+}
+
+/// `,"name":"value"`, the value escaped.
+fn json_field(out: &mut String, name: &str, value: &str) {
+    out.push(',');
+    json_string(out, name);
+    out.push(':');
+    json_string(out, value);
 }
 
 impl<S, N> FormatEvent<S, N> for LineFormat
@@ -182,75 +347,58 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
-        let time = basalt_core::Timestamp::now();
         let level = *event.metadata().level();
         let request_id = REQUEST_ID.try_with(Arc::clone).ok();
+        let mut out = String::with_capacity(256);
+        self.head(&mut out, level);
         match self.format {
             Format::Text => {
-                let (on, off) = match (self.ansi, level) {
-                    (false, _) => ("", ""),
-                    (true, tracing::Level::ERROR) => ("\x1b[31m", "\x1b[0m"),
-                    (true, tracing::Level::WARN) => ("\x1b[33m", "\x1b[0m"),
-                    (true, tracing::Level::INFO) => ("\x1b[32m", "\x1b[0m"),
-                    (true, _) => ("\x1b[34m", "\x1b[0m"),
-                };
-                write!(w, "{time} {on}{level:>5}{off}")?;
                 if let Some(id) = &request_id {
-                    write!(w, " request_id={id}")?;
+                    out.push_str(" request_id=");
+                    escape_text(&mut out, id);
                 }
-                let mut v = TextFields {
-                    out: &mut w,
-                    result: Ok(()),
-                };
-                event.record(&mut v);
-                v.result?;
-                writeln!(w)
+                event.record(&mut TextFields { out: &mut out });
             }
             Format::Json => {
-                let mut out = String::with_capacity(256);
-                out.push_str("{\"time\":\"");
-                let _ = write!(out, "{time}");
-                out.push_str("\",\"level\":\"");
-                out.push_str(level.as_str());
-                out.push('"');
                 if let Some(id) = &request_id {
                     out.push_str(",\"request_id\":");
                     json_string(&mut out, id);
                 }
-                let mut v = JsonFields { out: &mut out };
-                event.record(&mut v);
+                event.record(&mut JsonFields { out: &mut out });
                 out.push('}');
-                writeln!(w, "{out}")
             }
         }
+        out.push('\n');
+        w.write_str(&out)
     }
 }
 
-struct TextFields<'a, 'w> {
-    out: &'a mut Writer<'w>,
-    result: std::fmt::Result,
+struct TextFields<'a> {
+    out: &'a mut String,
 }
 
-impl Visit for TextFields<'_, '_> {
+impl Visit for TextFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let quote = field.name() != "message";
-        // Most values need no escaping: written as they are, without a copy.
-        if value.chars().any(needs_escape) {
-            let mut escaped = String::with_capacity(value.len() + 8);
-            escape_text(&mut escaped, value);
-            self.put(field, &escaped, quote);
+        self.out.push(' ');
+        if field.name() == "message" {
+            escape_text(self.out, value);
         } else {
-            self.put(field, value, quote);
+            self.out.push_str(field.name());
+            self.out.push_str("=\"");
+            escape_text(self.out, value);
+            self.out.push('"');
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.put_plain(field, value);
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put_plain(field, value);
+        self.key(field);
+        push_u64(self.out, value);
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put_plain(field, value);
+        self.key(field);
+        self.out.push_str(if value { "true" } else { "false" });
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.put_plain(field, value);
@@ -258,40 +406,42 @@ impl Visit for TextFields<'_, '_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let mut raw = String::new();
         let _ = write!(raw, "{value:?}");
-        let mut escaped = String::with_capacity(raw.len());
-        escape_text(&mut escaped, &raw);
-        self.put(field, &escaped, false);
-    }
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control() || c == '"' || c == '\\'
-}
-
-impl TextFields<'_, '_> {
-    /// A number or a boolean: nothing in it needs escaping.
-    fn put_plain(&mut self, field: &Field, value: impl std::fmt::Display) {
-        if self.result.is_ok() {
-            self.result = write!(self.out, " {}={value}", field.name());
-        }
-    }
-
-    fn put(&mut self, field: &Field, value: &str, quote: bool) {
-        if self.result.is_err() {
-            return;
-        }
-        self.result = if field.name() == "message" {
-            write!(self.out, " {value}")
-        } else if quote {
-            write!(self.out, " {}=\"{value}\"", field.name())
+        if field.name() == "message" {
+            self.out.push(' ');
         } else {
-            write!(self.out, " {}={value}", field.name())
-        };
+            self.key(field);
+        }
+        escape_text(self.out, &raw);
     }
 }
 
-/// Control characters (newlines, escape sequences) become `\u{..}`.
+impl TextFields<'_> {
+    /// ` name=`
+    fn key(&mut self, field: &Field) {
+        self.out.push(' ');
+        self.out.push_str(field.name());
+        self.out.push('=');
+    }
+
+    /// A number: nothing in it needs escaping.
+    fn put_plain(&mut self, field: &Field, value: impl std::fmt::Display) {
+        self.key(field);
+        let _ = write!(self.out, "{value}");
+    }
+}
+
+/// Writes `value` with control characters (newlines, escape sequences)
+/// as `\u{..}` and quotes and backslashes escaped, so request data cannot
+/// break a line or colour a terminal.
 fn escape_text(out: &mut String, value: &str) {
+    // Most values are plain printable ASCII: copied at once.
+    if value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         if c.is_control() {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
@@ -306,16 +456,23 @@ fn escape_text(out: &mut String, value: &str) {
 
 fn json_string(out: &mut String, value: &str) {
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut plain = 0;
+    for (at, b) in value.bytes().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0..0x20 | 0x7f => "",
+            _ => continue,
+        };
+        out.push_str(&value[plain..at]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
         }
+        plain = at + 1;
     }
+    out.push_str(&value[plain..]);
     out.push('"');
 }
 
@@ -396,4 +553,46 @@ pub fn render_metrics(out: &mut String) {
         q.written.load(Ordering::Relaxed),
         q.dropped.load(Ordering::Relaxed),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_are_written_as_numbers_without_trailing_zeros() {
+        for (micros, text) in [
+            (0, "0"),
+            (7, "0.007"),
+            (156, "0.156"),
+            (220, "0.22"),
+            (1000, "1"),
+            (1500, "1.5"),
+            (12_345, "12.345"),
+            (u64::MAX, "18446744073709551.615"),
+        ] {
+            let mut out = String::new();
+            push_millis(&mut out, micros);
+            assert_eq!(out, text);
+            if micros < 1 << 40 {
+                assert_eq!(out.parse::<f64>().unwrap(), micros as f64 / 1000.0);
+            }
+        }
+    }
+
+    #[test]
+    fn values_cannot_break_a_line_or_reach_a_terminal() {
+        let hostile = "a\"b\\c\nd\re\u{1b}[31mf\u{7f}g\u{85}h é";
+        let mut text = String::new();
+        escape_text(&mut text, hostile);
+        assert_eq!(text, "a\\\"b\\\\c\\u{a}d\\u{d}e\\u{1b}[31mf\\u{7f}g\\u{85}h é");
+        let mut json = String::new();
+        json_string(&mut json, hostile);
+        assert!(!json.contains(['\n', '\r', '\u{1b}', '\u{7f}']), "{json}");
+        let back: String = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, hostile);
+        let mut plain = String::new();
+        escape_text(&mut plain, "/v1/db/{collection}/{id}");
+        assert_eq!(plain, "/v1/db/{collection}/{id}");
+    }
 }

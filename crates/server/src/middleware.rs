@@ -128,16 +128,17 @@ async fn request_context(State(cx): State<Arc<Context>>, mut req: Request, next:
         .extensions()
         .get::<Caller>()
         .map_or(("anon", None), |c| c.log_identity());
-    tracing::info!(
-        request_id = &*id,
-        method = method.as_str(),
-        route = route.as_str(),
-        status,
-        latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
-        caller = caller_kind,
-        caller_id = caller_id.unwrap_or(""),
-        "request"
-    );
+    if tracing::enabled!(tracing::Level::INFO) {
+        crate::logging::request(&crate::logging::RequestLine {
+            request_id: &id,
+            method: method.as_str(),
+            route: &route,
+            status,
+            latency_us: elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
+            caller: caller_kind,
+            caller_id: caller_id.unwrap_or(""),
+        });
+    }
     if let Some(path) = path {
         cx.request_log.record(basalt_logs::Entry {
             time: basalt_core::Timestamp::now().millis(),
