@@ -79,7 +79,7 @@ export function parse(text: string, format: Format): Row[] {
     try {
       v = JSON.parse(text);
     } catch (e) {
-      return [{ line: 1, error: (e as Error).message }];
+      return [{ line: 1, error: `not valid JSON: ${(e as Error).message}` }];
     }
     if (!Array.isArray(v)) return [{ line: 1, error: 'expected a JSON array of objects' }];
     return v.map((x, i) => toRow(x, i + 1));

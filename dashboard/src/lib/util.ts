@@ -50,3 +50,6 @@ export function retryWaits(seconds: number[]): string {
   };
   return `about ${seconds.map(one).join(', ')}`;
 }
+
+/** The most operations `POST /v1/db/batch` takes in one request (docs/documents.md, Batches). */
+export const BATCH_LIMIT = 500;
