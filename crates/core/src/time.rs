@@ -130,13 +130,10 @@ impl Timestamp {
     /// without `core::fmt`: every log line and document carries one.
     /// `None` for years outside 0000–9999.
     pub fn rfc3339(&self) -> Option<[u8; 24]> {
-        let secs = self.0.div_euclid(1000);
-        let millis = self.0.rem_euclid(1000);
-        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        let [y, mo, d, h, mi, sec, millis] = self.parts();
         if !(0..=9999).contains(&y) {
             return None;
         }
-        let sod = secs.rem_euclid(86_400);
         let mut out = *b"0000-00-00T00:00:00.000Z";
         let mut put = |at: usize, width: usize, mut v: i64| {
             for i in (at..at + width).rev() {
@@ -147,11 +144,27 @@ impl Timestamp {
         put(0, 4, y);
         put(5, 2, mo);
         put(8, 2, d);
-        put(11, 2, sod / 3600);
-        put(14, 2, sod % 3600 / 60);
-        put(17, 2, sod % 60);
+        put(11, 2, h);
+        put(14, 2, mi);
+        put(17, 2, sec);
         put(20, 3, millis);
         Some(out)
+    }
+
+    /// Year, month, day, hour, minute, second and millisecond (UTC).
+    fn parts(&self) -> [i64; 7] {
+        let secs = self.0.div_euclid(1000);
+        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        [
+            y,
+            mo,
+            d,
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60,
+            self.0.rem_euclid(1000),
+        ]
     }
 }
 
@@ -161,17 +174,9 @@ impl fmt::Display for Timestamp {
             // Only ASCII digits and separators were written.
             return f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?);
         }
-        let secs = self.0.div_euclid(1000);
-        let millis = self.0.rem_euclid(1000);
-        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-        let sod = secs.rem_euclid(86_400);
-        write!(
-            f,
-            "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60
-        )
+        // Years past 9999 (or before 0) take more digits than the byte form has.
+        let [y, mo, d, h, mi, sec, millis] = self.parts();
+        write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{millis:03}Z")
     }
 }
 
