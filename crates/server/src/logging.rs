@@ -379,14 +379,11 @@ struct TextFields<'a> {
 
 impl Visit for TextFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.out.push(' ');
         if field.name() == "message" {
+            self.out.push(' ');
             escape_text(self.out, value);
         } else {
-            self.out.push_str(field.name());
-            self.out.push_str("=\"");
-            escape_text(self.out, value);
-            self.out.push('"');
+            text_field(self.out, field.name(), value);
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -482,8 +479,7 @@ struct JsonFields<'a> {
 
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        json_string(self.out, value);
+        json_field(self.out, field.name(), value);
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.key(field);
