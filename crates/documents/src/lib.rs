@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod cases;
 mod collections;
 mod cursor;
 mod document;
@@ -32,6 +33,7 @@ use rhai::Dynamic;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
+pub use cases::api as cases_api;
 pub use collections::{Collection, CollectionRules, IndexDef};
 pub use document::{Document, check_collection_name};
 pub use filter::Filter;

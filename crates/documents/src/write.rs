@@ -280,6 +280,11 @@ impl Documents {
         .await?;
         tx.commit().await?;
         self.inner.cache.forget(name);
+        // Cases are about the rules that just went; a failure leaves them
+        // for a collection made again with the name.
+        if let Err(e) = self.forget_cases(name).await {
+            tracing::warn!(collection = name, error = %e.message(), "could not remove a deleted collection's rule cases");
+        }
         Ok(())
     }
 

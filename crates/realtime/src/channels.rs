@@ -95,6 +95,50 @@ impl Channels {
     }
 }
 
+/// A channel member as the inspector shows it.
+pub struct Listed {
+    pub member: String,
+    pub presence: Value,
+    /// Connected to this node (else to another, as it last announced).
+    pub here: bool,
+}
+
+impl Channels {
+    /// This node's id in messages to other nodes.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Every channel with a member anywhere, by name, with its members.
+    pub fn listing(&self) -> std::collections::BTreeMap<String, Vec<Listed>> {
+        let mut out: std::collections::BTreeMap<String, Vec<Listed>> = Default::default();
+        {
+            let all = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            for (channel, members) in all.iter() {
+                let list = out.entry(channel.clone()).or_default();
+                list.extend(members.iter().map(|(id, m)| Listed {
+                    member: id.clone(),
+                    presence: m.presence.clone(),
+                    here: true,
+                }));
+            }
+        }
+        let remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        for (channel, members) in remote.iter() {
+            let list = out.entry(channel.clone()).or_default();
+            list.extend(members.iter().map(|(id, r)| Listed {
+                member: id.clone(),
+                presence: r.presence.clone(),
+                here: false,
+            }));
+        }
+        for list in out.values_mut() {
+            list.sort_by(|a, b| a.member.cmp(&b.member));
+        }
+        out
+    }
+}
+
 pub fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_graphic());
     if ok {

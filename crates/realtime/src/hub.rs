@@ -99,6 +99,26 @@ impl Hub {
         out
     }
 
+    /// Every subscription's (client id, collection, document id), by connection id.
+    pub fn by_connection(&self) -> HashMap<String, Vec<(String, String, Option<String>)>> {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: HashMap<String, Vec<_>> = HashMap::new();
+        for sub in index
+            .collections
+            .values()
+            .chain(index.documents.values())
+            .flatten()
+            .chain(index.all.iter())
+        {
+            out.entry(sub.conn.id.clone()).or_default().push((
+                sub.id.clone(),
+                sub.collection.clone(),
+                sub.doc_id.clone(),
+            ));
+        }
+        out
+    }
+
     pub fn count(&self) -> usize {
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
         index.collections.values().map(Vec::len).sum::<usize>()

@@ -9,6 +9,7 @@
 
 mod channels;
 mod hub;
+mod inspector;
 mod messages;
 mod socket;
 
@@ -64,6 +65,8 @@ pub struct Inner {
     engine: Arc<RuleEngine>,
     hub: hub::Hub,
     channels: channels::Channels,
+    /// This node's open connections, for the admins' inspector.
+    inspector: inspector::Connections,
     /// How often to ping, and how long a silent socket lives.
     heartbeat: (Duration, Duration),
 }
@@ -113,6 +116,7 @@ impl Realtime {
                 engine,
                 hub: hub::Hub::default(),
                 channels: channels::Channels::new(relay),
+                inspector: inspector::Connections::default(),
                 heartbeat,
             }),
         };
@@ -314,6 +318,7 @@ where
                 .raw_response(101, "application/json", "Switching to the WebSocket protocol"),
         )
         .merge(channels::api())
+        .merge(inspector::api())
 }
 
 async fn connect(

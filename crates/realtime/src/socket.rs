@@ -32,6 +32,7 @@ pub struct Conn {
     /// Unique per connection; a channel member's id.
     pub id: String,
     pub ip: IpAddr,
+    pub connected_at: basalt_core::Timestamp,
     reader: RwLock<Reader>,
     queue: mpsc::Sender<String>,
     /// Set when the queue overflowed: the socket is closed.
@@ -63,6 +64,15 @@ impl Conn {
             return Reader::of(Caller::Anonymous, self.ip);
         }
         reader
+    }
+
+    /// The caller as it last authenticated, expired or not, without acting on it.
+    pub fn peek_caller(&self) -> Caller {
+        self.reader
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .caller
+            .clone()
     }
 
     fn set_caller(&self, caller: Caller) {
@@ -172,12 +182,14 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, token: Option<
     let conn = Arc::new(Conn {
         id: basalt_core::id::new_id(),
         ip,
+        connected_at: basalt_core::Timestamp::now(),
         reader: RwLock::new(Reader::of(caller, ip)),
         queue,
         slow: AtomicBool::new(false),
         kill: Notify::new(),
     });
     METRICS.sockets.fetch_add(1, Ordering::Relaxed);
+    rt.inspector.open(&conn);
     let mut session = Session {
         rt: rt.clone(),
         conn: conn.clone(),
@@ -227,6 +239,7 @@ pub async fn run(rt: Realtime, socket: WebSocket, caller: Caller, token: Option<
     }
     writer.abort();
     session.close();
+    rt.inspector.close(&conn.id);
     METRICS.sockets.fetch_sub(1, Ordering::Relaxed);
 }
 

@@ -70,13 +70,49 @@ pub struct EvaluateRequest {
     explain: bool,
 }
 
-#[derive(Deserialize, JsonSchema, Default)]
+/// `request` as a playground run describes it; missing fields get defaults.
+#[derive(Deserialize, Serialize, JsonSchema, Default, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFields {
-    method: Option<String>,
-    time: Option<i64>,
-    ip: Option<String>,
-    operation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// ms since the epoch; now when missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+}
+
+/// The context a playground run evaluates a rule in: `auth`, `doc` and
+/// `data` as given (null for none), `request` with defaults filled in.
+pub fn context(
+    auth: &Value,
+    doc: &Value,
+    data: &Value,
+    request: &RequestFields,
+    operation: Option<&str>,
+    collection: Option<&str>,
+) -> RuleContext {
+    let request_value = request_value(
+        request.method.as_deref().unwrap_or("GET"),
+        request.time.unwrap_or_else(|| Timestamp::now().millis()),
+        request.ip.as_deref().unwrap_or("127.0.0.1"),
+        request
+            .operation
+            .as_deref()
+            .or(operation.map(request_operation))
+            .unwrap_or("get"),
+    );
+    let value = |v: &Value| if v.is_null() { Dynamic::UNIT } else { json_value(v) };
+    let ctx = RuleContext::new(value(auth), request_value)
+        .with_doc(value(doc))
+        .with_data(value(data));
+    match collection {
+        Some(c) => ctx.with_collection(c),
+        None => ctx,
+    }
 }
 
 #[derive(Serialize, JsonSchema, Debug)]
@@ -149,24 +185,20 @@ async fn evaluate(
             ));
         }
     };
-    let r = &body.request;
-    let request = request_value(
-        r.method.as_deref().unwrap_or("GET"),
-        r.time.unwrap_or_else(|| Timestamp::now().millis()),
-        r.ip.as_deref().unwrap_or("127.0.0.1"),
-        r.operation
-            .as_deref()
-            .or(operation.map(request_operation))
-            .unwrap_or("get"),
-    );
-    let value = |v: &Value| if v.is_null() { Dynamic::UNIT } else { json_value(v) };
-    let mut ctx = RuleContext::new(value(&body.auth), request)
-        .with_doc(value(&body.doc))
-        .with_data(value(&body.data))
-        .with_object(value(&body.object));
-    if let Some(collection) = &body.collection {
-        ctx = ctx.with_collection(collection);
-    }
+    let object = if body.object.is_null() {
+        Dynamic::UNIT
+    } else {
+        json_value(&body.object)
+    };
+    let ctx = context(
+        &body.auth,
+        &body.doc,
+        &body.data,
+        &body.request,
+        operation,
+        body.collection.as_deref(),
+    )
+    .with_object(object);
     let decision = rules.engine.evaluate(&rule, &ctx, rules.documents.as_ref()).await;
     let explain = if body.explain {
         Some(explain(&rules, rule.source(), &ctx).await)

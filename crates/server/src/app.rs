@@ -105,6 +105,7 @@ pub fn api() -> Api<AppState> {
         .merge(basalt_auth::api())
         .merge(basalt_rules::api())
         .merge(basalt_documents::api())
+        .merge(basalt_documents::cases_api())
         .merge(basalt_realtime::api())
         .merge(basalt_files::api())
         .merge(basalt_logs::api())

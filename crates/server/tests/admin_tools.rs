@@ -1,6 +1,6 @@
 //! What the dashboard needs beyond the app API: admin MFA, a user's
 //! sessions and MFA reset, the effective settings and a test mail, the
-//! playground's per-condition values, and refresh failures with reasons;
+//! playground's per-condition values and saved cases, and refresh failures with reasons;
 //! through HTTP on a real server, on both backends.
 
 mod common;
@@ -15,6 +15,7 @@ on_both_backends!(
     admins_manage_a_users_sessions_and_mfa,
     settings_show_no_secret,
     playground_explains_each_condition,
+    playground_cases_are_saved_and_run_against_drafts,
     refresh_failures_say_why,
 );
 
@@ -623,4 +624,236 @@ async fn refresh_failures_say_why(s: &TestServer) {
     let ended = refresh(third).await;
     ended.expect(401, Some("unauthenticated"));
     assert_eq!(reason(&ended).as_deref(), Some("ended"));
+}
+
+async fn playground_cases_are_saved_and_run_against_drafts(s: &TestServer) {
+    let owner = s.admin_token().await;
+    let viewer = admin(s, "case-viewer@example.com", AdminRole::Viewer).await;
+    s.post(
+        "/v1/db/collections",
+        Some(&owner),
+        json!({"name": "posts", "rules": {
+            "read": "doc.data.open == true || (auth != () && doc.data.owner == auth.uid)",
+            "create": "auth != ()"
+        }}),
+    )
+    .await
+    .expect(201, None);
+    let alice = json!({"uid": "alice", "role": "authenticated", "email": "alice@example.com", "email_verified": true, "anonymous": false, "aal": 1, "claims": {}});
+    let private = json!({"id": "p1", "version": 1, "created_at": 0, "updated_at": 0, "data": {"owner": "alice", "open": false}});
+    let cases = [
+        (
+            "anonymous reads a private post",
+            "read",
+            "anonymous",
+            Value::Null,
+            private.clone(),
+            false,
+        ),
+        (
+            "the owner reads her post",
+            "read",
+            "alice@example.com",
+            alice.clone(),
+            private.clone(),
+            true,
+        ),
+        (
+            "a user creates",
+            "create",
+            "alice@example.com",
+            alice.clone(),
+            Value::Null,
+            true,
+        ),
+        (
+            "anonymous deletes",
+            "delete",
+            "anonymous",
+            Value::Null,
+            private.clone(),
+            false,
+        ),
+    ];
+    for (name, operation, caller, auth, doc, expect) in &cases {
+        let res = s
+            .put(
+                &format!("/v1/admin/rules/cases/posts/{}", urlencoding(name)),
+                Some(&owner),
+                json!({"operation": operation, "caller": caller, "auth": auth, "doc": doc, "data": {"title": "t"}, "expect_allowed": expect}),
+            )
+            .await;
+        res.expect(200, None);
+        assert_eq!(res.json()["name"], *name);
+        assert_eq!(res.json()["expect_allowed"], *expect);
+    }
+    // Listed by name, shared by every admin (a viewer reads them).
+    let list = s
+        .get("/v1/admin/rules/cases?collection=posts", Some(&viewer))
+        .await;
+    list.expect(200, None);
+    let names: Vec<String> = list.json()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "a user creates",
+            "anonymous deletes",
+            "anonymous reads a private post",
+            "the owner reads her post"
+        ]
+    );
+    let one = &list.json()["cases"][3];
+    assert_eq!(one["auth"], alice);
+    assert_eq!(one["doc"], private);
+    assert_eq!(one["caller"], "alice@example.com");
+
+    // Against the stored rules: every case as expected (the missing delete rule denies).
+    let run = s
+        .post("/v1/admin/rules/cases/posts/run", Some(&viewer), json!({}))
+        .await;
+    run.expect(200, None);
+    assert_eq!(run.json()["changed"], 0);
+    let results = run.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 4);
+    let deletes = results.iter().find(|r| r["name"] == "anonymous deletes").unwrap();
+    assert_eq!(deletes["allowed"], false);
+    assert!(deletes["error"].as_str().unwrap().contains("no `delete` rule"));
+
+    // A draft that opens reads to everyone changes one outcome, before it is saved.
+    let draft = s
+        .post(
+            "/v1/admin/rules/cases/posts/run",
+            Some(&owner),
+            json!({"rules": {"read": "true", "delete": null}}),
+        )
+        .await;
+    draft.expect(200, None);
+    assert_eq!(draft.json()["changed"], 1);
+    let results = draft.json()["results"].as_array().unwrap().clone();
+    let changed: Vec<&Value> = results.iter().filter(|r| r["changed"] == true).collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["name"], "anonymous reads a private post");
+    assert_eq!(changed[0]["allowed"], true);
+    assert_eq!(changed[0]["expect_allowed"], false);
+    // The draft changed nothing stored; saving rules is what changes the cases' outcome.
+    // (A PATCH's `rules` replaces them all.)
+    s.patch(
+        "/v1/db/collections/posts",
+        Some(&owner),
+        json!({"rules": {
+            "read": "doc.data.open == true || (auth != () && doc.data.owner == auth.uid)",
+            "create": "false"
+        }}),
+    )
+    .await
+    .expect(200, None);
+    let after = s
+        .post("/v1/admin/rules/cases/posts/run", Some(&owner), json!({}))
+        .await
+        .json();
+    assert_eq!(after["changed"], 1, "{after}");
+    assert!(
+        after["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "a user creates" && r["changed"] == true)
+    );
+
+    // Replacing a case keeps one; deleting removes it.
+    s.put(
+        "/v1/admin/rules/cases/posts/a%20user%20creates",
+        Some(&owner),
+        json!({"operation": "create", "caller": "alice@example.com", "auth": alice, "expect_allowed": false}),
+    )
+    .await
+    .expect(200, None);
+    let again = s
+        .post("/v1/admin/rules/cases/posts/run", Some(&owner), json!({}))
+        .await
+        .json();
+    assert_eq!(again["changed"], 0);
+    assert_eq!(again["results"].as_array().unwrap().len(), 4);
+    s.delete("/v1/admin/rules/cases/posts/anonymous%20deletes", Some(&owner))
+        .await
+        .expect(204, None);
+    s.delete("/v1/admin/rules/cases/posts/anonymous%20deletes", Some(&owner))
+        .await
+        .expect(404, Some("not_found"));
+
+    // Hostile: a viewer cannot save or delete; bad input is refused with its reason.
+    let body = json!({"operation": "read", "expect_allowed": true});
+    s.put("/v1/admin/rules/cases/posts/v", Some(&viewer), body.clone())
+        .await
+        .expect(403, Some("permission_denied"));
+    s.delete("/v1/admin/rules/cases/posts/a%20user%20creates", Some(&viewer))
+        .await
+        .expect(403, Some("permission_denied"));
+    s.put("/v1/admin/rules/cases/nope/x", Some(&owner), body.clone())
+        .await
+        .expect(404, Some("not_found"));
+    s.put(
+        "/v1/admin/rules/cases/posts/x",
+        Some(&owner),
+        json!({"operation": "list", "expect_allowed": true}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    s.put(
+        "/v1/admin/rules/cases/posts/x",
+        Some(&owner),
+        json!({"operation": "read", "auth": "alice", "expect_allowed": true}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    s.put(
+        "/v1/admin/rules/cases/posts/x",
+        Some(&owner),
+        json!({"operation": "read", "data": "x".repeat(70_000), "expect_allowed": true}),
+    )
+    .await
+    .expect(413, Some("payload_too_large"));
+    s.put(
+        &format!("/v1/admin/rules/cases/posts/{}", "n".repeat(101)),
+        Some(&owner),
+        body.clone(),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    let bad = s
+        .post(
+            "/v1/admin/rules/cases/posts/run",
+            Some(&owner),
+            json!({"rules": {"read": "auth != () &&\n doc.data.owner = auth.uid"}}),
+        )
+        .await;
+    bad.expect(400, Some("invalid_argument"));
+    assert_eq!(bad.json()["error"]["details"]["operation"], "read");
+    assert_eq!(bad.json()["error"]["details"]["line"], 2);
+    s.post(
+        "/v1/admin/rules/cases/posts/run",
+        Some(&owner),
+        json!({"rules": {"list": "true"}}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    s.post("/v1/admin/rules/cases/nope/run", Some(&owner), json!({}))
+        .await
+        .expect(404, Some("not_found"));
+
+    // A deleted collection takes its cases with it.
+    s.delete("/v1/db/collections/posts", Some(&owner))
+        .await
+        .expect(204, None);
+    let gone = s.get("/v1/admin/rules/cases", Some(&owner)).await.json();
+    assert_eq!(gone["cases"], json!([]));
+}
+
+fn urlencoding(s: &str) -> String {
+    s.replace(' ', "%20")
 }

@@ -92,6 +92,7 @@ on_both_backends!(
     resume_after_a_disconnect,
     slow_consumers_are_dropped,
     admins_watch_every_collection,
+    admins_inspect_connections_and_presence,
 );
 
 async fn pings_auth_and_garbage(s: &TestServer) {
@@ -910,4 +911,150 @@ async fn an_expired_admin_token_stops_acting_for_its_admin() {
     // As anonymous, a collection without a read rule shows nothing.
     ws.quiet().await;
     s.stop().await;
+}
+
+/// `GET /v1/admin/realtime`: this node's sockets with their callers,
+/// subscriptions and channels, and every channel's presence.
+async fn admins_inspect_connections_and_presence(s: &TestServer) {
+    let admin = notes(s).await;
+    let (ta, uid) = user(s, "inspected@example.com").await;
+    let mut a = Ws::connect(s, Some(&ta)).await;
+    let mut anon = Ws::connect(s, None).await;
+    a.send(json!({"type": "subscribe", "id": "mine", "collection": "notes"}))
+        .await;
+    assert_eq!(a.recv().await["type"], "subscribed");
+    a.send(json!({"type": "subscribe", "id": "one", "collection": "notes", "doc_id": "n1"}))
+        .await;
+    assert_eq!(a.recv().await["type"], "subscribed");
+    s.put(
+        "/v1/admin/channels/room:*",
+        Some(&admin),
+        json!({"join": "true", "broadcast": "true"}),
+    )
+    .await
+    .expect(200, None);
+    a.send(json!({"type": "join", "channel": "room:7", "presence": {"name": "Ada"}}))
+        .await;
+    let joined = a.recv().await;
+    assert_eq!(joined["type"], "joined");
+    let member = joined["member_id"].as_str().unwrap().to_owned();
+    anon.send(json!({"type": "ping", "id": 1})).await;
+    assert_eq!(anon.recv().await["type"], "pong");
+
+    let res = s.get("/v1/admin/realtime", Some(&admin)).await;
+    res.expect(200, None);
+    let body = res.json();
+    assert_eq!(body["sockets"], 2);
+    assert_eq!(body["truncated"], false);
+    let conns = body["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    let mine = conns
+        .iter()
+        .find(|c| c["id"] == member.as_str())
+        .expect("the user's socket");
+    assert_eq!(mine["caller"], "user");
+    assert_eq!(mine["caller_id"], uid.as_str());
+    assert_eq!(mine["email"], "inspected@example.com");
+    assert_eq!(mine["ip"], "127.0.0.1");
+    assert!(mine["connected_at"].is_string());
+    assert_eq!(
+        mine["subscriptions"],
+        json!([
+            {"id": "mine", "collection": "notes", "doc_id": null},
+            {"id": "one", "collection": "notes", "doc_id": "n1"}
+        ])
+    );
+    assert_eq!(mine["channels"], json!(["room:7"]));
+    let other = conns.iter().find(|c| c["id"] != member.as_str()).unwrap();
+    assert_eq!(other["caller"], "anon");
+    assert_eq!(other["subscriptions"], json!([]));
+    assert_eq!(
+        body["channels"],
+        json!([{"name": "room:7", "members": [{"id": member, "presence": {"name": "Ada"}, "here": true}]}])
+    );
+    // The longest-open first, and `limit` cuts both lists.
+    assert_eq!(conns[0]["id"], member.as_str());
+    let cut = s.get("/v1/admin/realtime?limit=1", Some(&admin)).await.json();
+    assert_eq!(cut["connections"].as_array().unwrap().len(), 1);
+    assert_eq!(cut["truncated"], true);
+    assert_eq!(cut["sockets"], 2);
+
+    // Leaving and closing show at once.
+    a.send(json!({"type": "leave", "channel": "room:7"})).await;
+    a.send(json!({"type": "unsubscribe", "id": "one"})).await;
+    a.send(json!({"type": "ping", "id": 2})).await;
+    loop {
+        if a.recv().await["type"] == "pong" {
+            break;
+        }
+    }
+    drop(anon);
+    let mut after = Value::Null;
+    for _ in 0..100 {
+        after = s.get("/v1/admin/realtime", Some(&admin)).await.json();
+        if after["connections"].as_array().unwrap().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(after["connections"].as_array().unwrap().len(), 1);
+    assert_eq!(after["connections"][0]["channels"], json!([]));
+    assert_eq!(
+        after["connections"][0]["subscriptions"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(after["channels"], json!([]));
+
+    // Hostile: users, anonymous callers and bad limits are refused.
+    s.get("/v1/admin/realtime", Some(&ta))
+        .await
+        .expect(403, Some("permission_denied"));
+    s.get("/v1/admin/realtime", None)
+        .await
+        .expect(401, Some("unauthenticated"));
+    for bad in ["0", "1001", "x"] {
+        s.get(&format!("/v1/admin/realtime?limit={bad}"), Some(&admin))
+            .await
+            .expect(400, Some("invalid_argument"));
+    }
+}
+
+/// Presence on another node shows in the inspector as not `here`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_shows_presence_on_other_nodes() {
+    let Some(a) = TestServer::start(Backend::Postgres).await else {
+        return;
+    };
+    let b = a.another_node().await;
+    let admin = a.admin_token().await;
+    a.put("/v1/admin/channels/room:*", Some(&admin), json!({"join": "true"}))
+        .await
+        .expect(200, None);
+    let mut on_b = Ws::connect(&b, Some(&admin)).await;
+    on_b.send(json!({"type": "join", "channel": "room:2", "presence": {"n": 2}}))
+        .await;
+    let member = on_b.recv().await["member_id"].as_str().unwrap().to_owned();
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = a.get("/v1/admin/realtime", Some(&admin)).await.json();
+        if !seen["channels"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen["channels"],
+        json!([{"name": "room:2", "members": [{"id": member, "presence": {"n": 2}, "here": false}]}])
+    );
+    assert_eq!(
+        seen["connections"],
+        json!([]),
+        "node a lists only its own sockets"
+    );
+    let on_b_view = b.get("/v1/admin/realtime", Some(&admin)).await.json();
+    assert_eq!(on_b_view["channels"][0]["members"][0]["here"], true);
+    assert_ne!(on_b_view["node"], seen["node"]);
+    drop(on_b);
+    b.stop().await;
+    a.stop().await;
 }

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "admin_mfa", "0008_admin_mfa.sql"),
     migration!(9, "functions", "0009_functions.sql"),
     migration!(10, "outbox", "0010_outbox.sql"),
+    migration!(11, "rule_cases", "0011_rule_cases.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

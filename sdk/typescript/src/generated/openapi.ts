@@ -381,6 +381,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open realtime connections of this node, and channels with their presence */
+        get: operations["get_admin_realtime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/rules/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Saved rules-playground cases */
+        get: operations["get_admin_rules_cases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/rules/cases/{collection}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Save a rules-playground case (created or replaced) */
+        put: operations["put_admin_rules_cases_by_collection_by_name"];
+        post?: never;
+        /** Remove a saved case */
+        delete: operations["delete_admin_rules_cases_by_collection_by_name"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/rules/cases/{collection}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a collection's saved cases against its rules, or against a draft of them */
+        post: operations["post_admin_rules_cases_by_collection_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/rules/evaluate": {
         parameters: {
             query?: never;
@@ -1394,8 +1463,32 @@ export interface components {
             /** @description Who may upload or overwrite. */
             write?: string | null;
         };
+        CaseResult: {
+            allowed: boolean;
+            caller: string;
+            /** @description `allowed` is not what the case expects. */
+            changed: boolean;
+            /** @description Why the rule denied when it did not simply return false. */
+            error?: string | null;
+            expect_allowed: boolean;
+            name: string;
+            operation: string;
+        };
+        CaseRun: {
+            /**
+             * Format: uint
+             * @description How many cases' outcome differs from what they expect.
+             */
+            changed: number;
+            /** @description Every case of the collection, in name order. */
+            results: components["schemas"]["CaseResult"][];
+        };
         /** @enum {string} */
         ChangeOp: "create" | "update" | "delete";
+        ChannelInfo: {
+            members: components["schemas"]["MemberInfo"][];
+            name: string;
+        };
         /** @description The rules of a channel pattern, as stored and shown. */
         ChannelRules: {
             /** @description Who may broadcast; missing denies. */
@@ -1442,6 +1535,21 @@ export interface components {
             read?: string | null;
             /** @description Who may replace or patch documents. Missing denies. */
             update?: string | null;
+        };
+        ConnectionInfo: {
+            /** @description `anon`, `user`, `admin` or `service`, as the connection last authenticated. */
+            caller: string;
+            /** @description The user's, admin's or key's id. */
+            caller_id?: string | null;
+            /** @description Channels it has joined. */
+            channels: string[];
+            /** Format: date-time */
+            connected_at: string;
+            email?: string | null;
+            /** @description Also its member id in channels. */
+            id: string;
+            ip: string;
+            subscriptions: components["schemas"]["SubscriptionInfo"][];
         };
         CountRequest: {
             where?: unknown;
@@ -1609,8 +1717,11 @@ export interface components {
             object: unknown;
             /** @description `read`, `create`, `update` or `delete`. */
             operation?: string | null;
-            /** @description `request` fields; missing ones get defaults (`time` is now). */
-            request?: components["schemas"]["RequestFields"];
+            /**
+             * @description `request` fields; missing ones get defaults (`time` is now).
+             * @default {}
+             */
+            request: components["schemas"]["RequestFields"];
             /** @description A rule's text, e.g. `auth != () && doc.data.owner == auth.uid`. */
             rule?: string | null;
         };
@@ -1758,6 +1869,21 @@ export interface components {
              */
             unique: boolean;
         };
+        Inspection: {
+            /** @description Channels with at least one member, by name. */
+            channels: components["schemas"]["ChannelInfo"][];
+            /** @description The longest-open first. */
+            connections: components["schemas"]["ConnectionInfo"][];
+            /** @description The node that answered; connections are this node's, presence is every node's. */
+            node: string;
+            /**
+             * Format: int64
+             * @description Open connections on this node (all of them, also past `limit`).
+             */
+            sockets: number;
+            /** @description More connections or channels than `limit` exist. */
+            truncated: boolean;
+        };
         KeyList: {
             keys: components["schemas"]["ServiceKey"][];
         };
@@ -1807,6 +1933,13 @@ export interface components {
             from: string;
             /** @description `smtp`, or `outbox` when no SMTP server is configured. */
             transport: string;
+        };
+        MemberInfo: {
+            /** @description Connected to the node that answered; else to another node, as it last announced. */
+            here: boolean;
+            /** @description The member's connection id. */
+            id: string;
+            presence: unknown;
         };
         Metric: "requests" | "errors" | "client_errors" | "latency_p95";
         MfaChallenge: {
@@ -1900,6 +2033,31 @@ export interface components {
         PutChannelRules: {
             broadcast?: string | null;
             join?: string | null;
+        };
+        PutRuleCase: {
+            /**
+             * @description `auth` as the rule sees it: `{uid, role, email, email_verified, anonymous, aal, claims}`; null for anonymous.
+             * @default null
+             */
+            auth: unknown;
+            /** @description How the caller is described in lists (1 to 200 characters); `anonymous` when missing. */
+            caller?: string | null;
+            /**
+             * @description `data`: the document data after the write, or null.
+             * @default null
+             */
+            data: unknown;
+            /**
+             * @description `doc`: `{id, version, created_at, updated_at, data}`, or null.
+             * @default null
+             */
+            doc: unknown;
+            /** @description The outcome the case expects. */
+            expect_allowed: boolean;
+            /** @description `read`, `create`, `update` or `delete`. */
+            operation: string;
+            /** @default {} */
+            request: components["schemas"]["RequestFields"];
         };
         QueryRequest: {
             /** @description The `next_cursor` of the previous page. */
@@ -2048,11 +2206,15 @@ export interface components {
         RefreshRequest: {
             refresh_token: string;
         };
+        /** @description `request` as a playground run describes it; missing fields get defaults. */
         RequestFields: {
             ip?: string | null;
             method?: string | null;
             operation?: string | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description ms since the epoch; now when missing.
+             */
             time?: number | null;
         };
         ResetRequest: {
@@ -2061,6 +2223,41 @@ export interface components {
         };
         /** @description An admin role. */
         RoleName: "owner" | "developer" | "viewer";
+        /** @description A saved case, as stored and shown. */
+        RuleCase: {
+            /** @description `auth` as the rule sees it; null for anonymous. */
+            auth: unknown;
+            /** @description How the caller was described: `anonymous`, a user's email, `custom claims`, … */
+            caller: string;
+            collection: string;
+            /** Format: date-time */
+            created_at: string;
+            data: unknown;
+            doc: unknown;
+            /** @description The outcome the case expects. */
+            expect_allowed: boolean;
+            /** @description Unique within its collection. */
+            name: string;
+            /** @description `read`, `create`, `update` or `delete`. */
+            operation: string;
+            request: components["schemas"]["RequestFields"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        RuleCaseList: {
+            cases: components["schemas"]["RuleCase"][];
+        };
+        RunCases: {
+            /**
+             * @description A draft of the rules to run the cases against instead of the stored
+             *     ones, by operation: a rule's text, or null for no rule (which
+             *     denies). An operation left out keeps its stored rule.
+             * @default {}
+             */
+            rules: {
+                [key: string]: string | null;
+            };
+        };
         SaveFunction: {
             /**
              * @description For `trigger`: the collection it watches, or `auth` (events `before_signup`, `signup`,
@@ -2201,6 +2398,13 @@ export interface components {
             objects: number;
             /** Format: int64 */
             users: number;
+        };
+        SubscriptionInfo: {
+            /** @description `*` for every collection. */
+            collection: string;
+            doc_id?: string | null;
+            /** @description The client's name for it. */
+            id: string;
         };
         TestMail: {
             /** @description The address to send to. */
@@ -3010,6 +3214,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Outbox"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_realtime: {
+        parameters: {
+            query?: {
+                /** @description Most connections and most channels listed, 1 to 1000, default 200. */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Connections and channels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Inspection"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_rules_cases: {
+        parameters: {
+            query?: {
+                /** @description Only this collection's cases. */
+                collection?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cases, by collection and name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleCaseList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_admin_rules_cases_by_collection_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutRuleCase"];
+            };
+        };
+        responses: {
+            /** @description The saved case */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleCase"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_rules_cases_by_collection_by_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_rules_cases_by_collection_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunCases"];
+            };
+        };
+        responses: {
+            /** @description Each case's outcome and whether it changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseRun"];
                 };
             };
             default: components["responses"]["Error"];
