@@ -1,15 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
-import { withApp, shoot } from './harness.ts';
-
-async function setEditor(page: Page, name: string, text: string) {
-  const box = page.getByRole('textbox', { name, exact: true });
-  await box.click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(text);
-}
+import { withApp, setEditor, shoot } from './harness.ts';
 
 test('create a collection, a rule compile error at its line, rules/schema/indexes saved after a diff, delete with typed confirmation', async () => {
   await withApp(async (s, server) => {

@@ -1,14 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { withApp, shoot, type Server } from './harness.ts';
-
-async function setEditor(page: Page, name: string, text: string) {
-  await page.getByRole('textbox', { name, exact: true }).click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(text);
-}
+import { withApp, setEditor, shoot, type Server } from './harness.ts';
 
 async function seed(server: Server, n: number) {
   await server.api('POST', '/v1/db/collections', {
@@ -337,9 +330,9 @@ test('import a JSON file through the file picker; a file that is not JSON says s
 
     // Cut off in the middle: not JSON.
     await file.setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('[{"title": "one"},\n {"title": "tw') });
-    assert.equal(await page.getByLabel('Format', { exact: true }).inputValue(), 'json', 'the format follows the file name');
     const alert = page.getByRole('alert').filter({ hasText: 'Nothing to import: not valid JSON' });
     await alert.waitFor();
+    assert.equal(await page.getByLabel('Format', { exact: true }).inputValue(), 'json', 'the format follows the file name');
     assert.match(await alert.innerText(), /JSON/);
     assert.ok(await page.getByRole('button', { name: 'Import 0 rows' }).isDisabled());
     // JSON, but not an array of documents.

@@ -1,15 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { withApp, shoot, openBrowser, signIn } from './harness.ts';
-
-async function setEditor(page: Page, name: string, text: string) {
-  await page.locator(`.cm-content[aria-label="${name}"]`).waitFor();
-  await page.getByRole('textbox', { name, exact: true }).click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(text);
-}
+import { withApp, setEditor, shoot, openBrowser, signIn } from './harness.ts';
 
 type Fn = {
   name: string;

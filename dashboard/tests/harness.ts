@@ -265,3 +265,13 @@ export async function withApp(
     await server.stop();
   }
 }
+
+/** Replaces the text of the code editor named `name`, typing as a person would. */
+export async function setEditor(page: Page, name: string, text: string) {
+  // The editor loads lazily; typing into its stand-in while it replaces it would lose keys.
+  await page.locator(`.cm-content[aria-label="${name}"]`).waitFor();
+  await page.getByRole('textbox', { name, exact: true }).click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(text);
+}

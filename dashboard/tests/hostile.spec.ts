@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { withApp, shoot, signIn, ADMIN, type Server } from './harness.ts';
+import { withApp, setEditor, shoot, signIn, ADMIN, type Server } from './harness.ts';
 
 // The dashboard against callers and data that try to break it: a read-only admin, a token
 // that runs out mid-task, and documents built to hang or inject into the page.
@@ -154,13 +154,6 @@ test('a developer admin may change the project but sees no admin or key manageme
     { signIn: false },
   );
 });
-
-async function setEditor(page: Page, name: string, text: string) {
-  await page.getByRole('textbox', { name, exact: true }).click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(text);
-}
 
 // The server accepts an admin token for up to 30 s past its expiry (clock skew between
 // nodes), so the shortest lifetime still takes about half a minute to run out.

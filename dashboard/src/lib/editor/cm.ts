@@ -17,6 +17,8 @@ export interface Mark {
 export interface Handle {
   set(value: string): void;
   mark(marks: Mark[]): void;
+  /** Moves the keyboard focus into the editor, the cursor at the end. */
+  focus(): void;
   destroy(): void;
 }
 
@@ -79,6 +81,10 @@ export function createEditor(
         return { from, to: Math.min(from + 1, line.to), severity: 'error', message: m.message };
       });
       view.dispatch(setDiagnostics(view.state, diags));
+    },
+    focus() {
+      view.dispatch({ selection: { anchor: view.state.doc.length } });
+      view.focus();
     },
     destroy() {
       view.destroy();
