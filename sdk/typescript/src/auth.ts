@@ -122,6 +122,13 @@ function unref(timer: unknown): void {
 
 const sleep = (ms: number) => new Promise<void>((r) => unref(setTimeout(r, ms)));
 
+/** How long the refresh timer waits before trying again after a round that did not end well. */
+const RETRY_MS = 5_000;
+
+function closedError(): BasaltError {
+  return new BasaltError({ status: 0, code: "closed", message: "the client is closed" });
+}
+
 export interface AuthConfig {
   storage: AuthStorage;
   storageKey: string;
@@ -281,6 +288,7 @@ export class Auth {
   /** Exchanges the refresh token for a new session now. */
   async refresh(): Promise<Session> {
     await this.ready;
+    if (this.closed) throw closedError();
     const s = await this.refreshOnce(true);
     if (!s) throw new BasaltError({ status: 401, code: "unauthenticated", message: "not signed in" });
     return s;
@@ -442,12 +450,12 @@ export class Auth {
 
   // ---- tokens -----------------------------------------------------------------------------
 
-  /** The access token to send: refreshed first when it is about to expire. */
+  /** The access token to send: refreshed first when it is about to expire (never once closed). */
   async accessToken(): Promise<string | null> {
     await this.ready;
     const s = this.current;
     if (!s) return null;
-    if (this.config.autoRefresh && this.expiringSoon(s)) {
+    if (this.config.autoRefresh && !this.closed && this.expiringSoon(s)) {
       try {
         const fresh = await this.refreshOnce(false);
         return fresh?.accessToken ?? null;
@@ -460,7 +468,13 @@ export class Auth {
     return s.accessToken;
   }
 
-  /** Stops timers and listeners; the stored session stays. */
+  /**
+   * Stops timers and listeners; the stored session stays. From here on this client starts no
+   * refresh (a refresh waiting for the lock gives it up, rejecting with code `closed`), tells its
+   * listeners nothing and writes nothing to the storage. One exception: a refresh request already
+   * sent stores the session it brings back (if the storage still holds the token it spent), since
+   * that token is spent for every client sharing the storage.
+   */
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
@@ -483,11 +497,15 @@ export class Auth {
   /**
    * One refresh at a time, in this process and (with Web Locks) across tabs. Inside the lock
    * the stored session is read again: if another client already refreshed, its session is
-   * adopted instead of sending the old token.
+   * adopted instead of sending the old token. `force` refreshes whatever the expiry; `dueToken`
+   * (from the timer) refreshes if the current session is still the one the timer was set for.
    */
-  private refreshOnce(force: boolean): Promise<Session | null> {
+  private refreshOnce(force: boolean, dueToken?: string): Promise<Session | null> {
+    if (this.closed) return Promise.reject(closedError());
     if (this.inflight) return this.inflight;
     const run = withLock(this.config.storage, `basalt-refresh:${this.config.storageKey}`, async () => {
+      // Closed while waiting for the lock: hand it on without reading or sending anything.
+      if (this.closed) throw closedError();
       const held = this.current;
       const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
       if (held && !stored) {
@@ -500,7 +518,7 @@ export class Auth {
       }
       const s = this.current;
       if (!s) return null;
-      if (!force && !this.expiringSoon(s)) return s;
+      if (!force && s.refreshToken !== dueToken && !this.expiringSoon(s)) return s;
       return this.exchange(s);
     });
     this.inflight = run;
@@ -525,6 +543,8 @@ export class Auth {
         auth: false,
       });
     } catch (e) {
+      // Closed meanwhile: what the refusal means is for the clients still open to find out.
+      if (this.closed) throw e;
       if (e instanceof BasaltError && (e.status === 401 || (e.status === 403 && e.details["reason"] === "disabled"))) {
         this.spent.add(token);
         if (refreshFailure(e) === "already_used") {
@@ -537,19 +557,28 @@ export class Auth {
         // used by a client whose session never reached this storage: the session is over here.
         await this.adopt(null, "signed_out", true);
       } else if (e instanceof BasaltError && (e.status === 0 || e.status >= 500)) {
-        this.schedule(5_000);
+        // Again soon if the token is due; a forced refresh of one that is not waits for its time.
+        this.schedule(this.expiringSoon(s) ? RETRY_MS : undefined);
       }
       throw e;
     }
     this.spent.add(token);
     const next = toSession(r);
+    if (this.closed) {
+      // The server has rotated the token: keep its successor where the other clients look,
+      // unless one of them has stored a session since.
+      const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
+      if (stored?.refreshToken === token) await this.config.storage.setItem(this.config.storageKey, JSON.stringify(next));
+      this.current = next;
+      return next;
+    }
     await this.adopt(next, "token_refreshed", true);
     return next;
   }
 
   /** After "already used": another client refreshed with this token; wait for its session. */
   private async awaitOtherWriter(token: string): Promise<Session | null> {
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 20 && !this.closed; i++) {
       const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
       if (stored && stored.refreshToken !== token) {
         await this.adopt(stored, "token_refreshed", false);
@@ -574,6 +603,7 @@ export class Auth {
 
   private async syncFromStorage(): Promise<void> {
     await this.ready;
+    if (this.closed) return;
     const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
     const held = this.current;
     if (!stored && held) await this.adopt(null, "signed_out", false);
@@ -603,6 +633,7 @@ export class Auth {
 
   /** Makes `s` the current session; `write` stores it (and tells other tabs) first. */
   private async adopt(s: Session | null, event: AuthEvent, write: boolean): Promise<void> {
+    if (this.closed) return;
     if (write) {
       if (s) await this.config.storage.setItem(this.config.storageKey, JSON.stringify(s));
       else await this.config.storage.removeItem(this.config.storageKey);
@@ -631,9 +662,15 @@ export class Auth {
     const delay = delayOverride ?? Math.max(0, s.expiresAt - this.marginMs(s) - Date.now());
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.refreshOnce(false).catch(() => {
-        // Failures were handled in exchange(): the session ended, or a retry is scheduled.
-      });
+      // The refresh of this session is due, whatever Date.now() says: a timer may fire a
+      // millisecond or more before its time by the wall clock, and a refresh that asked
+      // expiringSoon() then never came (nothing set the timer again). Inside the lock a session
+      // another client stored, or this one adopted, meanwhile is taken instead.
+      const again = () => {
+        // A round that ended with neither a new session (which sets the timer) nor a sign-out.
+        if (!this.timer) this.schedule(RETRY_MS);
+      };
+      this.refreshOnce(false, s.refreshToken).then(again, again);
     }, delay);
     unref(this.timer);
   }

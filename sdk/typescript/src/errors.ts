@@ -2,7 +2,7 @@
 export class BasaltError extends Error {
   /** HTTP status, or 0 when no answer arrived (network failure, abort). */
   readonly status: number;
-  /** A code from the server's error table, or `network`, `aborted`, `resync_required`, … */
+  /** A code from the server's error table, or `network`, `aborted`, `closed`, `resync_required`, … */
   readonly code: string;
   readonly details: Record<string, unknown>;
   /** The `x-request-id` of the answer, when there was one. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient, BasaltError, memoryStorage, type AuthEvent, type Session } from "../src/index.js";
 import { startServer, uniqueEmail, totp, sleep, type Server } from "./helpers/server.js";
 
@@ -255,6 +255,147 @@ describe("auth", () => {
       basalt.close();
     } finally {
       await short.stop();
+    }
+  });
+
+  it("a refresh timer that fires before its time by Date.now() refreshes all the same", async () => {
+    // Timers and Date.now() are different clocks: on Node a timer often fires up to a
+    // millisecond early by Date.now(), and then the scheduled refresh used to find the token not
+    // yet due, do nothing and never set its timer again. Here every long timer fires 25 ms early.
+    const short = await startServer({ args: ["--access-token-ttl", "3", "--login-rate-limit", "0"] });
+    const real = globalThis.setTimeout;
+    const early = vi.spyOn(globalThis, "setTimeout").mockImplementation(((fn: () => void, ms?: number, ...rest: unknown[]) =>
+      real(fn, ms !== undefined && ms >= 1000 ? ms - 25 : ms, ...rest)) as unknown as typeof setTimeout);
+    try {
+      const basalt = createClient(short.url);
+      const events: AuthEvent[] = [];
+      basalt.auth.onChange((e) => events.push(e));
+      const s = (await basalt.auth.signUp({ email: uniqueEmail("early"), password: PASSWORD })).session!;
+      for (let waited = 0; !events.includes("token_refreshed") && waited < 6000; waited += 100) await sleep(100);
+      expect(events).toEqual(["signed_in", "token_refreshed"]);
+      expect(basalt.auth.session!.refreshToken).not.toBe(s.refreshToken);
+      basalt.close();
+    } finally {
+      early.mockRestore();
+      await short.stop();
+    }
+  });
+
+  it("a client closed while waiting for the refresh lock sends nothing, writes nothing, and a later client refreshes by itself", async () => {
+    const short = await startServer({ args: ["--access-token-ttl", "3", "--login-rate-limit", "0"] });
+    const storage = memoryStorage();
+    let entered!: () => void;
+    const holding = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    // The holder's refresh hangs on the network until released, then fails as a lost connection.
+    const holderFetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      if (input.endsWith("/v1/auth/refresh")) {
+        entered();
+        await released;
+        throw new TypeError("connection lost");
+      }
+      return fetch(input, init);
+    };
+    const sentByClosed: string[] = [];
+    const closedFetch = (input: string, init?: RequestInit): Promise<Response> => {
+      sentByClosed.push(input);
+      return fetch(input, init);
+    };
+    const holder = createClient(short.url, { storage, storageKey: "s", autoRefresh: false, fetch: holderFetch });
+    let closing: ReturnType<typeof createClient> | null = null;
+    let later: ReturnType<typeof createClient> | null = null;
+    try {
+      const first = (await holder.auth.signUp({ email: uniqueEmail("waiting"), password: PASSWORD })).session!;
+      closing = createClient(short.url, { storage, storageKey: "s", autoRefresh: false, fetch: closedFetch });
+      await closing.auth.initialized();
+      expect(closing.auth.session?.refreshToken).toBe(first.refreshToken);
+      const heard: AuthEvent[] = [];
+      closing.auth.onChange((e) => heard.push(e));
+      const held = holder.auth.refresh();
+      await holding;
+      const waiting = closing.auth.refresh();
+      await sleep(50); // in the lock's queue behind the holder
+      closing.close();
+      release();
+      expect((await rejection(held)).code).toBe("network");
+      const gaveUp = await rejection(waiting);
+      expect(gaveUp.code).toBe("closed");
+      expect(sentByClosed).toEqual([]);
+      expect(heard).toEqual([]);
+      expect(JSON.parse((await storage.getItem("s"))!).refreshToken).toBe(first.refreshToken);
+      // A client that comes later finds the lock free and refreshes on its timer.
+      const events: AuthEvent[] = [];
+      later = createClient(short.url, { storage, storageKey: "s" });
+      later.auth.onChange((e) => events.push(e));
+      await later.auth.initialized();
+      for (let waited = 0; !events.includes("token_refreshed") && waited < 6000; waited += 100) await sleep(100);
+      expect(events).toEqual(["token_refreshed"]);
+      const next = later.auth.session!;
+      expect(next.refreshToken).not.toBe(first.refreshToken);
+      expect(JSON.parse((await storage.getItem("s"))!).refreshToken).toBe(next.refreshToken);
+      expect((await later.auth.getUser()).id).toBe(first.user.id);
+      expect(sentByClosed).toEqual([]);
+      expect((await rejection(closing.auth.refresh())).code).toBe("closed");
+    } finally {
+      holder.close();
+      closing?.close();
+      later?.close();
+      await short.stop();
+    }
+  });
+
+  it("a client closed while its refresh is on the wire stores that session, tells its listeners nothing, and the waiting client takes it", async () => {
+    const storage = memoryStorage();
+    let entered!: () => void;
+    const onTheWire = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let refreshes = 0;
+    const slowFetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      if (input.endsWith("/v1/auth/refresh")) {
+        refreshes++;
+        entered();
+        await released;
+      }
+      return fetch(input, init);
+    };
+    const countingFetch = (input: string, init?: RequestInit): Promise<Response> => {
+      if (input.endsWith("/v1/auth/refresh")) refreshes++;
+      return fetch(input, init);
+    };
+    const holder = createClient(server.url, { storage, storageKey: "s", autoRefresh: false, fetch: slowFetch });
+    let waiter: ReturnType<typeof createClient> | null = null;
+    try {
+      const first = (await holder.auth.signUp({ email: uniqueEmail("wire"), password: PASSWORD })).session!;
+      waiter = createClient(server.url, { storage, storageKey: "s", autoRefresh: false, fetch: countingFetch });
+      await waiter.auth.initialized();
+      expect(waiter.auth.session?.refreshToken).toBe(first.refreshToken);
+      const heard: AuthEvent[] = [];
+      holder.auth.onChange((e) => heard.push(e));
+      const waiterEvents: AuthEvent[] = [];
+      waiter.auth.onChange((e) => waiterEvents.push(e));
+      const held = holder.auth.refresh();
+      await onTheWire;
+      const waiting = waiter.auth.refresh();
+      await sleep(50);
+      holder.close();
+      release();
+      const [fromHolder, fromWaiter] = await Promise.all([held, waiting]);
+      expect(refreshes).toBe(1);
+      expect(fromHolder.refreshToken).not.toBe(first.refreshToken);
+      expect(fromWaiter.refreshToken).toBe(fromHolder.refreshToken);
+      expect(JSON.parse((await storage.getItem("s"))!).refreshToken).toBe(fromHolder.refreshToken);
+      expect(heard).toEqual([]);
+      expect(waiterEvents).toEqual(["token_refreshed"]);
+      // The waiter goes on: its own next refresh works.
+      const again = await waiter.auth.refresh();
+      expect(refreshes).toBe(2);
+      expect(again.refreshToken).not.toBe(fromHolder.refreshToken);
+      expect((await waiter.auth.getUser()).id).toBe(first.user.id);
+    } finally {
+      holder.close();
+      waiter?.close();
     }
   });
 
