@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient, BasaltError, memoryStorage, type AuthEvent, type Session } from "../src/index.js";
 import { startServer, uniqueEmail, totp, sleep, type Server } from "./helpers/server.js";
+import { startProxy } from "./helpers/proxy.js";
 
 let server: Server;
 beforeAll(async () => {
@@ -238,6 +239,87 @@ describe("auth", () => {
     expect((await a.auth.getUser()).id).toBe((await b.auth.getUser()).id);
     a.close();
     b.close();
+  });
+
+  it("five clients sharing one storage, refresh forced on all at once: one POST /v1/auth/refresh, one new session for all", async () => {
+    const proxy = await startProxy(server.port);
+    const refreshes = () => proxy.requests.filter((r) => r === "POST /v1/auth/refresh").length;
+    const storage = memoryStorage();
+    const clients: ReturnType<typeof createClient>[] = [];
+    try {
+      const first = (await createClient(server.url, { storage: memoryStorage(), autoRefresh: false }).auth.signUp({ email: uniqueEmail("five"), password: PASSWORD })).session!;
+      await storage.setItem("s", JSON.stringify(first));
+      const events: AuthEvent[][] = [];
+      for (let i = 0; i < 5; i++) {
+        const c = createClient(proxy.url, { storage, storageKey: "s", autoRefresh: false });
+        await c.auth.initialized();
+        expect(c.auth.session?.refreshToken).toBe(first.refreshToken);
+        const mine: AuthEvent[] = [];
+        c.auth.onChange((e) => mine.push(e));
+        events.push(mine);
+        clients.push(c);
+      }
+      const sessions = await Promise.all(clients.map((c) => c.auth.refresh()));
+      expect(refreshes()).toBe(1);
+      const next = sessions[0]!;
+      expect(next.refreshToken).not.toBe(first.refreshToken);
+      for (const [i, s] of sessions.entries()) {
+        expect(s.refreshToken).toBe(next.refreshToken);
+        expect(s.accessToken).toBe(next.accessToken);
+        expect(clients[i]!.auth.session?.refreshToken).toBe(next.refreshToken);
+        expect(events[i]).toEqual(["token_refreshed"]);
+      }
+      expect(JSON.parse((await storage.getItem("s"))!).refreshToken).toBe(next.refreshToken);
+      // All five keep working on the new session, and the next forced round is again one refresh.
+      const ids = await Promise.all(clients.map(async (c) => (await c.auth.getUser()).id));
+      expect(ids).toEqual(Array(5).fill(first.user.id));
+      const again = await Promise.all(clients.map((c) => c.auth.refresh()));
+      expect(refreshes()).toBe(2);
+      expect(new Set(again.map((s) => s.refreshToken)).size).toBe(1);
+      expect(again[0]!.refreshToken).not.toBe(next.refreshToken);
+      expect((await Promise.all(clients.map(async (c) => (await c.auth.getUser()).id)))).toEqual(Array(5).fill(first.user.id));
+    } finally {
+      for (const c of clients) c.close();
+      await proxy.close();
+    }
+  });
+
+  it("five clients sharing one storage whose access token has expired: one POST /v1/auth/refresh, and all five go on with its session", async () => {
+    const short = await startServer({ args: ["--access-token-ttl", "3", "--login-rate-limit", "0"] });
+    const proxy = await startProxy(short.port);
+    const refreshes = () => proxy.requests.filter((r) => r === "POST /v1/auth/refresh").length;
+    const storage = memoryStorage();
+    const clients: ReturnType<typeof createClient>[] = [];
+    try {
+      const signer = createClient(short.url, { storage: memoryStorage(), autoRefresh: false });
+      const first = (await signer.auth.signUp({ email: uniqueEmail("expired"), password: PASSWORD })).session!;
+      signer.close();
+      await storage.setItem("s", JSON.stringify(first));
+      await sleep(Math.max(0, first.expiresAt - Date.now()) + 300);
+      expect(first.expiresAt).toBeLessThan(Date.now());
+      // Each client finds the expired session at start-up (its timer fires at once) and makes a
+      // request that needs a fresh token, all at the same moment.
+      for (let i = 0; i < 5; i++) clients.push(createClient(proxy.url, { storage, storageKey: "s" }));
+      const users = await Promise.all(clients.map((c) => c.auth.getUser()));
+      expect(users.map((u) => u.id)).toEqual(Array(5).fill(first.user.id));
+      expect(refreshes()).toBe(1);
+      const next = clients[0]!.auth.session!;
+      expect(next.refreshToken).not.toBe(first.refreshToken);
+      for (const c of clients) {
+        expect(c.auth.session?.refreshToken).toBe(next.refreshToken);
+        expect(c.auth.session?.accessToken).toBe(next.accessToken);
+      }
+      expect(JSON.parse((await storage.getItem("s"))!).refreshToken).toBe(next.refreshToken);
+      // They keep working: each writes through the new token.
+      await short.admin("POST", "/v1/db/collections", { name: "notes", rules: { read: "auth != ()", create: "auth != ()" } });
+      const docs = await Promise.all(clients.map((c, i) => c.collection("notes").create({ i })));
+      expect(docs.map((d) => d.data["i"])).toEqual([0, 1, 2, 3, 4]);
+      expect(refreshes()).toBe(1);
+    } finally {
+      for (const c of clients) c.close();
+      await proxy.close();
+      await short.stop();
+    }
   });
 
   it("refreshes by itself before the access token expires", async () => {
