@@ -9,8 +9,8 @@ import { withApp, setEditor, shoot, signIn, ADMIN, type Server } from './harness
 const VIEWER = { email: 'viewer@example.com', password: 'viewer password 1' };
 
 /** Buttons and fields that would change the project, by their accessible names. Local-only
- *  actions (theme, sign out, the playground's saved cases, filters) are not writes. */
-const WRITE = /^(new |create|save(?! case)|delete(?! case)|remove(?! filter| order| caller)|revoke|retry|add admin|set password|disable|enable|sign out everywhere|reset mfa|review changes|confirm|import(?! \/ export)|upload|choose files|join channel|send broadcast|send test mail|enroll|turn off)/i;
+ *  actions (theme, sign out, filters, running the playground's saved cases) are not writes. */
+const WRITE = /^(new |create|save|delete|remove(?! filter| order| caller)|revoke|retry|add admin|set password|disable|enable|sign out everywhere|reset mfa|review changes|confirm|import(?! \/ export)|upload|choose files|join channel|send broadcast|send test mail|enroll|turn off)/i;
 
 async function writeControls(page: Page): Promise<string[]> {
   // (No named functions inside: the test runner's compiler would wrap them in a helper the
@@ -33,6 +33,8 @@ async function writeControls(page: Page): Promise<string[]> {
 async function seedProject(server: Server) {
   await server.api('POST', '/v1/db/collections', { name: 'posts', rules: { read: 'true' } });
   await server.api('POST', '/v1/db/posts', { id: 'p1', data: { title: 'hello' } });
+  const kase = await server.api('PUT', '/v1/admin/rules/cases/posts/anyone%20reads', { operation: 'read', doc: { id: 'p1', data: {} }, expect_allowed: true });
+  assert.equal(kase.status, 200, `a saved case: ${JSON.stringify(kase.body)}`);
   const u = await server.api<{ id: string }>('POST', '/v1/admin/users', { email: 'someone@example.com', password: 'password123' });
   await server.api('POST', '/v1/storage/buckets', { name: 'media', public: false, allowed_types: [], rules: {} });
   const put = await fetch(`${server.url}/v1/storage/media/a.txt`, {
@@ -74,7 +76,12 @@ test('a viewer admin sees no write controls on any screen, and the server refuse
           await p.getByRole('textbox', { name: 'Document data', exact: true }).waitFor();
           await p.locator('.cm-content').waitFor();
         }],
-        ['rules', '/_/rules', (p) => p.getByRole('button', { name: 'Run', exact: true }).waitFor()],
+        ['rules', '/_/rules', async (p) => {
+          // A viewer lists and runs the saved cases, and may load one, but not save or delete.
+          await p.getByRole('button', { name: 'Load case anyone reads' }).waitFor();
+          await p.getByRole('button', { name: 'Re-run all cases' }).click();
+          await p.getByRole('status', { name: 'Case run' }).filter({ hasText: 'The saved case ran as expected.' }).waitFor();
+        }],
         ['users', '/_/users', (p) => p.getByRole('link', { name: 'someone@example.com' }).waitFor()],
         ['user', `/_/users/${userId}`, (p) => p.getByRole('form', { name: 'Profile' }).waitFor()],
         ['files', '/_/files', (p) => p.getByRole('link', { name: 'media' }).waitFor()],
@@ -118,6 +125,10 @@ test('a viewer admin sees no write controls on any screen, and the server refuse
       assert.equal(((await put.json()) as { error: { code: string } }).error.code, 'permission_denied');
       assert.equal((await as('POST', '/v1/db/collections', { name: 'nope' })).status, 403);
       assert.equal((await as('DELETE', `/v1/admin/users/${userId}`)).status, 403);
+      assert.equal((await as('PUT', '/v1/admin/rules/cases/posts/by%20a%20viewer', { operation: 'read', expect_allowed: true })).status, 403);
+      assert.equal((await as('DELETE', '/v1/admin/rules/cases/posts/anyone%20reads')).status, 403);
+      const cases = await server.api<{ cases: { name: string }[] }>('GET', '/v1/admin/rules/cases?collection=posts');
+      assert.deepEqual(cases.body.cases.map((c) => c.name), ['anyone reads'], "the viewer's case writes were refused");
       const still = await server.api<{ data: { title: string } }>('GET', '/v1/db/posts/p1');
       assert.equal(still.body.data.title, 'hello', 'nothing changed');
     },
