@@ -59,18 +59,12 @@ const SQLITE_SCHEMA: [&str; 3] = [
     )",
 ];
 
+const INSERT: &str = "INSERT INTO request_log (id, time, method, route, path, status, duration_us, \
+     caller_kind, caller_id, ip, request_id, error)";
 // Ids are made by this process and unique; a retry after a lost answer
 // must not fail the batch.
-const INSERT_SQLITE: &str = "INSERT INTO request_log (id, time, method, route, path, status, duration_us, \
-     caller_kind, caller_id, ip, request_id, error) \
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-     value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 FROM json_each($1) WHERE true \
-     ON CONFLICT (id) DO NOTHING";
-const INSERT_POSTGRES: &str = "INSERT INTO request_log (id, time, method, route, path, status, duration_us, \
-     caller_kind, caller_id, ip, request_id, error) \
-     SELECT r ->> 0, (r ->> 1)::bigint, r ->> 2, r ->> 3, r ->> 4, (r ->> 5)::bigint, (r ->> 6)::bigint, \
-     r ->> 7, r ->> 8, r ->> 9, r ->> 10, r ->> 11 FROM json_array_elements($1::json) AS r \
-     ON CONFLICT (id) DO NOTHING";
+const ON_CONFLICT: &str = "ON CONFLICT (id) DO NOTHING";
+const COLUMNS: usize = 12;
 
 /// How long the writer lets entries gather between batches.
 const GATHER: Duration = Duration::from_millis(20);
@@ -150,34 +144,28 @@ impl Store {
     /// prepared.
     async fn insert(&self, entries: &[Entry], ids: &mut basalt_core::id::Sequence) -> Result<(), StoreError> {
         let db = self.db().await?;
-        let sql = if db.backend() == Backend::Postgres {
-            INSERT_POSTGRES
-        } else {
-            INSERT_SQLITE
-        };
         for chunk in entries.chunks(BATCH) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|e| {
-                    let (kind, caller_id) = e.caller.as_ref().map_or(("anon", None), |c| c.log_identity());
-                    (
-                        ids.at(e.time),
-                        e.time,
-                        e.method,
-                        &e.route,
-                        &e.path,
-                        e.status,
-                        e.duration_us.min(i64::MAX as u64),
-                        kind,
-                        caller_id,
-                        e.ip.to_string(),
-                        &*e.request_id,
-                        e.error,
-                    )
-                })
-                .collect();
-            let json = serde_json::to_string(&rows).map_err(|e| StoreError::Decode(e.to_string()))?;
-            db.execute(sql, &[Param::Text(&json)]).await?;
+            let owned: Vec<(String, String)> =
+                chunk.iter().map(|e| (ids.at(e.time), e.ip.to_string())).collect();
+            let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * COLUMNS);
+            for (e, (id, ip)) in chunk.iter().zip(&owned) {
+                let (kind, caller_id) = e.caller.as_ref().map_or(("anon", None), |c| c.log_identity());
+                params.extend([
+                    Param::Text(id),
+                    Param::Int(e.time),
+                    Param::Text(e.method),
+                    Param::Text(&e.route),
+                    Param::Text(&e.path),
+                    Param::Int(i64::from(e.status)),
+                    Param::Int(e.duration_us.min(i64::MAX as u64) as i64),
+                    Param::Text(kind),
+                    caller_id.into(),
+                    Param::Text(ip),
+                    Param::Text(&e.request_id),
+                    e.error.into(),
+                ]);
+            }
+            db.insert_rows(INSERT, ON_CONFLICT, COLUMNS, &params).await?;
         }
         Ok(())
     }

@@ -57,6 +57,7 @@ fn expected_role(method: &str, path: &str) -> AdminRole {
         "/v1/db/{collection}/query",
         "/v1/db/{collection}/count",
         "/v1/admin/rules/evaluate",
+        "/v1/admin/rules/cases/{collection}/run",
         "/v1/storage/{bucket}/{path}",
     ];
     if owner_only.contains(&path) {

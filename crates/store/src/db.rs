@@ -214,6 +214,55 @@ impl Db {
         })
     }
 
+    /// Inserts many rows: `insert` is `INSERT INTO t (a, b, c)`, `tail` what
+    /// follows the values (`ON CONFLICT … DO NOTHING`, or empty), `params`
+    /// the rows' values one row after another, `columns` to a row. Rows go
+    /// in statements of bound values (64 rows, then 32, 16, … for the rest,
+    /// so a table needs at most seven statements in the connection's cache),
+    /// all in one transaction. Binding is far cheaper than having the
+    /// database take a JSON document apart column by column.
+    pub async fn insert_rows(
+        &self,
+        insert: &str,
+        tail: &str,
+        columns: usize,
+        params: &[Param<'_>],
+    ) -> Result<u64, StoreError> {
+        if columns == 0 || !params.len().is_multiple_of(columns) {
+            return Err(StoreError::Decode(
+                "insert_rows: the values are not whole rows".into(),
+            ));
+        }
+        let rows = params.len() / columns;
+        let mut chunks = Vec::new();
+        let mut done = 0;
+        while done < rows {
+            let left = rows - done;
+            let n = if left >= INSERT_CHUNK {
+                INSERT_CHUNK
+            } else {
+                1 << (usize::BITS - 1 - left.leading_zeros())
+            };
+            chunks.push((done, n));
+            done += n;
+        }
+        let sql_for = |n: usize| insert_sql(insert, tail, columns, n);
+        if let [(start, n)] = chunks[..] {
+            return self
+                .execute(&sql_for(n), &params[start * columns..(start + n) * columns])
+                .await;
+        }
+        let mut tx = self.begin().await?;
+        let mut affected = 0;
+        for (start, n) in chunks {
+            affected += tx
+                .execute(&sql_for(n), &params[start * columns..(start + n) * columns])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(affected)
+    }
+
     /// Starts a transaction (SQLite: on the writer, `BEGIN IMMEDIATE` so it
     /// holds the write lock from its first statement and never has to upgrade).
     ///
@@ -335,6 +384,32 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
+/// Most rows in one statement of [`Db::insert_rows`].
+const INSERT_CHUNK: usize = 64;
+
+/// `insert VALUES ($1, …, $c), …` for `rows` rows of `columns`, then `tail`.
+fn insert_sql(insert: &str, tail: &str, columns: usize, rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(insert.len() + tail.len() + rows * columns * 6 + 8);
+    sql.push_str(insert);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", r * columns + c + 1);
+        }
+        sql.push(')');
+    }
+    if !tail.is_empty() {
+        sql.push(' ');
+        sql.push_str(tail);
+    }
+    sql
+}
+
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
@@ -387,5 +462,22 @@ impl Tx {
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_sql;
+
+    #[test]
+    fn insert_statements_number_their_values() {
+        assert_eq!(
+            insert_sql("INSERT INTO t (a, b)", "", 2, 1),
+            "INSERT INTO t (a, b) VALUES ($1, $2)"
+        );
+        assert_eq!(
+            insert_sql("INSERT INTO t (a, b)", "ON CONFLICT DO NOTHING", 2, 3),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6) ON CONFLICT DO NOTHING"
+        );
     }
 }
