@@ -581,10 +581,16 @@ impl Sandbox {
         for name in Self::variables(kind).iter().chain(&["db", "env", "http"]) {
             scope.push(*name, ());
         }
-        self.engine.compile_with_scope(&scope, source).map_err(|e| {
-            Error::invalid_argument(format!("function does not compile: {e}")).with_details(
-                serde_json::json!({"line": e.position().line(), "column": e.position().position()}),
-            )
+        // Dot access works for field names Rhai keeps for itself (`data.default`).
+        let (text, shifts) = basalt_rules::keywords::quote_keyword_properties(source);
+        self.engine.compile_with_scope(&scope, &text).map_err(|e| {
+            let line = e.position().line();
+            let column = match (line, e.position().position()) {
+                (Some(l), Some(c)) => Some(basalt_rules::keywords::original_column(&shifts, l, c)),
+                (_, c) => c,
+            };
+            Error::invalid_argument(format!("function does not compile: {e}"))
+                .with_details(serde_json::json!({"line": line, "column": column}))
         })
     }
 

@@ -246,14 +246,27 @@ impl RuleEngine {
         for name in VARIABLES {
             scope.push(name, ());
         }
-        let ast = self
-            .engine
-            .compile_with_scope(&scope, source)
-            .map_err(|e| CompileError {
-                message: e.to_string(),
-                line: e.position().line(),
-                column: e.position().position(),
-            })?;
+        let (text, shifts) = crate::keywords::quote_keyword_properties(source);
+        let ast = self.engine.compile_with_scope(&scope, &text).map_err(|e| {
+            let (line, column) = (e.position().line(), e.position().position());
+            let column = match (line, column) {
+                (Some(l), Some(c)) => Some(crate::keywords::original_column(&shifts, l, c)),
+                _ => column,
+            };
+            // Rhai names the position in its message too; keep it in step.
+            let message = match (line, e.position().position(), column) {
+                (Some(l), Some(c), Some(o)) if c != o => e.to_string().replace(
+                    &format!("(line {l}, position {c})"),
+                    &format!("(line {l}, position {o})"),
+                ),
+                _ => e.to_string(),
+            };
+            CompileError {
+                message,
+                line,
+                column,
+            }
+        })?;
         let source: Arc<str> = source.into();
         let rule = Rule {
             source: source.clone(),

@@ -12,6 +12,7 @@
 mod context;
 mod engine;
 pub mod explain;
+pub mod keywords;
 mod playground;
 
 pub use context::{RuleContext, auth_value, doc_value, doc_value_from_text, json_value, request_value};

@@ -450,3 +450,82 @@ fn one_engine_serves_many_threads() {
         assert_eq!(*allowed, i % 2 == 0);
     }
 }
+
+/// Field names Rhai keeps for itself work after a dot, as they do in brackets.
+#[tokio::test]
+async fn fields_named_like_keywords_work_with_dot_access() {
+    let u = user("u1", json!({}));
+    let words = [
+        "public",
+        "default",
+        "new",
+        "match",
+        "static",
+        "case",
+        "module",
+        "shared",
+        "var",
+        "use",
+        "with",
+        "package",
+        "super",
+        "async",
+        "await",
+        "yield",
+        "void",
+        "null",
+        "nil",
+        "private",
+        "global",
+        "import",
+        "export",
+        "as",
+        "this",
+        "is",
+        "in",
+        "for",
+        "if",
+        "else",
+        "let",
+        "const",
+        "do",
+        "loop",
+        "while",
+        "until",
+        "switch",
+        "return",
+        "throw",
+        "try",
+        "catch",
+        "fn",
+        "goto",
+        "exit",
+        "protected",
+        "spawn",
+        "thread",
+        "go",
+        "sync",
+        "continue",
+        "break",
+        "true",
+        "false",
+    ];
+    let mut data = serde_json::Map::new();
+    for (i, w) in words.iter().enumerate() {
+        data.insert((*w).to_owned(), json!(i));
+    }
+    let c = ctx(&u, "u1").with_data(json_value(&Value::Object(data)));
+    for (i, w) in words.iter().enumerate() {
+        allowed(check(&format!("data.{w} == {i} && data[\"{w}\"] == data.{w}"), &c).await);
+    }
+    // Nested, after `?.`, and beside the text of strings and comments that stay as written.
+    let nested = ctx(&u, "u1").with_data(json_value(&json!({"public": {"default": "a.public"}})));
+    allowed(check("data.public.default == \"a.public\" /* data.new */", &nested).await);
+    allowed(check("data?.public?.default == \"a.public\"", &nested).await);
+    // A compile error after a rewritten field is reported where it is in the rule as written.
+    let err = engine()
+        .compile("doc.data.public &&\n  doc.data.default = auth.uid")
+        .unwrap_err();
+    assert_eq!((err.line, err.column), (Some(2), Some(20)), "{}", err.message);
+    assert!(err.message.contains("position 20"), "{}", err.message);
+}

@@ -167,6 +167,27 @@ async fn http_functions_run_behind_their_invoke_rule(s: &TestServer) {
     let stored = s.get(&format!("/v1/db/orders/{id}"), Some(&user)).await;
     stored.expect(200, None);
     assert_eq!(stored.json()["data"], json!({"owner": uid, "qty": 3}));
+    // Field names Rhai keeps for itself work after a dot, in the invoke rule and the script.
+    save(
+        s,
+        &admin,
+        "keywords",
+        json!({"kind": "http", "source": "#{\"public\": args.public, \"default\": args.new.default}", "invoke": "data.public == true"}),
+    )
+    .await
+    .expect(201, None);
+    let res = s
+        .post(
+            "/v1/functions/keywords",
+            Some(&user),
+            json!({"public": true, "new": {"default": 7}}),
+        )
+        .await;
+    res.expect(200, None);
+    assert_eq!(res.json(), json!({"public": true, "default": 7}));
+    s.post("/v1/functions/keywords", Some(&user), json!({"public": false}))
+        .await
+        .expect(403, Some("permission_denied"));
     // throw: a message is a 400, a map picks the code.
     let thrown = s
         .post("/v1/functions/order", Some(&user), json!({"qty": 0}))
