@@ -13,8 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Realtime;
 use crate::socket::Conn;
-use crate::{METRICS, Realtime};
 
 /// This node's open connections, by id.
 #[derive(Default)]
@@ -123,6 +123,7 @@ async fn inspect(
     }
     let mut open: Vec<Arc<Conn>> = rt.inspector.lock().values().cloned().collect();
     open.sort_by(|a, b| (a.connected_at, &a.id).cmp(&(b.connected_at, &b.id)));
+    let sockets = open.len() as i64;
     let mut truncated = open.len() > limit;
     open.truncate(limit);
 
@@ -185,7 +186,7 @@ async fn inspect(
         .collect();
     Ok(Json(Inspection {
         node: rt.channels.node().to_owned(),
-        sockets: METRICS.sockets.load(std::sync::atomic::Ordering::Relaxed),
+        sockets,
         connections,
         channels,
         truncated,
