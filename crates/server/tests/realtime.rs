@@ -919,10 +919,12 @@ async fn admins_inspect_connections_and_presence(s: &TestServer) {
     let admin = notes(s).await;
     let (ta, uid) = user(s, "inspected@example.com").await;
     let mut a = Ws::connect(s, Some(&ta)).await;
-    let mut anon = Ws::connect(s, None).await;
     a.send(json!({"type": "subscribe", "id": "mine", "collection": "notes"}))
         .await;
     assert_eq!(a.recv().await["type"], "subscribed");
+    // The server registers a socket after the handshake, so the second
+    // opens only once the first has answered: the order is then certain.
+    let mut anon = Ws::connect(s, None).await;
     a.send(json!({"type": "subscribe", "id": "one", "collection": "notes", "doc_id": "n1"}))
         .await;
     assert_eq!(a.recv().await["type"], "subscribed");
