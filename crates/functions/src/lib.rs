@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 
 pub use routes::api;
 pub use script::Limits;
+pub use store::open_executions;
 
 /// Settings of the functions slice.
 #[derive(Debug, Clone)]
@@ -77,6 +78,8 @@ pub struct Functions {
 
 struct Inner {
     db: Db,
+    /// Where executions are kept ([`store::open_executions`]).
+    executions: Db,
     documents: Documents,
     rules: Arc<RuleEngine>,
     sandbox: script::Sandbox,
@@ -148,8 +151,15 @@ pub(crate) fn waits(source: &str) -> bool {
 }
 
 impl Functions {
-    pub fn new(db: Db, documents: Documents, rules: Arc<RuleEngine>, settings: Settings) -> Functions {
-        let recorder = recorder::Recorder::start(db.clone());
+    /// `executions` is where runs are recorded: [`open_executions`] gives it.
+    pub fn new(
+        db: Db,
+        executions: Db,
+        documents: Documents,
+        rules: Arc<RuleEngine>,
+        settings: Settings,
+    ) -> Functions {
+        let recorder = recorder::Recorder::start(executions.clone());
         let functions = Functions {
             inner: Arc::new(Inner {
                 triggers: triggers::Directory::default(),
@@ -157,6 +167,7 @@ impl Functions {
                 dispatch: dispatch::Counters::default(),
                 recorder,
                 db,
+                executions,
                 documents,
                 rules,
                 sandbox: script::Sandbox::new(settings.limits),
@@ -303,7 +314,7 @@ impl Functions {
                 tick.tick().await;
                 let Some(inner) = inner.upgrade() else { return };
                 let cutoff = basalt_core::Timestamp::now().millis() - retention.as_millis() as i64;
-                if let Err(e) = store::sweep(&inner.db, cutoff).await {
+                if let Err(e) = store::sweep(&inner.executions, cutoff).await {
                     tracing::debug!(error = %e.message(), "functions: sweeping executions failed; trying again later");
                 }
                 if let Err(e) = basalt_store::outbox::sweep(&inner.db, cutoff).await {
@@ -315,7 +326,7 @@ impl Functions {
 
     /// Executions older than `cutoff` (ms) are removed now; for tests.
     pub async fn sweep_executions(&self, cutoff: i64) -> Result<u64, basalt_core::Error> {
-        store::sweep(&self.inner.db, cutoff).await
+        store::sweep(&self.inner.executions, cutoff).await
     }
 
     /// Prometheus lines for functions.

@@ -75,7 +75,7 @@ where
 }
 
 async fn retry(State(f): State<Functions>, Path(id): Path<String>) -> Result<StatusCode, Error> {
-    let Some((status, delivery)) = store::delivery_of(&f.inner.db, &id).await? else {
+    let Some((status, delivery)) = store::delivery_of(&f.inner.executions, &id).await? else {
         return Err(Error::not_found("no execution with this id"));
     };
     let Some(delivery) = delivery else {
@@ -357,7 +357,7 @@ async fn executions(
     // Runs of this node that are still on their way to the store are listed too.
     f.inner.recorder.flush(std::time::Duration::from_secs(2)).await;
     let mut executions = store::executions(
-        &f.inner.db,
+        &f.inner.executions,
         &name,
         q.status.as_deref(),
         limit + 1,

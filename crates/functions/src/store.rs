@@ -271,6 +271,67 @@ pub async fn delete(db: &Db, name: &str, actor: Actor<'_>) -> Result<bool, Error
     Ok(n > 0)
 }
 
+/// The table of executions in a database of their own: written by every
+/// run, it would otherwise share SQLite's one writer with the documents.
+const EXECUTIONS_SCHEMA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS executions (
+        id TEXT PRIMARY KEY,
+        function TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_us INTEGER NOT NULL,
+        logs TEXT NOT NULL,
+        error TEXT,
+        delivery TEXT
+    ) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS executions_function ON executions (function, id)",
+];
+
+const EXECUTION_COLUMNS: &str =
+    "id, function, version, trigger, status, attempts, started_at, duration_us, logs, error, delivery";
+
+/// Where executions are kept: on PostgreSQL the main database; on SQLite
+/// `executions.db` in `data_dir`, its own file with its own writer, so
+/// recording runs never waits for (or holds up) the writes of documents.
+/// Executions an earlier version kept in the main file move there once.
+pub async fn open_executions(main: &Db, data_dir: &std::path::Path) -> Result<Db, StoreError> {
+    if main.backend() == basalt_store::Backend::Postgres {
+        return Ok(main.clone());
+    }
+    let url = format!("sqlite:{}", data_dir.join("executions.db").display());
+    let db = Db::connect(Some(&url), std::path::Path::new(""), 2).await?;
+    for statement in EXECUTIONS_SCHEMA {
+        db.execute(statement, &[]).await?;
+    }
+    if main
+        .fetch_optional("SELECT 1 FROM executions LIMIT 1", &[])
+        .await?
+        .is_some()
+    {
+        // On the new file's one writing connection: attach, copy, detach.
+        // A crash before the old rows are deleted copies them again next
+        // time, and the copies are ignored.
+        db.execute("ATTACH DATABASE $1 AS earlier", &[main.location().into()])
+            .await?;
+        let copied = db
+            .execute(
+                &format!(
+                    "INSERT OR IGNORE INTO executions ({EXECUTION_COLUMNS}) \
+                     SELECT {EXECUTION_COLUMNS} FROM earlier.executions"
+                ),
+                &[],
+            )
+            .await;
+        db.execute("DETACH DATABASE earlier", &[]).await?;
+        copied?;
+        main.execute("DELETE FROM executions", &[]).await?;
+    }
+    Ok(db)
+}
+
 /// Executions of `function`, newest first.
 pub async fn executions(
     db: &Db,
@@ -280,7 +341,7 @@ pub async fn executions(
     after: Option<&str>,
 ) -> Result<Vec<Execution>, Error> {
     let mut sql = String::from(
-        "SELECT id, function, version, trigger, status, attempts, started_at, duration_us, logs, error, delivery
+        "SELECT id, function, version, trigger, status, attempts, started_at, duration_us, logs, error, delivery \
          FROM executions WHERE function = $1",
     );
     let mut params: Vec<Param<'_>> = vec![function.into()];

@@ -224,8 +224,12 @@ impl App {
         };
         let for_metrics = request_log.clone();
         metrics.register(move |out| for_metrics.render_metrics(out));
+        let executions = basalt_functions::open_executions(&db, &config.data_dir)
+            .await
+            .map_err(|e| StartError(format!("cannot open the executions store: {e}")))?;
         let functions = basalt_functions::Functions::new(
             db.clone(),
+            executions,
             documents.clone(),
             rules.engine.clone(),
             basalt_functions::Settings {

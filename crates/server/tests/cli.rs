@@ -445,3 +445,95 @@ fn server_log_lines_cannot_be_forged() {
         );
     }
 }
+
+/// On SQLite, executions live in `executions.db` beside the main file (so
+/// recording runs never takes the documents' one writer); the ones an
+/// earlier version kept in the main file move there at start, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_move_to_their_own_sqlite_file() {
+    use sqlx::Connection;
+    common::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let o = run(&[
+        "admin",
+        "create",
+        "--email",
+        "me@example.com",
+        "--password",
+        "correct horse battery",
+        "--data-dir",
+        &data,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Two runs as an earlier version recorded them, in basalt.db (recent
+    // ones: the sweeper removes those past the retention at start).
+    let main = format!("sqlite:{}", dir.path().join("basalt.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&main).await.unwrap();
+    let first = basalt_core::id::new_id();
+    let second = basalt_core::id::new_id();
+    assert!(first < second);
+    for (id, status) in [(first.as_str(), "ok"), (second.as_str(), "error")] {
+        sqlx::query(
+            "INSERT INTO executions (id, function, version, trigger, status, attempts, started_at, \
+             duration_us, logs, error, delivery) VALUES ($1, 'legacy', 3, 'http', $2, 1, $3, 1500, \
+             '[\"hello\"]', NULL, NULL)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(basalt_core::Timestamp::now().millis())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let list = |url: String| async move {
+        let client = reqwest::Client::new();
+        let login: Value = client
+            .post(format!("{url}/v1/admin/login"))
+            .json(&json!({"email": "me@example.com", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        let page: Value = client
+            .get(format!("{url}/v1/admin/functions/legacy/executions"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page
+    };
+    for round in 0..2 {
+        let d = data.clone();
+        let mut s = tokio::task::spawn_blocking(move || serve(Path::new(&d), &[], &[]))
+            .await
+            .unwrap();
+        let page = list(s.url.clone()).await;
+        let runs = page["executions"].as_array().unwrap_or_else(|| panic!("{page}"));
+        assert_eq!(runs.len(), 2, "round {round}: {page}");
+        assert_eq!(runs[0]["id"], second.as_str());
+        assert_eq!(runs[0]["status"], "error");
+        assert_eq!(runs[1]["logs"], json!(["hello"]));
+        assert_eq!(runs[1]["version"], 3);
+        assert_eq!(runs[1]["duration_ms"], 1.5);
+        tokio::task::spawn_blocking(move || assert!(s.terminate().success()))
+            .await
+            .unwrap();
+        assert!(dir.path().join("executions.db").exists());
+        let mut conn = sqlx::SqliteConnection::connect(&main).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM executions")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "the main file keeps no executions");
+        conn.close().await.unwrap();
+    }
+}
