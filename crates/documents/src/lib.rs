@@ -308,16 +308,36 @@ impl Documents {
             return doc.ok_or_else(|| not_found(collection, id));
         }
         let Some(doc) = doc else {
-            // Saying "missing" to a caller who may not read anything would tell them less
-            // than 403, but a missing rule is a configuration error they should see.
-            if c.rule(RuleOp::Read).is_none() {
-                return Err(denied(&c, RuleOp::Read));
-            }
-            return Err(not_found(collection, id));
+            return Err(self.missing(&c, id, access, RuleOp::Read, "get").await);
         };
         self.require(&c, RuleOp::Read, access, "get", Some(&doc), None)
             .await?;
         Ok(doc)
+    }
+
+    /// What a caller hears of a document that does not exist, when they
+    /// asked to `op` it: `404` if the read rule lets them read a document
+    /// that is not there (evaluated with `doc` unset, so a rule on the
+    /// document's fields does not), else the refusal they would get for a
+    /// document that exists. A caller the rules deny cannot tell an id in
+    /// use from a free one.
+    pub(crate) async fn missing(
+        &self,
+        c: &Loaded,
+        id: &str,
+        access: &Access<'_>,
+        op: RuleOp,
+        request_op: &str,
+    ) -> Error {
+        if access.caller.is_privileged()
+            || self
+                .allowed(c, RuleOp::Read, &access.scope(request_op), None, None)
+                .await
+        {
+            not_found(&c.def.name, id)
+        } else {
+            denied(c, op)
+        }
     }
 
     /// Document counts per collection, by name.

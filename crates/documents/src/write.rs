@@ -18,7 +18,7 @@ use crate::hooks::{self, BeforeCall, Stage};
 use crate::patch::Patch;
 use crate::schema::Schema;
 use crate::writer::{CommitFailure, Expect, Failure, Write};
-use crate::{Access, Documents, not_found};
+use crate::{Access, Documents};
 
 /// `If-Match: *`: any version, as long as the document exists.
 pub const ANY_VERSION: i64 = -1;
@@ -588,13 +588,8 @@ impl Documents {
                     },
                 ))
             }
-            (Op::Update { .. } | Op::Delete { .. }, None) => {
-                // Hide whether it exists from a caller who could not read it anyway.
-                if !access.caller.is_privileged() && c.rule(RuleOp::Read).is_none() {
-                    return Err(crate::denied(c, RuleOp::Read));
-                }
-                Err(not_found(&c.def.name, id))
-            }
+            (Op::Update { .. }, None) => Err(self.missing(c, id, access, RuleOp::Update, "update").await),
+            (Op::Delete { .. }, None) => Err(self.missing(c, id, access, RuleOp::Delete, "delete").await),
         }
     }
 

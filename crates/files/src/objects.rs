@@ -353,6 +353,39 @@ impl Files {
         if decision.allowed { Ok(()) } else { Err(denied()) }
     }
 
+    /// What a caller hears of an object that does not exist, when they
+    /// asked to `operation` it: `404` if they could read an object at that
+    /// path (the read rule sees `object` with only its bucket and path), or
+    /// do what they asked; else the refusal an existing object would get.
+    /// A caller the rules deny cannot tell a path in use from a free one.
+    async fn missing(
+        &self,
+        caller: &Caller,
+        bucket: &Bucket,
+        path: &str,
+        operation: &str,
+        method: &str,
+        ip: std::net::IpAddr,
+    ) -> Error {
+        let not_found = || Error::not_found("no such object");
+        if bucket.public {
+            return not_found();
+        }
+        let object =
+            json!({"bucket": bucket.name, "path": path, "size": null, "content_type": null, "metadata": {}});
+        let read = self
+            .allow(caller, bucket, "read", object.clone(), "GET", ip)
+            .await;
+        match read {
+            Ok(()) => not_found(),
+            Err(e) if operation == "read" => e,
+            Err(_) => match self.allow(caller, bucket, operation, object, method, ip).await {
+                Ok(()) => not_found(),
+                Err(e) => e,
+            },
+        }
+    }
+
     fn signature(&self, bucket: &str, path: &str, expires: u64) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.inner.signing_key).expect("HMAC takes any key");
         mac.update(format!("GET\n{bucket}\n{path}\n{expires}").as_bytes());
@@ -522,12 +555,6 @@ async fn put_object(
     let create_only = headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == b"*");
-    if create_only && files.object(&bucket.name, path.as_str()).await?.is_some() {
-        return Err(Error::new(
-            Code::FailedPrecondition,
-            "the object exists (If-None-Match: *)",
-        ));
-    }
     let ctx = object_context(
         &bucket.name,
         path.as_str(),
@@ -536,6 +563,13 @@ async fn put_object(
         &meta,
     );
     files.allow(&caller, &bucket, "write", ctx, "PUT", ip).await?;
+    // Only a caller who may write here learns that the path is taken.
+    if create_only && files.object(&bucket.name, path.as_str()).await?.is_some() {
+        return Err(Error::new(
+            Code::FailedPrecondition,
+            "the object exists (If-None-Match: *)",
+        ));
+    }
 
     // Stream the body to a fresh key; only a finished upload becomes visible.
     let id = basalt_core::id::new_id();
@@ -691,7 +725,12 @@ async fn get_object(
         }
     };
     let Some(stored) = stored else {
-        return Err(Error::not_found("no such object"));
+        if signed {
+            return Err(Error::not_found("no such object"));
+        }
+        return Err(files
+            .missing(&caller, &bucket, path.as_str(), "read", "GET", ip)
+            .await);
     };
     let info = &stored.info;
     if !signed && !bucket.public {
@@ -837,7 +876,9 @@ async fn delete_object(
     let path = ObjectPath::parse(&raw_path)?;
     let bucket = files.bucket(&bucket_name).await?;
     let Some(stored) = files.object(&bucket.name, path.as_str()).await? else {
-        return Err(Error::not_found("no such object"));
+        return Err(files
+            .missing(&caller, &bucket, path.as_str(), "delete", "DELETE", ip)
+            .await);
     };
     let info = &stored.info;
     let ctx = info.context();
@@ -948,7 +989,9 @@ async fn sign_object(
     let path = ObjectPath::parse(&raw_path)?;
     let bucket = files.bucket(&bucket_name).await?;
     let Some(stored) = files.object(&bucket.name, path.as_str()).await? else {
-        return Err(Error::not_found("no such object"));
+        return Err(files
+            .missing(&caller, &bucket, path.as_str(), "read", "GET", ip)
+            .await);
     };
     // Whoever may read the object may hand out a link to it.
     if !bucket.public {

@@ -25,7 +25,8 @@ on_both_backends!(
     concurrent_writes_share_commits,
     hostile_input,
     indexes_serve_queries,
-    reads_follow_writes
+    reads_follow_writes,
+    existence_is_hidden_from_denied_callers
 );
 
 async fn user(s: &TestServer, email: &str) -> (String, String) {
@@ -1484,4 +1485,106 @@ async fn reads_follow_writes(s: &TestServer) {
     let d = s.get("/v1/db/hot/x", Some(&admin)).await.json();
     assert_eq!(d["version"], 81);
     assert_eq!(d["data"]["n"], 80);
+}
+
+/// A caller the rules deny hears the same for an id in use as for a free
+/// one (status and body); 404 only for callers who could read a document
+/// that is not there.
+async fn existence_is_hidden_from_denied_callers(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let owner_rule = "auth != () && doc.data.owner == auth.uid";
+    s.post(
+        "/v1/db/collections",
+        Some(&admin),
+        json!({"name": "diaries", "rules": {
+            "read": owner_rule, "create": "auth != () && data.owner == auth.uid",
+            "update": owner_rule, "delete": owner_rule
+        }}),
+    )
+    .await
+    .expect(201, None);
+    s.post(
+        "/v1/db/collections",
+        Some(&admin),
+        json!({"name": "notices", "rules": {"read": "auth != ()"}}),
+    )
+    .await
+    .expect(201, None);
+    s.post(
+        "/v1/db/collections",
+        Some(&admin),
+        json!({"name": "sealed", "rules": {}}),
+    )
+    .await
+    .expect(201, None);
+    let (a, a_id) = s.signup("diarist@example.com").await;
+    let (b, _) = s.signup("snoop@example.com").await;
+    s.post(
+        "/v1/db/diaries",
+        Some(&a),
+        json!({"id": "taken", "data": {"owner": a_id}}),
+    )
+    .await
+    .expect(201, None);
+    for c in ["notices", "sealed"] {
+        s.post(
+            &format!("/v1/db/{c}"),
+            Some(&admin),
+            json!({"id": "taken", "data": {}}),
+        )
+        .await
+        .expect(201, None);
+    }
+    // The error body without its request id, which differs per request.
+    let answer = |r: &Resp| {
+        let mut body = r.json();
+        body["error"].as_object_mut().unwrap().remove("request_id");
+        (r.status, body)
+    };
+    let callers: [(&str, Option<&str>); 2] = [("another user", Some(&b)), ("anonymous", None)];
+    for (who, token) in callers {
+        for c in ["diaries", "sealed"] {
+            for (method, body) in [
+                (Method::GET, None),
+                (Method::PATCH, Some(json!({"data": {"x": 1}}))),
+                (Method::DELETE, None),
+            ] {
+                let taken = s
+                    .request(method.clone(), &format!("/v1/db/{c}/taken"), token, body.clone())
+                    .await;
+                let free = s
+                    .request(method.clone(), &format!("/v1/db/{c}/free"), token, body.clone())
+                    .await;
+                taken.expect(403, Some("permission_denied"));
+                assert_eq!(answer(&taken), answer(&free), "{who} {method} in {c}");
+            }
+        }
+    }
+    // Anonymous callers may not read notices: the same 403 both ways.
+    let taken = s.get("/v1/db/notices/taken", None).await;
+    let free = s.get("/v1/db/notices/free", None).await;
+    taken.expect(403, Some("permission_denied"));
+    assert_eq!(answer(&taken), answer(&free));
+    // Whoever could read a document there hears that it is missing.
+    s.get("/v1/db/notices/free", Some(&b))
+        .await
+        .expect(404, Some("not_found"));
+    s.get("/v1/db/diaries/free", Some(&admin))
+        .await
+        .expect(404, Some("not_found"));
+    s.delete("/v1/db/sealed/free", Some(&admin))
+        .await
+        .expect(404, Some("not_found"));
+    // A rule on the document's own fields lets nobody read a missing one,
+    // so its owner-to-be hears 403 too; the owner reads what is there.
+    s.get("/v1/db/diaries/free", Some(&a))
+        .await
+        .expect(403, Some("permission_denied"));
+    s.get("/v1/db/diaries/taken", Some(&a)).await.expect(200, None);
+    // In a batch the same: the operation is refused as for a taken id.
+    let batch = |id: &str| json!({"operations": [{"op": "update", "collection": "diaries", "id": id, "data": {"x": 1}}]});
+    let taken = s.post("/v1/db/batch", Some(&b), batch("taken")).await;
+    let free = s.post("/v1/db/batch", Some(&b), batch("free")).await;
+    taken.expect(403, Some("permission_denied"));
+    assert_eq!(answer(&taken), answer(&free));
 }

@@ -14,7 +14,8 @@ on_both_backends!(
     limits_and_types,
     storage_rules,
     signed_urls,
-    hostile_object_paths
+    hostile_object_paths,
+    existence_is_hidden_from_denied_callers
 );
 
 async fn put(s: &TestServer, token: Option<&str>, url_path: &str, content_type: &str, body: Vec<u8>) -> Resp {
@@ -801,4 +802,97 @@ async fn bytes_without_an_object_are_swept() {
     let (status, _, body) = get_with(&s, Some(&admin), "/v1/storage/keep/real.txt", &[]).await;
     assert_eq!((status, body.as_slice()), (200, &b"real"[..]));
     s.stop().await;
+}
+
+/// A caller the bucket's rules deny hears the same for a path in use as for
+/// a free one; 404 only for callers who could read an object there.
+async fn existence_is_hidden_from_denied_callers(s: &TestServer) {
+    let admin = s.admin_token().await;
+    bucket(
+        s,
+        &admin,
+        json!({"name": "homes", "rules": {
+            "read": "auth != () && object.path.starts_with(auth.uid + \"/\")",
+            "write": "auth != () && object.path.starts_with(auth.uid + \"/\")",
+            "delete": "auth != () && object.path.starts_with(auth.uid + \"/\")"
+        }}),
+    )
+    .await;
+    bucket(s, &admin, json!({"name": "open", "public": true})).await;
+    let (a, a_id) = user(s, "home-a@example.com").await;
+    let (b, b_id) = user(s, "home-b@example.com").await;
+    let taken = format!("/v1/storage/homes/{a_id}/taken.txt");
+    let free = format!("/v1/storage/homes/{a_id}/free.txt");
+    put(s, Some(&a), &taken, "text/plain", b"mine".to_vec())
+        .await
+        .expect(201, None);
+    let answer = |r: &Resp| {
+        let mut body = r.json();
+        body["error"].as_object_mut().unwrap().remove("request_id");
+        (r.status, body)
+    };
+    for (who, token) in [("another user", Some(b.as_str())), ("anonymous", None)] {
+        for (method, suffix, body) in [
+            (Method::GET, "", None),
+            (Method::DELETE, "", None),
+            (Method::POST, "?sign", Some(json!({"expires_in": 60}))),
+        ] {
+            let t = s
+                .request(method.clone(), &format!("{taken}{suffix}"), token, body.clone())
+                .await;
+            let f = s
+                .request(method.clone(), &format!("{free}{suffix}"), token, body.clone())
+                .await;
+            t.expect(403, Some("permission_denied"));
+            assert_eq!(answer(&t), answer(&f), "{who} {method} {suffix}");
+        }
+        // HEAD has no body: the status is the same.
+        let head = |p: String| {
+            let req = s.client.head(format!("{}{p}", s.url));
+            let req = match token {
+                Some(t) => req.bearer_auth(t),
+                None => req,
+            };
+            async move { req.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(
+            (head(taken.clone()).await, head(free.clone()).await),
+            (403, 403),
+            "{who}"
+        );
+    }
+    // `If-None-Match: *` tells only a caller who may write there.
+    let create_only = |p: String, token: Option<String>| {
+        let req = s
+            .client
+            .put(format!("{}{p}", s.url))
+            .header("content-type", "text/plain")
+            .header("if-none-match", "*")
+            .body("x");
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        TestServer::read(req)
+    };
+    let t = create_only(taken.clone(), Some(b.clone())).await;
+    let f = create_only(free.clone(), Some(b.clone())).await;
+    t.expect(403, Some("permission_denied"));
+    assert_eq!(answer(&t), answer(&f));
+    create_only(taken.clone(), Some(a.clone()))
+        .await
+        .expect(412, Some("failed_precondition"));
+    // Whoever could read an object at the path hears that it is missing:
+    // under their own prefix, in a public bucket, as an admin.
+    s.get(&format!("/v1/storage/homes/{b_id}/nothing.txt"), Some(&b))
+        .await
+        .expect(404, Some("not_found"));
+    s.delete(&format!("/v1/storage/homes/{b_id}/nothing.txt"), Some(&b))
+        .await
+        .expect(404, Some("not_found"));
+    s.get("/v1/storage/open/nothing.txt", None)
+        .await
+        .expect(404, Some("not_found"));
+    s.get(&free, Some(&admin)).await.expect(404, Some("not_found"));
+    s.get(&taken, Some(&a)).await.expect(200, None);
 }
