@@ -30,9 +30,11 @@ test('users: create, search, edit profile and claims, disable, sign out everywhe
 
     // Search finds one and not the other.
     await page.getByRole('link', { name: 'Users' }).first().click();
+    await page.getByRole('link', { name: 'other@example.com' }).waitFor();
     await page.getByLabel('Search users').fill('ada@');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('link', { name: 'other@example.com' }).waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: 'ada@example.com' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'ada@example.com' }).count(), 1);
     await shoot(s, 'users');
     await page.getByRole('link', { name: 'ada@example.com' }).click();

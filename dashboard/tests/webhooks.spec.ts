@@ -63,7 +63,7 @@ test('webhooks: created here with its secret shown once, a 410 disables it and k
         await form.getByRole('button', { name: 'Create webhook' }).click();
 
         // The secret, shown this once, copied.
-        const card = page.getByRole('status', { name: 'New webhook secret' });
+        const card = page.getByRole('dialog', { name: 'New webhook secret' });
         await card.waitFor();
         assert.match(await card.innerText(), /shown only this once/);
         const secret = (await card.getByLabel('Signing secret').innerText()).trim();
@@ -193,14 +193,14 @@ test('webhooks: a loopback URL on a server that keeps to public addresses, and a
     await form.getByRole('button', { name: 'Create webhook' }).click();
     await alert.filter({ hasText: 'event `posts..x`' }).waitFor();
     assert.equal((await server.api('GET', '/v1/admin/webhooks/local')).status, 404, 'nothing saved');
-    assert.equal(await page.getByRole('status', { name: 'New webhook secret' }).count(), 0);
+    assert.equal(await page.getByRole('dialog', { name: 'New webhook secret' }).count(), 0);
 
     // Sign-ups, sign-ins and files have patterns too; the help names them.
     const help = await form.getByText(/^One pattern a line/).innerText();
     for (const p of ['auth.signup', 'auth.login', 'storage.upload', 'storage.delete']) assert.ok(help.includes(p), `the help names ${p}`);
     await form.getByLabel('Events').fill('auth.*\nstorage.upload');
     await form.getByRole('button', { name: 'Create webhook' }).click();
-    await page.getByRole('status', { name: 'New webhook secret' }).waitFor();
+    await page.getByRole('dialog', { name: 'New webhook secret' }).waitFor();
     assert.deepEqual((await server.api<Webhook>('GET', '/v1/admin/webhooks/local')).body.events, ['auth.*', 'storage.upload']);
   });
 });
