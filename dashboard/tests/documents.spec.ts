@@ -69,6 +69,111 @@ test('grid pages by cursor as it scrolls and renders only visible rows; the filt
   });
 });
 
+test('at any size: the grid asks only for pages of at most 100 by cursor, and counts the collection only when asked', async () => {
+  await withApp(async (s, server) => {
+    const { page } = s;
+    await seed(server, 1200);
+    const idx = await server.api('PATCH', '/v1/db/collections/posts', { indexes: [{ fields: [['n', 'asc']], unique: false }] });
+    assert.equal(idx.status, 200);
+    // Every API request the page makes from here on, and every cursor the server handed out.
+    const calls: { method: string; path: string; body: Record<string, unknown> | null }[] = [];
+    const cursors = new Set<string>();
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (!u.pathname.startsWith('/v1/')) return;
+      let body: Record<string, unknown> | null = null;
+      try {
+        body = r.postDataJSON();
+      } catch {
+        body = null;
+      }
+      calls.push({ method: r.method(), path: u.pathname + u.search, body });
+    });
+    page.on('response', async (r) => {
+      if (!r.url().endsWith('/v1/db/posts/query') || r.status() !== 200) return;
+      const c = ((await r.json()) as { next_cursor: string | null }).next_cursor;
+      if (c) cursors.add(c);
+    });
+    const queries = () => calls.filter((c) => c.path === '/v1/db/posts/query');
+    /** Every request so far is a bounded page of a query, each later page by the cursor the
+     *  one before it got; nothing counts or lists the collection whole. */
+    const allBounded = (when: string) => {
+      for (const c of calls) {
+        // Who is signed in, and the collection's settings (its indexes): neither reads documents.
+        if (c.path === '/v1/admin/me' || (c.method === 'GET' && c.path === '/v1/db/collections/posts')) continue;
+        assert.equal(`${c.method} ${c.path}`, 'POST /v1/db/posts/query', `${when}: only queries of the collection (${c.method} ${c.path})`);
+        const limit = c.body?.limit;
+        assert.ok(typeof limit === 'number' && limit > 0 && limit <= 100, `${when}: a limit of at most 100 (${JSON.stringify(c.body)})`);
+        if (c.body?.after !== undefined) assert.ok(cursors.has(c.body.after as string), `${when}: after is a cursor the server gave (${c.body.after})`);
+      }
+    };
+
+    await page.goto('/_/collections/posts/documents');
+    const grid = page.getByRole('grid', { name: 'Documents of posts' });
+    await grid.getByRole('button', { name: 'p00000' }).waitFor();
+    await page.waitForTimeout(300);
+    assert.ok(queries().length <= 2, `opening the grid asks for a screenful, not more (${queries().length} pages)`);
+    assert.equal(queries()[0].body?.after, undefined, 'the first page has no cursor');
+    allBounded('opening the grid');
+
+    // Scrolling: one page at a time, each from the cursor of the one before.
+    for (let i = 0; i < 40 && !(await page.getByText(/^[6-9]\d\d loaded/).count()); i++) {
+      await grid.evaluate((el) => (el.scrollTop = el.scrollHeight));
+      await page.waitForTimeout(60);
+    }
+    await page.getByText(/^[6-9]\d\d loaded/).waitFor();
+    assert.ok(queries().slice(1).every((q) => typeof q.body?.after === 'string'), 'later pages by cursor');
+    allBounded('scrolling');
+
+    // A filter from the builder on the indexed field, kept in the address, then a reload.
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await page.getByLabel('Field').fill('n');
+    await page.getByLabel('Operator').selectOption('>=');
+    await page.getByLabel('Value').fill('1000');
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await grid.getByRole('button', { name: 'p01000' }).waitFor();
+    const filtered = queries().at(-1)!;
+    assert.deepEqual(filtered.body, { where: [['n', '>=', 1000]], limit: 100 }, 'a new query starts without a cursor');
+    const slow = page.getByRole('note').filter({ hasText: 'No index serves' });
+    assert.equal(await slow.count(), 0, 'n is indexed: no warning');
+    await page.reload();
+    await grid.getByRole('button', { name: 'p01000' }).waitFor();
+    await page.waitForTimeout(300);
+    allBounded('a filtered query, and a reload');
+    assert.equal(calls.filter((c) => /\/count$|\/stats/.test(c.path)).length, 0, 'nothing counted');
+    assert.equal(await page.getByRole('status', { name: 'Count' }).count(), 0, 'no count shown');
+
+    // Counting is there when asked for: one count of the query's documents.
+    await page.getByRole('button', { name: 'Count matching documents' }).click();
+    await page.getByRole('status', { name: 'Count' }).filter({ hasText: '200 documents match this query' }).waitFor();
+    const counts = calls.filter((c) => c.path.endsWith('/count'));
+    assert.deepEqual(
+      counts.map((c) => [c.method, c.path, c.body]),
+      [['POST', '/v1/db/posts/count', { where: [['n', '>=', 1000]] }]],
+    );
+    // A new query drops the count, which is no longer about what is shown.
+    await page.getByRole('button', { name: 'Remove filter 1' }).click();
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await grid.getByRole('button', { name: 'p00000' }).waitFor();
+    assert.equal(await page.getByRole('status', { name: 'Count' }).count(), 0);
+    await page.getByRole('button', { name: 'Count matching documents' }).click();
+    await page.getByRole('status', { name: 'Count' }).filter({ hasText: '1,200 documents match (counted at' }).waitFor();
+    assert.deepEqual(calls.filter((c) => c.path.endsWith('/count')).at(-1)?.body, {});
+
+    // A filter on a field no index serves: the same bounded page, and a warning that the
+    // server reads the whole collection for it.
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await page.getByLabel('Field').fill('title');
+    await page.getByLabel('Value').fill('post 7');
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await grid.getByRole('button', { name: 'p00007' }).waitFor();
+    await slow.waitFor();
+    assert.match(await slow.innerText(), /No index serves “title”: to answer this query the server goes through the documents of posts one by one/);
+    assert.deepEqual(queries().at(-1)?.body, { where: [['title', '==', 'post 7']], limit: 100 });
+    assert.equal(calls.filter((c) => c.path.endsWith('/count')).length, 2, 'no count but the two asked for');
+  });
+});
+
 test('edit with If-Match, conflict on a concurrent change, schema errors inline, create, delete, live updates', async () => {
   await withApp(async (s, server) => {
     const { page } = s;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse, parseCsv, serialize } from '../src/lib/formats.ts';
-import { buildQuery } from '../src/lib/query.ts';
+import { buildQuery, unindexed } from '../src/lib/query.ts';
 import { diffLines } from '../src/lib/util.ts';
 import type { Doc } from '../src/lib/types.ts';
 
@@ -70,4 +70,18 @@ test('line diff marks added and removed lines', () => {
     { kind: ' ', text: 'c' },
     { kind: '+', text: 'd' },
   ]);
+});
+
+test('a query that no index serves names its fields (the server would read the whole collection)', () => {
+  const idx = [{ fields: [['n', 'asc']] as [string, string][] }, { fields: [['owner', 'asc'], ['created_at', 'desc']] as [string, string][] }];
+  assert.deepEqual(unindexed({}, idx), [], 'everything, by id');
+  assert.deepEqual(unindexed({ where: [['n', '>=', 5]] }, idx), []);
+  assert.deepEqual(unindexed({ where: [['id', 'prefix', 'a']] }, idx), []);
+  assert.deepEqual(unindexed({ where: [['n', '>=', 5], ['title', '==', 'x']] }, idx), [], 'the index on n narrows it first');
+  assert.deepEqual(unindexed({ where: [['author.name', '==', 'x']] }, idx), ['author.name']);
+  assert.deepEqual(unindexed({ order_by: [['title', 'asc']] }, idx), ['title']);
+  assert.deepEqual(unindexed({ order_by: [['created_at', 'desc']] }, idx), ['created_at'], 'a second field alone is not served');
+  assert.deepEqual(unindexed({ where: [['owner', '==', 'u1']], order_by: [['created_at', 'desc']] }, idx), []);
+  assert.deepEqual(unindexed({ where: [{ or: [['n', '==', 1], ['title', '==', 'x']] }] }, idx), ['title'], 'one branch of an or without an index');
+  assert.deepEqual(unindexed({ where: [['title', '==', 'x']] }, []), ['title']);
 });

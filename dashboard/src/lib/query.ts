@@ -49,3 +49,34 @@ export function buildQuery(filters: Filter[], order: Order[]): Record<string, Js
   if (ob.length) q.order_by = ob;
   return q;
 }
+
+/** The fields a query filters on (at any depth of `and` / `or`) and orders by. */
+function paths(q: Record<string, Json>): { top: string[]; all: string[]; order: string[] } {
+  const top: string[] = [];
+  const all: string[] = [];
+  const walk = (f: Json, depth: number) => {
+    if (Array.isArray(f)) {
+      if (typeof f[0] === 'string' && f.length === 3) {
+        all.push(f[0]);
+        if (depth === 0) top.push(f[0]);
+      } else f.forEach((x) => walk(x, depth));
+    } else if (f && typeof f === 'object') for (const k of ['and', 'or'] as const) if (k in f) walk(f[k], depth + (k === 'or' ? 1 : 0));
+  };
+  walk(q.where ?? [], 0);
+  const order = Array.isArray(q.order_by) ? q.order_by.flatMap((o) => (Array.isArray(o) && typeof o[0] === 'string' ? [o[0]] : [])) : [];
+  return { top, all, order };
+}
+
+/** The fields of a query no index serves, when the server has to read every document of the
+ *  collection to answer it (no filter at the top level on an indexed field, and a filter or
+ *  an order that is not by id); an empty list when an index (or the id) narrows it. A field
+ *  is served by an index that starts with one of the query's fields and holds it. */
+export function unindexed(q: Record<string, Json>, indexes: { fields: [string, string][] }[]): string[] {
+  const { top, all, order } = paths(q);
+  const used = new Set([...all, ...order]);
+  const useful = indexes.filter((i) => i.fields.length && used.has(i.fields[0][0]));
+  const served = (p: string) => p === 'id' || useful.some((i) => i.fields.some(([f]) => f === p));
+  if (top.some(served)) return [];
+  const left = [...used].filter((p) => !served(p));
+  return left;
+}
