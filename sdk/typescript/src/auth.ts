@@ -88,25 +88,51 @@ export function refreshFailure(e: BasaltError): RefreshFailure {
   return /already used/i.test(e.message) ? "already_used" : "invalid";
 }
 
-/** Seconds between `iat` and `exp` of a JWT, or null when it cannot be read. */
-function tokenLifetimeMs(jwt: string): number | null {
+/** The claims of a JWT, or an empty object when it cannot be read. */
+function jwtClaims(jwt: string): { iat?: unknown; exp?: unknown; sid?: unknown } {
   try {
-    const part = jwt.split(".")[1];
-    if (!part) return null;
-    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
-    const json = JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4))) as { iat?: number; exp?: number };
-    if (typeof json.iat === "number" && typeof json.exp === "number") return (json.exp - json.iat) * 1000;
+    const b64 = (jwt.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/");
+    return (JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4))) as object | null) ?? {};
   } catch {
-    // not a JWT we can read
+    return {}; // not a JWT we can read
   }
-  return null;
+}
+
+/** Milliseconds between `iat` and `exp` of a JWT, or null when it cannot be read. */
+function tokenLifetimeMs(jwt: string): number | null {
+  const { iat, exp } = jwtClaims(jwt);
+  return typeof iat === "number" && typeof exp === "number" ? (exp - iat) * 1000 : null;
+}
+
+/** The server session a session belongs to: its user and the `sid` of its access token. */
+function sessionOf(s: Session): string {
+  return `${s.user.id} ${String(jwtClaims(s.accessToken).sid)}`;
+}
+
+/**
+ * What clients on one channel (`basalt-auth:<storageKey>`) tell each other. `hello` / `here` /
+ * `bye`: a client opens, answers a hello, goes. `ask`: "I hold the lock and am about to spend a
+ * refresh token of session `of`: what do you hold?", answered by `answer` with the answerer's
+ * session when it is of the same server session (else null). `changed`: the storage was written.
+ */
+interface ChannelMessage {
+  type: "hello" | "here" | "bye" | "ask" | "answer" | "changed";
+  from?: string;
+  nonce?: string;
+  of?: string;
+  session?: Session | null;
+}
+
+function isSession(s: unknown): s is Session {
+  const x = s as Session | null;
+  return typeof x?.accessToken === "string" && typeof x.refreshToken === "string" && typeof x.user?.id === "string";
 }
 
 function parseStored(raw: string | null | undefined): Session | null {
   if (!raw) return null;
   try {
-    const s = JSON.parse(raw) as Session;
-    if (s && typeof s.accessToken === "string" && typeof s.refreshToken === "string") return s;
+    const s: unknown = JSON.parse(raw);
+    if (isSession(s)) return s;
   } catch {
     // a damaged entry counts as none
   }
@@ -125,6 +151,9 @@ const sleep = (ms: number) => new Promise<void>((r) => unref(setTimeout(r, ms)))
 /** How long the refresh timer waits before trying again after a round that did not end well. */
 const RETRY_MS = 5_000;
 
+/** How long a client holding the refresh lock waits for its peers' answers before it refreshes. */
+const ASK_MS = 150;
+
 function closedError(): BasaltError {
   return new BasaltError({ status: 0, code: "closed", message: "the client is closed" });
 }
@@ -133,6 +162,12 @@ export interface AuthConfig {
   storage: AuthStorage;
   storageKey: string;
   autoRefresh: boolean;
+  /**
+   * Talk to the other clients of this storage key over a BroadcastChannel (default: in browsers,
+   * where the clients of one origin share localStorage; never by default on Node, where a process
+   * may hold many clients of unrelated storages).
+   */
+  channel?: boolean;
 }
 
 /** `basalt.auth`: sign-in flows, the current session and its refresh. */
@@ -142,11 +177,23 @@ export class Auth {
   private inflight: Promise<Session | null> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private channel: BroadcastChannel | null = null;
+  /** This client on the channel, and the clients heard there that have not said bye. */
+  private readonly id = Math.random().toString(36).slice(2);
+  private peers = new Set<string>();
+  private asks = new Map<string, (from: string, s: Session | null | undefined) => void>();
+  private asked = 0;
   private spent = new Set<string>();
   private closed = false;
   private readonly ready: Promise<void>;
-  private readonly onStorageEvent = (e: StorageEvent) => {
-    if (e.key === this.config.storageKey) void this.syncFromStorage();
+  private readonly onStorageEvent = (e: Event) => {
+    if ((e as StorageEvent).key === this.config.storageKey) void this.syncFromStorage();
+  };
+  // A page that goes (or into the back-forward cache) leaves the channel, and says hello again
+  // when it comes back. (A tab that goes quiet otherwise, say frozen, is dropped by the first ask
+  // it leaves unanswered.)
+  private readonly onPageHide = () => this.post({ type: "bye" });
+  private readonly onPageShow = (e: Event) => {
+    if ((e as PageTransitionEvent).persisted) this.post({ type: "hello" });
   };
 
   /** MFA: enroll, confirm, verify a sign-in, disable. */
@@ -194,12 +241,16 @@ export class Auth {
       },
     };
     if (!isNode) {
-      const g = globalThis as { addEventListener?: (t: string, f: (e: StorageEvent) => void) => void };
+      const g = globalThis as { addEventListener?: (t: string, f: (e: Event) => void) => void };
       g.addEventListener?.("storage", this.onStorageEvent);
-      if (typeof BroadcastChannel !== "undefined") {
-        this.channel = new BroadcastChannel(`basalt-auth:${config.storageKey}`);
-        this.channel.onmessage = () => void this.syncFromStorage();
-      }
+      g.addEventListener?.("pagehide", this.onPageHide);
+      g.addEventListener?.("pageshow", this.onPageShow);
+    }
+    if ((config.channel ?? !isNode) && typeof BroadcastChannel !== "undefined") {
+      this.channel = new BroadcastChannel(`basalt-auth:${config.storageKey}`);
+      (this.channel as { unref?: () => void }).unref?.(); // Node: the channel keeps no process alive
+      this.channel.onmessage = (e: MessageEvent<ChannelMessage | null>) => this.onMessage(e.data);
+      this.post({ type: "hello" });
     }
   }
 
@@ -470,19 +521,100 @@ export class Auth {
 
   /**
    * Stops timers and listeners; the stored session stays. From here on this client starts no
-   * refresh (a refresh waiting for the lock gives it up, rejecting with code `closed`), tells its
-   * listeners nothing and writes nothing to the storage. One exception: a refresh request already
+   * refresh (a refresh waiting for the lock, or for the other tabs' answers, gives it up, rejecting
+   * with code `closed`), tells its listeners nothing, answers no other tab and writes nothing to
+   * the storage. One exception: a refresh request already
    * sent stores the session it brings back (if the storage still holds the token it spent), since
    * that token is spent for every client sharing the storage.
    */
   close(): void {
+    this.post({ type: "bye" });
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.channel?.close();
     this.channel = null;
-    const g = globalThis as { removeEventListener?: (t: string, f: (e: StorageEvent) => void) => void };
-    if (!isNode) g.removeEventListener?.("storage", this.onStorageEvent);
+    for (const answer of this.asks.values()) answer("", undefined);
+    const g = globalThis as { removeEventListener?: (t: string, f: (e: Event) => void) => void };
+    if (!isNode) {
+      g.removeEventListener?.("storage", this.onStorageEvent);
+      g.removeEventListener?.("pagehide", this.onPageHide);
+      g.removeEventListener?.("pageshow", this.onPageShow);
+    }
+  }
+
+  private post(m: ChannelMessage): void {
+    try {
+      this.channel?.postMessage({ ...m, from: this.id });
+    } catch {
+      // a channel closed under us, or a session that cannot be cloned: the others read storage
+    }
+  }
+
+  private onMessage(m: ChannelMessage | null): void {
+    if (this.closed || !m || typeof m !== "object") return;
+    const from = typeof m.from === "string" ? m.from : null;
+    if (m.type === "bye") {
+      if (from) this.peers.delete(from);
+      return;
+    }
+    if (from) this.peers.add(from);
+    if (m.type === "hello") this.post({ type: "here" });
+    else if (m.type === "ask") {
+      // Answered from memory, not storage: what this client holds is what it last stored or
+      // adopted. A refresh's winner holds its new session before it lets the lock go.
+      const held = this.current;
+      this.post({ type: "answer", nonce: m.nonce, session: held && sessionOf(held) === m.of ? held : null });
+    } else if (m.type === "answer") {
+      if (from && typeof m.nonce === "string") this.asks.get(m.nonce)?.(from, m.session);
+    } else if (m.type !== "here") void this.syncFromStorage(); // "changed", or a client of an older version
+  }
+
+  /**
+   * Inside the lock, before spending `s.refreshToken`: asks the other clients of this storage key
+   * what they hold. A browser tab's localStorage is a copy that another tab's writes reach a
+   * little later, by another path than the lock: the tab that refreshed a moment ago may have
+   * stored its new session and let the lock go while this tab still reads the old one. Resolves to
+   * a peer's newer session of the same server session, or null once every known peer answered
+   * otherwise (or after ASK_MS). Without peers it resolves at once.
+   */
+  private askPeers(s: Session): Promise<Session | null> {
+    if (!this.channel || this.peers.size === 0) return Promise.resolve(null);
+    const nonce = `${this.id}:${++this.asked}`;
+    const waiting = new Set(this.peers);
+    return new Promise<Session | null>((resolve) => {
+      const done = (found: Session | null) => {
+        clearTimeout(timer);
+        this.asks.delete(nonce);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        // Peers that did not answer in time are asked no more until they speak again.
+        for (const p of waiting) this.peers.delete(p);
+        done(null);
+      }, ASK_MS);
+      unref(timer);
+      this.asks.set(nonce, (from, other) => {
+        if (!from) return done(null);
+        waiting.delete(from);
+        if (
+          isSession(other) &&
+          other.refreshToken !== s.refreshToken &&
+          sessionOf(other) === sessionOf(s) &&
+          // Newer, never older: presenting an older token of the session would revoke it.
+          other.expiresAt > s.expiresAt
+        ) {
+          done(other);
+        } else if (waiting.size === 0) done(null);
+      });
+      this.post({ type: "ask", nonce, of: sessionOf(s) });
+    });
+  }
+
+  /** Stores `next` where the other clients look, if the storage still holds the spent `token`. */
+  private async replaceStored(token: string, next: Session): Promise<void> {
+    const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
+    if (stored?.refreshToken === token) await this.config.storage.setItem(this.config.storageKey, JSON.stringify(next));
   }
 
   private marginMs(s: Session): number {
@@ -507,8 +639,8 @@ export class Auth {
       // Closed while waiting for the lock: hand it on without reading or sending anything.
       if (this.closed) throw closedError();
       const held = this.current;
-      const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
-      if (held && !stored) {
+      const stored = await this.readStored();
+      if (held && stored === null) {
         await this.adopt(null, "signed_out", false);
         return null;
       }
@@ -534,6 +666,17 @@ export class Auth {
     if (this.spent.has(token)) {
       // Never present a token the server called already used: wait for whoever holds the new one.
       return this.awaitOtherWriter(token);
+    }
+    const newer = await this.askPeers(s);
+    // Closed while asking: nothing was sent, so give the lock up as a waiter would.
+    if (this.closed) throw closedError();
+    if (newer) {
+      // Another tab spent this token a moment ago and holds its successor: take that one. The
+      // storage gets it too if it still holds the spent token (a storage of this client's own).
+      this.spent.add(token);
+      await this.replaceStored(token, newer);
+      await this.adopt(newer, "token_refreshed", false);
+      return newer;
     }
     let r: WireSession;
     try {
@@ -567,8 +710,7 @@ export class Auth {
     if (this.closed) {
       // The server has rotated the token: keep its successor where the other clients look,
       // unless one of them has stored a session since.
-      const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
-      if (stored?.refreshToken === token) await this.config.storage.setItem(this.config.storageKey, JSON.stringify(next));
+      await this.replaceStored(token, next);
       this.current = next;
       return next;
     }
@@ -579,18 +721,29 @@ export class Auth {
   /** After "already used": another client refreshed with this token; wait for its session. */
   private async awaitOtherWriter(token: string): Promise<Session | null> {
     for (let i = 0; i < 20 && !this.closed; i++) {
-      const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
+      const stored = await this.readStored();
       if (stored && stored.refreshToken !== token) {
         await this.adopt(stored, "token_refreshed", false);
         return stored;
       }
-      if (!stored) {
+      if (stored === null) {
         await this.adopt(null, "signed_out", false);
         return null;
       }
       await sleep(100);
     }
     return null;
+  }
+
+  /**
+   * The stored session, or undefined while the storage still shows a refresh token this client
+   * has spent: a view another client's write has not reached yet (a tab's localStorage that
+   * another tab's write reaches late, after this tab took that session from it over the channel).
+   * Such a session is never taken back: presenting its token again could revoke the session.
+   */
+  private async readStored(): Promise<Session | null | undefined> {
+    const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
+    return stored && this.spent.has(stored.refreshToken) ? undefined : stored;
   }
 
   private async load(): Promise<void> {
@@ -604,8 +757,9 @@ export class Auth {
   private async syncFromStorage(): Promise<void> {
     await this.ready;
     if (this.closed) return;
-    const stored = parseStored(await this.config.storage.getItem(this.config.storageKey));
+    const stored = await this.readStored();
     const held = this.current;
+    if (stored === undefined) return;
     if (!stored && held) await this.adopt(null, "signed_out", false);
     else if (stored && !held) await this.adopt(stored, "signed_in", false);
     else if (stored && held && stored.refreshToken !== held.refreshToken) {
@@ -637,7 +791,7 @@ export class Auth {
     if (write) {
       if (s) await this.config.storage.setItem(this.config.storageKey, JSON.stringify(s));
       else await this.config.storage.removeItem(this.config.storageKey);
-      this.channel?.postMessage({ type: "changed" });
+      this.post({ type: "changed" });
     }
     const before = this.current;
     this.current = s;

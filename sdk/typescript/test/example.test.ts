@@ -64,9 +64,12 @@ afterAll(async () => {
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
-// Each test's browsers go when it ends: their refresh timers would count in the next one.
+// Each test's browsers go when it ends: their refresh timers would count in the next one. So do
+// the page errors it collected, checked by the test itself (a failed test's leftovers would fail
+// the next one too).
 afterEach(async () => {
   for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
+  problems.length = 0;
 });
 
 async function newContext(): Promise<BrowserContext> {
@@ -100,6 +103,9 @@ async function addTodo(page: Page, title: string): Promise<void> {
 
 const titles = (page: Page) => page.locator("#list li .title").allTextContents();
 const refreshes = () => proxy.requests.filter((r) => r === "POST /v1/auth/refresh").length;
+/** The refresh requests sent since the `since`-th request through the proxy, with their answers. */
+const refreshAnswers = (since: number) =>
+  proxy.exchanges.slice(since).filter((x) => x.request === "POST /v1/auth/refresh").map((x) => ({ status: x.status, reason: x.reason }));
 
 describe("the todo example in Chromium", () => {
   it("type-checks against the SDK's source", () => {
@@ -181,6 +187,7 @@ describe("the todo example in Chromium", () => {
     const stored = () => a.evaluate(() => Object.entries(localStorage).find(([k]) => k.startsWith("basalt.session:"))?.[1] ?? null);
     const first = JSON.parse((await stored())!) as { refreshToken: string };
     const before = refreshes();
+    const since = proxy.exchanges.length;
     // Tokens live 5 s: the tabs refresh about 1.25 s before expiry. Wait past two expiries.
     const deadline = Date.now() + 9_000;
     while (Date.now() < deadline && refreshes() - before < 2) await sleep(100);
@@ -189,6 +196,10 @@ describe("the todo example in Chromium", () => {
     // One refresh per expiry for both tabs together (never one per tab).
     expect(count).toBeGreaterThanOrEqual(1);
     expect(count).toBeLessThanOrEqual(2);
+    // And no tab sent a token the other had just spent (the server would answer 401 already_used):
+    // the tab granted the lock after the other refreshed takes its session, even while its
+    // localStorage still shows the old one.
+    expect(refreshAnswers(since).filter((x) => x.status !== null && x.status !== 200)).toEqual([]);
     const now = JSON.parse((await stored())!) as { refreshToken: string };
     expect(now.refreshToken).not.toBe(first.refreshToken);
     const inTab = (p: Page) =>
@@ -219,6 +230,7 @@ describe("the todo example in Chromium", () => {
     await a.locator("#list li", { hasText: "after refresh" }).waitFor();
     // Chromium logs the refused sign-in's 401 as a console error; nothing else went wrong.
     const refused = problems.filter((p) => /Failed to load resource: .*status of 401/.test(p));
+    expect(refreshAnswers(since).filter((x) => x.status === 401)).toEqual([]);
     expect(refused).toHaveLength(1);
     expect(problems.filter((p) => !refused.includes(p))).toEqual([]);
     problems.length = 0;
