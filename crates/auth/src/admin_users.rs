@@ -92,6 +92,7 @@ pub struct ListQuery {
     /// Matches part of the email, or the whole id.
     q: Option<String>,
     /// 1 to 1000, default 50.
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     after: Option<String>,
@@ -107,7 +108,14 @@ pub struct UserPage {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: String,
+    #[schemars(length(min = 8, max = 256))]
     password: Option<Secret<String>>,
     #[serde(default)]
     email_verified: bool,
@@ -120,7 +128,14 @@ pub struct CreateUser {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminUpdate {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: Option<String>,
+    #[schemars(length(min = 8, max = 256))]
     password: Option<Secret<String>>,
     email_verified: Option<bool>,
     /// Disabling ends every session; a disabled user cannot sign in.

@@ -8,20 +8,22 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(input: &str) -> Result<Email, Error> {
-        let email = input.trim().to_lowercase();
-        let valid = email.len() <= 254
-            && email.split_once('@').is_some_and(|(local, domain)| {
+        // Lengths in characters, as the API's schema states them, of the
+        // address as given (lowercasing may lengthen some letters).
+        let given = input.trim();
+        let valid = given.chars().count() <= 254
+            && given.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
-                    && local.len() <= 64
+                    && local.chars().count() <= 64
                     && !domain.is_empty()
                     && !domain.contains('@')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
                     && !domain.contains("..")
             })
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !given.chars().any(|c| c.is_whitespace() || c.is_control());
         if valid {
-            Ok(Email(email))
+            Ok(Email(given.to_lowercase()))
         } else {
             Err(Error::invalid_argument("`email` is not a valid email address"))
         }

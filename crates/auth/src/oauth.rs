@@ -235,6 +235,8 @@ pub struct AuthorizeQuery {
 #[derive(Deserialize, JsonSchema, Default)]
 pub struct CallbackParams {
     code: Option<String>,
+    /// The `state` the sign-in started with: required.
+    #[schemars(with = "String")]
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,

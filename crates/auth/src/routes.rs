@@ -50,6 +50,11 @@ where
                 .summary("Create a service key (its secret is shown once)")
                 .access(Access::Admin)
                 .body::<CreateKey>()
+                .link(
+                    "revoke",
+                    "delete_admin_keys_by_id",
+                    &[("id", "$response.body#/id")],
+                )
                 .response::<NewServiceKey>(201, "The new key"),
         )
         .route(
@@ -113,6 +118,12 @@ where
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: String,
     password: Secret<String>,
 }
@@ -153,7 +164,14 @@ async fn list_keys(_: AdminCaller, State(auth): State<Auth>) -> Result<Json<KeyL
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// What the key is for, e.g. "billing worker".
+    /// What the key is for, e.g. "billing worker": 1 to 100 characters,
+    /// not all spaces, no control characters.
+    #[schemars(
+        regex(
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        ),
+        length(min = 1, max = 100)
+    )]
     name: String,
 }
 
@@ -202,8 +220,15 @@ fn parse_role(role: &str) -> Result<AdminRole, Error> {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAdmin {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: String,
     /// 8 to 256 characters.
+    #[schemars(length(min = 8, max = 256))]
     password: Secret<String>,
     #[schemars(with = "RoleName")]
     role: String,
@@ -223,7 +248,14 @@ async fn create_admin(
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAdmin {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: Option<String>,
+    #[schemars(length(min = 8, max = 256))]
     password: Option<Secret<String>>,
     #[schemars(with = "Option<RoleName>")]
     role: Option<String>,

@@ -129,8 +129,15 @@ pub struct Empty {}
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: String,
     /// 8 to 256 characters.
+    #[schemars(length(min = 8, max = 256))]
     password: Secret<String>,
     /// Initial profile data.
     #[serde(default)]
@@ -140,6 +147,12 @@ pub struct SignupRequest {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: String,
     password: Secret<String>,
 }
@@ -153,7 +166,14 @@ pub struct RefreshRequest {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: Option<String>,
+    #[schemars(length(min = 8, max = 256))]
     password: Option<Secret<String>>,
     /// Required to change an existing password.
     current_password: Option<Secret<String>>,
@@ -164,6 +184,12 @@ pub struct UpdateUser {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailRequest {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: String,
 }
 
@@ -177,14 +203,22 @@ pub struct TokenRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     token: Secret<String>,
+    #[schemars(length(min = 8, max = 256))]
     password: Secret<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MagicLinkRequest {
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     email: String,
     /// Where the mailed link leads; must be on an allowed origin.
+    #[schemars(regex(pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$"), extend("format" = "uri"))]
     redirect_to: Option<String>,
 }
 

@@ -79,6 +79,13 @@ pub struct Route<S> {
     read_only: bool,
     /// A WebSocket's messages: (client → server, server → client).
     messages: Option<(SchemaFn, SchemaFn)>,
+    /// Schemas of path parameters (the server's own checks); a parameter
+    /// not named here is any string.
+    params: Vec<(&'static str, Value)>,
+    /// Header parameters, whole OpenAPI parameter objects.
+    headers: Vec<Value>,
+    /// OpenAPI links of the first 2xx response: name → link object.
+    links: Vec<(&'static str, Value)>,
 }
 
 macro_rules! constructor {
@@ -118,7 +125,56 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
             role: None,
             read_only: false,
             messages: None,
+            params: Vec::new(),
+            headers: Vec::new(),
+            links: Vec::new(),
         }
+    }
+
+    /// The schema of path parameter `name`: what the server checks of it.
+    pub fn param(mut self, name: &'static str, schema: Value) -> Self {
+        self.params.retain(|(n, _)| *n != name);
+        self.params.push((name, schema));
+        self
+    }
+
+    /// A header the route reads, with its schema.
+    pub fn header(
+        mut self,
+        name: &'static str,
+        required: bool,
+        description: &'static str,
+        schema: Value,
+    ) -> Self {
+        self.headers.push(json!({
+            "name": name, "in": "header", "required": required,
+            "description": description, "schema": schema,
+        }));
+        self
+    }
+
+    /// An OpenAPI link from this route's success answer to the operation
+    /// `operation_id`, its parameters filled by runtime expressions
+    /// (`$response.body#/id`, `$request.path.collection`): how a client
+    /// goes from what it made to what it can do with it.
+    pub fn link(mut self, name: &'static str, operation_id: &str, parameters: &[(&str, &str)]) -> Self {
+        let params: Map<String, Value> = parameters
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect();
+        self.links
+            .push((name, json!({"operationId": operation_id, "parameters": params})));
+        self
+    }
+
+    /// Whether the route's path has the parameter `name`.
+    fn has_param(&self, name: &str) -> bool {
+        self.path.split('/').any(|segment| {
+            segment
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .is_some_and(|p| p.trim_start_matches('*') == name)
+        })
     }
 
     /// The messages of a WebSocket route, published as component schemas
@@ -242,6 +298,17 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
         self
     }
 
+    /// Gives path parameter `name` this schema on every route that has it
+    /// and does not give its own.
+    pub fn with_param(mut self, name: &'static str, schema: Value) -> Self {
+        for route in &mut self.routes {
+            if route.has_param(name) && !route.params.iter().any(|(n, _)| *n == name) {
+                route.params.push((name, schema.clone()));
+            }
+        }
+        self
+    }
+
     /// The OpenAPI 3.1 document of every registered route.
     pub fn openapi(&self, title: &str, version: &str) -> Value {
         let mut settings = SchemaSettings::draft2020_12();
@@ -253,8 +320,16 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
             let (openapi_path, params) = path_parameters(route.path);
             let mut parameters: Vec<Value> = params
                 .iter()
-                .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+                .map(|p| {
+                    let schema = route
+                        .params
+                        .iter()
+                        .find(|(n, _)| n == p)
+                        .map_or_else(|| json!({"type": "string"}), |(_, s)| s.clone());
+                    json!({"name": p, "in": "path", "required": true, "schema": schema})
+                })
                 .collect();
+            parameters.extend(route.headers.iter().cloned());
             if let Some(query) = route.query {
                 let schema = query(&mut g);
                 let required: Vec<&str> = schema
@@ -312,10 +387,20 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
                 );
             }
             let mut responses = Map::new();
+            let mut linked = false;
             for r in &route.responses {
                 let mut response = json!({"description": r.description});
                 if let Some(body) = &r.body {
                     response["content"] = content(body, &mut g);
+                }
+                if !linked && (200..300).contains(&r.status) && !route.links.is_empty() {
+                    linked = true;
+                    let links: Map<String, Value> = route
+                        .links
+                        .iter()
+                        .map(|(n, l)| ((*n).to_owned(), l.clone()))
+                        .collect();
+                    response["links"] = links.into();
                 }
                 responses.insert(r.status.to_string(), response);
             }

@@ -58,13 +58,45 @@ pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         None => return Err(Error::invalid_argument("request body is empty")),
         Some(_) => return Err(Error::invalid_argument("request body must be a JSON object")),
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Data => "invalid request body",
-            _ => "malformed JSON",
+    serde_json::from_slice(bytes).or_else(|e| {
+        let data = e.classify() == serde_json::error::Category::Data;
+        // JSON does not tell 3 from 3.0: an integer written with a
+        // fraction of zero is still an integer (the slow path, only after a
+        // first reading failed).
+        if data
+            && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes)
+            && whole_numbers(&mut value)
+            && let Ok(parsed) = serde_json::from_value(value)
+        {
+            return Ok(parsed);
+        }
+        let what = if data {
+            "invalid request body"
+        } else {
+            "malformed JSON"
         };
-        Error::invalid_argument(format!("{what}: {e}"))
+        Err(Error::invalid_argument(format!("{what}: {e}")))
     })
+}
+
+/// Rewrites numbers like `3.0` as `3`, everywhere in `value`; whether any was.
+fn whole_numbers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Exactly representable: below 2^53 in magnitude.
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                *value = Value::from(f as i64);
+                true
+            } else {
+                false
+            }
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |any, v| whole_numbers(v) | any),
+        Value::Object(map) => map.values_mut().fold(false, |any, v| whole_numbers(v) | any),
+        _ => false,
+    }
 }
 
 fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
@@ -152,6 +184,29 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Body {
+            n: u64,
+            list: Vec<i32>,
+            data: serde_json::Value,
+        }
+        let body: Body = parse_object(br#"{"n": 60.0, "list": [1, -2.0], "data": {"x": 1.5}}"#).unwrap();
+        assert_eq!(body.n, 60);
+        assert_eq!(body.list, [1, -2]);
+        assert_eq!(body.data["x"], 1.5);
+        for bad in [
+            &br#"{"n": 60.5, "list": [], "data": 0}"#[..],
+            br#"{"n": -1.0, "list": [], "data": 0}"#,
+            br#"{"n": 1e300, "list": [], "data": 0}"#,
+            br#"{"n": "6", "list": [], "data": 0}"#,
+        ] {
+            let e = parse_object::<Body>(bad).unwrap_err();
+            assert!(e.message().starts_with("invalid request body"), "{}", e.message());
+        }
+    }
 
     #[test]
     fn json_content_types() {

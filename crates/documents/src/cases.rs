@@ -14,7 +14,7 @@ use basalt_core::{Error, Timestamp};
 use basalt_rules::{RequestFields, Rule, playground_context};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::Documents;
 use crate::collections::RuleOp;
@@ -57,14 +57,18 @@ pub struct RuleCase {
 #[serde(deny_unknown_fields)]
 pub struct PutRuleCase {
     /// `read`, `create`, `update` or `delete`.
+    #[schemars(with = "crate::cases::OperationName")]
     operation: String,
     /// How the caller is described in lists (1 to 200 characters); `anonymous` when missing.
+    #[schemars(length(min = 1, max = 200))]
     caller: Option<String>,
     /// `auth` as the rule sees it: `{uid, role, email, email_verified, anonymous, aal, claims}`; null for anonymous.
     #[serde(default)]
+    #[schemars(with = "Option<Map<String, Value>>")]
     auth: Value,
     /// `doc`: `{id, version, created_at, updated_at, data}`, or null.
     #[serde(default)]
+    #[schemars(with = "Option<Map<String, Value>>")]
     doc: Value,
     /// `data`: the document data after the write, or null.
     #[serde(default)]
@@ -73,6 +77,17 @@ pub struct PutRuleCase {
     request: RequestFields,
     /// The outcome the case expects.
     expect_allowed: bool,
+}
+
+/// A rule's operation.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum OperationName {
+    Read,
+    Create,
+    Update,
+    Delete,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -135,6 +150,19 @@ where
             admin(Route::put("/v1/admin/rules/cases/{collection}/{name}", put))
                 .summary("Save a rules-playground case (created or replaced)")
                 .body::<PutRuleCase>()
+                .link(
+                    "delete",
+                    "delete_admin_rules_cases_by_collection_by_name",
+                    &[
+                        ("collection", "$request.path.collection"),
+                        ("name", "$request.path.name"),
+                    ],
+                )
+                .link(
+                    "run",
+                    "post_admin_rules_cases_by_collection_run",
+                    &[("collection", "$request.path.collection")],
+                )
                 .response::<RuleCase>(200, "The saved case"),
         )
         .route(
@@ -149,6 +177,11 @@ where
                 .body::<RunCases>()
                 .response::<CaseRun>(200, "Each case's outcome and whether it changed"),
         )
+        .with_param(
+            "collection",
+            json!({"type": "string", "pattern": crate::document::COLLECTION_PATTERN}),
+        )
+        .with_param("name", json!({"type": "string", "pattern": CASE_NAME_PATTERN}))
 }
 
 fn check_operation(operation: &str) -> Result<RuleOp, Error> {
@@ -162,6 +195,9 @@ fn check_operation(operation: &str) -> Result<RuleOp, Error> {
             ))
         })
 }
+
+/// What [`check_name`] accepts, as a JSON Schema pattern.
+pub(crate) const CASE_NAME_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,100}$";
 
 fn check_name(name: &str) -> Result<(), Error> {
     let ok = (1..=100).contains(&name.chars().count()) && !name.chars().any(char::is_control);

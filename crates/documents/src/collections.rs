@@ -45,6 +45,10 @@ pub struct CollectionRules {
 #[serde(deny_unknown_fields)]
 pub struct IndexDef {
     /// `[path, "asc" | "desc"]` pairs, 1 to 8.
+    #[schemars(length(min = 1, max = 8), extend("items" = {
+        "type": "array", "minItems": 2, "maxItems": 2,
+        "prefixItems": [{"type": "string", "pattern": crate::filter::FIELD_PATTERN}, {"enum": ["asc", "desc"]}]
+    }))]
     pub fields: Vec<(String, String)>,
     /// Refuse a write that gives two documents the same values (409 `already_exists`).
     /// Documents where a field is missing or null are not constrained.

@@ -67,6 +67,11 @@ impl Document {
 }
 
 /// `^[a-z][a-z0-9_]{0,62}$`.
+/// What [`check_collection_name`] accepts, as a JSON Schema pattern.
+pub const COLLECTION_PATTERN: &str = "^[a-z][a-z0-9_]{0,62}$";
+/// What [`check_id`] accepts, as a JSON Schema pattern.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,128}$";
+
 pub fn check_collection_name(name: &str) -> Result<(), Error> {
     let ok = (1..=63).contains(&name.len())
         && name.as_bytes()[0].is_ascii_lowercase()

@@ -406,6 +406,52 @@ fn ne_same_type(s: &Scalar, v: &Value) -> bool {
     matches!((s, v), (Scalar::Bool(a), Value::Bool(b)) if a != b)
 }
 
+/// A field path as [`Field::parse`] takes it, as a JSON Schema pattern.
+pub const FIELD_PATTERN: &str = r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,15}$";
+
+/// The filter's shape for the OpenAPI document: a condition
+/// `[path, op, value]` (the value's type depends on the operator), `{"and":
+/// [...]}`, `{"or": [...]}`, or a list of filters (all must hold).
+pub struct FilterSchema;
+
+impl schemars::JsonSchema for FilterSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Filter".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let me = serde_json::json!({"$ref": "#/components/schemas/Filter"});
+        let condition = |ops: &[&str], value: Value| {
+            serde_json::json!({
+                "type": "array",
+                "prefixItems": [{"type": "string", "pattern": FIELD_PATTERN}, {"enum": ops}, value],
+                "minItems": 3,
+                "maxItems": 3,
+            })
+        };
+        let list = serde_json::json!({"type": "array", "minItems": 1, "maxItems": MAX_IN_VALUES});
+        let mut one = vec![
+            condition(&["==", "!="], serde_json::json!({})),
+            condition(&["<", "<=", ">", ">="], serde_json::json!({"type": ["number", "string"]})),
+            condition(&["array_contains"], serde_json::json!({})),
+            condition(&["in", "not_in", "array_contains_any"], list),
+            condition(&["exists"], serde_json::json!({"type": "boolean"})),
+            condition(&["prefix"], serde_json::json!({"type": "string"})),
+            serde_json::json!({"type": "object", "properties": {"and": {"type": "array", "items": me}}, "required": ["and"], "additionalProperties": false}),
+            serde_json::json!({"type": "object", "properties": {"or": {"type": "array", "items": me}}, "required": ["or"], "additionalProperties": false}),
+        ];
+        // A list holds conditions, `and` and `or` (a list in a list is
+        // spelled as `and`, which keeps the type finite for generators).
+        let items = serde_json::json!({"anyOf": one.clone()});
+        one.push(serde_json::json!({"type": "array", "items": items}));
+        let schema = serde_json::json!({
+            "description": "`[path, op, value]`, `{\"and\": [...]}`, `{\"or\": [...]}`, or a list of them (all must hold); at most 100 conditions in all.",
+            "anyOf": one,
+        });
+        schemars::Schema::try_from(schema).expect("an object")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

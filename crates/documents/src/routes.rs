@@ -1,5 +1,7 @@
 //! `/v1/db`: collections, documents, queries, counts and batches.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +13,7 @@ use basalt_store::audit::Actor;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::collections::{Collection, CollectionRules, IndexDef};
 use crate::document::{self, Document, DocumentBody};
@@ -39,6 +41,31 @@ where
             admin(Route::post("/v1/db/collections", create_collection))
                 .summary("Create a collection with its rules, schema and indexes")
                 .body::<CreateCollection>()
+                .link(
+                    "get",
+                    "get_db_collections_by_name",
+                    &[("name", "$response.body#/name")],
+                )
+                .link(
+                    "update",
+                    "patch_db_collections_by_name",
+                    &[("name", "$response.body#/name")],
+                )
+                .link(
+                    "delete",
+                    "delete_db_collections_by_name",
+                    &[("name", "$response.body#/name")],
+                )
+                .link(
+                    "create_document",
+                    "post_db_by_collection",
+                    &[("collection", "$response.body#/name")],
+                )
+                .link(
+                    "list_documents",
+                    "get_db_by_collection",
+                    &[("collection", "$response.body#/name")],
+                )
                 .response::<Collection>(201, "The new collection"),
         )
         .route(
@@ -70,6 +97,38 @@ where
             caller(Route::post("/v1/db/{collection}", create_document))
                 .summary("Create a document (with a generated id unless `id` is given)")
                 .body::<CreateDocument>()
+                .link(
+                    "get",
+                    "get_db_by_collection_by_id",
+                    &[
+                        ("collection", "$request.path.collection"),
+                        ("id", "$response.body#/id"),
+                    ],
+                )
+                .link(
+                    "update",
+                    "patch_db_by_collection_by_id",
+                    &[
+                        ("collection", "$request.path.collection"),
+                        ("id", "$response.body#/id"),
+                    ],
+                )
+                .link(
+                    "replace",
+                    "put_db_by_collection_by_id",
+                    &[
+                        ("collection", "$request.path.collection"),
+                        ("id", "$response.body#/id"),
+                    ],
+                )
+                .link(
+                    "delete",
+                    "delete_db_by_collection_by_id",
+                    &[
+                        ("collection", "$request.path.collection"),
+                        ("id", "$response.body#/id"),
+                    ],
+                )
                 .response::<DocumentBody<'static>>(201, "The new document"),
         )
         .route(
@@ -115,6 +174,18 @@ where
                 .summary("Delete a document; `If-Match` makes it conditional")
                 .empty(204, "Deleted"),
         )
+        .with_param(
+            "collection",
+            json!({"type": "string", "pattern": crate::document::COLLECTION_PATTERN}),
+        )
+        .with_param(
+            "name",
+            json!({"type": "string", "pattern": crate::document::COLLECTION_PATTERN}),
+        )
+        .with_param(
+            "id",
+            json!({"type": "string", "pattern": crate::document::ID_PATTERN}),
+        )
 }
 
 // ---- bodies ---------------------------------------------------------------
@@ -128,10 +199,12 @@ pub struct CollectionList {
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
     /// `^[a-z][a-z0-9_]{0,62}$`.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,62}$"))]
     name: String,
     #[serde(default)]
     rules: CollectionRules,
     /// A JSON Schema (draft 2020-12) for `data`.
+    #[schemars(extend("type" = ["object", "boolean", "null"]))]
     schema: Option<Value>,
     #[serde(default)]
     indexes: Vec<IndexDef>,
@@ -144,6 +217,7 @@ pub struct UpdateCollection {
     rules: Option<CollectionRules>,
     /// Replaces the schema; null removes it. Stored documents are not checked again.
     #[serde(default, deserialize_with = "basalt_core::extract::present")]
+    #[schemars(extend("type" = ["object", "boolean", "null"]))]
     schema: Option<Option<Value>>,
     /// Replaces the indexes (they are rebuilt).
     indexes: Option<Vec<IndexDef>>,
@@ -153,14 +227,17 @@ pub struct UpdateCollection {
 #[serde(deny_unknown_fields)]
 pub struct CreateDocument {
     /// The document's data: a JSON object.
+    #[schemars(with = "Map<String, Value>")]
     data: Option<Value>,
     /// 1 to 128 of `[A-Za-z0-9_-]`; generated (sortable by creation time) when absent.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,128}$"))]
     id: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetDocument {
+    #[schemars(with = "Map<String, Value>")]
     data: Option<Value>,
 }
 
@@ -168,17 +245,27 @@ pub struct SetDocument {
 /// `increment`, `server_time`, `array_union`, `array_remove`. Keys of the
 /// transforms are dotted paths.
 #[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PatchRequest {
-    data: Option<Map<String, Value>>,
+    #[serde(default)]
+    data: Map<String, Value>,
     /// `{"likes": 1, "stats.views": -2}`.
-    increment: Option<Map<String, Value>>,
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": crate::filter::FIELD_PATTERN}))]
+    increment: BTreeMap<String, f64>,
     /// `["seen_at"]`: set to the server's time (RFC 3339).
-    server_time: Option<Vec<String>>,
+    #[serde(default)]
+    #[schemars(extend("items" = {"type": "string", "pattern": crate::filter::FIELD_PATTERN}))]
+    server_time: Vec<String>,
     /// `{"tags": ["a"]}`: append values not already there.
-    array_union: Option<Map<String, Value>>,
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": crate::filter::FIELD_PATTERN}))]
+    array_union: BTreeMap<String, Vec<Value>>,
     /// `{"tags": ["a"]}`: remove every equal value.
-    array_remove: Option<Map<String, Value>>,
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": crate::filter::FIELD_PATTERN}))]
+    array_remove: BTreeMap<String, Vec<Value>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -186,10 +273,12 @@ pub struct PatchRequest {
 pub struct QueryRequest {
     /// A filter: `[path, op, value]`, `{"and": [...]}`, `{"or": [...]}`, or a list (AND).
     #[serde(rename = "where")]
+    #[schemars(with = "Option<crate::filter::FilterSchema>")]
     filter: Option<Value>,
     /// `[[path, "asc" | "desc"], ...]`; `id` breaks ties.
     order_by: Option<Value>,
     /// 1 to 1000, default 50.
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     after: Option<String>,
@@ -201,6 +290,7 @@ pub struct QueryRequest {
 #[serde(deny_unknown_fields)]
 pub struct CountRequest {
     #[serde(rename = "where")]
+    #[schemars(with = "Option<crate::filter::FilterSchema>")]
     filter: Option<Value>,
 }
 
@@ -213,9 +303,11 @@ pub struct CountResult {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1 to 1000, default 50.
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u64>,
     after: Option<String>,
     /// `field` (ascending) or `-field` (descending); default `id`.
+    #[schemars(regex(pattern = r"^-?[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,15}$"))]
     order: Option<String>,
 }
 
@@ -229,11 +321,15 @@ pub struct DocumentList {
 #[derive(Deserialize, JsonSchema)]
 #[allow(dead_code)]
 pub struct BatchOperation {
+    #[schemars(extend("enum" = ["create", "set", "update", "delete"]))]
     op: String,
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,62}$"))]
     collection: String,
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,128}$"))]
     id: Option<String>,
-    data: Option<Value>,
+    data: Option<Map<String, Value>>,
     /// The version the stored document must have (412 otherwise).
+    #[schemars(range(min = 1))]
     if_version: Option<i64>,
     increment: Option<Map<String, Value>>,
     server_time: Option<Vec<String>>,
@@ -244,7 +340,7 @@ pub struct BatchOperation {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    #[schemars(with = "Vec<BatchOperation>")]
+    #[schemars(with = "Vec<BatchOperation>", length(min = 1, max = 500))]
     operations: Vec<Map<String, Value>>,
 }
 

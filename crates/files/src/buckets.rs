@@ -51,6 +51,9 @@ pub fn from_row(row: &Row) -> Result<Bucket, Error> {
     })
 }
 
+/// What [`check_name`] accepts, as a JSON Schema pattern.
+pub const NAME_PATTERN: &str = "^(?!buckets$)[a-z0-9][a-z0-9_-]{0,62}$";
+
 pub fn check_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 63
@@ -70,6 +73,20 @@ pub fn check_name(name: &str) -> Result<(), Error> {
         ))
     }
 }
+
+/// `max_object_size` is stored as a 64-bit signed integer.
+pub fn check_max_size(max: Option<u64>) -> Result<(), Error> {
+    if max.is_some_and(|n| n > i64::MAX as u64) {
+        return Err(Error::invalid_argument(format!(
+            "`max_object_size` is at most {}",
+            i64::MAX
+        )));
+    }
+    Ok(())
+}
+
+/// What [`check_types`] accepts of one pattern, as a JSON Schema pattern.
+pub const TYPE_PATTERN: &str = r"^(\*/\*|[A-Za-z0-9!#$&^_.+-]+/(\*|[A-Za-z0-9!#$&^_.+-]+))$";
 
 pub fn check_types(types: &[String]) -> Result<(), Error> {
     for t in types {

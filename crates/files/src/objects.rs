@@ -45,6 +45,10 @@ where
         .route(admin(Route::post("/v1/storage/buckets", create_bucket))
             .summary("Create a bucket")
             .body::<CreateBucket>()
+            .link("get", "get_storage_buckets_by_name", &[("name", "$response.body#/name")])
+            .link("update", "patch_storage_buckets_by_name", &[("name", "$response.body#/name")])
+            .link("delete", "delete_storage_buckets_by_name", &[("name", "$response.body#/name")])
+            .link("list", "get_storage_by_bucket", &[("bucket", "$response.body#/name")])
             .response::<Bucket>(201, "The new bucket"))
         .route(admin(Route::get("/v1/storage/buckets/{name}", get_bucket)).summary("One bucket").response::<Bucket>(200, "The bucket"))
         .route(admin(Route::patch("/v1/storage/buckets/{name}", update_bucket))
@@ -62,6 +66,9 @@ where
             .summary("Upload an object (the raw body, streamed)")
             .raw_body("*/*")
             .streamed_body()
+            .link("download", "get_storage_by_bucket_by_path", &[("bucket", "$request.path.bucket"), ("path", "$request.path.path")])
+            .link("sign", "post_storage_by_bucket_by_path", &[("bucket", "$request.path.bucket"), ("path", "$request.path.path")])
+            .link("delete", "delete_storage_by_bucket_by_path", &[("bucket", "$request.path.bucket"), ("path", "$request.path.path")])
             .response::<ObjectInfo>(201, "The stored object"))
         .route(Route::get("/v1/storage/{bucket}/{*path}", get_object)
             .tag("storage")
@@ -77,6 +84,9 @@ where
             .query::<SignQuery>()
             .body::<SignRequest>()
             .response::<Signed>(200, "A path with query string, relative to the server"))
+        .with_param("bucket", json!({"type": "string", "pattern": crate::buckets::NAME_PATTERN}))
+        .with_param("name", json!({"type": "string", "pattern": crate::buckets::NAME_PATTERN}))
+        .with_param("path", json!({"type": "string", "pattern": crate::path::PATTERN, "maxLength": 1024}))
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -87,11 +97,14 @@ pub struct BucketList {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBucket {
+    #[schemars(regex(pattern = r"^(?!buckets$)[a-z0-9][a-z0-9_-]{0,62}$"))]
     name: String,
     #[serde(default)]
     public: bool,
+    #[schemars(range(max = 9_223_372_036_854_775_807_u64))]
     max_object_size: Option<u64>,
     #[serde(default)]
+    #[schemars(extend("items" = {"type": "string", "pattern": crate::buckets::TYPE_PATTERN}))]
     allowed_types: Vec<String>,
     #[serde(default)]
     rules: BucketRules,
@@ -103,7 +116,9 @@ pub struct UpdateBucket {
     public: Option<bool>,
     /// A number, or null to remove the limit.
     #[serde(default, deserialize_with = "basalt_core::extract::present")]
+    #[schemars(range(max = 9_223_372_036_854_775_807_u64))]
     max_object_size: Option<Option<u64>>,
+    #[schemars(extend("items" = {"type": "string", "pattern": crate::buckets::TYPE_PATTERN}))]
     allowed_types: Option<Vec<String>>,
     /// Replaces the rules.
     rules: Option<BucketRules>,
@@ -133,6 +148,7 @@ pub struct ObjectList {
 pub struct ListQuery {
     prefix: Option<String>,
     /// 1 to 1000, default 100.
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
     after: Option<String>,
 }
@@ -151,6 +167,7 @@ pub struct GetQuery {
 #[derive(Deserialize, JsonSchema)]
 pub struct SignQuery {
     /// Present (empty) to ask for a signed URL.
+    #[schemars(with = "String")]
     sign: Option<String>,
 }
 
@@ -158,6 +175,7 @@ pub struct SignQuery {
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
     /// Seconds the URL works, 1 to 604800.
+    #[schemars(range(min = 1, max = 604_800))]
     expires_in: u64,
 }
 
@@ -183,6 +201,7 @@ async fn create_bucket(
 ) -> Result<(StatusCode, Json<Bucket>), Error> {
     buckets::check_name(&body.name)?;
     buckets::check_types(&body.allowed_types)?;
+    buckets::check_max_size(body.max_object_size)?;
     files.check_rules(&body.rules)?;
     let now = Timestamp::now();
     let bucket = Bucket {
@@ -218,6 +237,7 @@ async fn update_bucket(
         bucket.public = p;
     }
     if let Some(max) = body.max_object_size {
+        buckets::check_max_size(max)?;
         bucket.max_object_size = max;
     }
     if let Some(types) = body.allowed_types {

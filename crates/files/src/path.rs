@@ -7,6 +7,10 @@ use basalt_core::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectPath(String);
 
+/// What [`ObjectPath::parse`] accepts (with at most 1024 bytes), as a
+/// JSON Schema pattern.
+pub const PATTERN: &str = r"^(?!/)(?!.*//)(?!.*/$)(?!(?:.*/)?\.\.?(?:/|$))[^\u0000-\u001f\u007f-\u009f\\]+$";
+
 impl ObjectPath {
     pub fn parse(path: &str) -> Result<ObjectPath, Error> {
         let bad = |why: &str| Err(Error::invalid_argument(format!("invalid object path: {why}")));

@@ -16,7 +16,7 @@ use basalt_store::audit::Actor;
 use rhai::Dynamic;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::script::Outcome;
 use crate::store::{self, Execution, Function, Spec, Version};
@@ -39,6 +39,9 @@ where
             admin(Route::put("/v1/admin/functions/{name}", save))
                 .summary("Create or change a function; the source is compiled first, and each save is a new version")
                 .body::<SaveFunction>()
+                .link("get", "get_admin_functions_by_name", &[("name", "$request.path.name")])
+                .link("executions", "get_admin_functions_by_name_executions", &[("name", "$request.path.name")])
+                .link("delete", "delete_admin_functions_by_name", &[("name", "$request.path.name")])
                 .response::<Function>(200, "The function, changed")
                 .response::<Function>(201, "The function, created"),
         )
@@ -72,6 +75,7 @@ where
                 .empty(202, "Queued again"),
         )
         .merge(crate::webhooks::api())
+        .with_param("name", json!({"type": "string", "pattern": NAME_PATTERN}))
 }
 
 async fn retry(State(f): State<Functions>, Path(id): Path<String>) -> Result<StatusCode, Error> {
@@ -111,6 +115,7 @@ pub struct FunctionWithVersions {
 #[serde(deny_unknown_fields)]
 pub struct SaveFunction {
     /// `http`, `trigger` or `schedule`.
+    #[schemars(extend("enum" = ["http", "trigger", "schedule"]))]
     kind: String,
     /// The Rhai script.
     source: String,
@@ -232,8 +237,10 @@ impl SaveFunction {
 #[serde(deny_unknown_fields)]
 pub struct ExecutionQuery {
     /// `ok`, `error`, `retrying` or `dead`.
+    #[schemars(extend("enum" = ["ok", "error", "retrying", "dead", null]))]
     status: Option<String>,
     /// 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     after: Option<String>,
@@ -246,6 +253,9 @@ pub struct ExecutionPage {
 }
 
 /// A function's or a webhook's name (`what`): 1 to 64 of a-z, 0-9, _ and -.
+/// What [`check_name`] accepts, as a JSON Schema pattern.
+pub(crate) const NAME_PATTERN: &str = "^[a-z][a-z0-9_-]{0,63}$";
+
 pub(crate) fn check_name(name: &str, what: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&name.len())
         && name.as_bytes()[0].is_ascii_lowercase()
@@ -342,6 +352,7 @@ async fn executions(
     Path(name): Path<String>,
     Query(q): Query<ExecutionQuery>,
 ) -> Result<Json<ExecutionPage>, Error> {
+    check_name(&name, "function")?;
     let limit = q.limit.unwrap_or(50) as usize;
     if !(1..=100).contains(&limit) {
         return Err(Error::invalid_argument("`limit` must be 1 to 100"));

@@ -17,7 +17,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,6 +44,21 @@ where
             admin(Route::put("/v1/admin/webhooks/{name}", save))
                 .summary("Create or change a webhook; a new one answers its signing secret, once")
                 .body::<SaveWebhook>()
+                .link(
+                    "get",
+                    "get_admin_webhooks_by_name",
+                    &[("name", "$request.path.name")],
+                )
+                .link(
+                    "deliveries",
+                    "get_admin_webhooks_by_name_deliveries",
+                    &[("name", "$request.path.name")],
+                )
+                .link(
+                    "delete",
+                    "delete_admin_webhooks_by_name",
+                    &[("name", "$request.path.name")],
+                )
                 .response::<Webhook>(200, "The webhook, changed")
                 .response::<Webhook>(201, "The webhook, created, with `secret`"),
         )
@@ -67,6 +82,10 @@ where
             admin(Route::post("/v1/admin/deliveries/{id}/retry", retry))
                 .summary("Send a dead delivery again (webhooks and after-triggers)")
                 .empty(202, "Queued again"),
+        )
+        .with_param(
+            "name",
+            json!({"type": "string", "pattern": crate::routes::NAME_PATTERN}),
         )
 }
 
@@ -96,6 +115,7 @@ pub struct WebhookList {
 #[serde(deny_unknown_fields)]
 pub struct SaveWebhook {
     /// Where events are POSTed: http:// or https://.
+    #[schemars(regex(pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$"), extend("format" = "uri"))]
     url: String,
     /// Event patterns: `posts.create`, `posts.*` (every change of a collection), `*`.
     events: Vec<String>,
@@ -109,8 +129,10 @@ pub struct SaveWebhook {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// `pending`, `retrying`, `ok` or `dead`.
+    #[schemars(extend("enum" = ["pending", "retrying", "ok", "dead", null]))]
     status: Option<String>,
     /// 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     after: Option<String>,
@@ -416,6 +438,7 @@ async fn deliveries(
     Path(name): Path<String>,
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Json<DeliveryPage>, Error> {
+    crate::routes::check_name(&name, "webhook")?;
     let limit = i64::from(q.limit.unwrap_or(50));
     if !(1..=100).contains(&limit) {
         return Err(Error::invalid_argument("`limit` must be 1 to 100"));

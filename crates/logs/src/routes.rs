@@ -47,8 +47,10 @@ where
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     /// RFC 3339 time: entries at or after it.
+    #[schemars(extend("format" = "date-time"))]
     since: Option<String>,
     /// RFC 3339 time: entries before it.
+    #[schemars(extend("format" = "date-time"))]
     until: Option<String>,
     /// A status (`404`) or a class (`4xx`, `5xx`).
     #[schemars(regex(pattern = r"^[1-5]([0-9]{2}|xx)$"))]
@@ -58,6 +60,7 @@ pub struct LogQuery {
     #[schemars(regex(pattern = r"^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|OTHER)$"))]
     method: Option<String>,
     /// A caller kind (`anon`, `user`, `admin`, `service`), or `kind:id`.
+    #[schemars(regex(pattern = r"^(anon|user|admin|service)(:.*)?$"))]
     caller: Option<String>,
     /// Part of the path, or a whole request id or error code.
     q: Option<String>,

@@ -505,6 +505,10 @@ where
                 .summary("Remove a pattern's rules")
                 .empty(204, "Removed"),
         )
+        .with_param(
+            "pattern",
+            json!({"type": "string", "pattern": r"^(?=[!-~]{1,128}$)[!-)+-~]*\*?$"}),
+        )
 }
 
 fn rules_of(r: &basalt_store::Row) -> Result<ChannelRules, Error> {

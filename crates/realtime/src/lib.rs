@@ -314,6 +314,16 @@ where
                 .summary("The realtime WebSocket (see docs/realtime.md for the protocol)")
                 .access(Access::Caller)
                 .query::<Handshake>()
+                // The WebSocket handshake (RFC 6455): without it, 400.
+                .header("connection", true, "`Upgrade`", serde_json::json!({"type": "string", "pattern": "[Uu][Pp][Gg][Rr][Aa][Dd][Ee]"}))
+                .header("upgrade", true, "`websocket`", serde_json::json!({"type": "string", "pattern": "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$"}))
+                .header("sec-websocket-version", true, "`13`", serde_json::json!({"type": "string", "enum": ["13"]}))
+                .header(
+                    "sec-websocket-key",
+                    true,
+                    "16 random bytes in base64",
+                    serde_json::json!({"type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$"}),
+                )
                 .messages::<socket::ClientMessage, messages::ServerMessage>()
                 .raw_response(101, "application/json", "Switching to the WebSocket protocol"),
         )

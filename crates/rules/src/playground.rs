@@ -43,6 +43,14 @@ where
 /// collection's stored rule), with the context to evaluate it in.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["rule"], "properties": {"rule": {"type": "string"}, "collection": {"type": "null"}}},
+    {"required": ["collection", "operation"], "properties": {
+        "rule": {"type": "null"},
+        "collection": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        "operation": {"enum": ["read", "create", "update", "delete"]}
+    }}
+]))]
 pub struct EvaluateRequest {
     /// A rule's text, e.g. `auth != () && doc.data.owner == auth.uid`.
     rule: Option<String>,

@@ -173,6 +173,12 @@ async fn settings(_: AdminCaller, State(state): State<AppState>) -> Json<Effecti
 #[serde(deny_unknown_fields)]
 pub struct TestMail {
     /// The address to send to.
+    #[schemars(
+        regex(
+            pattern = r"^\s*[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s.\u0000-\u001f\u007f-\u009f]+(\.[^@\s.\u0000-\u001f\u007f-\u009f]+)*\s*$"
+        ),
+        length(max = 254)
+    )]
     to: String,
 }
 

@@ -817,3 +817,79 @@ async fn rules_playground(s: &TestServer) {
     );
     assert!(metrics.contains("basalt_rule_evaluation_duration_seconds_count"));
 }
+
+/// Links lead to operations that exist, filling parameters they have; the
+/// path parameters the server checks carry their pattern.
+#[test]
+fn openapi_links_and_parameters_are_consistent() {
+    let doc = basalt_server::openapi();
+    let mut operations = std::collections::HashMap::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            operations.insert(
+                op["operationId"].as_str().unwrap().to_owned(),
+                (path.clone(), method.clone(), op.clone()),
+            );
+        }
+    }
+    let mut links = 0;
+    for (path, method, op) in operations.values() {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let Some(map) = response.get("links").and_then(Value::as_object) else {
+                continue;
+            };
+            assert!(status.starts_with('2'), "{method} {path}: links on {status}");
+            for (name, link) in map {
+                links += 1;
+                let target = link["operationId"].as_str().unwrap();
+                let (_, _, target_op) = operations
+                    .get(target)
+                    .unwrap_or_else(|| panic!("{method} {path} link {name}: no operation {target}"));
+                let names: Vec<&str> = target_op["parameters"]
+                    .as_array()
+                    .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+                    .unwrap_or_default();
+                for (param, expression) in link["parameters"].as_object().unwrap() {
+                    assert!(
+                        names.contains(&param.as_str()),
+                        "{method} {path} link {name}: {target} has no {param}"
+                    );
+                    let expression = expression.as_str().unwrap();
+                    if let Some(p) = expression.strip_prefix("$request.path.") {
+                        assert!(
+                            path.contains(&format!("{{{p}}}")),
+                            "{method} {path} link {name}: no {p} here"
+                        );
+                    } else {
+                        assert!(expression.starts_with("$response.body#/"), "{expression}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(links >= 20, "{links} links");
+    // Every collection, document id, bucket and function name in a path is constrained.
+    for (path, method, op) in operations.values() {
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap();
+            let constrained = matches!(name, "collection" | "bucket" | "path")
+                || (name == "id" && path.starts_with("/v1/db/"))
+                || (name == "name"
+                    && [
+                        "/v1/db/collections",
+                        "/v1/storage/buckets",
+                        "/v1/admin/functions",
+                        "/v1/admin/webhooks",
+                        "/v1/admin/rules/cases",
+                    ]
+                    .iter()
+                    .any(|prefix| path.starts_with(prefix)));
+            if p["in"] == "path" && constrained {
+                assert!(
+                    p["schema"]["pattern"].is_string(),
+                    "{method} {path}: {name} has no pattern"
+                );
+            }
+        }
+    }
+}

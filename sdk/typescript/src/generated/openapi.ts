@@ -1416,7 +1416,9 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             collection: string;
-            data?: unknown;
+            data?: {
+                [key: string]: unknown;
+            } | null;
             id?: string | null;
             /**
              * Format: int64
@@ -1426,7 +1428,8 @@ export interface components {
             increment?: {
                 [key: string]: unknown;
             } | null;
-            op: string;
+            /** @enum {string} */
+            op: "create" | "set" | "update" | "delete";
             server_time?: string[] | null;
         };
         BatchRequest: {
@@ -1552,7 +1555,7 @@ export interface components {
             subscriptions: components["schemas"]["SubscriptionInfo"][];
         };
         CountRequest: {
-            where?: unknown;
+            where?: components["schemas"]["Filter"] | null;
         };
         CountResult: {
             /** Format: uint64 */
@@ -1583,16 +1586,21 @@ export interface components {
             /** @default {} */
             rules: components["schemas"]["CollectionRules"];
             /** @description A JSON Schema (draft 2020-12) for `data`. */
-            schema?: unknown;
+            schema?: Record<string, never> | boolean | null;
         };
         CreateDocument: {
             /** @description The document's data: a JSON object. */
-            data?: unknown;
+            data: {
+                [key: string]: unknown;
+            };
             /** @description 1 to 128 of `[A-Za-z0-9_-]`; generated (sortable by creation time) when absent. */
             id?: string | null;
         };
         CreateKey: {
-            /** @description What the key is for, e.g. "billing worker". */
+            /**
+             * @description What the key is for, e.g. "billing worker": 1 to 100 characters,
+             *     not all spaces, no control characters.
+             */
             name: string;
         };
         CreateUser: {
@@ -1724,6 +1732,14 @@ export interface components {
             request: components["schemas"]["RequestFields"];
             /** @description A rule's text, e.g. `auth != () && doc.data.owner == auth.uid`. */
             rule?: string | null;
+        } | {
+            collection?: null;
+            rule: string;
+        } | {
+            collection: string;
+            /** @enum {unknown} */
+            operation: "read" | "create" | "update" | "delete";
+            rule?: null;
         };
         EvaluateResponse: {
             allowed: boolean;
@@ -1793,6 +1809,64 @@ export interface components {
             /** @description Its value; null when it failed (see `error`). */
             value?: boolean | null;
         };
+        /** @description `[path, op, value]`, `{"and": [...]}`, `{"or": [...]}`, or a list of them (all must hold); at most 100 conditions in all. */
+        Filter: [
+            string,
+            "==" | "!=",
+            unknown
+        ] | [
+            string,
+            "<" | "<=" | ">" | ">=",
+            number | string
+        ] | [
+            string,
+            "array_contains",
+            unknown
+        ] | [
+            string,
+            "in" | "not_in" | "array_contains_any",
+            unknown[]
+        ] | [
+            string,
+            "exists",
+            boolean
+        ] | [
+            string,
+            "prefix",
+            string
+        ] | {
+            and: components["schemas"]["Filter"][];
+        } | {
+            or: components["schemas"]["Filter"][];
+        } | ([
+            string,
+            "==" | "!=",
+            unknown
+        ] | [
+            string,
+            "<" | "<=" | ">" | ">=",
+            number | string
+        ] | [
+            string,
+            "array_contains",
+            unknown
+        ] | [
+            string,
+            "in" | "not_in" | "array_contains_any",
+            unknown[]
+        ] | [
+            string,
+            "exists",
+            boolean
+        ] | [
+            string,
+            "prefix",
+            string
+        ] | {
+            and: components["schemas"]["Filter"][];
+        } | {
+            or: components["schemas"]["Filter"][];
+        })[];
         /** @description What an admin saves: the kind, the script and what it listens to. */
         Function: {
             /** @description A trigger's collection, or `auth` / `storage`. */
@@ -1860,7 +1934,7 @@ export interface components {
             /** @description `[path, "asc" | "desc"]` pairs, 1 to 8. */
             fields: [
                 string,
-                string
+                "asc" | "desc"
             ][];
             /**
              * @description Refuse a write that gives two documents the same values (409 `already_exists`).
@@ -1926,7 +2000,10 @@ export interface components {
         };
         MagicLinkRequest: {
             email: string;
-            /** @description Where the mailed link leads; must be on an allowed origin. */
+            /**
+             * Format: uri
+             * @description Where the mailed link leads; must be on an allowed origin.
+             */
             redirect_to?: string | null;
         };
         MailInfo: {
@@ -1975,6 +2052,11 @@ export interface components {
             next_cursor?: string | null;
             objects: components["schemas"]["ObjectInfo"][];
         };
+        /**
+         * @description A rule's operation.
+         * @enum {string}
+         */
+        OperationName: "read" | "create" | "update" | "delete";
         Outbox: {
             items: components["schemas"]["OutboxItem"][];
         };
@@ -1992,23 +2074,36 @@ export interface components {
          *     transforms are dotted paths.
          */
         PatchRequest: {
-            /** @description `{"tags": ["a"]}`: remove every equal value. */
-            array_remove?: {
+            /**
+             * @description `{"tags": ["a"]}`: remove every equal value.
+             * @default {}
+             */
+            array_remove: {
+                [key: string]: unknown[];
+            };
+            /**
+             * @description `{"tags": ["a"]}`: append values not already there.
+             * @default {}
+             */
+            array_union: {
+                [key: string]: unknown[];
+            };
+            /** @default {} */
+            data: {
                 [key: string]: unknown;
-            } | null;
-            /** @description `{"tags": ["a"]}`: append values not already there. */
-            array_union?: {
-                [key: string]: unknown;
-            } | null;
-            data?: {
-                [key: string]: unknown;
-            } | null;
-            /** @description `{"likes": 1, "stats.views": -2}`. */
-            increment?: {
-                [key: string]: unknown;
-            } | null;
-            /** @description `["seen_at"]`: set to the server's time (RFC 3339). */
-            server_time?: string[] | null;
+            };
+            /**
+             * @description `{"likes": 1, "stats.views": -2}`.
+             * @default {}
+             */
+            increment: {
+                [key: string]: number;
+            };
+            /**
+             * @description `["seen_at"]`: set to the server's time (RFC 3339).
+             * @default []
+             */
+            server_time: string[];
         };
         Point: {
             /**
@@ -2039,7 +2134,9 @@ export interface components {
              * @description `auth` as the rule sees it: `{uid, role, email, email_verified, anonymous, aal, claims}`; null for anonymous.
              * @default null
              */
-            auth: unknown;
+            auth: {
+                [key: string]: unknown;
+            } | null;
             /** @description How the caller is described in lists (1 to 200 characters); `anonymous` when missing. */
             caller?: string | null;
             /**
@@ -2051,11 +2148,13 @@ export interface components {
              * @description `doc`: `{id, version, created_at, updated_at, data}`, or null.
              * @default null
              */
-            doc: unknown;
+            doc: {
+                [key: string]: unknown;
+            } | null;
             /** @description The outcome the case expects. */
             expect_allowed: boolean;
             /** @description `read`, `create`, `update` or `delete`. */
-            operation: string;
+            operation: components["schemas"]["OperationName"];
             /** @default {} */
             request: components["schemas"]["RequestFields"];
         };
@@ -2072,7 +2171,7 @@ export interface components {
             /** @description Data paths to return; the rest of `data` is left out. */
             select?: string[] | null;
             /** @description A filter: `[path, op, value]`, `{"and": [...]}`, `{"or": [...]}`, or a list (AND). */
-            where?: unknown;
+            where?: components["schemas"]["Filter"] | null;
         };
         /** @enum {string} */
         Range: "1h" | "24h" | "7d";
@@ -2280,8 +2379,11 @@ export interface components {
              *     arguments). Without one, only admins and service keys may call the function.
              */
             invoke?: string | null;
-            /** @description `http`, `trigger` or `schedule`. */
-            kind: string;
+            /**
+             * @description `http`, `trigger` or `schedule`.
+             * @enum {string}
+             */
+            kind: "http" | "trigger" | "schedule";
             /** @description The Rhai script. */
             source: string;
             /** @description For `schedule`: an IANA time zone (`Europe/Paris`); UTC without one. */
@@ -2294,7 +2396,10 @@ export interface components {
             events: string[];
             /** @description A `whsec_…` secret (base64 of 24 to 64 bytes); one is made when a new webhook has none. */
             secret?: string | null;
-            /** @description Where events are POSTed: http:// or https://. */
+            /**
+             * Format: uri
+             * @description Where events are POSTed: http:// or https://.
+             */
             url: string;
         };
         Sent: {
@@ -2346,7 +2451,9 @@ export interface components {
             user: components["schemas"]["User"];
         };
         SetDocument: {
-            data?: unknown;
+            data: {
+                [key: string]: unknown;
+            };
         };
         Setting: {
             /** @description The name in the config file (`BASALT_<KEY>` in the environment). */
@@ -2439,7 +2546,7 @@ export interface components {
              * @description Replaces the schema; null removes it. Stored documents are not checked again.
              * @default null
              */
-            schema: unknown;
+            schema: Record<string, never> | boolean | null;
         };
         UpdateUser: {
             /** @description Required to change an existing password. */
@@ -2930,7 +3037,7 @@ export interface operations {
                 /** @description 1 to 100, default 50. */
                 limit?: number | null;
                 /** @description `ok`, `error`, `retrying` or `dead`. */
-                status?: string | null;
+                status?: "ok" | "error" | "retrying" | "dead" | null;
             };
             header?: never;
             path: {
@@ -3781,7 +3888,7 @@ export interface operations {
                 /** @description 1 to 100, default 50. */
                 limit?: number | null;
                 /** @description `pending`, `retrying`, `ok` or `dead`. */
-                status?: string | null;
+                status?: "pending" | "retrying" | "ok" | "dead" | null;
             };
             header?: never;
             path: {
@@ -4059,11 +4166,12 @@ export interface operations {
     };
     get_auth_oauth_by_provider_callback: {
         parameters: {
-            query?: {
+            query: {
                 code?: string | null;
                 error?: string | null;
                 error_description?: string | null;
-                state?: string | null;
+                /** @description The `state` the sign-in started with: required. */
+                state: string;
             };
             header?: never;
             path: {
@@ -4801,7 +4909,16 @@ export interface operations {
                 /** @description An access token; a bad one fails the handshake with 401. Or send `{"type":"auth"}` later. */
                 token?: string | null;
             };
-            header?: never;
+            header: {
+                /** @description `Upgrade` */
+                connection: string;
+                /** @description 16 random bytes in base64 */
+                "sec-websocket-key": string;
+                /** @description `13` */
+                "sec-websocket-version": "13";
+                /** @description `websocket` */
+                upgrade: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4917,9 +5034,9 @@ export interface operations {
     };
     post_storage_by_bucket_by_path: {
         parameters: {
-            query?: {
+            query: {
                 /** @description Present (empty) to ask for a signed URL. */
-                sign?: string | null;
+                sign: string;
             };
             header?: never;
             path: {
