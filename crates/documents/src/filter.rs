@@ -432,7 +432,10 @@ impl schemars::JsonSchema for FilterSchema {
         let list = serde_json::json!({"type": "array", "minItems": 1, "maxItems": MAX_IN_VALUES});
         let mut one = vec![
             condition(&["==", "!="], serde_json::json!({})),
-            condition(&["<", "<=", ">", ">="], serde_json::json!({"type": ["number", "string"]})),
+            condition(
+                &["<", "<=", ">", ">="],
+                serde_json::json!({"type": ["number", "string"]}),
+            ),
             condition(&["array_contains"], serde_json::json!({})),
             condition(&["in", "not_in", "array_contains_any"], list),
             condition(&["exists"], serde_json::json!({"type": "boolean"})),
