@@ -57,7 +57,7 @@ test('keyboard: Escape closes every confirmation and shown-once dialog, and the 
     // A service key: the dialog that shows it once, then the revoke confirmation.
     await page.goto('/_/keys');
     await page.getByLabel('Key name').fill('ci');
-    await page.getByLabel('Key name').press('Enter');
+    await pressOn(page.getByRole('button', { name: 'Create key' }));
     const created = page.getByRole('dialog', { name: 'New key' });
     await created.waitFor();
     await focusIsOn(page, created.getByRole('button', { name: 'Done' }), 'Done, in the dialog');
@@ -129,6 +129,23 @@ test('keyboard: Escape closes every confirmation and shown-once dialog, and the 
     await pressOn(delHook);
     await escapeCloses(page, page.getByRole('alertdialog', { name: 'Delete orders?' }), delHook, 'Delete webhook');
     assert.equal((await server.api('GET', '/v1/admin/webhooks/orders')).status, 200);
+
+    // Removing an admin, and setting up two-factor sign-in given up with Escape.
+    const dev = await server.api('POST', '/v1/admin/admins', { email: 'dev@example.com', password: 'long password 2', role: 'developer' });
+    assert.equal(dev.status, 201);
+    await page.goto('/_/settings');
+    const removeDev = page.getByRole('button', { name: 'Remove dev@example.com' });
+    await pressOn(removeDev);
+    await escapeCloses(page, page.getByRole('alertdialog', { name: 'Remove dev@example.com?' }), removeDev, 'Remove dev@example.com');
+    const admins = (await server.api<{ admins: { email: string }[] }>('GET', '/v1/admin/admins')).body.admins;
+    assert.ok(admins.some((a) => a.email === 'dev@example.com'), 'not removed');
+    const setup = page.getByRole('button', { name: 'Set up two-factor sign-in' });
+    await pressOn(setup);
+    await page.getByLabel('TOTP secret').waitFor();
+    await focusIsOn(page, page.getByText('Add this account to your authenticator app'), 'the setup that replaced the button');
+    await page.keyboard.press('Escape');
+    await page.getByLabel('TOTP secret').waitFor({ state: 'detached' });
+    await focusIsOn(page, setup, 'Set up two-factor sign-in');
   });
 });
 

@@ -96,6 +96,8 @@ test('settings: outbox, admins (add, change role, remove), configuration; functi
     for (let i = 0; i < 50 && (await find())?.role !== 'viewer'; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal((await find())?.role, 'viewer');
     await page.getByRole('button', { name: 'Remove dev@example.com' }).click();
+    assert.equal((await find())?.role, 'viewer', 'not before confirming');
+    await page.getByRole('alertdialog', { name: 'Remove dev@example.com?' }).getByRole('button', { name: 'Confirm remove dev@example.com' }).click();
     await role.waitFor({ state: 'detached' });
     assert.equal(await find(), undefined);
     const config = await server.api('GET', '/v1/admin/settings');
