@@ -5,4 +5,4 @@
 # and a built binary (BASALT_BIN, default target/debug/basalt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec python3 tests/schemathesis/run.py --binary "${BASALT_BIN:-target/debug/basalt}" --seconds "${1:-600}"
+exec python3 tests/schemathesis/run.py --binary "${BASALT_BIN:-target/debug/basalt}" --seconds "${1:-600}" --seed 0
