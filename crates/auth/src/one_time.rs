@@ -78,13 +78,19 @@ pub async fn issue(
     Ok(format!("{id}.{secret}"))
 }
 
+/// Splits a one-time token, `{id}.{secret}`, as Basalt issues it (surrounding blanks, which a
+/// pasted link may bring, aside).
+pub fn parse_token(presented: &str) -> Option<(&str, &str)> {
+    presented
+        .trim()
+        .split_once('.')
+        .filter(|(id, secret)| basalt_core::secret::is_token_part(id, secret))
+}
+
 /// Redeems a token of `kind` once; any failure is the same 400.
 pub async fn redeem(db: &Db, kind: Kind, presented: &str) -> Result<Redeemed, Error> {
     let invalid = || Error::invalid_argument("the token is invalid or has expired");
-    let (id, secret) = presented.trim().split_once('.').ok_or_else(invalid)?;
-    if id.len() != 26 || secret.len() != 64 {
-        return Err(invalid());
-    }
+    let (id, secret) = parse_token(presented).ok_or_else(invalid)?;
     let now = Timestamp::now().millis();
     let row = db
         .fetch_optional(

@@ -144,14 +144,18 @@ impl UseRecorder {
     }
 }
 
+/// Splits a service key, `bsk_{id}_{secret}`, as Basalt issues it.
+pub fn parse_key(presented: &str) -> Option<(&str, &str)> {
+    presented
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .filter(|(id, secret)| basalt_core::secret::is_token_part(id, secret))
+}
+
 /// Checks a presented `bsk_…` key.
 pub async fn verify(db: &Db, uses: &UseRecorder, presented: &str) -> Result<ServiceIdentity, Error> {
     let invalid = || Error::unauthenticated("invalid service key");
-    let (id, secret) = presented
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.split_once('_'))
-        .filter(|(id, secret)| id.len() == 26 && secret.len() == 64)
-        .ok_or_else(invalid)?;
+    let (id, secret) = parse_key(presented).ok_or_else(invalid)?;
     let row = db
         .fetch_optional(
             "SELECT name, secret_hash, last_used_at FROM service_keys WHERE id = $1",

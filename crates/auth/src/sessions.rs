@@ -154,16 +154,27 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// Splits a refresh token as Basalt issues it, `{session id}.{counter}.{secret}`: a 26-character
+/// id, the counter in decimal without a sign or leading zeros, 64 lowercase hex digits. Any other spelling
+/// is not a token (so one token has one spelling).
+pub fn parse_refresh_token(presented: &str) -> Option<(&str, i64, &str)> {
+    let mut parts = presented.splitn(3, '.');
+    let (sid, counter, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    let canonical = |c: &str| {
+        !c.is_empty()
+            && c.len() <= 18
+            && c.bytes().all(|b| b.is_ascii_digit())
+            && (c == "0" || !c.starts_with('0'))
+    };
+    if !basalt_core::secret::is_token_part(sid, secret) || !canonical(counter) {
+        return None;
+    }
+    Some((sid, counter.parse().ok()?, secret))
+}
+
 /// Exchanges a refresh token for a new session object.
 pub async fn refresh(auth: &Auth, presented: &str) -> Result<SessionTokens, Error> {
-    let mut parts = presented.splitn(3, '.');
-    let (Some(sid), Some(counter), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(invalid());
-    };
-    let counter: i64 = counter.parse().map_err(|_| invalid())?;
-    if sid.len() != 26 || secret.len() != 64 {
-        return Err(invalid());
-    }
+    let (sid, counter, secret) = parse_refresh_token(presented).ok_or_else(invalid)?;
     let now = Timestamp::now().millis();
     let mut tx = auth.db().begin().await?;
     let row = tx

@@ -59,9 +59,7 @@ impl SigningKeys {
                 &[],
             )
             .await?;
-        let mut active = None;
-        let mut decoding = HashMap::new();
-        let mut jwks = Vec::new();
+        let mut keys = Vec::new();
         for row in rows {
             let (kid, alg) = (row.text(0)?, row.text(1)?);
             if alg != "EdDSA" {
@@ -69,25 +67,47 @@ impl SigningKeys {
                     "signing key {kid} has unknown algorithm {alg}"
                 )));
             }
-            let public = row.bytes(3)?;
+            let seed = if row.opt_int(4)? == Some(1) {
+                Some(row.bytes(2)?)
+            } else {
+                None
+            };
+            keys.push((kid, row.bytes(3)?, seed));
+        }
+        Ok(Self::assemble(keys))
+    }
+
+    /// The keys from `(kid, public key, seed of the active one)`, or `None` without an active one.
+    fn assemble(keys: Vec<(String, Vec<u8>, Option<Vec<u8>>)>) -> Option<SigningKeys> {
+        let mut active = None;
+        let mut decoding = HashMap::new();
+        let mut jwks = Vec::new();
+        for (kid, public, seed) in keys {
             decoding.insert(kid.clone(), DecodingKey::from_ed_der(&public));
             jwks.push(json!({
                 "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
                 "kid": kid, "x": URL_SAFE_NO_PAD.encode(&public),
             }));
-            if row.opt_int(4)? == Some(1) {
-                let seed = row.bytes(2)?;
+            if let Some(seed) = seed {
                 let mut der = PKCS8_ED25519_PREFIX.to_vec();
                 der.extend_from_slice(&seed);
                 active = Some((kid, EncodingKey::from_ed_der(&der)));
             }
         }
-        Ok(active.map(|(active_kid, encoding)| SigningKeys {
+        active.map(|(active_kid, encoding)| SigningKeys {
             active_kid,
             encoding,
             decoding,
             jwks: json!({ "keys": jwks }),
-        }))
+        })
+    }
+
+    /// One active key from `seed`, held in memory only (for the fuzz targets in `fuzz/`).
+    #[doc(hidden)]
+    pub fn from_seed(seed: [u8; 32]) -> SigningKeys {
+        let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+        Self::assemble(vec![(kid, public.to_vec(), Some(seed.to_vec()))]).expect("an active key")
     }
 
     /// Signs `claims` with the active key, naming it in `kid`.

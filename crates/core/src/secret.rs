@@ -76,6 +76,15 @@ pub fn random_hex(n: usize) -> String {
     hex(&bytes)
 }
 
+/// Whether `s` is spelt as the parts of issued tokens are: `id` an id of [`crate::id::new_id`]
+/// (26 letters and digits) and `secret` 32 bytes of [`random_hex`] (64 lowercase hex digits).
+pub fn is_token_part(id: &str, secret: &str) -> bool {
+    id.len() == 26
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        && secret.len() == 64
+        && secret.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

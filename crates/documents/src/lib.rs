@@ -42,6 +42,13 @@ pub use routes::{api, operation};
 pub use write::{Op, Operation, Outcome};
 pub use writer::Change;
 
+/// Internals that parse untrusted input, for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::cursor::CursorKey;
+    pub use crate::document::{COLLECTION_PATTERN, ID_PATTERN, check_id, encode_data};
+}
+
 use collections::{Cache, Loaded, RuleOp};
 use sql::Dialect;
 use writer::Writer;

@@ -17,6 +17,12 @@ use object_store::ObjectStore;
 pub use objects::api;
 pub use path::ObjectPath;
 
+/// Internals that parse untrusted input, for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::buckets::{NAME_PATTERN, check_name as check_bucket_name};
+}
+
 /// Where the bytes go.
 #[derive(Debug, Clone)]
 pub enum Backing {

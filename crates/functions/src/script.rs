@@ -634,7 +634,7 @@ impl Sandbox {
             .map(|(k, v)| (k.into(), Dynamic::from(v.clone())))
             .collect();
         scope.push_constant("env", Dynamic::from_map(env_map));
-        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, call.ast);
+        let result = basalt_rules::eval_guarded(&self.engine, &mut scope, call.ast);
         let run = RUN.with(|run| run.borrow_mut().take());
         let mut logs = run.map(|r| r.logs).unwrap_or_default();
         let mut data = None;

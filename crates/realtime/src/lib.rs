@@ -32,6 +32,13 @@ use serde::Deserialize;
 
 pub use channels::ChannelRules;
 
+/// The message parsing and checks of `/v1/realtime`, for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::channels::check_name as check_channel;
+    pub use crate::socket::{ClientMessage, check_message, parse_message};
+}
+
 /// Commit → queued on the subscriber's socket, for every delivered change.
 pub static FANOUT_LATENCY: std::sync::LazyLock<basalt_core::metrics::Histogram> =
     std::sync::LazyLock::new(basalt_core::metrics::Histogram::default);

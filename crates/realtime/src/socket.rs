@@ -115,7 +115,7 @@ impl Reader {
 #[derive(Deserialize, schemars::JsonSchema)]
 #[schemars(rename = "RealtimeClientMessage")]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum ClientMessage {
+pub enum ClientMessage {
     /// A new access token for this socket (after a refresh).
     Auth {
         token: String,
@@ -157,6 +157,73 @@ pub(crate) enum ClientMessage {
     Ping {
         id: Option<Value>,
     },
+}
+
+/// Reads a client message, or answers the error frame to send back (naming the message's `id`
+/// when it had one).
+pub fn parse_message(text: &str) -> Result<ClientMessage, String> {
+    serde_json::from_str(text).map_err(|e| {
+        let id = serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
+        error(
+            id.as_deref(),
+            "invalid_argument",
+            &format!("not a message this server understands: {e}"),
+        )
+    })
+}
+
+/// What can be checked of a message without the connection's state: subscription ids, the
+/// filter, document ids, channel names and event names. Answers the error frame to send back.
+pub fn check_message(message: &ClientMessage) -> Result<(), String> {
+    match message {
+        ClientMessage::Subscribe {
+            id,
+            collection,
+            doc_id,
+            filter,
+            snapshot,
+            ..
+        } => {
+            let check = || -> Result<(), Error> {
+                if id.is_empty() || id.len() > 128 {
+                    return Err(Error::invalid_argument(
+                        "a subscription id is 1 to 128 characters",
+                    ));
+                }
+                if let Some(f) = filter
+                    && !f.is_null()
+                {
+                    Filter::parse(f)?;
+                }
+                if collection == ALL_COLLECTIONS && (doc_id.is_some() || *snapshot) {
+                    return Err(Error::invalid_argument(
+                        "a subscription to every collection takes neither doc_id nor snapshot",
+                    ));
+                }
+                if let Some(d) = doc_id {
+                    basalt_documents::live::check_id(d)?;
+                }
+                Ok(())
+            };
+            check().map_err(|e| error_of(Some(id), &e))
+        }
+        ClientMessage::Join { channel, .. } | ClientMessage::Leave { channel } => {
+            crate::channels::check_name(channel)
+                .map_err(|e| channel_error(channel, e.code().as_str(), e.message()))
+        }
+        ClientMessage::Broadcast { channel, event, .. } => crate::channels::check_name(channel)
+            .and_then(|()| {
+                if event.is_empty() || event.len() > 128 {
+                    Err(Error::invalid_argument("`event` is 1 to 128 characters"))
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|e| channel_error(channel, e.code().as_str(), e.message())),
+        ClientMessage::Auth { .. } | ClientMessage::Unsubscribe { .. } | ClientMessage::Ping { .. } => Ok(()),
+    }
 }
 
 fn error(id: Option<&str>, code: &str, message: &str) -> String {
@@ -347,18 +414,9 @@ impl Session {
     }
 
     async fn handle(&mut self, text: &str) {
-        let message: ClientMessage = match serde_json::from_str(text) {
+        let message = match parse_message(text).and_then(|m| check_message(&m).map(|()| m)) {
             Ok(m) => m,
-            Err(e) => {
-                let id = serde_json::from_str::<Value>(text)
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
-                return self.conn.send(error(
-                    id.as_deref(),
-                    "invalid_argument",
-                    &format!("not a message this server understands: {e}"),
-                ));
-            }
+            Err(frame) => return self.conn.send(frame),
         };
         match message {
             ClientMessage::Ping { id } => {
@@ -471,11 +529,6 @@ impl Session {
         snapshot: bool,
         resume_from: Option<i64>,
     ) -> Result<(), Error> {
-        if id.is_empty() || id.len() > 128 {
-            return Err(Error::invalid_argument(
-                "a subscription id is 1 to 128 characters",
-            ));
-        }
         if self.subscriptions.contains_key(id) {
             return Err(Error::already_exists(
                 "a subscription with this id is live on this connection",
@@ -486,6 +539,7 @@ impl Session {
                 "a connection holds at most {MAX_SUBSCRIPTIONS} subscriptions"
             )));
         }
+        // Checked by `check_message` already.
         let filter = match &filter {
             None | Some(Value::Null) => Filter::And(Vec::new()),
             Some(f) => Filter::parse(f)?,
@@ -493,14 +547,6 @@ impl Session {
         let documents = &self.rt.documents;
         let caller = self.conn.caller();
         documents.check_subscribable(&collection, &caller).await?;
-        if collection == ALL_COLLECTIONS && (doc_id.is_some() || snapshot) {
-            return Err(Error::invalid_argument(
-                "a subscription to every collection takes neither doc_id nor snapshot",
-            ));
-        }
-        if let Some(d) = &doc_id {
-            basalt_documents::live::check_id(d)?;
-        }
         if let Some(r) = resume_from
             && !documents.retains_after(r).await?
         {

@@ -58,9 +58,17 @@ pub fn json_value(value: &Value) -> Dynamic {
     }
 }
 
-/// Read-only all the way down, then shared.
+/// Read-only: what a variable of a rule holds. Not shared: a shared value let a rule that added
+/// a property to `auth` leak it into the next evaluation (found by `fuzz/`).
 fn frozen(value: Dynamic) -> Dynamic {
-    value.into_read_only().into_shared()
+    value.into_read_only()
+}
+
+/// A value inside another (`auth.claims`, `doc.data`): read-only but not shared, since the
+/// script engine expects no shared value inside a map (it panicked when a script changed a copy
+/// of such a map; found by `fuzz/`).
+fn nested(value: &Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).map_or(Dynamic::UNIT, Dynamic::into_read_only)
 }
 
 /// `auth`: `()` for anonymous callers, else `#{uid, role, email,
@@ -82,7 +90,7 @@ pub fn auth_value(caller: &Caller) -> Dynamic {
                 (u.role == basalt_core::caller::UserRole::AnonymousUser).into(),
             );
             map.insert("aal".into(), rhai::INT::from(u.aal).into());
-            map.insert("claims".into(), json_value(&Value::Object(u.claims.clone())));
+            map.insert("claims".into(), nested(&Value::Object(u.claims.clone())));
         }
         Caller::Admin(a) => {
             map.insert("uid".into(), a.id.as_str().into());
@@ -104,7 +112,7 @@ pub fn doc_value(id: &str, version: i64, created_at_ms: i64, updated_at_ms: i64,
     map.insert("version".into(), version.into());
     map.insert("created_at".into(), created_at_ms.into());
     map.insert("updated_at".into(), updated_at_ms.into());
-    map.insert("data".into(), json_value(data));
+    map.insert("data".into(), nested(data));
     frozen(Dynamic::from_map(map))
 }
 
@@ -122,7 +130,7 @@ pub fn doc_value_from_text(
     map.insert("version".into(), version.into());
     map.insert("created_at".into(), created_at_ms.into());
     map.insert("updated_at".into(), updated_at_ms.into());
-    let data = serde_json::from_str::<Dynamic>(data).map_or(Dynamic::UNIT, frozen);
+    let data = serde_json::from_str::<Dynamic>(data).map_or(Dynamic::UNIT, Dynamic::into_read_only);
     map.insert("data".into(), data);
     frozen(Dynamic::from_map(map))
 }

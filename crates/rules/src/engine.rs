@@ -99,6 +99,26 @@ pub struct Decision {
     pub operations: u64,
 }
 
+/// Evaluates `ast`, turning a panic inside the script engine into an error of the script (so a
+/// hostile script stops itself, not the request or the thread). Rules and functions both run
+/// through it.
+pub fn eval_guarded(
+    engine: &Engine,
+    scope: &mut Scope<'_>,
+    ast: &AST,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.eval_ast_with_scope::<Dynamic>(scope, ast)
+    }))
+    .unwrap_or_else(|_| {
+        Err(EvalAltResult::ErrorRuntime(
+            "the script stopped on an internal error of the script engine".into(),
+            Position::NONE,
+        )
+        .into())
+    })
+}
+
 /// Names every rule may use; compiling with them declared lets strict mode
 /// refuse a misspelt variable at save time.
 const VARIABLES: [&str; 7] = [
@@ -365,7 +385,7 @@ impl RuleEngine {
                 max_lookups: self.limits.max_lookups,
             })
         });
-        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &rule.ast);
+        let result = eval_guarded(&self.engine, &mut scope, &rule.ast);
         let run = RUN
             .with(|r| r.borrow_mut().take())
             .expect("the run state was set above");

@@ -177,11 +177,14 @@ fn split(text: &str, s: &Scan, start: usize, end: usize, depth: usize, out: &mut
     };
     // `||` binds looser than `&&`: split on it first.
     for op in [b'|', b'&'] {
-        let cuts: Vec<usize> = bytes
-            .windows(2)
-            .filter(|w| w[0].2 == base && w[0].1 == op && w[1].1 == op && w[1].0 == w[0].0 + 1)
-            .map(|w| w[0].0)
-            .collect();
+        // A run like `&&&&` is cut once per pair, not at every overlapping pair.
+        let mut cuts: Vec<usize> = Vec::new();
+        for w in bytes.windows(2) {
+            let pair = w[0].2 == base && w[0].1 == op && w[1].1 == op && w[1].0 == w[0].0 + 1;
+            if pair && cuts.last().is_none_or(|&last| w[0].0 >= last + 2) {
+                cuts.push(w[0].0);
+            }
+        }
         if cuts.is_empty() {
             continue;
         }
@@ -283,6 +286,19 @@ mod tests {
         assert_eq!(texts("a && (b"), vec![]);
         assert_eq!(texts("a && \"b"), vec![]);
         assert_eq!(texts(""), vec![]);
+    }
+
+    /// Found by `fuzz/` (target `rules`): a run of three or more `&` or `|` made overlapping
+    /// cuts, and slicing between them panicked.
+    #[test]
+    fn runs_of_operators_do_not_overlap() {
+        assert_eq!(texts("a &&& b"), vec![("a".into(), 0), ("& b".into(), 0)]);
+        assert_eq!(texts("a &&&& b"), vec![("a".into(), 0), ("b".into(), 0)]);
+        assert_eq!(texts("a ||||| b"), vec![("a".into(), 0), ("| b".into(), 0)]);
+        let found = "\0\0\0&&&&&&&\0\0\0\0\0\0\0\0\0\0\0\0\0\0I\0f";
+        for c in conditions(found) {
+            assert!(found.get(c.start..c.end).is_some());
+        }
     }
 
     #[test]

@@ -68,12 +68,13 @@ const WORDS: &[&str] = &[
 ];
 
 /// Where a rewrite added characters: on `line` (1-based), at byte column
-/// `column` (1-based, of the rewritten text), `added` more than written.
+/// `column` (1-based, of the rewritten text), `added` more than written (fewer when blanks
+/// between the dot and the name went away: `a.   public` is `a["public"]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shift {
     line: usize,
     column: usize,
-    added: usize,
+    added: isize,
 }
 
 /// The source with keyword properties quoted, and where it grew.
@@ -157,7 +158,7 @@ pub fn quote_keyword_properties(source: &str) -> (Cow<'_, str>, Vec<Shift>) {
                     shifts.push(Shift {
                         line,
                         column,
-                        added: (word.len() + 4) - (j - i),
+                        added: (word.len() + 4) as isize - (j - i) as isize,
                     });
                     copied = j;
                 }
@@ -177,12 +178,12 @@ pub fn quote_keyword_properties(source: &str) -> (Cow<'_, str>, Vec<Shift>) {
 
 /// A column of the rewritten text on `line`, as a column of the text as written.
 pub fn original_column(shifts: &[Shift], line: usize, column: usize) -> usize {
-    let added: usize = shifts
+    let added: isize = shifts
         .iter()
         .filter(|s| s.line == line && s.column < column)
         .map(|s| s.added)
         .sum();
-    column.saturating_sub(added).max(1)
+    usize::try_from(column as isize - added).unwrap_or(0).max(1)
 }
 
 #[cfg(test)]
@@ -228,5 +229,16 @@ mod tests {
         let col = line2.find('y').unwrap() + 1;
         assert_eq!(original_column(&shifts, 2, col), 31);
         assert_eq!(original_column(&shifts, 1, 5), 5);
+    }
+
+    /// Found by `fuzz/` (target `rules`): blanks between the dot and the name made the rewrite
+    /// shorter than the text, and the column arithmetic underflowed.
+    #[test]
+    fn blanks_after_the_dot_shorten_the_text() {
+        let src = "a.      public == x";
+        let (out, shifts) = quote_keyword_properties(src);
+        assert_eq!(out, "a[\"public\"] == x");
+        let col = out.find('x').unwrap() + 1;
+        assert_eq!(original_column(&shifts, 1, col), src.find('x').unwrap() + 1);
     }
 }

@@ -16,7 +16,7 @@ pub mod keywords;
 mod playground;
 
 pub use context::{RuleContext, auth_value, doc_value, doc_value_from_text, json_value, request_value};
-pub use engine::{CompileError, Decision, Limits, Rule, RuleEngine};
+pub use engine::{CompileError, Decision, Limits, Rule, RuleEngine, eval_guarded};
 pub use playground::{RequestFields, Rules, api, context as playground_context};
 
 use basalt_core::caller::BoxFuture;
