@@ -38,6 +38,20 @@ def get(port, path, timeout=1.0):
     finally:
         conn.close()
 
+def metric(port, name):
+    """The value of the Prometheus sample `name` (with its labels, as written) on /metrics, 0 if absent."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

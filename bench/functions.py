@@ -38,23 +38,12 @@ def put(port, path, body, token):
     return call(port, "PUT", path, body, token)
 
 
-def metric(port, name):
-    text = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    text.request("GET", "/metrics")
-    body = text.getresponse().read().decode()
-    text.close()
-    for line in body.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 def outbox_ok(port):
-    return metric(port, 'basalt_outbox_deliveries_total{outcome="ok"}')
+    return foundation.metric(port, 'basalt_outbox_deliveries_total{outcome="ok"}')
 
 
 def outbox_depth(port):
-    return metric(port, "basalt_outbox_depth")
+    return foundation.metric(port, "basalt_outbox_depth")
 
 
 def run(binary, database_url, seconds, rounds):

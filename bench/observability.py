@@ -13,7 +13,6 @@ Usage: bench/observability.py [--binary PATH] [--postgres URL] [--seconds N] [--
 Build first: cargo build --release -p basalt-server. Needs wrk (apt-get install wrk).
 """
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -81,10 +80,7 @@ class Server:
             f.write("\n".join(ids) + "\n")
 
     def metric(self, name):
-        import urllib.request
-        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10).read().decode()
-        m = re.search(rf"^{name} (\d+)", text, re.M)
-        return int(m.group(1)) if m else 0
+        return int(foundation.metric(self.port, name))
 
     def stop(self):
         self.proc.terminate()

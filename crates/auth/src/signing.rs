@@ -18,6 +18,12 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
+/// The key id and public key of an Ed25519 seed; the id is a hash of the public key.
+fn public_of(seed: &[u8; 32]) -> (String, [u8; 32]) {
+    let public = SigningKey::from_bytes(seed).verifying_key().to_bytes();
+    (URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]), public)
+}
+
 pub struct SigningKeys {
     active_kid: String,
     encoding: EncodingKey,
@@ -34,8 +40,7 @@ impl SigningKeys {
         }
         let mut seed = [0u8; 32];
         basalt_core::secret::fill_random(&mut seed);
-        let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+        let (kid, public) = public_of(&seed);
         db.execute(
             "INSERT INTO signing_keys (kid, alg, private_key, public_key, active, created_at)
              VALUES ($1, 'EdDSA', $2, $3, 1, $4) ON CONFLICT DO NOTHING",
@@ -105,8 +110,7 @@ impl SigningKeys {
     /// One active key from `seed`, held in memory only (for the fuzz targets in `fuzz/`).
     #[doc(hidden)]
     pub fn from_seed(seed: [u8; 32]) -> SigningKeys {
-        let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+        let (kid, public) = public_of(&seed);
         Self::assemble(vec![(kid, public.to_vec(), Some(seed.to_vec()))]).expect("an active key")
     }
 

@@ -174,58 +174,6 @@ pub fn parse_message(text: &str) -> Result<ClientMessage, String> {
     })
 }
 
-/// What can be checked of a message without the connection's state: subscription ids, the
-/// filter, document ids, channel names and event names. Answers the error frame to send back.
-pub fn check_message(message: &ClientMessage) -> Result<(), String> {
-    match message {
-        ClientMessage::Subscribe {
-            id,
-            collection,
-            doc_id,
-            filter,
-            snapshot,
-            ..
-        } => {
-            let check = || -> Result<(), Error> {
-                if id.is_empty() || id.len() > 128 {
-                    return Err(Error::invalid_argument(
-                        "a subscription id is 1 to 128 characters",
-                    ));
-                }
-                if let Some(f) = filter
-                    && !f.is_null()
-                {
-                    Filter::parse(f)?;
-                }
-                if collection == ALL_COLLECTIONS && (doc_id.is_some() || *snapshot) {
-                    return Err(Error::invalid_argument(
-                        "a subscription to every collection takes neither doc_id nor snapshot",
-                    ));
-                }
-                if let Some(d) = doc_id {
-                    basalt_documents::live::check_id(d)?;
-                }
-                Ok(())
-            };
-            check().map_err(|e| error_of(Some(id), &e))
-        }
-        ClientMessage::Join { channel, .. } | ClientMessage::Leave { channel } => {
-            crate::channels::check_name(channel)
-                .map_err(|e| channel_error(channel, e.code().as_str(), e.message()))
-        }
-        ClientMessage::Broadcast { channel, event, .. } => crate::channels::check_name(channel)
-            .and_then(|()| {
-                if event.is_empty() || event.len() > 128 {
-                    Err(Error::invalid_argument("`event` is 1 to 128 characters"))
-                } else {
-                    Ok(())
-                }
-            })
-            .map_err(|e| channel_error(channel, e.code().as_str(), e.message())),
-        ClientMessage::Auth { .. } | ClientMessage::Unsubscribe { .. } | ClientMessage::Ping { .. } => Ok(()),
-    }
-}
-
 fn error(id: Option<&str>, code: &str, message: &str) -> String {
     match id {
         Some(id) => json!({"type": "error", "id": id, "code": code, "message": message}),
@@ -414,7 +362,7 @@ impl Session {
     }
 
     async fn handle(&mut self, text: &str) {
-        let message = match parse_message(text).and_then(|m| check_message(&m).map(|()| m)) {
+        let message = match parse_message(text) {
             Ok(m) => m,
             Err(frame) => return self.conn.send(frame),
         };
@@ -529,6 +477,11 @@ impl Session {
         snapshot: bool,
         resume_from: Option<i64>,
     ) -> Result<(), Error> {
+        if id.is_empty() || id.len() > 128 {
+            return Err(Error::invalid_argument(
+                "a subscription id is 1 to 128 characters",
+            ));
+        }
         if self.subscriptions.contains_key(id) {
             return Err(Error::already_exists(
                 "a subscription with this id is live on this connection",
@@ -539,7 +492,6 @@ impl Session {
                 "a connection holds at most {MAX_SUBSCRIPTIONS} subscriptions"
             )));
         }
-        // Checked by `check_message` already.
         let filter = match &filter {
             None | Some(Value::Null) => Filter::And(Vec::new()),
             Some(f) => Filter::parse(f)?,
@@ -547,6 +499,14 @@ impl Session {
         let documents = &self.rt.documents;
         let caller = self.conn.caller();
         documents.check_subscribable(&collection, &caller).await?;
+        if collection == ALL_COLLECTIONS && (doc_id.is_some() || snapshot) {
+            return Err(Error::invalid_argument(
+                "a subscription to every collection takes neither doc_id nor snapshot",
+            ));
+        }
+        if let Some(d) = &doc_id {
+            basalt_documents::live::check_id(d)?;
+        }
         if let Some(r) = resume_from
             && !documents.retains_after(r).await?
         {

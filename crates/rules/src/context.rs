@@ -1,7 +1,6 @@
 //! Turning callers, documents and requests into the values rules see.
-//! Values are made read-only, then shared (reference-counted): each
-//! evaluation clones pointers, not documents, and no rule can change what
-//! the next run or the next rule sees.
+//! Values are read-only, and each evaluation works on its own copy, so no
+//! rule can change what the next run or the next rule sees.
 
 use basalt_core::Caller;
 use rhai::{Dynamic, ImmutableString, Map};
@@ -50,7 +49,7 @@ impl RuleContext {
     }
 }
 
-/// Any JSON value as a (shared) rule value.
+/// Any JSON value as a (read-only) rule value.
 pub fn json_value(value: &Value) -> Dynamic {
     match rhai::serde::to_dynamic(value) {
         Ok(d) => frozen(d),
@@ -58,17 +57,12 @@ pub fn json_value(value: &Value) -> Dynamic {
     }
 }
 
-/// Read-only: what a variable of a rule holds. Not shared: a shared value let a rule that added
-/// a property to `auth` leak it into the next evaluation (found by `fuzz/`).
+/// Read-only: what a variable of a rule holds. Not shared (reference-counted): a rule that
+/// added a property to a shared `auth` left it there for the next evaluation, and the script
+/// engine panicked when a script changed a copy of a map holding a shared value (both found by
+/// `fuzz/`).
 fn frozen(value: Dynamic) -> Dynamic {
     value.into_read_only()
-}
-
-/// A value inside another (`auth.claims`, `doc.data`): read-only but not shared, since the
-/// script engine expects no shared value inside a map (it panicked when a script changed a copy
-/// of such a map; found by `fuzz/`).
-fn nested(value: &Value) -> Dynamic {
-    rhai::serde::to_dynamic(value).map_or(Dynamic::UNIT, Dynamic::into_read_only)
 }
 
 /// `auth`: `()` for anonymous callers, else `#{uid, role, email,
@@ -90,7 +84,7 @@ pub fn auth_value(caller: &Caller) -> Dynamic {
                 (u.role == basalt_core::caller::UserRole::AnonymousUser).into(),
             );
             map.insert("aal".into(), rhai::INT::from(u.aal).into());
-            map.insert("claims".into(), nested(&Value::Object(u.claims.clone())));
+            map.insert("claims".into(), json_value(&Value::Object(u.claims.clone())));
         }
         Caller::Admin(a) => {
             map.insert("uid".into(), a.id.as_str().into());
@@ -112,7 +106,7 @@ pub fn doc_value(id: &str, version: i64, created_at_ms: i64, updated_at_ms: i64,
     map.insert("version".into(), version.into());
     map.insert("created_at".into(), created_at_ms.into());
     map.insert("updated_at".into(), updated_at_ms.into());
-    map.insert("data".into(), nested(data));
+    map.insert("data".into(), json_value(data));
     frozen(Dynamic::from_map(map))
 }
 
@@ -130,7 +124,7 @@ pub fn doc_value_from_text(
     map.insert("version".into(), version.into());
     map.insert("created_at".into(), created_at_ms.into());
     map.insert("updated_at".into(), updated_at_ms.into());
-    let data = serde_json::from_str::<Dynamic>(data).map_or(Dynamic::UNIT, Dynamic::into_read_only);
+    let data = serde_json::from_str::<Dynamic>(data).map_or(Dynamic::UNIT, frozen);
     map.insert("data".into(), data);
     frozen(Dynamic::from_map(map))
 }
