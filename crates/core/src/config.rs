@@ -24,6 +24,13 @@ pub struct Config {
     /// Largest request body read into memory, in bytes.
     pub body_limit: usize,
     pub request_timeout: Duration,
+    /// Time a client has to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// HTTP connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Realtime sockets open at once from one client address; 0 for no cap.
+    pub realtime_max_sockets_per_ip: u32,
     /// How long in-flight requests may run after SIGINT/SIGTERM.
     pub shutdown_timeout: Duration,
     pub admin_token_ttl: Duration,
@@ -93,6 +100,9 @@ impl Config {
             cors_origins: vec!["*".into()],
             body_limit: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(15),
+            max_connections: 10_000,
+            realtime_max_sockets_per_ip: 1000,
             shutdown_timeout: Duration::from_secs(10),
             admin_token_ttl: Duration::from_secs(12 * 3600),
             access_token_ttl: Duration::from_secs(3600),

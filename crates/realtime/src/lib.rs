@@ -13,7 +13,9 @@ mod inspector;
 mod messages;
 mod socket;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,7 +26,7 @@ use axum::response::Response;
 use basalt_core::api::{Access, Api, Route};
 use basalt_core::caller::Authenticator;
 use basalt_core::extract::{ClientIp, Query};
-use basalt_core::{Caller, Error};
+use basalt_core::{Caller, Code, Error};
 use basalt_documents::Documents;
 use basalt_rules::RuleEngine;
 use schemars::JsonSchema;
@@ -76,6 +78,50 @@ pub struct Inner {
     inspector: inspector::Connections,
     /// How often to ping, and how long a silent socket lives.
     heartbeat: (Duration, Duration),
+    /// Sockets open per client address, and the most one address may hold.
+    per_address: Arc<PerAddress>,
+}
+
+/// Counts open sockets per client address, so that one address cannot hold
+/// every socket a node can serve.
+#[derive(Default)]
+struct PerAddress {
+    cap: u32,
+    open: std::sync::Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// One socket's place in its address's count, given back when dropped.
+struct AddressSlot {
+    counts: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    /// A slot for `ip`, or `None` when it already holds `cap` sockets.
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if self.cap != 0 && *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl std::ops::Deref for Realtime {
@@ -91,6 +137,7 @@ impl Realtime {
         authenticator: Authenticator,
         engine: Arc<RuleEngine>,
         heartbeat: (Duration, Duration),
+        max_sockets_per_ip: u32,
     ) -> Result<Realtime, Error> {
         let db = documents.db().clone();
         // Channels cross nodes through PostgreSQL notifications.
@@ -125,6 +172,10 @@ impl Realtime {
                 channels: channels::Channels::new(relay),
                 inspector: inspector::Connections::default(),
                 heartbeat,
+                per_address: Arc::new(PerAddress {
+                    cap: max_sockets_per_ip,
+                    open: Default::default(),
+                }),
             }),
         };
         let start = rt.documents.last_seq().await?;
@@ -357,11 +408,20 @@ async fn connect(
         Some(t) => (rt.authenticate(&t).await?, Some(t)),
         None => (caller, header_token),
     };
+    let Some(slot) = rt.per_address.take(ip) else {
+        return Err(Error::new(
+            Code::RateLimited,
+            "too many realtime sockets are open from this address",
+        ));
+    };
     // Small buffers: most sockets are idle most of the time, and per-socket
     // memory is what limits how many a node holds (the defaults are 128 KiB).
     Ok(ws
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_message_size(socket::MAX_MESSAGE)
-        .on_upgrade(move |socket| socket::run(rt, socket, caller, token, ip)))
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            socket::run(rt, socket, caller, token, ip).await
+        }))
 }

@@ -74,6 +74,8 @@ impl Server {
             .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(dir)
             .env("BASALT_LOG", "warn")
+            // Every socket comes from 127.0.0.1: no per-address cap here.
+            .env("BASALT_REALTIME_MAX_SOCKETS_PER_IP", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

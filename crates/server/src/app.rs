@@ -1,7 +1,6 @@
 //! Composing the slices into one application.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -201,6 +200,7 @@ impl App {
             authenticator.clone(),
             rules.engine.clone(),
             (config.realtime_ping, config.realtime_silence),
+            config.realtime_max_sockets_per_ip,
         )
         .await
         .map_err(|e| StartError(format!("cannot start realtime: {}", e.message())))?;
@@ -279,18 +279,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(
-            // Responses are written as they stream: without TCP_NODELAY a small
-            // write after the headers waits ~40 ms for the client's delayed ACK.
-            axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
-                }
-            }),
-            app,
-        )
-        .with_graceful_shutdown(async move {
+        let limits = crate::listen::Limits {
+            header_timeout: self.state.config.header_timeout,
+            max_connections: self.state.config.max_connections,
+        };
+        let server = crate::listen::serve(listener, self.router(), limits, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
@@ -301,8 +294,7 @@ impl App {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => {
-                result?;
+            () = server => {
                 self.state.db.close().await;
             }
             () = deadline => {

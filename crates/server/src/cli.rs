@@ -310,6 +310,7 @@ fn password_or_stdin(password: Option<String>) -> Result<Secret<String>, String>
 
 async fn serve(args: ConfigArgs) -> Result<(), String> {
     let (mut config, settings) = load(&args, "info")?;
+    raise_open_files_limit(config.max_connections);
     let listener = TcpListener::bind(config.http)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.http))?;
@@ -358,6 +359,34 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
     app.serve(listener, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Each connection is a file descriptor, and the soft limit many systems
+/// start a service with (1024) is below `max_connections`: raise it to the
+/// hard limit, as servers do, and say so when even that is too low.
+fn raise_open_files_limit(max_connections: usize) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::debug!(error = %e, "could not raise the open files limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    // Room for the database, the file store and the log besides the sockets.
+    if let Some(n) = now
+        && n < max_connections as u64 + 256
+    {
+        tracing::warn!(
+            open_files = n,
+            max_connections,
+            "the open files limit is below max_connections: raise it (ulimit -n, LimitNOFILE=) or lower max_connections"
+        );
+    }
 }
 
 /// The flags that point another command at the same database as this one.

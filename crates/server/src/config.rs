@@ -51,6 +51,15 @@ pub struct Settings {
     /// Seconds a request may take [default: 30]
     #[arg(long, env = "BASALT_REQUEST_TIMEOUT", value_name = "SECS")]
     pub request_timeout: Option<u64>,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive connection stays open [default: 15]
+    #[arg(long, env = "BASALT_HEADER_TIMEOUT", value_name = "SECS")]
+    pub header_timeout: Option<u64>,
+    /// HTTP connections open at once; more are closed as they arrive [default: 10000]
+    #[arg(long, env = "BASALT_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Realtime sockets open at once from one client address; 0 for no cap [default: 1000]
+    #[arg(long, env = "BASALT_REALTIME_MAX_SOCKETS_PER_IP", value_name = "N")]
+    pub realtime_max_sockets_per_ip: Option<u32>,
     /// Seconds in-flight requests get after SIGINT/SIGTERM [default: 10]
     #[arg(long, env = "BASALT_SHUTDOWN_TIMEOUT", value_name = "SECS")]
     pub shutdown_timeout: Option<u64>,
@@ -346,6 +355,9 @@ impl Settings {
             document_max_bytes,
             change_retention,
             request_timeout,
+            header_timeout,
+            max_connections,
+            realtime_max_sockets_per_ip,
             shutdown_timeout,
             admin_token_ttl,
             access_token_ttl,
@@ -425,6 +437,13 @@ impl Settings {
             }
         };
         config.request_timeout = secs(self.request_timeout, config.request_timeout, "request_timeout")?;
+        config.header_timeout = secs(self.header_timeout, config.header_timeout, "header_timeout")?;
+        if let Some(v) = self.max_connections {
+            config.max_connections = v.max(1);
+        }
+        if let Some(v) = self.realtime_max_sockets_per_ip {
+            config.realtime_max_sockets_per_ip = v;
+        }
         config.change_retention = secs(self.change_retention, config.change_retention, "change_retention")?;
         config.log_retention = secs(self.log_retention, config.log_retention, "log_retention")?;
         config.webhook_timeout = secs(self.webhook_timeout, config.webhook_timeout, "webhook_timeout")?;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "dashboard")]
 mod dashboard;
+mod listen;
 mod logging;
 mod middleware;
 mod ops;

@@ -104,6 +104,12 @@ pub fn effective(config: &Config) -> Effective {
         plain("document_max_bytes", json!(c.document_max_bytes)),
         plain("change_retention", secs(c.change_retention)),
         plain("request_timeout", secs(c.request_timeout)),
+        plain("header_timeout", secs(c.header_timeout)),
+        plain("max_connections", json!(c.max_connections)),
+        plain(
+            "realtime_max_sockets_per_ip",
+            json!(c.realtime_max_sockets_per_ip),
+        ),
         plain("shutdown_timeout", secs(c.shutdown_timeout)),
         plain("admin_token_ttl", secs(c.admin_token_ttl)),
         plain("access_token_ttl", secs(c.access_token_ttl)),
