@@ -5,7 +5,7 @@ use axum::extract::{FromRef, State};
 use axum::http::HeaderMap;
 use basalt_core::api::{Access, Api, Route};
 use basalt_core::caller::Authenticator;
-use basalt_core::extract::{ClientIp, Json};
+use basalt_core::extract::{ClientIp, Json, OptionalJson};
 use basalt_core::rate_limit::RateLimiter;
 use basalt_core::{Caller, Error, Secret, Timestamp};
 use basalt_store::Param;
@@ -292,6 +292,7 @@ where
                 .tag("auth")
                 .access(Access::User)
                 .summary("Start TOTP enrolment: a secret, its otpauth:// URL and recovery codes")
+                .optional_body::<EnrolRequest>()
                 .response::<Enrolment>(200, "Show the secret as a QR code; keep the recovery codes"),
         )
         .route(
@@ -349,7 +350,20 @@ fn user_of(caller: &Caller) -> Result<&basalt_core::caller::UserIdentity, Error>
     }
 }
 
-async fn enroll(caller: Caller, State(auth): State<Auth>) -> Result<Json<Enrolment>, Error> {
+/// Proof that the caller holds the account (see `reauthenticate`).
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+struct EnrolRequest {
+    /// Required when the account has a password; without one, a sign-in
+    /// less than 10 minutes old is needed instead.
+    current_password: Option<Secret<String>>,
+}
+
+async fn enroll(
+    caller: Caller,
+    State(auth): State<Auth>,
+    OptionalJson(body): OptionalJson<EnrolRequest>,
+) -> Result<Json<Enrolment>, Error> {
     let me = user_of(&caller)?;
     let record = users::by_id(auth.db(), &me.uid)
         .await?
@@ -360,6 +374,18 @@ async fn enroll(caller: Caller, State(auth): State<Auth>) -> Result<Json<Enrolme
     if record.user.anonymous {
         return Err(Error::permission_denied("anonymous users cannot enable MFA"));
     }
+    // Whoever turns MFA on can lock the holder out: a stolen access token
+    // alone must not be enough.
+    crate::user_routes::reauthenticate(
+        &auth,
+        &me.uid,
+        &me.session_id,
+        record.password_hash.as_deref(),
+        body.current_password,
+        "turn on MFA",
+        "turn on MFA",
+    )
+    .await?;
     let label = record.user.email.unwrap_or_else(|| record.user.id.clone());
     enrol(&auth, USER, &me.uid, &label).await.map(Json)
 }

@@ -706,7 +706,8 @@ async fn oidc_account(
             return Err(denied("wrong issuer"));
         }
     }
-    if claims.get("nonce").and_then(Value::as_str) != Some(flow.nonce.as_str()) {
+    let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
+    if !bool::from(nonce.as_bytes().ct_eq(flow.nonce.as_bytes())) || flow.nonce.is_empty() {
         return Err(denied("wrong nonce"));
     }
     let subject = claims

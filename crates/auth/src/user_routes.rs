@@ -230,6 +230,50 @@ pub struct SessionList {
 /// How recent a sign-in must be to change the email of a passwordless account.
 const RECENT_SIGN_IN_MS: i64 = 10 * 60 * 1000;
 
+/// Proves that the caller is the holder of the account, not merely someone
+/// holding its access token: its password (`current_password`) when it has
+/// one, else a sign-in less than 10 minutes old. `with_password` and
+/// `passwordless` complete the refusal ("… to turn on MFA").
+pub(crate) async fn reauthenticate(
+    auth: &Auth,
+    user_id: &str,
+    session_id: &str,
+    password_hash: Option<&str>,
+    current_password: Option<Secret<String>>,
+    with_password: &str,
+    passwordless: &str,
+) -> Result<(), Error> {
+    if let Some(hash) = password_hash {
+        let current = current_password.ok_or_else(|| {
+            Error::invalid_argument(format!("`current_password` is required to {with_password}"))
+        })?;
+        auth.inner
+            .login_limiter
+            .check(&format!("reauth:user:{user_id}"))?;
+        if !auth.hasher().verify(current, Some(hash.to_owned())).await? {
+            return Err(Error::permission_denied("`current_password` is wrong"));
+        }
+        return Ok(());
+    }
+    let row = auth
+        .db()
+        .fetch_optional(
+            "SELECT created_at FROM sessions WHERE id = $1",
+            &[session_id.into()],
+        )
+        .await?;
+    let signed_in_at = match row {
+        Some(r) => r.int(0)?,
+        None => 0,
+    };
+    if Timestamp::now().millis() - signed_in_at > RECENT_SIGN_IN_MS {
+        return Err(Error::permission_denied(format!(
+            "sign in again (within the last 10 minutes) to {passwordless}"
+        )));
+    }
+    Ok(())
+}
+
 /// Spends one attempt of `what` for the client address and, if given, the email.
 fn limit(auth: &Auth, what: &str, ip: std::net::IpAddr, email: Option<&Email>) -> Result<(), Error> {
     auth.inner
@@ -387,37 +431,19 @@ async fn update_user(
         Some(email) => Some(Email::parse(email)?).filter(|e| user.email.as_deref() != Some(e.as_str())),
         None => None,
     };
-    // Changing the password or the email of an account that has a password
-    // needs that password: a stolen access token alone cannot take over the account.
-    if (body.password.is_some() || new_email.is_some()) && password_hash.is_some() {
-        let current = body.current_password.ok_or_else(|| {
-            Error::invalid_argument("`current_password` is required to change the password or email")
-        })?;
-        auth.inner
-            .login_limiter
-            .check(&format!("reauth:user:{}", user.id))?;
-        if !auth.hasher().verify(current, password_hash.clone()).await? {
-            return Err(Error::permission_denied("`current_password` is wrong"));
-        }
-    } else if (body.password.is_some() || new_email.is_some()) && !user.anonymous {
-        // Accounts without a password (OAuth, magic link) prove themselves
-        // by a recent sign-in instead.
-        let row = auth
-            .db()
-            .fetch_optional(
-                "SELECT created_at FROM sessions WHERE id = $1",
-                &[(&me.session_id).into()],
-            )
-            .await?;
-        let signed_in_at = match row {
-            Some(r) => r.int(0)?,
-            None => 0,
-        };
-        if Timestamp::now().millis() - signed_in_at > RECENT_SIGN_IN_MS {
-            return Err(Error::permission_denied(
-                "sign in again (within the last 10 minutes) to change the email or set a password",
-            ));
-        }
+    // Changing the password or the email needs proof beyond the access
+    // token: a stolen token alone cannot take over the account.
+    if (body.password.is_some() || new_email.is_some()) && (password_hash.is_some() || !user.anonymous) {
+        reauthenticate(
+            &auth,
+            &user.id,
+            &me.session_id,
+            password_hash.as_deref(),
+            body.current_password,
+            "change the password or email",
+            "change the email or set a password",
+        )
+        .await?;
     }
     if let Some(new_password) = body.password {
         password_hash = Some(auth.hasher().hash(new_password).await?);

@@ -71,6 +71,8 @@ pub struct Route<S> {
     tag: &'static str,
     access: Access,
     body: Option<Body>,
+    /// The body may be left out (an empty body reads as `{}`).
+    body_optional: bool,
     query: Option<SchemaFn>,
     responses: Vec<Response>,
     /// The least admin role that may call it; `None`: from the method.
@@ -120,6 +122,7 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
             tag: "",
             access: Access::Caller,
             body: None,
+            body_optional: false,
             query: None,
             responses: Vec::new(),
             role: None,
@@ -224,6 +227,13 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
     /// A JSON request body of type `T`.
     pub fn body<T: JsonSchema>(mut self) -> Self {
         self.body = Some(Body::Json(reference::<T>));
+        self
+    }
+    /// A JSON request body of type `T` that may be left out (see
+    /// [`crate::extract::OptionalJson`]).
+    pub fn optional_body<T: JsonSchema>(mut self) -> Self {
+        self.body = Some(Body::Json(reference::<T>));
+        self.body_optional = true;
         self
     }
     /// A raw request body of the given media type (`*/*` for any).
@@ -377,7 +387,7 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
             if let Some(body) = &route.body {
                 op.insert(
                     "requestBody".into(),
-                    json!({"required": true, "content": content(body, &mut g)}),
+                    json!({"required": !route.body_optional, "content": content(body, &mut g)}),
                 );
             }
             if let Some((client, server)) = route.messages {

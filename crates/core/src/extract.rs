@@ -42,6 +42,34 @@ where
     }
 }
 
+/// A JSON request body that may be left out: no body (or an empty one)
+/// reads as `T::default()`; a body there is read as [`Json`] reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+            || (req.headers().get(header::CONTENT_LENGTH).is_none()
+                && req.headers().get(header::TRANSFER_ENCODING).is_none());
+        if empty {
+            return Ok(OptionalJson(T::default()));
+        }
+        Json::from_request(req, state)
+            .await
+            .map(|Json(v)| OptionalJson(v))
+    }
+}
+
 /// For `#[serde(default, deserialize_with = "…::present")]` on an
 /// `Option<Option<T>>` field of a PATCH body: tells `null` (`Some(None)`,
 /// clear it) from an absent field (`None`, keep it).

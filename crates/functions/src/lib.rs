@@ -152,13 +152,15 @@ pub(crate) fn waits(source: &str) -> bool {
 
 impl Functions {
     /// `executions` is where runs are recorded: [`open_executions`] gives it.
+    /// Fails only when the outbound HTTP client cannot be built.
     pub fn new(
         db: Db,
         executions: Db,
         documents: Documents,
         rules: Arc<RuleEngine>,
         settings: Settings,
-    ) -> Functions {
+    ) -> Result<Functions, String> {
+        let http = net::Client::new(settings.allow_private_net, settings.webhook_timeout)?;
         let recorder = recorder::Recorder::start(executions.clone());
         let functions = Functions {
             inner: Arc::new(Inner {
@@ -172,7 +174,7 @@ impl Functions {
                 rules,
                 sandbox: script::Sandbox::new(settings.limits),
                 env: settings.env,
-                http: net::Client::new(settings.allow_private_net, settings.webhook_timeout),
+                http,
                 retry_delays: settings.retry_delays,
                 execution_retention: settings.execution_retention,
                 schedules_changed: Arc::default(),
@@ -194,7 +196,7 @@ impl Functions {
         triggers::spawn_refresher(Arc::downgrade(&functions.inner));
         dispatch::spawn(Arc::downgrade(&functions.inner));
         schedules::spawn(Arc::downgrade(&functions.inner));
-        functions
+        Ok(functions)
     }
 
     /// Runs a compiled function on the blocking pool, behind the slots of

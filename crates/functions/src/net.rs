@@ -21,10 +21,19 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let s = v6.segments();
-            // NAT64 (64:ff9b::/96) carries an IPv4 address.
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let o = v6.octets();
+            let o = v6.octets();
+            // NAT64 (64:ff9b::/96) and the deprecated IPv4-compatible form
+            // (::a.b.c.d) carry an IPv4 address in their last 32 bits.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0, 0] {
                 return is_public_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            // 6to4 (2002::/16) carries one in bits 16 to 47; a relay reaches it.
+            if s[0] == 0x2002 {
+                return is_public_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+            }
+            // Teredo (2001::/32) carries the client's address inverted in the last 32 bits.
+            if s[0] == 0x2001 && s[1] == 0 {
+                return is_public_v4(Ipv4Addr::new(!o[12], !o[13], !o[14], !o[15]));
             }
             !(v6.is_loopback()
                 || v6.is_unspecified()
@@ -109,7 +118,8 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub fn new(allow_private: bool, timeout: Duration) -> Client {
+    /// Fails rather than fall back to a client without the guard.
+    pub fn new(allow_private: bool, timeout: Duration) -> Result<Client, String> {
         // reqwest's TLS comes from rustls with the ring provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
@@ -121,15 +131,14 @@ impl Client {
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(Guarded));
         }
-        let http = builder.build().unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "functions: cannot build the HTTP client; using the default one");
-            reqwest::Client::new()
-        });
-        Client {
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot build the outbound HTTP client: {e}"))?;
+        Ok(Client {
             http,
             allow_private,
             timeout,
-        }
+        })
     }
 
     /// The longest a request takes before it gives up.
@@ -192,24 +201,35 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "::7f00:1",
+            "::a00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:2800:220:1::1",
+            "8.8.8.8",
+            "2002:5db8:d822::1",
+            "2001:0:4136:e378:8000:63bf:a247:27dd",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
 
     #[test]
     fn urls_are_checked() {
-        let c = Client::new(false, Duration::from_secs(1));
+        let c = Client::new(false, Duration::from_secs(1)).unwrap();
         assert!(c.check("http://127.0.0.1:8080/x").is_err());
         assert!(c.check("http://[::1]/").is_err());
         assert!(c.check("http://169.254.169.254/latest/meta-data").is_err());
         assert!(c.check("ftp://example.com/").is_err());
         assert!(c.check("http://user:pw@example.com/").is_err());
         assert!(c.check("https://example.com/hook").is_ok());
-        let open = Client::new(true, Duration::from_secs(1));
+        let open = Client::new(true, Duration::from_secs(1)).unwrap();
         assert!(open.check("http://127.0.0.1:8080/x").is_ok());
     }
 }

@@ -239,7 +239,8 @@ impl App {
                 retry_delays: config.outbox_retry_delays.clone(),
                 ..basalt_functions::Settings::default()
             },
-        );
+        )
+        .map_err(StartError)?;
         functions.start_sweeper(basalt_functions::Settings::default().execution_retention);
         auth.set_signup_hook(functions.signup_hook());
         let for_metrics = functions.clone();

@@ -303,7 +303,11 @@ async fn admins_manage_a_users_sessions_and_mfa(s: &TestServer) {
     let user = user_login(s, "user@example.com").await.json();
     let token = user["access_token"].as_str().unwrap().to_owned();
     let e = s
-        .post("/v1/auth/mfa/totp/enroll", Some(&token), json!({}))
+        .post(
+            "/v1/auth/mfa/totp/enroll",
+            Some(&token),
+            json!({"current_password": PASSWORD}),
+        )
         .await
         .json();
     let secret = e["secret"].as_str().unwrap().to_owned();

@@ -864,12 +864,36 @@ fn code_at(secret: &str, step: i64) -> String {
 
 async fn totp_mfa(s: &TestServer) {
     let session = signup(s, "mfa@example.com").await;
+    // The access token alone cannot turn MFA on (whoever does can lock the
+    // holder out): the password is asked for.
+    s.request(
+        Method::POST,
+        "/v1/auth/mfa/totp/enroll",
+        Some(token(&session)),
+        None,
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
+    s.post(
+        "/v1/auth/mfa/totp/enroll",
+        Some(token(&session)),
+        json!({"current_password": "not the password"}),
+    )
+    .await
+    .expect(403, Some("permission_denied"));
+    s.post(
+        "/v1/auth/mfa/totp/enroll",
+        Some(token(&session)),
+        json!({"current_password": PASSWORD, "extra": 1}),
+    )
+    .await
+    .expect(400, Some("invalid_argument"));
     let res = s
         .request(
             Method::POST,
             "/v1/auth/mfa/totp/enroll",
             Some(token(&session)),
-            None,
+            Some(json!({"current_password": PASSWORD})),
         )
         .await;
     res.expect(200, None);
@@ -1048,7 +1072,7 @@ async fn totp_mfa(s: &TestServer) {
             Method::POST,
             "/v1/auth/mfa/totp/enroll",
             Some(token(&fresh)),
-            None,
+            Some(json!({"current_password": PASSWORD})),
         )
         .await
         .json();

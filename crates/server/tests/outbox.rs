@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::process::{Server, basalt};
+use common::process::{Server, basalt, store_flags};
 use serde_json::{Value, json};
 
 struct Client {
@@ -148,11 +148,7 @@ async fn a_crash_loses_no_event_and_runs_none_twice(store: Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    a_crash_loses_no_event_and_runs_none_twice(vec![
-        "--data-dir".into(),
-        dir.path().to_str().unwrap().into(),
-    ])
-    .await;
+    a_crash_loses_no_event_and_runs_none_twice(store_flags(dir.path(), None)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,11 +157,5 @@ async fn postgres() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    a_crash_loses_no_event_and_runs_none_twice(vec![
-        "--data-dir".into(),
-        dir.path().to_str().unwrap().into(),
-        "--database-url".into(),
-        pg.url(),
-    ])
-    .await;
+    a_crash_loses_no_event_and_runs_none_twice(store_flags(dir.path(), Some(&pg))).await;
 }

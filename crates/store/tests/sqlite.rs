@@ -120,3 +120,16 @@ async fn sqlite_urls_must_name_a_file() {
     assert!(file.exists());
     db.close().await;
 }
+
+#[tokio::test]
+async fn a_new_data_directory_is_readable_by_the_server_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data").join("nested");
+    let db = open(&dir).await;
+    for d in [parent.path().join("data"), dir.clone()] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} has mode {mode:o}", d.display());
+    }
+    db.close().await;
+}

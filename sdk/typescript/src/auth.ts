@@ -198,7 +198,7 @@ export class Auth {
 
   /** MFA: enroll, confirm, verify a sign-in, disable. */
   readonly mfa: {
-    enroll: () => Promise<MfaEnrolment>;
+    enroll: (args?: { currentPassword?: string }) => Promise<MfaEnrolment>;
     confirm: (code: string) => Promise<User>;
     verify: (args: { mfaToken: string; code: string }) => Promise<Session>;
     disable: (code?: string) => Promise<User>;
@@ -210,11 +210,15 @@ export class Auth {
   ) {
     this.ready = this.load();
     this.mfa = {
-      enroll: async () => {
+      // The server asks for the password of an account that has one (a sign-in less than
+      // 10 minutes old for one that has none): an access token alone cannot turn MFA on.
+      enroll: async (args) => {
         const r = await this.core.send<components["schemas"]["Enrolment"]>(
           "post_auth_mfa_totp_enroll",
           "/v1/auth/mfa/totp/enroll",
-          { method: "POST" },
+          args?.currentPassword === undefined
+            ? { method: "POST" }
+            : { method: "POST", body: { current_password: args.currentPassword } },
         );
         return { secret: r.secret, otpauthUrl: r.otpauth_url, recoveryCodes: r.recovery_codes };
       },

@@ -552,7 +552,12 @@ describe("auth", () => {
     const basalt = createClient(server.url);
     const email = uniqueEmail();
     await basalt.auth.signUp({ email, password: PASSWORD });
-    const enrol = await basalt.auth.mfa.enroll();
+    // The access token alone is not enough: the password is asked for, and checked.
+    expect((await rejection(basalt.auth.mfa.enroll())).code).toBe("invalid_argument");
+    expect((await rejection(basalt.auth.mfa.enroll({ currentPassword: "not the password" }))).code).toBe(
+      "permission_denied",
+    );
+    const enrol = await basalt.auth.mfa.enroll({ currentPassword: PASSWORD });
     expect(enrol.otpauthUrl).toMatch(/^otpauth:\/\//);
     expect(enrol.recoveryCodes.length).toBeGreaterThan(0);
     const wrong = await rejection(basalt.auth.mfa.confirm("000000" === totp(enrol.secret) ? "111111" : "000000"));

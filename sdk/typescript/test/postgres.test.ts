@@ -199,7 +199,7 @@ describe.skipIf(problem !== null)("two nodes on one PostgreSQL database", () => 
     const onB = client(b.url);
     const s = (await onB.auth.signIn({ email, password: PASSWORD })) as Session;
     expect(s.user.id).toBe(user.id);
-    const enrol = await onA.auth.mfa.enroll();
+    const enrol = await onA.auth.mfa.enroll({ currentPassword: PASSWORD });
     await onA.auth.mfa.confirm(totp(enrol.secret));
     const half = await onB.auth.signIn({ email, password: PASSWORD });
     expect(half).toMatchObject({ mfaRequired: true });

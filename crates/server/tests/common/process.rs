@@ -114,3 +114,13 @@ impl Server {
         let _ = self.child.wait();
     }
 }
+
+/// The flags that put a `basalt` child on SQLite in `dir`, or on the
+/// PostgreSQL database `pg` with its files in `dir`.
+pub fn store_flags(dir: &std::path::Path, pg: Option<&super::PgDatabase>) -> Vec<String> {
+    let mut flags = vec!["--data-dir".to_owned(), dir.to_str().unwrap().to_owned()];
+    if let Some(pg) = pg {
+        flags.extend(["--database-url".to_owned(), pg.url()]);
+    }
+    flags
+}

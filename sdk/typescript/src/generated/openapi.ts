@@ -1683,6 +1683,14 @@ export interface components {
             /** @description Base32, for manual entry into an authenticator app. */
             secret: string;
         };
+        /** @description Proof that the caller holds the account (see `reauthenticate`). */
+        EnrolRequest: {
+            /**
+             * @description Required when the account has a password; without one, a sign-in
+             *     less than 10 minutes old is needed instead.
+             */
+            current_password?: string | null;
+        };
         Error: {
             error: {
                 /** @enum {string} */
@@ -4101,7 +4109,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EnrolRequest"];
+            };
+        };
         responses: {
             /** @description Show the secret as a QR code; keep the recovery codes */
             200: {
