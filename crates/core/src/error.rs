@@ -152,6 +152,16 @@ impl Error {
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Code::Unavailable, message)
     }
+    /// The server's disk (or the database's) has no room left: `503` with
+    /// `details.reason` `disk_full`, so clients can tell it from an outage.
+    pub fn disk_full() -> Self {
+        tracing::error!("a write failed: no space left on the disk");
+        Self::new(
+            Code::Unavailable,
+            "the server has no disk space left; reads still work, writes resume once space is freed",
+        )
+        .with_details(serde_json::json!({"reason": "disk_full"}))
+    }
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         let mut e = Self::new(Code::RateLimited, "too many requests, try again later");
         e.retry_after = Some(retry_after_secs.max(1));

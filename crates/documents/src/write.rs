@@ -291,10 +291,15 @@ impl Documents {
     /// Runs one operation (a single HTTP request).
     pub async fn write(&self, operation: Operation, access: &Access<'_>) -> Result<Outcome, Error> {
         let mut outcomes = self.batch(vec![operation], access).await.map_err(|e| {
-            // A single operation's error carries no batch index.
+            // A single operation's error carries no batch index; the rest
+            // of its details (schema errors, a reason) stay.
             let mut plain = Error::new(e.code(), e.message().to_owned());
-            if let Some(errors) = e.details().and_then(|d| d.get("errors")) {
-                plain = plain.with_details(json!({ "errors": errors }));
+            if let Some(Value::Object(details)) = e.details() {
+                let mut details = details.clone();
+                details.remove("index");
+                if !details.is_empty() {
+                    plain = plain.with_details(Value::Object(details));
+                }
             }
             plain
         })?;

@@ -599,7 +599,7 @@ async fn put_object(
         .store
         .put_multipart(&StorePath::from(key.as_str()))
         .await
-        .map_err(Error::internal)?;
+        .map_err(write_error)?;
     let mut writer = WriteMultipart::new(upload);
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -613,7 +613,7 @@ async fn put_object(
                     break Some(too_large());
                 }
                 if let Err(e) = writer.wait_for_capacity(4).await {
-                    break Some(Error::internal(e));
+                    break Some(write_error(e));
                 }
                 writer.write(&chunk);
             }
@@ -623,7 +623,7 @@ async fn put_object(
         let _ = writer.abort().await;
         return Err(e);
     }
-    writer.finish().await.map_err(Error::internal)?;
+    writer.finish().await.map_err(write_error)?;
 
     let now = Timestamp::now();
     let meta_json = serde_json::to_string(&meta).map_err(Error::internal)?;
@@ -835,6 +835,21 @@ async fn get_object(
         _ => Body::from_stream(result.into_stream()),
     };
     Ok((status, response_headers, body).into_response())
+}
+
+/// A failed write to the file store: `disk_full` when the disk has no room
+/// left (the cause is somewhere in the chain of sources), else internal.
+fn write_error(e: object_store::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return Error::disk_full();
+        }
+        source = s.source();
+    }
+    Error::internal(e)
 }
 
 /// `len` bytes of `file` from `start`, read in 256 KiB blocks off the async workers.

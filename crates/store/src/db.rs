@@ -278,7 +278,20 @@ impl Db {
     /// call [`Db::execute`] before committing, or it waits for itself.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match &*self.pools {
-            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Sqlite { write, .. } => match write.begin_with("BEGIN IMMEDIATE").await {
+                // A COMMIT that failed (a full disk) leaves the writer's
+                // connection counting a transaction that SQLite has already
+                // rolled back, and it would refuse every later BEGIN: close
+                // it, and begin on a fresh one.
+                Err(sqlx::Error::BeginFailed | sqlx::Error::InvalidSavePointStatement) => {
+                    tracing::warn!("the database writer was left in a failed transaction; reopening it");
+                    if let Ok(stuck) = write.acquire().await {
+                        let _ = stuck.close().await;
+                    }
+                    Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
+                }
+                other => Tx::Sqlite(other?),
+            },
             Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

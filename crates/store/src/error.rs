@@ -11,12 +11,15 @@ pub enum StoreError {
     Other(sqlx::Error),
     /// A stored value had an unexpected shape.
     Decode(String),
+    /// The disk of the database is full.
+    Full(sqlx::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::UniqueViolation,
+            sqlx::Error::Database(db) if is_disk_full(db.as_ref()) => StoreError::Full(e),
             sqlx::Error::Database(db) if is_connection_failure(db.as_ref()) => StoreError::Unavailable(e),
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
@@ -26,6 +29,17 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Other(e),
         }
     }
+}
+
+/// SQLite's SQLITE_FULL (13, whatever its extended code) and PostgreSQL's
+/// `disk_full` (53100).
+fn is_disk_full(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return pg.code() == "53100";
+    }
+    db.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 13)
 }
 
 /// A database error that says the connection or server is gone rather than
@@ -52,6 +66,7 @@ impl fmt::Display for StoreError {
             StoreError::Unavailable(e) => write!(f, "database unavailable: {e}"),
             StoreError::Other(e) => write!(f, "database error: {e}"),
             StoreError::Decode(e) => write!(f, "unexpected stored value: {e}"),
+            StoreError::Full(e) => write!(f, "no space left: {e}"),
         }
     }
 }
@@ -76,6 +91,7 @@ impl From<StoreError> for basalt_core::Error {
                 tracing::warn!(error = %cause, "database unavailable");
                 basalt_core::Error::unavailable("the database is unavailable, try again")
             }
+            StoreError::Full(_) => basalt_core::Error::disk_full(),
             other => basalt_core::Error::internal(other),
         }
     }
