@@ -56,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             assert!(!e.message.is_empty());
             if let Some(line) = e.line {
-                assert!(line >= 1 && line <= source.split('\n').count() + 1, "line {line} of {:?}", e);
+                // The script engine, like the dashboard's editor, breaks lines at
+                // "\r\n", "\n" and a lone "\r".
+                let lines = source.replace("\r\n", "\n").split(['\n', '\r']).count();
+                assert!(line >= 1 && line <= lines + 1, "line {line} of {:?}", e);
             }
         }
         Ok(rule) => {

@@ -219,6 +219,22 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// Deletes what has expired, every ten minutes, while the slice lives.
 fn spawn_maintenance(inner: std::sync::Weak<Inner>) {
+    // Signing keys: a rotation made by `basalt signing-keys rotate` (or on
+    // another node) reaches this node within `RELOAD_EVERY`.
+    let keys = inner.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(signing::RELOAD_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = keys.upgrade() else { return };
+            match inner.keys.reload(&inner.db).await {
+                Ok(true) => inner.verified_tokens.clear(),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e.message(), "could not read the signing keys again"),
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         tick.tick().await;
@@ -237,6 +253,9 @@ fn spawn_maintenance(inner: std::sync::Weak<Inner>) {
                 if let Err(e) = inner.db.execute(sql, &[before.into()]).await {
                     tracing::warn!(error = %e, "auth maintenance failed");
                 }
+            }
+            if let Err(e) = signing::delete_retired(&inner.db).await {
+                tracing::warn!(error = %e.message(), "could not delete retired signing keys");
             }
         }
     });

@@ -287,5 +287,5 @@ async fn delete_admin(
 }
 
 async fn jwks(State(auth): State<Auth>) -> Json<Value> {
-    Json(auth.keys().jwks().clone())
+    Json(auth.keys().jwks())
 }

@@ -1,7 +1,16 @@
 //! The Ed25519 keys that sign every token. Created on first start and kept
 //! in the database, so every node of a cluster signs and verifies alike.
+//!
+//! Rotation (`basalt signing-keys rotate`) adds a key that is published in
+//! the JWKS at once and signs from a time after a grace period; the keys it
+//! replaces keep verifying until the last token they signed has expired,
+//! then are retired and deleted. Which key signs is decided by the clock,
+//! so nodes switch together; each node reloads the keys every few seconds
+//! to learn of a new one.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use basalt_core::{Error, Timestamp};
 use basalt_store::{Db, Param};
@@ -18,119 +27,309 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
+/// How often a running node reads the keys again.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
+
 /// The key id and public key of an Ed25519 seed; the id is a hash of the public key.
 fn public_of(seed: &[u8; 32]) -> (String, [u8; 32]) {
     let public = SigningKey::from_bytes(seed).verifying_key().to_bytes();
     (URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]), public)
 }
 
-pub struct SigningKeys {
-    active_kid: String,
+/// One key as a row of `signing_keys` describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: Timestamp,
+    /// From when it signs new tokens.
+    pub signs_from: Timestamp,
+    /// When it stops verifying (and is deleted); `None`: not replaced.
+    pub retire_at: Option<Timestamp>,
+}
+
+struct Key {
+    info: KeyInfo,
+    decoding: DecodingKey,
     encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
-    jwks: Value,
+    jwk: Value,
+}
+
+/// The keys as last read, ordered by `signs_from`.
+struct KeySet {
+    keys: Vec<Key>,
+    by_kid: HashMap<String, usize>,
+}
+
+impl KeySet {
+    fn from_rows(rows: Vec<(KeyInfo, Vec<u8>, [u8; 32])>) -> KeySet {
+        let mut keys: Vec<Key> = rows
+            .into_iter()
+            .map(|(info, public, seed)| {
+                let mut der = PKCS8_ED25519_PREFIX.to_vec();
+                der.extend_from_slice(&seed);
+                Key {
+                    jwk: json!({
+                        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                        "kid": info.kid, "x": URL_SAFE_NO_PAD.encode(&public),
+                    }),
+                    decoding: DecodingKey::from_ed_der(&public),
+                    encoding: EncodingKey::from_ed_der(&der),
+                    info,
+                }
+            })
+            .collect();
+        keys.sort_by_key(|k| k.info.signs_from.millis());
+        let by_kid = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.info.kid.clone(), i))
+            .collect();
+        KeySet { keys, by_kid }
+    }
+
+    fn live(&self, key: &Key, now: i64) -> bool {
+        key.info.retire_at.is_none_or(|t| t.millis() > now)
+    }
+
+    /// The key that signs at `now`: the latest to have started; before any
+    /// has (a clock set back), the first.
+    fn signer(&self, now: i64) -> Option<&Key> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.info.signs_from.millis() <= now && self.live(k, now))
+            .or_else(|| self.keys.first())
+    }
+}
+
+pub struct SigningKeys {
+    set: RwLock<Arc<KeySet>>,
 }
 
 impl SigningKeys {
     /// Loads the keys, creating the first one if there is none. Safe when
-    /// several nodes start at once: a unique index admits one active key.
+    /// several nodes start at once: a unique index admits one first key.
     pub async fn load_or_create(db: &Db) -> Result<SigningKeys, Error> {
-        if let Some(keys) = Self::load(db).await? {
-            return Ok(keys);
+        let set = Self::read(db).await?;
+        if !set.keys.is_empty() {
+            return Ok(Self::of(set));
         }
-        let mut seed = [0u8; 32];
-        basalt_core::secret::fill_random(&mut seed);
+        let seed = new_seed();
         let (kid, public) = public_of(&seed);
+        let now = Timestamp::now().millis();
         db.execute(
-            "INSERT INTO signing_keys (kid, alg, private_key, public_key, active, created_at)
-             VALUES ($1, 'EdDSA', $2, $3, 1, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO signing_keys (kid, alg, private_key, public_key, active, created_at, signs_from)
+             VALUES ($1, 'EdDSA', $2, $3, 1, $4, $4) ON CONFLICT DO NOTHING",
             &[
                 (&kid).into(),
                 Param::Bytes(&seed),
                 Param::Bytes(&public),
-                Timestamp::now().millis().into(),
+                now.into(),
             ],
         )
         .await?;
-        Self::load(db)
-            .await?
-            .ok_or_else(|| Error::internal("no active signing key after creating one"))
-    }
-
-    async fn load(db: &Db) -> Result<Option<SigningKeys>, Error> {
-        let rows = db
-            .fetch_all(
-                "SELECT kid, alg, private_key, public_key, active FROM signing_keys ORDER BY created_at",
-                &[],
-            )
-            .await?;
-        let mut keys = Vec::new();
-        for row in rows {
-            let (kid, alg) = (row.text(0)?, row.text(1)?);
-            if alg != "EdDSA" {
-                return Err(Error::internal(format!(
-                    "signing key {kid} has unknown algorithm {alg}"
-                )));
-            }
-            let seed = if row.opt_int(4)? == Some(1) {
-                Some(row.bytes(2)?)
-            } else {
-                None
-            };
-            keys.push((kid, row.bytes(3)?, seed));
+        let set = Self::read(db).await?;
+        if set.keys.is_empty() {
+            return Err(Error::internal("no signing key after creating one"));
         }
-        Ok(Self::assemble(keys))
+        Ok(Self::of(set))
     }
 
-    /// The keys from `(kid, public key, seed of the active one)`, or `None` without an active one.
-    fn assemble(keys: Vec<(String, Vec<u8>, Option<Vec<u8>>)>) -> Option<SigningKeys> {
-        let mut active = None;
-        let mut decoding = HashMap::new();
-        let mut jwks = Vec::new();
-        for (kid, public, seed) in keys {
-            decoding.insert(kid.clone(), DecodingKey::from_ed_der(&public));
-            jwks.push(json!({
-                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                "kid": kid, "x": URL_SAFE_NO_PAD.encode(&public),
-            }));
-            if let Some(seed) = seed {
-                let mut der = PKCS8_ED25519_PREFIX.to_vec();
-                der.extend_from_slice(&seed);
-                active = Some((kid, EncodingKey::from_ed_der(&der)));
-            }
+    fn of(set: KeySet) -> SigningKeys {
+        SigningKeys {
+            set: RwLock::new(Arc::new(set)),
         }
-        active.map(|(active_kid, encoding)| SigningKeys {
-            active_kid,
-            encoding,
-            decoding,
-            jwks: json!({ "keys": jwks }),
-        })
     }
 
-    /// One active key from `seed`, held in memory only (for the fuzz targets in `fuzz/`).
+    /// Reads the keys again (a rotation from another process). True when a
+    /// key this node knew is gone (retired), so what it signed must no
+    /// longer be accepted from a cache.
+    pub async fn reload(&self, db: &Db) -> Result<bool, Error> {
+        let set = Self::read(db).await?;
+        if set.keys.is_empty() {
+            return Ok(false);
+        }
+        let mut current = self.set.write().unwrap_or_else(|e| e.into_inner());
+        let removed = current.keys.iter().any(|k| !set.by_kid.contains_key(&k.info.kid));
+        *current = Arc::new(set);
+        Ok(removed)
+    }
+
+    async fn read(db: &Db) -> Result<KeySet, Error> {
+        Ok(KeySet::from_rows(
+            list_rows(db)
+                .await?
+                .into_iter()
+                .filter(|(info, ..)| {
+                    info.retire_at
+                        .is_none_or(|t| t.millis() > Timestamp::now().millis())
+                })
+                .collect(),
+        ))
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// One key from `seed`, held in memory only (for the fuzz targets in `fuzz/`).
     #[doc(hidden)]
     pub fn from_seed(seed: [u8; 32]) -> SigningKeys {
         let (kid, public) = public_of(&seed);
-        Self::assemble(vec![(kid, public.to_vec(), Some(seed.to_vec()))]).expect("an active key")
+        let info = KeyInfo {
+            kid,
+            created_at: Timestamp::from_millis(0),
+            signs_from: Timestamp::from_millis(0),
+            retire_at: None,
+        };
+        Self::of(KeySet::from_rows(vec![(info, public.to_vec(), seed)]))
     }
 
-    /// Signs `claims` with the active key, naming it in `kid`.
+    /// Signs `claims` with the key that signs now, naming it in `kid`.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, Error> {
+        let set = self.current();
+        let key = set
+            .signer(Timestamp::now().millis())
+            .ok_or_else(|| Error::internal("no signing key"))?;
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.active_kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(Error::internal)
+        header.kid = Some(key.info.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(Error::internal)
     }
 
-    pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        self.decoding.get(kid)
+    /// The key that verifies tokens naming `kid`, if it is not retired.
+    pub fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
+        let set = self.current();
+        let key = &set.keys[*set.by_kid.get(kid)?];
+        set.live(key, Timestamp::now().millis())
+            .then(|| key.decoding.clone())
     }
 
-    /// The public keys as a JWKS document.
-    pub fn jwks(&self) -> &Value {
-        &self.jwks
+    /// The public keys that verify tokens, as a JWKS document: a key
+    /// published by a rotation appears here before it signs.
+    pub fn jwks(&self) -> Value {
+        let set = self.current();
+        let now = Timestamp::now().millis();
+        let keys: Vec<&Value> = set
+            .keys
+            .iter()
+            .filter(|k| set.live(k, now))
+            .map(|k| &k.jwk)
+            .collect();
+        json!({ "keys": keys })
     }
 
-    pub fn active_kid(&self) -> &str {
-        &self.active_kid
+    /// The id of the key that signs now.
+    pub fn active_kid(&self) -> String {
+        self.current()
+            .signer(Timestamp::now().millis())
+            .map(|k| k.info.kid.clone())
+            .unwrap_or_default()
     }
+}
+
+fn new_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    basalt_core::secret::fill_random(&mut seed);
+    seed
+}
+
+/// Every key row, retired or not, oldest first.
+async fn list_rows(db: &Db) -> Result<Vec<(KeyInfo, Vec<u8>, [u8; 32])>, Error> {
+    let rows = db
+        .fetch_all(
+            "SELECT kid, alg, private_key, public_key, created_at, COALESCE(signs_from, created_at), retire_at
+             FROM signing_keys ORDER BY COALESCE(signs_from, created_at), kid",
+            &[],
+        )
+        .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (kid, alg) = (row.text(0)?, row.text(1)?);
+        if alg != "EdDSA" {
+            return Err(Error::internal(format!(
+                "signing key {kid} has unknown algorithm {alg}"
+            )));
+        }
+        let seed: [u8; 32] = row
+            .bytes(2)?
+            .try_into()
+            .map_err(|_| Error::internal(format!("signing key {kid} is not an Ed25519 seed")))?;
+        let info = KeyInfo {
+            kid,
+            created_at: Timestamp::from_millis(row.int(4)?),
+            signs_from: Timestamp::from_millis(row.int(5)?),
+            retire_at: row.opt_int(6)?.map(Timestamp::from_millis),
+        };
+        keys.push((info, row.bytes(3)?, seed));
+    }
+    Ok(keys)
+}
+
+/// Every key, oldest first, for `basalt signing-keys list`.
+pub async fn list(db: &Db) -> Result<Vec<KeyInfo>, Error> {
+    Ok(list_rows(db).await?.into_iter().map(|(info, ..)| info).collect())
+}
+
+/// When the keys a rotation replaces stop verifying.
+#[derive(Debug, Clone, Copy)]
+pub enum Retire {
+    /// Once the last token they can sign has expired: the longest token
+    /// lifetime after the new key starts signing, plus the clock skew that
+    /// verification allows.
+    AfterLastToken(Duration),
+    /// At once: every token they signed stops working (a leaked key).
+    Now,
+}
+
+/// Adds a key that signs from `grace` from now (at once with
+/// [`Retire::Now`]) and sets when every key it replaces retires. Returns
+/// the new key.
+pub async fn rotate(db: &Db, grace: Duration, retire: Retire) -> Result<KeyInfo, Error> {
+    let seed = new_seed();
+    let (kid, public) = public_of(&seed);
+    let now = Timestamp::now().millis();
+    let (signs_from, retire_at) = match retire {
+        Retire::AfterLastToken(longest_token) => {
+            let signs_from = now + grace.as_millis() as i64;
+            let skew = crate::tokens::LEEWAY_SECS as i64 * 1000;
+            (signs_from, signs_from + longest_token.as_millis() as i64 + skew)
+        }
+        Retire::Now => (now, now),
+    };
+    let mut tx = db.begin().await?;
+    tx.execute(
+        "UPDATE signing_keys SET retire_at = $1 WHERE retire_at IS NULL OR retire_at > $1",
+        &[retire_at.into()],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO signing_keys (kid, alg, private_key, public_key, active, created_at, signs_from)
+         VALUES ($1, 'EdDSA', $2, $3, NULL, $4, $5)",
+        &[
+            (&kid).into(),
+            Param::Bytes(&seed),
+            Param::Bytes(&public),
+            now.into(),
+            signs_from.into(),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(KeyInfo {
+        kid,
+        created_at: Timestamp::from_millis(now),
+        signs_from: Timestamp::from_millis(signs_from),
+        retire_at: None,
+    })
+}
+
+/// Deletes the keys whose retirement has come: nothing they signed is
+/// accepted any more, and their private halves should not outlive that.
+pub async fn delete_retired(db: &Db) -> Result<u64, Error> {
+    Ok(db
+        .execute(
+            "DELETE FROM signing_keys WHERE retire_at IS NOT NULL AND retire_at <= $1",
+            &[Timestamp::now().millis().into()],
+        )
+        .await?)
 }

@@ -100,6 +100,12 @@ pub struct VerifiedTokens {
 const MAX_VERIFIED: usize = 10_000;
 
 impl VerifiedTokens {
+    /// Forgets every verification (a key was retired: what it signed must
+    /// be checked again, and refused).
+    pub fn clear(&self) {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     pub fn verify(&self, keys: &SigningKeys, token: &str, issuer: &str) -> Result<Verified, Error> {
         let now = Timestamp::now().seconds();
         {
@@ -145,6 +151,7 @@ impl SigningKeys {
             .as_deref()
             .and_then(|kid| self.decoding_key(kid))
             .ok_or_else(invalid)?;
+        let key = &key;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[USER_AUDIENCE, ADMIN_AUDIENCE]);
         validation.set_issuer(&[issuer]);

@@ -323,10 +323,31 @@ impl OrderBy {
                 items.push(format!("{e} {d}"));
             }
         }
+        // The cursor's comparison leaves out what cannot decide it: literal
+        // keys (an id's or a time's fixed rank, NULL), ranks the filter pins,
+        // and a key repeated (the `id` tie-break after ordering by `id`). The
+        // cursor came from a row of this same query (it is sealed to it), so
+        // those keys are equal on both sides; left in, the disjunction hides
+        // the index range from the planner, and a page deep in a collection
+        // scans every row before it.
+        let plain = |e: &str| e.trim_end_matches(" COLLATE \"C\"").to_owned();
+        let keep: Vec<bool> = keys
+            .iter()
+            .zip(&constant)
+            .enumerate()
+            .map(|(i, ((e, _), fixed))| {
+                let literal = e == "NULL" || e.parse::<i64>().is_ok();
+                let repeated = keys[..i].iter().any(|(p, _)| plain(p) == plain(e));
+                !(*fixed || literal || repeated)
+            })
+            .collect();
         let after = cursor.map(|(ckeys, cid)| {
             let mut values: Vec<Option<String>> = Vec::new();
+            let mut slot = 0;
             let mut bind = |b: Option<Bound>| {
-                b.map(|b| {
+                let kept = keep[slot];
+                slot += 1;
+                b.filter(|_| kept).map(|b| {
                     params.push(b);
                     format!("${}", first + params.len())
                 })
@@ -346,10 +367,11 @@ impl OrderBy {
             }
             values.push(bind(Some(Bound::Text(cid.clone()))));
             // (k1 > c1) OR (k1 = c1 AND k2 > c2) OR …, with NULL-aware comparisons.
+            let kept: Vec<usize> = (0..keys.len()).filter(|&i| keep[i]).collect();
             let mut ors = Vec::new();
-            for i in 0..keys.len() {
+            for (n, &i) in kept.iter().enumerate() {
                 let mut ands = Vec::new();
-                for j in 0..i {
+                for &j in &kept[..n] {
                     ands.push(same(&keys[j].0, values[j].as_deref()));
                 }
                 ands.push(beyond(&keys[i].0, values[i].as_deref(), keys[i].1));
@@ -400,5 +422,66 @@ fn beyond(expr: &str, value: Option<&str>, dir: Direction) -> String {
         (None, Direction::Desc) => "1=0".to_owned(),
         (Some(v), Direction::Asc) => format!("({expr} > {v})"),
         (Some(v), Direction::Desc) => format!("({expr} < {v} OR {expr} IS NULL)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::Filter;
+
+    fn after(order: Option<Value>, filter: Value, cursor: Vec<Key>, dialect: Dialect) -> (String, usize) {
+        let order = OrderBy::parse(order.as_ref()).unwrap();
+        let filter = Filter::parse(&filter).unwrap();
+        let sql = order.sql(dialect, &filter, Some(&(cursor, "d42".to_owned())), 0);
+        (sql.after.unwrap(), sql.params.len())
+    }
+
+    fn id_key() -> Key {
+        Key {
+            rank: 4,
+            number: None,
+            string: Some("d42".into()),
+            boolean: None,
+        }
+    }
+
+    #[test]
+    fn a_cursor_compares_only_what_decides_the_order() {
+        // By id (the default): one range an index seeks, not a disjunction of
+        // literal ranks that made a deep page scan every row before it.
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let (sql, params) = after(None, serde_json::json!([]), vec![id_key()], dialect);
+            assert!(!sql.contains(" OR "), "{sql}");
+            assert!(sql.contains("id") && sql.contains("> $1"), "{sql}");
+            assert_eq!(params, 1, "{sql}");
+        }
+        // By a time: the time, then the id.
+        let time = Key {
+            rank: 3,
+            number: Some(1_700_000_000_000.0),
+            string: None,
+            boolean: None,
+        };
+        let (sql, params) = after(
+            Some(serde_json::json!([["created_at", "desc"]])),
+            serde_json::json!([]),
+            vec![time],
+            Dialect::Sqlite,
+        );
+        assert_eq!(
+            sql,
+            "(((created_at < $1 OR created_at IS NULL)) OR (created_at = $1 AND (id < $2 OR id IS NULL)))"
+        );
+        assert_eq!(params, 2);
+        // Parameters stay numbered from `first` with nothing skipped.
+        let order = OrderBy::parse(None).unwrap();
+        let sql = order.sql(
+            Dialect::Postgres,
+            &Filter::parse(&serde_json::json!([])).unwrap(),
+            Some(&(vec![id_key()], "d42".to_owned())),
+            5,
+        );
+        assert!(sql.after.unwrap().contains("$6"));
     }
 }

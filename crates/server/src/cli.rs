@@ -4,7 +4,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use basalt_auth::email::Email;
-use basalt_auth::{Auth, admins, service_keys};
+use basalt_auth::{Auth, admins, service_keys, signing};
 use basalt_core::Secret;
 use basalt_core::caller::AdminRole;
 use basalt_core::config::Config;
@@ -41,6 +41,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Rotate the key that signs tokens, or list the signing keys
+    SigningKeys {
+        #[command(subcommand)]
+        command: SigningKeysCommand,
     },
     /// Print the OpenAPI document
     Openapi,
@@ -106,6 +111,27 @@ enum KeysCommand {
         #[command(flatten)]
         config: StoreArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum SigningKeysCommand {
+    /// Publish a new signing key: it is in the JWKS at once and signs new tokens after the
+    /// grace; the keys it replaces verify until the last token they signed has expired
+    Rotate {
+        /// Seconds before the new key signs, so every verifier has its public key by then
+        /// [default: the access-token lifetime]
+        #[arg(long, value_name = "SECS", conflicts_with = "now")]
+        grace: Option<u64>,
+        /// For a leaked key: the new key signs at once and the old ones retire at once, so
+        /// every token they signed stops working (sessions go on: their next refresh gets a
+        /// token from the new key)
+        #[arg(long)]
+        now: bool,
+        #[command(flatten)]
+        config: StoreArgs,
+    },
+    /// List the signing keys: which signs, which is next, and until when the others verify
+    List(StoreArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -265,6 +291,33 @@ async fn dispatch(command: Command) -> Result<(), String> {
             println!("service key {id} revoked");
             Ok(())
         }
+        Command::SigningKeys {
+            command: SigningKeysCommand::Rotate { grace, now, config },
+        } => {
+            let (auth, config) = auth(&config).await?;
+            let retire = if now {
+                signing::Retire::Now
+            } else {
+                signing::Retire::AfterLastToken(config.access_token_ttl.max(config.admin_token_ttl))
+            };
+            let grace = grace.map_or(config.access_token_ttl, std::time::Duration::from_secs);
+            let key = signing::rotate(auth.db(), grace, retire)
+                .await
+                .map_err(|e| e.message().to_owned())?;
+            println!(
+                "signing key {} published; it signs from {} (running servers read the keys every {} s)",
+                key.kid,
+                key.signs_from,
+                signing::RELOAD_EVERY.as_secs()
+            );
+            print_signing_keys(&auth).await
+        }
+        Command::SigningKeys {
+            command: SigningKeysCommand::List(config),
+        } => {
+            let (auth, _) = auth(&config).await?;
+            print_signing_keys(&auth).await
+        }
         Command::Openapi => {
             let doc = serde_json::to_string_pretty(&crate::app::openapi()).map_err(|e| e.to_string())?;
             println!("{doc}");
@@ -359,6 +412,39 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
     app.serve(listener, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The signing keys, oldest first, with what each does now.
+async fn print_signing_keys(auth: &Auth) -> Result<(), String> {
+    let keys = signing::list(auth.db())
+        .await
+        .map_err(|e| e.message().to_owned())?;
+    let now = basalt_core::Timestamp::now().millis();
+    let signer = keys
+        .iter()
+        .rev()
+        .find(|k| k.signs_from.millis() <= now && k.retire_at.is_none_or(|t| t.millis() > now))
+        .map(|k| k.kid.clone());
+    println!("{:<16}  {:<24}  {:<24}  STATUS", "KID", "CREATED", "SIGNS FROM");
+    for k in keys {
+        let status = match k.retire_at {
+            Some(t) if t.millis() <= now => "retired".to_owned(),
+            _ if Some(&k.kid) == signer.as_ref() => match k.retire_at {
+                Some(t) => format!("signing; verifies until {t}"),
+                None => "signing".to_owned(),
+            },
+            _ if k.signs_from.millis() > now => "next: published, not signing yet".to_owned(),
+            Some(t) => format!("verifies until {t}"),
+            None => "verifying".to_owned(),
+        };
+        println!(
+            "{:<16}  {:<24}  {:<24}  {status}",
+            k.kid,
+            k.created_at.to_string(),
+            k.signs_from.to_string()
+        );
+    }
+    Ok(())
 }
 
 /// Each connection is a file descriptor, and the soft limit many systems

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "functions", "0009_functions.sql"),
     migration!(10, "outbox", "0010_outbox.sql"),
     migration!(11, "rule_cases", "0011_rule_cases.sql"),
+    migration!(12, "key_rotation", "0012_key_rotation.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.
