@@ -9,9 +9,10 @@ pub struct Email(String);
 impl Email {
     pub fn parse(input: &str) -> Result<Email, Error> {
         // Lengths in characters, as the API's schema states them, of the
-        // address as given (lowercasing may lengthen some letters).
+        // text as sent, blanks around it included (lowercasing may lengthen
+        // some letters).
         let given = input.trim();
-        let valid = given.chars().count() <= 254
+        let valid = input.chars().count() <= 254
             && given.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && local.chars().count() <= 64
@@ -63,5 +64,10 @@ mod tests {
             "ada@example.com"
         );
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
+        // 254 characters as sent, blanks included, as the schema's maxLength counts them.
+        let long = format!("a@{}.com", "b".repeat(248));
+        assert_eq!(long.chars().count(), 254);
+        assert!(Email::parse(&long).is_ok());
+        assert!(Email::parse(&format!(" {long}")).is_err());
     }
 }

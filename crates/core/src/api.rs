@@ -236,6 +236,13 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
         self.body_optional = true;
         self
     }
+    /// A raw request body of the given media type that may be empty or left
+    /// out (an empty file).
+    pub fn optional_raw_body(mut self, media_type: &'static str) -> Self {
+        self.body = Some(Body::Raw(media_type));
+        self.body_optional = true;
+        self
+    }
     /// A raw request body of the given media type (`*/*` for any).
     pub fn raw_body(mut self, media_type: &'static str) -> Self {
         self.body = Some(Body::Raw(media_type));

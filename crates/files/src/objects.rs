@@ -64,7 +64,7 @@ where
             .response::<ObjectList>(200, "A page of objects ordered by path"))
         .route(caller(Route::put("/v1/storage/{bucket}/{*path}", put_object))
             .summary("Upload an object (the raw body, streamed)")
-            .raw_body("*/*")
+            .optional_raw_body("*/*")
             .streamed_body()
             .link("download", "get_storage_by_bucket_by_path", &[("bucket", "$request.path.bucket"), ("path", "$request.path.path")])
             .link("sign", "post_storage_by_bucket_by_path", &[("bucket", "$request.path.bucket"), ("path", "$request.path.path")])
