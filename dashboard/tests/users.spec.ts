@@ -120,7 +120,9 @@ test('user page: sessions listed with their client, one revoked; MFA reset', asy
         headers: { authorization: `Bearer ${laptop.access_token}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-    const enrolled = (await (await asUser('/v1/auth/mfa/totp/enroll')).json()) as { secret: string };
+    // Turning MFA on takes the password, not the access token alone.
+    assert.equal((await asUser('/v1/auth/mfa/totp/enroll')).status, 400);
+    const enrolled = (await (await asUser('/v1/auth/mfa/totp/enroll', { current_password: 'password123' })).json()) as { secret: string };
     assert.equal((await asUser('/v1/auth/mfa/totp/confirm', { code: totp(enrolled.secret) })).status, 200);
     assert.equal((await server.api<{ mfa_enabled: boolean }>('GET', `/v1/admin/users/${user.id}`)).body.mfa_enabled, true);
     await page.reload();
