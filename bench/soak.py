@@ -194,7 +194,8 @@ def user(port, admin_token, n):
                 Api(port).json("POST", "/v1/auth/login", {"email": email, "password": PASSWORD})
                 count("auth", 2)
         except Exception as e:
-            print(f"user {n}: {e}", file=sys.stderr)
+            if not STOP.is_set():
+                print(f"user {n}: {e}", file=sys.stderr)
             time.sleep(1)
 
 

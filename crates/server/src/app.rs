@@ -175,6 +175,7 @@ impl App {
             .map_err(|e| StartError(format!("cannot load signing keys: {e}")))?;
         let metrics = Arc::new(Metrics::default());
         crate::ops::register_metrics(&metrics, &db);
+        metrics.register(crate::listen::render_metrics);
         let engine = Arc::new(RuleEngine::new(Limits::default()));
         let for_metrics = engine.clone();
         metrics.register(move |out| for_metrics.render_metrics(out));

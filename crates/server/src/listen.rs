@@ -36,6 +36,39 @@ pub struct Limits {
 
 /// Connections closed at once because `max_connections` were open.
 pub static REFUSED: AtomicU64 = AtomicU64::new(0);
+/// HTTP connections open now (a WebSocket leaves this count at its upgrade).
+pub static OPEN: AtomicU64 = AtomicU64::new(0);
+
+/// The accept loop's numbers in the Prometheus text format.
+pub fn render_metrics(out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "# HELP basalt_http_connections Open HTTP connections.\n# TYPE basalt_http_connections gauge\nbasalt_http_connections {}",
+        OPEN.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP basalt_http_connections_refused_total Connections closed on accept because max_connections were open.\n# TYPE basalt_http_connections_refused_total counter\nbasalt_http_connections_refused_total {}",
+        REFUSED.load(Ordering::Relaxed)
+    );
+}
+
+/// Counts a connection open while it lives.
+struct Open;
+
+impl Open {
+    fn new() -> Open {
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        Open
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Accepts connections until `shutdown` resolves, then stops accepting, asks
 /// every connection to finish its request in flight, and returns when they
@@ -95,6 +128,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _permit = permit;
             let _open = open;
+            let _counted = Open::new();
             let mut connection = pin!(connection);
             let stopping = async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;

@@ -187,6 +187,14 @@ async fn connections_past_max_connections_are_closed_and_service_comes_back() {
     held.truncate(15);
     tokio::time::sleep(Duration::from_millis(200)).await;
     s.get("/v1/health", None).await.expect(200, None);
+    // The refusal is counted where operators look.
+    let metrics = s.get("/metrics", None).await.text;
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("basalt_http_connections_refused_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(refused >= Some(1), "{metrics}");
+    assert!(metrics.contains("\nbasalt_http_connections "), "{metrics}");
     drop(held);
     s.stop().await;
 }
@@ -289,9 +297,10 @@ async fn five_thousand_idle_connections_and_two_thousand_idle_sockets_leave_a_no
         "GET /v1/health, one client: idle p50 {base_p50:?} p99 {base_p99:?}; \
          beside 5,000 idle connections and 2,000 idle sockets p50 {crowd_p50:?} p99 {crowd_p99:?}"
     );
-    // Within twice the idle baseline; a floor of 2 ms keeps a sub-millisecond
-    // baseline's scheduling noise from deciding the test.
-    let bound = (base_p99 * 2).max(base_p99 + Duration::from_millis(2));
+    // Within twice the idle baseline; a floor of 5 ms keeps a sub-millisecond
+    // baseline's scheduling noise (other tests share the two cores) from
+    // deciding the test, while a server stalled by the crowd is far past it.
+    let bound = (base_p99 * 2).max(base_p99 + Duration::from_millis(5));
     assert!(
         crowd_p99 <= bound,
         "p99 {crowd_p99:?} beside the crowd, bound {bound:?}"
