@@ -24,6 +24,9 @@ export class Socket {
   // A new token (after signing in again): reconnect with it; onOpen subscribes again.
   private renew = () => {
     this.attempt = 0;
+    // Not 'open' while the old socket closes: what the screen shows (and waits
+    // for) is the socket with the new token.
+    if (this.ws) this.set('reconnecting');
     this.ws?.close();
   };
 
