@@ -47,6 +47,19 @@ pub struct KeyInfo {
     pub retire_at: Option<Timestamp>,
 }
 
+impl KeyInfo {
+    /// Still verifies at `now` (its retirement has not come).
+    pub fn live(&self, now: i64) -> bool {
+        self.retire_at.is_none_or(|t| t.millis() > now)
+    }
+
+    /// May sign at `now`: started and not retired. Of those, the latest to
+    /// have started signs.
+    pub fn may_sign(&self, now: i64) -> bool {
+        self.signs_from.millis() <= now && self.live(now)
+    }
+}
+
 struct Key {
     info: KeyInfo,
     decoding: DecodingKey,
@@ -87,17 +100,13 @@ impl KeySet {
         KeySet { keys, by_kid }
     }
 
-    fn live(&self, key: &Key, now: i64) -> bool {
-        key.info.retire_at.is_none_or(|t| t.millis() > now)
-    }
-
     /// The key that signs at `now`: the latest to have started; before any
     /// has (a clock set back), the first.
     fn signer(&self, now: i64) -> Option<&Key> {
         self.keys
             .iter()
             .rev()
-            .find(|k| k.info.signs_from.millis() <= now && self.live(k, now))
+            .find(|k| k.info.may_sign(now))
             .or_else(|| self.keys.first())
     }
 }
@@ -156,14 +165,12 @@ impl SigningKeys {
     }
 
     async fn read(db: &Db) -> Result<KeySet, Error> {
+        let now = Timestamp::now().millis();
         Ok(KeySet::from_rows(
             list_rows(db)
                 .await?
                 .into_iter()
-                .filter(|(info, ..)| {
-                    info.retire_at
-                        .is_none_or(|t| t.millis() > Timestamp::now().millis())
-                })
+                .filter(|(info, ..)| info.live(now))
                 .collect(),
         ))
     }
@@ -200,7 +207,8 @@ impl SigningKeys {
     pub fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
         let set = self.current();
         let key = &set.keys[*set.by_kid.get(kid)?];
-        set.live(key, Timestamp::now().millis())
+        key.info
+            .live(Timestamp::now().millis())
             .then(|| key.decoding.clone())
     }
 
@@ -212,7 +220,7 @@ impl SigningKeys {
         let keys: Vec<&Value> = set
             .keys
             .iter()
-            .filter(|k| set.live(k, now))
+            .filter(|k| k.info.live(now))
             .map(|k| &k.jwk)
             .collect();
         json!({ "keys": keys })

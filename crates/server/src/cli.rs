@@ -420,15 +420,11 @@ async fn print_signing_keys(auth: &Auth) -> Result<(), String> {
         .await
         .map_err(|e| e.message().to_owned())?;
     let now = basalt_core::Timestamp::now().millis();
-    let signer = keys
-        .iter()
-        .rev()
-        .find(|k| k.signs_from.millis() <= now && k.retire_at.is_none_or(|t| t.millis() > now))
-        .map(|k| k.kid.clone());
+    let signer = keys.iter().rev().find(|k| k.may_sign(now)).map(|k| k.kid.clone());
     println!("{:<16}  {:<24}  {:<24}  STATUS", "KID", "CREATED", "SIGNS FROM");
     for k in keys {
         let status = match k.retire_at {
-            Some(t) if t.millis() <= now => "retired".to_owned(),
+            _ if !k.live(now) => "retired".to_owned(),
             _ if Some(&k.kid) == signer.as_ref() => match k.retire_at {
                 Some(t) => format!("signing; verifies until {t}"),
                 None => "signing".to_owned(),

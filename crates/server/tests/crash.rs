@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{Server, basalt, store_flags};
+use common::process::{Server, basalt};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -427,17 +427,4 @@ async fn acknowledged_writes_survive_a_kill(store: Vec<String>) {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    acknowledged_writes_survive_a_kill(store_flags(dir.path(), None)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    let Some(pg) = common::PgDatabase::create().await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    acknowledged_writes_survive_a_kill(store_flags(dir.path(), Some(&pg))).await;
-}
+child_on_both_backends!(acknowledged_writes_survive_a_kill);

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::process::{Server, basalt, store_flags};
+use common::process::{Server, basalt};
 use serde_json::{Value, json};
 
 struct Client {
@@ -145,17 +145,4 @@ async fn a_crash_loses_no_event_and_runs_none_twice(store: Vec<String>) {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    a_crash_loses_no_event_and_runs_none_twice(store_flags(dir.path(), None)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    let Some(pg) = common::PgDatabase::create().await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    a_crash_loses_no_event_and_runs_none_twice(store_flags(dir.path(), Some(&pg))).await;
-}
+child_on_both_backends!(a_crash_loses_no_event_and_runs_none_twice);

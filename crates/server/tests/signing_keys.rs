@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::process::{Server, basalt, store_flags};
+use common::process::{Server, basalt};
 use serde_json::{Value, json};
 
 const TTL: &str = "20";
@@ -208,17 +208,4 @@ async fn rotation(store: Vec<String>) {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    rotation(store_flags(dir.path(), None)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    let Some(pg) = common::PgDatabase::create().await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    rotation(store_flags(dir.path(), Some(&pg))).await;
-}
+child_on_both_backends!(rotation);

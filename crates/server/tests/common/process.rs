@@ -124,3 +124,26 @@ pub fn store_flags(dir: &std::path::Path, pg: Option<&super::PgDatabase>) -> Vec
     }
     flags
 }
+
+/// Like `on_both_backends!` for a `basalt` child process: two tests, `sqlite`
+/// and `postgres`, that run `$run(flags)` with the
+/// [`store_flags`] of a fresh data directory on each backend.
+#[macro_export]
+macro_rules! child_on_both_backends {
+    ($run:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            let dir = tempfile::tempdir().unwrap();
+            $run(common::process::store_flags(dir.path(), None)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn postgres() {
+            let Some(pg) = common::PgDatabase::create().await else {
+                return;
+            };
+            let dir = tempfile::tempdir().unwrap();
+            $run(common::process::store_flags(dir.path(), Some(&pg))).await;
+        }
+    };
+}
