@@ -1,0 +1,147 @@
+"""The few things that differ between the async source and the sync copy generated from it:
+locks, sleeping and reading an upload's body. `scripts/unasync.py` maps each `Async*` / `async_*`
+name here to its sync twin."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Union
+
+CHUNK = 256 * 1024
+
+#: What `bucket.upload` takes: bytes, text, a binary file (sync or async `read`), a `pathlib.Path`,
+#: or an iterable (or, on AsyncClient, an async iterable) of bytes.
+UploadBody = Union[bytes, bytearray, memoryview, str, Path, IO[bytes], Iterable[bytes], AsyncIterable[bytes]]
+Progress = Callable[[int, int | None], None]
+
+
+class AsyncLock:
+    """Task-safe mutual exclusion (one event loop)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self._lock.release()
+
+
+class Lock:
+    """Thread-safe mutual exclusion."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self._lock.release()
+
+
+async def async_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def sync_sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def body_size(body: Any) -> int | None:
+    """The length of a body when it can be known without reading it."""
+    if isinstance(body, (bytes, bytearray)):
+        return len(body)
+    if isinstance(body, memoryview):
+        return body.nbytes
+    if isinstance(body, str):
+        return len(body.encode())
+    if isinstance(body, Path):
+        return body.stat().st_size
+    fileno = getattr(body, "fileno", None)
+    tell = getattr(body, "tell", None)
+    if callable(fileno) and callable(tell):
+        try:
+            st = os.fstat(fileno())
+            pos = tell()
+            if isinstance(pos, int) and st.st_size >= pos and os.path.isfile(getattr(body, "name", "")):
+                return int(st.st_size - pos)
+        except (OSError, ValueError, TypeError):
+            return None
+    return None
+
+
+def _bytes_chunks(data: bytes | bytearray | memoryview) -> Iterator[bytes]:
+    view = memoryview(data).cast("B")
+    for i in range(0, len(view), CHUNK):
+        yield bytes(view[i : i + CHUNK])
+
+
+def iter_upload(body: Any, total: int | None, progress: Progress | None) -> Iterator[bytes]:
+    """The body in chunks, never whole (a file larger than memory streams)."""
+    loaded = 0
+
+    def chunks() -> Iterator[bytes]:
+        if isinstance(body, str):
+            yield from _bytes_chunks(body.encode())
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            yield from _bytes_chunks(body)
+        elif isinstance(body, Path):
+            with body.open("rb") as f:
+                while chunk := f.read(CHUNK):
+                    yield chunk
+        elif callable(getattr(body, "read", None)):
+            while True:
+                chunk = body.read(CHUNK)
+                if inspect.isawaitable(chunk):
+                    raise TypeError("an async file needs AsyncClient")
+                if not chunk:
+                    break
+                yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+        elif isinstance(body, Iterable):
+            for chunk in body:
+                yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+        else:
+            raise TypeError(f"cannot upload a {type(body).__name__}")
+
+    for chunk in chunks():
+        loaded += len(chunk)
+        if progress is not None:
+            progress(loaded, total)
+        yield chunk
+
+
+async def aiter_upload(body: Any, total: int | None, progress: Progress | None) -> AsyncIterator[bytes]:
+    """`iter_upload` for AsyncClient: also takes async iterables and files with an async `read`."""
+    if isinstance(body, AsyncIterable):
+        loaded = 0
+        async for chunk in body:
+            data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+            loaded += len(data)
+            if progress is not None:
+                progress(loaded, total)
+            yield data
+        return
+    read = getattr(body, "read", None)
+    if callable(read) and inspect.iscoroutinefunction(read):
+        loaded = 0
+        while True:
+            chunk = await read(CHUNK)
+            if not chunk:
+                break
+            loaded += len(chunk)
+            if progress is not None:
+                progress(loaded, total)
+            yield bytes(chunk)
+        return
+    for chunk in iter_upload(body, total, progress):
+        yield chunk
+        await asyncio.sleep(0)
