@@ -1,0 +1,437 @@
+"""Cluster scenarios, in the order they run (one cluster for the session):
+
+1. mixed HTTP load through the balancer;
+2. realtime subscribers on every node receive every change once, in order;
+3. per-node state that should be cluster-wide: rate limits, revoked sessions
+   and refresh tokens, collection rules and schemas (measured bounds);
+4. SIGKILL of one node under load: only its requests in flight fail, its
+   sockets resume through the balancer with nothing missed or repeated;
+5. rolling restarts under load: drained at the balancer first (zero failures),
+   and by SIGTERM alone (health checks and retries).
+"""
+import asyncio
+import os
+import secrets
+import signal
+import time
+
+import aiohttp
+import pytest
+
+from cluster import http, serve_help, wait_for
+from traffic import COLLECTION, Subscriber, run_load
+
+CONCURRENCY = int(os.environ.get("BASALT_CLUSTER_CONCURRENCY", "8"))
+LOAD_SECONDS = float(os.environ.get("BASALT_CLUSTER_LOAD_SECONDS", "6"))
+
+# Bounds documented in docs/auth.md, docs/documents.md and docs/realtime.md,
+# with a margin for a busy two-core machine: a node remembers live sessions for
+# 5 s, collection settings for 2 s.
+SESSION_CACHE_BOUND = 5.0
+COLLECTION_CACHE_BOUND = 2.0
+MARGIN = 1.5
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def node_counts(requests):
+    counts = {}
+    for r in requests:
+        counts[r.node] = counts.get(r.node, 0) + 1
+    return counts
+
+
+async def sentinel_seen(subscribers, key, timeout=20):
+    """Write one last document through the balancer and wait until every
+    subscriber has it: everything committed before it has been delivered."""
+    status, _, doc = await asyncio.to_thread(
+        http, "POST", subscribers[0].lb + f"/v1/db/{COLLECTION}", {"data": {"sentinel": True}}, key)
+    assert status == 201, doc
+    deadline = time.monotonic() + timeout
+    while not all(any(c[2] == doc["id"] for c in s.changes) for s in subscribers):
+        if time.monotonic() > deadline:
+            missing = [s.name for s in subscribers if not any(c[2] == doc["id"] for c in s.changes)]
+            raise AssertionError(f"the sentinel change never reached {missing}")
+        await asyncio.sleep(0.05)
+    return doc["id"]
+
+
+def assert_same_stream(subscribers, reference, created):
+    """Each subscriber saw exactly the reference's changes, once each, in seq
+    order, and every acknowledged create is among them."""
+    problems = []
+    for s in subscribers:
+        problems += s.check_sequence()
+        if s.errors:
+            problems.append(f"{s.name}: errors {s.errors[:3]}")
+    ref = reference.changes
+    for s in subscribers:
+        if s is reference:
+            continue
+        # A subscriber's stream starts at its own subscription; compare from there.
+        first = s.changes[0][0] if s.changes else None
+        tail = [c for c in ref if first is not None and c[0] >= first]
+        if s.changes != tail:
+            have, want = set(s.changes), set(tail)
+            problems.append(f"{s.name}: {len(s.changes)} changes, reference has {len(tail)} "
+                            f"(missing {sorted(want - have)[:5]}, extra {sorted(have - want)[:5]}, "
+                            f"duplicates {len(s.changes) - len(have)})")
+    seen = {c[2] for c in ref if c[1] == "create"}
+    lost = [i for i, _, _ in created if i not in seen]
+    if lost:
+        problems.append(f"{len(lost)} acknowledged creates never delivered, e.g. {lost[:3]}")
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------- 1. load
+def test_mixed_load_through_balancer(cluster, api, results):
+    load = run(run_load(cluster.lb, api["key"], LOAD_SECONDS, CONCURRENCY, seed=1))
+    print("load through the balancer:", load.summary())
+    counts = node_counts(load.requests)
+    results["load"] = {"requests": len(load.requests), "failed": len(load.failures()),
+                       "seconds": LOAD_SECONDS, "concurrency": CONCURRENCY,
+                       "p50_ms": round(load.percentile(50), 2), "p99_ms": round(load.percentile(99), 2),
+                       "by_node": counts, "by_op": load.by_op()}
+    assert load.failures() == [], [(f.op, f.status, f.error) for f in load.failures()[:10]]
+    assert len(load.requests) > 200, "the load did not run"
+    # Every node took a share of the traffic.
+    for node in cluster.nodes:
+        assert counts.get(node.name, 0) > len(load.requests) / 10, counts
+    # Every acknowledged write is readable from every node directly.
+    sample = load.created[:: max(1, len(load.created) // 30)]
+    for node in cluster.nodes:
+        for doc_id, worker, n in sample:
+            status, _, doc = http("GET", f"{node.url}/v1/db/{COLLECTION}/{doc_id}", token=api["key"])
+            assert status == 200 and doc["data"]["n"] == n, (node.name, doc_id, status, doc)
+
+
+# --------------------------------------------------------- 2. realtime fan-out
+def test_realtime_on_every_node_exactly_once_in_order(cluster, api, results):
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            subs = []
+            for node in cluster.nodes:
+                for k in range(2):
+                    s = Subscriber(f"{node.name}-direct-{k}", node.ws, api["key"])
+                    s.lb = cluster.lb
+                    subs.append(s.start(session))
+            await asyncio.wait_for(asyncio.gather(*(s.subscribed.wait() for s in subs)), 15)
+            load = await run_load(cluster.lb, api["key"], LOAD_SECONDS / 2, CONCURRENCY, seed=2,
+                                  mix={"create": 3, "update": 2, "get": 1})
+            await sentinel_seen(subs, api["key"])
+            for s in subs:
+                await s.stop()
+            return subs, load
+
+    subs, load = run(scenario())
+    assert load.failures() == [], [(f.op, f.status, f.error) for f in load.failures()[:10]]
+    # Every subscriber subscribed before the first write: they all saw the same stream.
+    lengths = {s.name: len(s.changes) for s in subs}
+    results["realtime_fanout"] = {"subscribers": len(subs), "changes_each": lengths,
+                                  "writes": len([r for r in load.requests if r.op in ("create", "update")])}
+    assert all(s.disconnects == [] for s in subs), [(s.name, s.errors) for s in subs if s.disconnects]
+    assert_same_stream(subs, subs[0], load.created)
+    assert len(set(lengths.values())) == 1, lengths
+    writes = [r for r in load.requests if r.op in ("create", "update") and r.ok]
+    # One change per acknowledged write, plus the sentinel.
+    assert lengths[subs[0].name] == len(writes) + 1, (lengths, len(writes))
+
+
+# ------------------------------------------------------- 3. cluster-wide state
+def login_attempts(base, email, address, attempts):
+    statuses = []
+    for _ in range(attempts):
+        status, headers, _ = http("POST", base + "/v1/auth/login",
+                                  {"email": email, "password": "not the password"},
+                                  headers={"x-forwarded-for": address})
+        statuses.append(status)
+    return statuses
+
+
+def test_login_rate_limit_is_per_node(cluster, results):
+    """Documented (docs/auth.md#rate-limits): each node counts on its own, so a
+    client spread over N nodes gets N × login_rate_limit attempts a minute."""
+    limit = int(cluster.node_env.get("BASALT_LOGIN_RATE_LIMIT", "10"))
+    address = f"198.51.100.{secrets.randbelow(200) + 20}"
+    email = f"nobody-{secrets.token_hex(3)}@example.com"
+    per_node = []
+    for node in cluster.nodes:
+        statuses = login_attempts(node.url, email, address, limit + 2)
+        per_node.append(statuses.count(401))
+        # Within one node the limit holds: `limit` wrong passwords, then 429.
+        assert statuses[:limit] == [401] * limit, (node.name, statuses)
+        assert statuses[limit:] == [429, 429], (node.name, statuses)
+    results["rate_limit"] = {"login_rate_limit": limit, "allowed_per_node": per_node,
+                             "allowed_cluster_wide": sum(per_node)}
+    assert sum(per_node) == limit * len(cluster.nodes)
+
+
+def signup(base, address):
+    email = f"u-{secrets.token_hex(4)}@example.com"
+    status, _, body = http("POST", base + "/v1/auth/signup", {"email": email, "password": "long enough password"},
+                           headers={"x-forwarded-for": address})
+    assert status == 201, body
+    return body
+
+
+def accepted_for(url, token, bound, interval=0.05):
+    """Seconds until `url` stops accepting `token` (401), polling."""
+    t0 = time.monotonic()
+    while True:
+        status, _, _ = http("GET", url + "/v1/auth/user", token=token)
+        elapsed = time.monotonic() - t0
+        if status == 401:
+            return elapsed
+        assert status == 200, status
+        if elapsed > bound:
+            return elapsed
+        time.sleep(interval)
+
+
+def test_signed_out_session_stops_on_every_node_within_bound(cluster, results):
+    n1, n2, n3 = cluster.nodes
+    session = signup(n1.url, "198.51.100.2")
+    access, refresh = session["access_token"], session["refresh_token"]
+    # Every node has seen the session live (and remembers it).
+    for node in cluster.nodes:
+        assert http("GET", node.url + "/v1/auth/user", token=access)[0] == 200
+    assert http("POST", n1.url + "/v1/auth/logout", token=access)[0] == 204
+    assert http("GET", n1.url + "/v1/auth/user", token=access)[0] == 401, "not at once on the node that ended it"
+    # The refresh token is checked in the database: refused at once everywhere.
+    assert http("POST", n2.url + "/v1/auth/refresh", {"refresh_token": refresh})[0] == 401
+    on_n2 = accepted_for(n2.url, access, SESSION_CACHE_BOUND * 2)
+    on_n3 = accepted_for(n3.url, access, SESSION_CACHE_BOUND * 2)
+    results["logout_propagation_s"] = {"node2": round(on_n2, 2), "node3_after_node2": round(on_n3, 2)}
+    assert on_n2 <= SESSION_CACHE_BOUND + MARGIN, f"node2 accepted the signed-out token for {on_n2:.2f} s"
+    assert on_n2 + on_n3 <= SESSION_CACHE_BOUND + MARGIN
+
+
+def test_admin_revoke_stops_on_every_node_within_bound(cluster, api, results):
+    n1, n2, n3 = cluster.nodes
+    session = signup(n2.url, "198.51.100.3")
+    access, refresh, uid = session["access_token"], session["refresh_token"], session["user"]["id"]
+    for node in cluster.nodes:
+        assert http("GET", node.url + "/v1/auth/user", token=access)[0] == 200
+    status, _, body = http("POST", f"{n1.url}/v1/admin/users/{uid}/logout", token=api["key"])
+    assert status == 204, body
+    assert http("GET", n1.url + "/v1/auth/user", token=access)[0] == 401
+    assert http("POST", n3.url + "/v1/auth/refresh", {"refresh_token": refresh})[0] == 401
+    on_n2 = accepted_for(n2.url, access, SESSION_CACHE_BOUND * 2)
+    on_n3 = accepted_for(n3.url, access, SESSION_CACHE_BOUND * 2)
+    results["admin_revoke_propagation_s"] = {"node2": round(on_n2, 2), "node3_after_node2": round(on_n3, 2)}
+    assert on_n2 <= SESSION_CACHE_BOUND + MARGIN
+    assert on_n2 + on_n3 <= SESSION_CACHE_BOUND + MARGIN
+    # A disabled user is refused on every node within the same bound.
+    session = signup(n3.url, "198.51.100.4")
+    access, uid = session["access_token"], session["user"]["id"]
+    for node in cluster.nodes:
+        assert http("GET", node.url + "/v1/auth/user", token=access)[0] == 200
+    assert http("PATCH", f"{n1.url}/v1/admin/users/{uid}", {"disabled": True}, api["key"])[0] == 200
+    on_n3 = accepted_for(n3.url, access, SESSION_CACHE_BOUND * 2)
+    results["disable_propagation_s"] = {"node3": round(on_n3, 2)}
+    assert on_n3 <= SESSION_CACHE_BOUND + MARGIN
+
+
+def until_status(fn, want, bound, interval=0.02):
+    t0 = time.monotonic()
+    while True:
+        status = fn()
+        elapsed = time.monotonic() - t0
+        if status == want or elapsed > bound:
+            return elapsed, status
+        time.sleep(interval)
+
+
+def test_rule_and_schema_changes_reach_every_node_within_bound(cluster, api, results):
+    n1, n2, n3 = cluster.nodes
+    name = f"probe_{secrets.token_hex(3)}"
+    status, _, body = http("POST", n1.url + "/v1/db/collections", {"name": name, "rules": {
+        "read": "true", "create": "true"}}, api["key"])
+    assert status == 201, body
+    status, _, doc = http("POST", f"{n1.url}/v1/db/{name}", {"data": {"title": "x"}}, api["key"])
+    assert status == 201, doc
+    url = f"/v1/db/{name}/{doc['id']}"
+    # Every node has the collection's settings cached (anonymous reads allowed).
+    for node in cluster.nodes:
+        assert http("GET", node.url + url)[0] == 200
+    assert http("PATCH", f"{n1.url}/v1/db/collections/{name}", {"rules": {"read": "false", "create": "true"}},
+                api["key"])[0] == 200
+    assert http("GET", n1.url + url)[0] == 403, "not at once on the node that saved it"
+    rule_n2, status2 = until_status(lambda: http("GET", n2.url + url)[0], 403, COLLECTION_CACHE_BOUND * 3)
+    rule_n3, status3 = until_status(lambda: http("GET", n3.url + url)[0], 403, COLLECTION_CACHE_BOUND * 3)
+    # A schema: documents without a title are refused (422) once it applies.
+    for node in cluster.nodes:
+        assert http("POST", f"{node.url}/v1/db/{name}", {"data": {"other": 1}})[0] == 201
+    schema = {"type": "object", "required": ["title"]}
+    assert http("PATCH", f"{n1.url}/v1/db/collections/{name}", {"schema": schema}, api["key"])[0] == 200
+    assert http("POST", f"{n1.url}/v1/db/{name}", {"data": {"other": 1}})[0] == 422
+    schema_n3, status_s = until_status(lambda: http("POST", f"{n3.url}/v1/db/{name}", {"data": {"other": 1}})[0],
+                                       422, COLLECTION_CACHE_BOUND * 3, interval=0.05)
+    results["collection_propagation_s"] = {"rule_node2": round(rule_n2, 2), "rule_node3": round(rule_n3, 2),
+                                           "schema_node3": round(schema_n3, 2)}
+    assert (status2, status3, status_s) == (403, 403, 422), results["collection_propagation_s"]
+    assert max(rule_n2, rule_n3 + rule_n2, schema_n3) <= COLLECTION_CACHE_BOUND + MARGIN, \
+        results["collection_propagation_s"]
+
+
+# ------------------------------------------------------------------ 4. SIGKILL
+def test_sigkill_one_node_under_load(cluster, api, results):
+    victim = cluster.nodes[2]
+    survivor = cluster.nodes[0]
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            reference = Subscriber("reference", survivor.ws, api["key"])
+            subs = [reference]
+            for k in range(9):
+                subs.append(Subscriber(f"lb-{k}", cluster.lb_ws, api["key"], reconnect_url=cluster.lb_ws))
+            for s in subs:
+                s.lb = cluster.lb
+                s.start(session)
+            await asyncio.wait_for(asyncio.gather(*(s.subscribed.wait() for s in subs)), 15)
+            on_victim = [s for s in subs if s.connections[0][1] == victim.name]
+            stop = asyncio.Event()
+            load_task = asyncio.create_task(
+                run_load(cluster.lb, api["key"], 60, CONCURRENCY, seed=4, stop=stop))
+            await asyncio.sleep(LOAD_SECONDS / 3)
+            in_haproxy = int(cluster.lb_stats()[victim.name]["scur"])
+            t_kill = time.monotonic()
+            victim.kill()
+            t_dead = time.monotonic()
+            await asyncio.sleep(LOAD_SECONDS / 2)
+            stop.set()
+            load = await load_task
+            await sentinel_seen(subs, api["key"])
+            for s in subs:
+                await s.stop()
+            return subs, on_victim, load, t_kill, t_dead, in_haproxy
+
+    try:
+        subs, on_victim, load, t_kill, t_dead, in_haproxy = run(scenario())
+    finally:
+        if not victim.running():
+            victim.start()
+            cluster.wait_lb_state(victim, "UP")
+    in_flight = [r for r in load.requests if r.start < t_dead and r.end > t_kill]
+    failures = load.failures()
+    print(f"SIGKILL: {len(failures)} failed of {len(load.requests)}; {len(in_flight)} requests were in flight "
+          f"(HAProxy had {in_haproxy} on {victim.name}); failures: "
+          f"{[(f.op, f.status, f.node) for f in failures]}")
+    results["sigkill"] = {
+        "requests": len(load.requests), "failed": len(failures),
+        "failed_ops": sorted(f.op for f in failures),
+        "in_flight_at_kill_all_nodes": len(in_flight), "victim_sessions_at_kill": in_haproxy,
+        "sockets_on_victim": len(on_victim),
+        "reconnects": {s.name: len(s.disconnects) for s in subs if s.disconnects},
+        "p99_ms": round(load.percentile(99), 2)}
+    # Only requests in flight at the kill failed, each one on the killed node,
+    # and no more than the victim had.
+    for f in failures:
+        assert f.start < t_dead and f.end > t_kill, f"a request failed outside the kill: {f}"
+        assert f.node in (victim.name, ""), f"a request failed on another node: {f}"
+    assert len(failures) <= len(in_flight)
+    # Reads, uploads and queries that met the dying node were sent to another.
+    retriable = [f for f in failures if f.method in ("GET", "HEAD", "PUT", "DELETE") or f.op == "query"]
+    assert retriable == [], retriable
+    # Its sockets reconnected (through the balancer, to another node) and resumed.
+    assert on_victim, "no realtime socket was on the killed node"
+    for s in on_victim:
+        assert len(s.disconnects) >= 1 and len(s.connections) >= 2, (s.name, s.connections, s.errors)
+        assert s.connections[-1][1] != victim.name, (s.name, s.connections)
+    for s in subs:
+        if s not in on_victim:
+            assert s.disconnects == [], (s.name, s.errors)
+    # Nothing missed, nothing twice, in order: the same stream as the reference.
+    assert_same_stream(subs, subs[0], load.created)
+
+
+# ----------------------------------------------------------- 5. rolling restart
+def rolling_restart(cluster, api, drain_first, results_key, results):
+    """Restart every node in turn under load; realtime clients through the
+    balancer follow and resume."""
+    log = []
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            subs = [Subscriber(f"lb-{k}", cluster.lb_ws, api["key"], reconnect_url=cluster.lb_ws)
+                    for k in range(6)]
+            for s in subs:
+                s.lb = cluster.lb
+                s.start(session)
+            await asyncio.wait_for(asyncio.gather(*(s.subscribed.wait() for s in subs)), 15)
+            stop = asyncio.Event()
+            load_task = asyncio.create_task(run_load(cluster.lb, api["key"], 120, CONCURRENCY, seed=5, stop=stop))
+            await asyncio.sleep(1)
+            for node in cluster.nodes:
+                t0 = time.monotonic()
+                if drain_first:
+                    # The operator's step (docs/deploy.md): no new requests to
+                    # this node, wait for those it has, then stop it.
+                    await asyncio.to_thread(cluster.haproxy_cmd, f"set server nodes/{node.name} state drain")
+                    await asyncio.to_thread(wait_for, lambda: cluster.lb_stats()[node.name]["scur"] == "0",
+                                            10, f"{node.name} drained")
+                node.signal(signal.SIGTERM)
+                await asyncio.to_thread(node.proc.wait, 30)
+                t_exit = time.monotonic()
+                await asyncio.to_thread(node.start)
+                if drain_first:
+                    await asyncio.to_thread(cluster.haproxy_cmd, f"set server nodes/{node.name} state ready")
+                await asyncio.to_thread(cluster.wait_lb_state, node, "UP")
+                log.append({"node": node.name, "exit_after_s": round(t_exit - t0, 2),
+                            "back_up_after_s": round(time.monotonic() - t0, 2),
+                            "exit_code": node.proc.returncode if not node.running() else 0})
+            await asyncio.sleep(1)
+            stop.set()
+            load = await load_task
+            await sentinel_seen(subs, api["key"])
+            for s in subs:
+                await s.stop()
+            return subs, load
+
+    subs, load = run(scenario())
+    failures = load.failures()
+    print(f"rolling restart ({'drained first' if drain_first else 'SIGTERM only'}): {load.summary()}; "
+          f"failures {[(f.op, f.status, f.node, f.error[:80]) for f in failures[:10]]}")
+    results[results_key] = {"requests": len(load.requests), "failed": len(failures),
+                            "failed_ops": sorted(f.op for f in failures), "restarts": log,
+                            "p99_ms": round(load.percentile(99), 2),
+                            "reconnects": sum(len(s.disconnects) for s in subs)}
+    # Every subscriber lost its node once and resumed with nothing missed.
+    reference = max(subs, key=lambda s: len(s.changes))
+    assert_same_stream(subs, reference, load.created)
+    assert all(len(s.disconnects) >= 1 for s in subs), [len(s.disconnects) for s in subs]
+    return failures
+
+
+def test_rolling_restart_drained_at_the_balancer_loses_nothing(cluster, api, results):
+    failures = rolling_restart(cluster, api, True, "rolling_restart_drained", results)
+    assert failures == [], [(f.op, f.status, f.node, f.error) for f in failures]
+
+
+def shutdown_delay_supported(cluster):
+    return "--shutdown-delay" in serve_help(cluster.binary)
+
+
+def test_rolling_restart_by_sigterm_alone(cluster, api, results):
+    """SIGTERM with nothing done at the balancer first. Once the server turns
+    /v1/health/ready to 503 for `shutdown_delay` seconds before it closes its
+    listener (a change proposed in docs/deploy.md; detected from
+    `basalt serve --help`), the balancer's health checks take the node out
+    first and this must lose nothing. Until then the listener closes at once:
+    connections a node had accepted but not yet read are reset, and the only
+    requests allowed to fail are non-idempotent ones the balancer may not
+    resend, in flight at a SIGTERM."""
+    delay = shutdown_delay_supported(cluster)
+    if delay:
+        for node in cluster.nodes:
+            node.cluster.node_env["BASALT_SHUTDOWN_DELAY"] = "2"
+    failures = rolling_restart(cluster, api, False, "rolling_restart_sigterm_only", results)
+    results["rolling_restart_sigterm_only"]["server_has_shutdown_delay"] = delay
+    if delay:
+        assert failures == [], [(f.op, f.status, f.node, f.error) for f in failures]
+    else:
+        bad = [f for f in failures if f.method in ("GET", "HEAD", "PUT", "DELETE") or f.op == "query"]
+        assert bad == [], [(f.op, f.status, f.node, f.error) for f in bad]
+        assert len(failures) <= 3 * CONCURRENCY, len(failures)
