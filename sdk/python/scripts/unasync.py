@@ -39,6 +39,7 @@ RULES: list[tuple[re.Pattern[str], str]] = [
         (r"\banext\(", "next("),
         (r"from \.\.realtime import", "from ..realtime_sync import"),
         (r"from basalt\.realtime import", "from basalt.realtime_sync import"),
+        (r"\btests\.aio\b", "tests.sync"),
         (r"\bAsync([A-Z]\w*)", r"\1"),
         (r"\basync_(\w+)", r"sync_\1"),
         (r"\basyncio\.gather\(", "sync_gather("),
@@ -49,8 +50,7 @@ RULES: list[tuple[re.Pattern[str], str]] = [
 def header(src: Path) -> str:
     rel = src.relative_to(ROOT)
     return (
-        f"# Generated from {rel} by scripts/unasync.py: do not edit.\n"
-        "# Regenerate with `python scripts/unasync.py`.\n"
+        f"# Generated from {rel} by scripts/unasync.py: do not edit.\n# Regenerate with `python scripts/unasync.py`.\n"
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar, cast
 from urllib.parse import parse_qs, quote
 
 from .errors import BasaltError, argument_error, error_from_response
+from .generated import openapi as wire
 from .models import Document, Filter, Model, OrderBy, Page, Session
 
 T = TypeVar("T")
@@ -124,7 +125,7 @@ class Codec(Generic[T]):
             return dump(mode="json", exclude_none=True)
         return data
 
-    def document(self, d: Mapping[str, Any]) -> Document[T]:
+    def document(self, d: wire.DocumentBody) -> Document[T]:
         return Document(
             id=d["id"],
             collection=d["collection"],
@@ -134,7 +135,7 @@ class Codec(Generic[T]):
             data=self.decode(d.get("data")),
         )
 
-    def page(self, r: Mapping[str, Any]) -> Page[T]:
+    def page(self, r: wire.DocumentList) -> Page[T]:
         return Page(documents=[self.document(d) for d in r["documents"]], next_cursor=r.get("next_cursor"))
 
 

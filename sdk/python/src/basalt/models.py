@@ -13,6 +13,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar, Union
 
 from typing_extensions import Self
 
+from .generated import openapi as wire
+
 __all__ = [
     "BroadcastEvent",
     "ChangeEvent",
@@ -82,7 +84,7 @@ class User:
     claims: dict[str, Any]
 
     @classmethod
-    def from_wire(cls, u: Mapping[str, Any]) -> User:
+    def from_wire(cls, u: wire.User) -> User:
         return cls(
             id=str(u["id"]),
             email=u.get("email"),
@@ -120,7 +122,7 @@ class Session:
     user: User
 
     @classmethod
-    def from_wire(cls, s: Mapping[str, Any]) -> Session:
+    def from_wire(cls, s: wire.SessionTokens) -> Session:
         return cls(
             access_token=str(s["access_token"]),
             refresh_token=str(s["refresh_token"]),
@@ -190,7 +192,7 @@ class ObjectInfo:
     updated_at: str
 
     @classmethod
-    def from_wire(cls, o: Mapping[str, Any]) -> ObjectInfo:
+    def from_wire(cls, o: wire.ObjectInfo) -> ObjectInfo:
         return cls(
             bucket=str(o["bucket"]),
             path=str(o["path"]),

@@ -4,12 +4,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 from .._compat import AsyncLock, async_sleep
 from .._core import encode_segment, expiring_soon, parse_redirect, refresh_failure, refresh_margin, request
 from ..errors import BasaltError, argument_error, closed_error
+from ..generated import openapi as wire
 from ..models import MfaEnrolment, MfaRequired, Session, SessionInfo, SignUpResult, User
 from ..session_storage import AuthStorage
 from .http import AsyncTransport
@@ -102,7 +103,7 @@ class AsyncAuth:
             body["data"] = data
         r = await self._t.json(request("POST", "/v1/auth/signup", body=body, auth=False))
         if isinstance(r, dict) and "access_token" in r:
-            session = self._signed_in(r)
+            session = self._signed_in(cast(wire.SessionTokens, r))
             return SignUpResult(user=session.user, session=session)
         return SignUpResult(user=User.from_wire(r["user"]), session=None)
 
@@ -204,14 +205,14 @@ class AsyncAuth:
         u = await self._t.json(
             request("GET", "/v1/auth/user", headers={"authorization": f"Bearer {access}"}, auth=False)
         )
-        return self._signed_in(
-            {
-                "access_token": access,
-                "refresh_token": f.get("refresh_token", ""),
-                "expires_in": float(f.get("expires_in") or 0),
-                "user": u,
-            }
-        )
+        tokens: wire.SessionTokens = {
+            "access_token": access,
+            "refresh_token": f.get("refresh_token", ""),
+            "expires_in": int(float(f.get("expires_in") or 0)),
+            "token_type": "bearer",
+            "user": u,
+        }
+        return self._signed_in(tokens)
 
     async def get_user(self) -> User:
         """The signed-in user, read fresh from the server."""
@@ -351,12 +352,12 @@ class AsyncAuth:
             return False
         return s
 
-    def _signed_in(self, r: dict[str, Any]) -> Session:
+    def _signed_in(self, r: wire.SessionTokens) -> Session:
         s = Session.from_wire(r)
         self._adopt(s, "signed_in", write=True)
         return s
 
-    def _user_changed(self, u: dict[str, Any]) -> User:
+    def _user_changed(self, u: wire.User) -> User:
         user = User.from_wire(u)
         cur = self._current
         if cur is not None and cur.user.id == user.id:

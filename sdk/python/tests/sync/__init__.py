@@ -1,0 +1,2 @@
+# Generated from tests/aio/__init__.py by scripts/unasync.py: do not edit.
+# Regenerate with `python scripts/unasync.py`.
