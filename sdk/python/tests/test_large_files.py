@@ -67,9 +67,7 @@ def _report(capsys: pytest.CaptureFixture[str], what: str, up: int, down: int) -
         print(f"\n{what}: 200 MB upload peak RSS +{up / 2**20:.1f} MiB, download peak RSS +{down / 2**20:.1f} MiB")
 
 
-def test_200mb_sync(
-    server: Server, big_file: BigFile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_200mb_sync(server: Server, big_file: BigFile, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with Client(server.url, key=server.service_key, timeout=300) as c:
         bucket = c.storage.bucket("files")
         name = f"{unique('big')}/sync.bin"

@@ -107,7 +107,7 @@ def test_threads_and_tasks_on_one_refresh_each_round(proxy: Proxy) -> None:
             _wait_past_expiry(s.expires_at)
             errors: list[BaseException] = []
 
-            def work() -> None:
+            def work(errors: list[BaseException] = errors) -> None:
                 try:
                     c.auth.get_user()
                 except BaseException as e:
