@@ -254,7 +254,6 @@ defaults
     mode http
     log global
     option httplog
-    option dontlognull
     option forwardfor
     option redispatch 1
     retries 3

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import Cluster, http  # noqa: E402
+from cluster import Cluster, http, serve_help  # noqa: E402
 from traffic import BUCKET, COLLECTION  # noqa: E402
 
 RESULTS = {}
@@ -31,7 +31,14 @@ def cluster(request):
     postgres = os.environ.get("BASALT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
     if not os.access(binary, os.X_OK):
         pytest.fail(f"no basalt binary at {binary} (set BASALT_BIN)")
-    c = Cluster(binary, postgres, nodes=3)
+    settings = {}
+    # The proposed drain delay (see test_rolling_restart_by_sigterm_alone),
+    # used as soon as the server has it.
+    delay = "--shutdown-delay" in serve_help(binary)
+    if delay:
+        settings["BASALT_SHUTDOWN_DELAY"] = "2"
+    c = Cluster(binary, postgres, nodes=3, settings=settings)
+    c.shutdown_delay = delay
     failed = False
     try:
         c.start()

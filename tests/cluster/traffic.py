@@ -89,7 +89,9 @@ async def run_load(base, token, seconds, concurrency=8, seed=1, stop=None, mix=N
     headers = {"authorization": f"Bearer {token}"}
     deadline = time.monotonic() + seconds
     timeout = aiohttp.ClientTimeout(total=30)
-    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    # Idle connections are given up before the balancer's keep-alive timeout
+    # (10 s), so no request is written into a connection it is closing.
+    connector = aiohttp.TCPConnector(limit=concurrency * 2, keepalive_timeout=5)
 
     async def worker(w):
         rng = random.Random(seed * 1000 + w)
@@ -198,6 +200,9 @@ class Subscriber:
             except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as e:
                 self.errors.append({"type": "connect", "error": f"{type(e).__name__}: {e}"})
                 await asyncio.sleep(0.05)
+            except RuntimeError:
+                # The client session closed under us: the scenario is over (failed).
+                break
             finally:
                 self._ws = None
             if self._stop.is_set():
