@@ -414,12 +414,12 @@ class AsyncRealtime:
             s.sink(_END)
         self._subs.clear()
         self._channels.clear()
+        ws = self._ws
         for task in (self._keeper, self._task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        ws = self._ws
         self._ws = None
         if ws is not None:
             with contextlib.suppress(Exception):
