@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from basalt import AsyncClient, BasaltError, ChangeEvent, Client
+from basalt import AsyncClient, BasaltError, ChangeEvent, Client, MemoryStorage
 from tests.conftest import OWNER, OWNER_NEW
 from tests.helpers import PASSWORD, Proxy, Server, start_server, unique_email
 
@@ -94,6 +94,39 @@ async def test_20_tasks_one_async_client_one_refresh(proxy: Proxy) -> None:
         assert proxy.count(REFRESH) == 1
     finally:
         await c.aclose()
+
+
+def test_two_clients_of_one_storage_refresh_once(proxy: Proxy) -> None:
+    """Clients sharing a storage and key share the refresh too: the second adopts what the first got."""
+    storage = MemoryStorage()
+    a = Client(proxy.url, storage=storage, storage_key="app")
+    a.auth.sign_up(email=unique_email("shared"), password=PASSWORD)
+    b = Client(proxy.url, storage=storage, storage_key="app")  # signed in from the storage
+    try:
+        assert b.auth.user is not None and b.auth.user.id == (a.auth.user.id if a.auth.user else None)
+        s = a.auth.session
+        assert s is not None
+        _wait_past_expiry(s.expires_at)
+        errors: list[BaseException] = []
+
+        def work(client: Client) -> None:
+            try:
+                client.auth.get_user()
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(x,)) for x in (a, b) * 10]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == []
+        assert proxy.count(REFRESH) == 1
+        assert a.auth.session is not None and b.auth.session is not None
+        assert a.auth.session.refresh_token == b.auth.session.refresh_token
+    finally:
+        a.close()
+        b.close()
 
 
 def test_threads_and_tasks_on_one_refresh_each_round(proxy: Proxy) -> None:

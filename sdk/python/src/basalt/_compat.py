@@ -9,6 +9,7 @@ import inspect
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -23,23 +24,58 @@ Progress = Callable[[int, int | None], None]
 
 
 class AsyncLock:
-    """Task-safe mutual exclusion (one event loop)."""
+    """Task-safe mutual exclusion: one asyncio.Lock per event loop, so a client may serve several
+    loops in turn (each `asyncio.run`)."""
+
+    _shared: weakref.WeakKeyDictionary[Any, dict[str, AsyncLock]] = weakref.WeakKeyDictionary()
+    _guard = threading.Lock()
 
     def __init__(self) -> None:
-        self._lock = asyncio.Lock()
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def shared(cls, owner: Any, key: str) -> AsyncLock:
+        """The one lock of `(owner, key)` in this process (a new one when `owner` takes no weak reference)."""
+        with cls._guard:
+            try:
+                by_key = cls._shared.setdefault(owner, {})
+            except TypeError:
+                return cls()
+            return by_key.setdefault(key, cls())
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            lock = self._locks.get(loop)
+            if lock is None:
+                lock = self._locks[loop] = asyncio.Lock()
+            return lock
 
     async def __aenter__(self) -> None:
-        await self._lock.acquire()
+        await self._lock().acquire()
 
     async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        self._lock.release()
+        self._lock().release()
 
 
 class Lock:
     """Thread-safe mutual exclusion."""
 
+    _shared: weakref.WeakKeyDictionary[Any, dict[str, Lock]] = weakref.WeakKeyDictionary()
+    _guard = threading.Lock()
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, owner: Any, key: str) -> Lock:
+        """The one lock of `(owner, key)` in this process (a new one when `owner` takes no weak reference)."""
+        with cls._guard:
+            try:
+                by_key = cls._shared.setdefault(owner, {})
+            except TypeError:
+                return cls()
+            return by_key.setdefault(key, cls())
 
     def __enter__(self) -> None:
         self._lock.acquire()

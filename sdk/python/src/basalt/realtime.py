@@ -105,7 +105,10 @@ class AsyncSubscription(Generic[T]):
 
     async def next(self, timeout: float | None = None) -> SubscriptionEvent[T]:
         """The next event, waiting at most `timeout` seconds (TimeoutError then)."""
-        return await asyncio.wait_for(self.__anext__(), timeout)
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no event within {timeout} s") from None
 
     def unsubscribe(self) -> None:
         if not self._done:

@@ -19,12 +19,13 @@ def test_snapshot_then_changes_in_order(sync_user: Client) -> None:
         sub.ready()
         first = sub.next(timeout=10)
         assert isinstance(first, SnapshotEvent) and [d.id for d in first.documents] == [pre.id]
+        assert first.type == "snapshot"
         d = posts.create({"group": group, "n": 1})
         posts.update(d.id, data={"n": 2})
         posts.update(d.id, data={"group": "elsewhere"})  # leaves the filter: a delete
         posts.delete(pre.id)
         evs = [sub.next(timeout=10) for _ in range(4)]
-        assert all(isinstance(e, ChangeEvent) for e in evs)
+        assert all(isinstance(e, ChangeEvent) and e.type == "change" for e in evs)
         got = [(e.op, e.document.id, e.document.data["n"]) for e in evs if isinstance(e, ChangeEvent)]
         assert got == [("create", d.id, 1), ("update", d.id, 2), ("delete", d.id, 2), ("delete", pre.id, 0)]
         seqs = [e.seq for e in evs if isinstance(e, ChangeEvent)]

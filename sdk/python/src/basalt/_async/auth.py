@@ -61,7 +61,8 @@ class AsyncAuth:
         self._storage = storage
         self._key = key
         self._auto_refresh = auto_refresh
-        self._lock = AsyncLock()
+        # One refresh at a time for every client of this storage and key in the process.
+        self._lock = AsyncLock.shared(storage, key)
         self._listeners: list[AuthListener] = []
         self._spent: set[str] = set()
         self._closed = False
