@@ -77,7 +77,15 @@ def request(
 
 def raise_for_answer(status: int, headers: Mapping[str, str], text: str) -> None:
     if status >= 400 or status < 200:
-        raise error_from_response(status, headers.get("x-request-id"), text)
+        err = error_from_response(status, headers.get("x-request-id"), text)
+        retry = headers.get("retry-after")
+        if retry is not None and "retry_after" not in err.details:
+            # A 429 (or 503) says when to come back: seconds, in details["retry_after"].
+            try:
+                err.details["retry_after"] = float(retry)
+            except ValueError:
+                err.details["retry_after"] = retry
+        raise err
 
 
 def parse_json(status: int, headers: Mapping[str, str], content: bytes) -> Any:

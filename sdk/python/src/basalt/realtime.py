@@ -487,9 +487,11 @@ class AsyncRealtime:
 
     async def _sleep_or_wake(self, delay: float) -> None:
         assert self._wake is not None
-        self._wake.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+        finally:
+            self._wake.clear()
 
     async def _keep_token(self) -> None:
         """Refreshes the session before it expires while the socket lives (the new token is sent by

@@ -56,6 +56,10 @@ async def test_refused_subscription_raises(async_user: AsyncClient) -> None:
     with pytest.raises(BasaltError) as e:
         await sub.next(timeout=5)
     assert e.value.code == "permission_denied"
+    bad = async_user.collection("posts").subscribe(where=[("n", "~~", 1)])
+    with pytest.raises(BasaltError) as e:
+        await bad.next(timeout=5)
+    assert e.value.code == "invalid_argument"
     missing = async_user.collection("no_such_collection").subscribe()
     with pytest.raises(BasaltError) as e:
         await missing.next(timeout=5)
@@ -126,3 +130,33 @@ async def test_anonymous_may_not_join(async_clients: ClientFactory) -> None:
     with pytest.raises(BasaltError) as e:
         await anon.channel(f"room:{unique()}").join()
     assert e.value.code in ("permission_denied", "unauthenticated")
+
+
+async def test_sign_out_reconnects_as_anonymous(async_user: AsyncClient, async_service: AsyncClient) -> None:
+    statuses: list[str] = []
+    async_user.realtime.on_status(statuses.append)
+    group = unique("so")
+    sub = async_user.collection("posts").subscribe(where=[("group", "==", group)])
+    await sub.ready()
+    await async_service.collection("posts").create({"group": group, "n": 1})
+    first = await sub.next(timeout=10)
+    assert isinstance(first, ChangeEvent) and first.document.data["n"] == 1
+    await async_user.auth.sign_out()
+    await async_wait_for(lambda: "reconnecting" in statuses and statuses[-1] == "open", 10, "reconnected")
+    # Anonymous now: the read rule (auth != ()) lets nothing through.
+    await async_service.collection("posts").create({"group": group, "n": 2})
+    with pytest.raises(TimeoutError):
+        await sub.next(timeout=1.5)
+    sub.unsubscribe()
+
+
+async def test_service_key_watches_every_collection(async_service: AsyncClient) -> None:
+    sub = async_service.realtime.subscribe("*")
+    await sub.ready()
+    await async_service.collection("posts").create({"w": 1})
+    await async_service.collection("locked").create({"w": 2})
+    a = await sub.next(timeout=10)
+    b = await sub.next(timeout=10)
+    assert isinstance(a, ChangeEvent) and isinstance(b, ChangeEvent)
+    assert (a.document.collection, b.document.collection) == ("posts", "locked")
+    sub.unsubscribe()

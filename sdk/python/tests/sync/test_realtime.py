@@ -58,6 +58,10 @@ def test_refused_subscription_raises(sync_user: Client) -> None:
     with pytest.raises(BasaltError) as e:
         sub.next(timeout=5)
     assert e.value.code == "permission_denied"
+    bad = sync_user.collection("posts").subscribe(where=[("n", "~~", 1)])
+    with pytest.raises(BasaltError) as e:
+        bad.next(timeout=5)
+    assert e.value.code == "invalid_argument"
     missing = sync_user.collection("no_such_collection").subscribe()
     with pytest.raises(BasaltError) as e:
         missing.next(timeout=5)
@@ -128,3 +132,33 @@ def test_anonymous_may_not_join(sync_clients: ClientFactory) -> None:
     with pytest.raises(BasaltError) as e:
         anon.channel(f"room:{unique()}").join()
     assert e.value.code in ("permission_denied", "unauthenticated")
+
+
+def test_sign_out_reconnects_as_anonymous(sync_user: Client, sync_service: Client) -> None:
+    statuses: list[str] = []
+    sync_user.realtime.on_status(statuses.append)
+    group = unique("so")
+    sub = sync_user.collection("posts").subscribe(where=[("group", "==", group)])
+    sub.ready()
+    sync_service.collection("posts").create({"group": group, "n": 1})
+    first = sub.next(timeout=10)
+    assert isinstance(first, ChangeEvent) and first.document.data["n"] == 1
+    sync_user.auth.sign_out()
+    sync_wait_for(lambda: "reconnecting" in statuses and statuses[-1] == "open", 10, "reconnected")
+    # Anonymous now: the read rule (auth != ()) lets nothing through.
+    sync_service.collection("posts").create({"group": group, "n": 2})
+    with pytest.raises(TimeoutError):
+        sub.next(timeout=1.5)
+    sub.unsubscribe()
+
+
+def test_service_key_watches_every_collection(sync_service: Client) -> None:
+    sub = sync_service.realtime.subscribe("*")
+    sub.ready()
+    sync_service.collection("posts").create({"w": 1})
+    sync_service.collection("locked").create({"w": 2})
+    a = sub.next(timeout=10)
+    b = sub.next(timeout=10)
+    assert isinstance(a, ChangeEvent) and isinstance(b, ChangeEvent)
+    assert (a.document.collection, b.document.collection) == ("posts", "locked")
+    sub.unsubscribe()
