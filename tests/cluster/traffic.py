@@ -102,7 +102,7 @@ async def run_load(base, token, seconds, concurrency=8, seed=1, stop=None, mix=N
                 op = "create"
             if op == "create":
                 n += 1
-                doc = {"worker": w, "n": n, "text": "x" * rng.randint(10, 400)}
+                doc = {"run": seed, "worker": w, "n": n, "text": "x" * rng.randint(10, 400)}
                 status, body = await _one(session, result, "create", "POST",
                                           f"{base}/v1/db/{COLLECTION}", 201, json={"data": doc})
                 if status == 201:
