@@ -447,7 +447,7 @@ def test_rolling_restart_by_sigterm_alone(cluster, api, results):
     in its accept queue) fails. So the test asserts that every failure is such
     a non-idempotent request overlapping a shutdown, and none other.
 
-    SERVER CHANGE (proposed in docs/deploy.md): `shutdown_delay` seconds
+    SERVER CHANGE (proposed in tests/cluster/README.md): `shutdown_delay` seconds
     between SIGTERM and closing the listener, /v1/health/ready answering 503
     and responses carrying `Connection: close` meanwhile, so health checks take
     the node out before it stops accepting. When `basalt serve --help` lists
