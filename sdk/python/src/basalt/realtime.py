@@ -12,7 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 from urllib.parse import quote
 
 import websockets
@@ -355,6 +355,7 @@ class AsyncRealtime:
         self._status_listeners.append(cb)
         return lambda: self._status_listeners.remove(cb) if cb in self._status_listeners else None
 
+    @overload
     def subscribe(
         self,
         collection: str,
@@ -362,10 +363,35 @@ class AsyncRealtime:
         where: Filter | None = None,
         doc_id: str | None = None,
         snapshot: bool = False,
-        codec: Codec[T] | None = None,
+        codec: None = None,
         sink: Callable[[Any], None] | None = None,
-    ) -> AsyncSubscription[T]:
-        """Watches documents of `collection` (needs a running event loop)."""
+    ) -> AsyncSubscription[dict[str, Any]]: ...
+
+    @overload
+    def subscribe(
+        self,
+        collection: str,
+        *,
+        where: Filter | None = None,
+        doc_id: str | None = None,
+        snapshot: bool = False,
+        codec: Codec[T],
+        sink: Callable[[Any], None] | None = None,
+    ) -> AsyncSubscription[T]: ...
+
+    def subscribe(
+        self,
+        collection: str,
+        *,
+        where: Filter | None = None,
+        doc_id: str | None = None,
+        snapshot: bool = False,
+        codec: Codec[Any] | None = None,
+        sink: Callable[[Any], None] | None = None,
+    ) -> AsyncSubscription[Any]:
+        """Watches documents of `collection` (`"*"`: every collection, for service keys and admins).
+
+        Needs a running event loop."""
         loop = asyncio.get_running_loop()
         sid = f"s{self._next_id}"
         self._next_id += 1
@@ -379,7 +405,7 @@ class AsyncRealtime:
             sink=lambda _: None,
             ready=loop.create_future(),
         )
-        sub: AsyncSubscription[T] = AsyncSubscription(self, state)
+        sub: AsyncSubscription[Any] = AsyncSubscription(self, state)
         state.sink = sink if sink is not None else sub._push
         self._subs[sid] = state
         if self._is_open():

@@ -7,7 +7,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._core import Codec
 from .models import Document, Filter, SubscriptionEvent
@@ -185,6 +185,7 @@ class Realtime:
         _, rt = self._started()
         return rt.on_status(cb)
 
+    @overload
     def subscribe(
         self,
         collection: str,
@@ -192,11 +193,33 @@ class Realtime:
         where: Filter | None = None,
         doc_id: str | None = None,
         snapshot: bool = False,
-        codec: Codec[T] | None = None,
-    ) -> Subscription[T]:
+        codec: None = None,
+    ) -> Subscription[dict[str, Any]]: ...
+
+    @overload
+    def subscribe(
+        self,
+        collection: str,
+        *,
+        where: Filter | None = None,
+        doc_id: str | None = None,
+        snapshot: bool = False,
+        codec: Codec[T],
+    ) -> Subscription[T]: ...
+
+    def subscribe(
+        self,
+        collection: str,
+        *,
+        where: Filter | None = None,
+        doc_id: str | None = None,
+        snapshot: bool = False,
+        codec: Codec[Any] | None = None,
+    ) -> Subscription[Any]:
+        """Watches documents of `collection` (`"*"`: every collection, for service keys and admins)."""
         thread, rt = self._started()
 
-        async def make() -> AsyncSubscription[T]:
+        async def make() -> AsyncSubscription[Any]:
             return rt.subscribe(collection, where=where, doc_id=doc_id, snapshot=snapshot, codec=codec)
 
         return Subscription(thread, thread.run(make()))
