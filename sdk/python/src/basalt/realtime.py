@@ -73,6 +73,8 @@ class AsyncSubscription(Generic[T]):
     leaving `async with`) ends it.
     """
 
+    id: str
+
     def __init__(self, rt: AsyncRealtime, state: _Sub) -> None:
         self._rt = rt
         self._state = state
@@ -129,6 +131,8 @@ class AsyncSubscription(Generic[T]):
 class AsyncLiveQuery(Generic[T]):
     """Documents matching a filter, kept current: `documents` (ordered by id)."""
 
+    documents: list[Document[T]]
+
     def __init__(self, rt: AsyncRealtime, collection: str, where: Any, doc_id: str | None, codec: Codec[T]) -> None:
         self.documents: list[Document[T]] = []
         self._map: dict[str, Document[T]] = {}
@@ -136,7 +140,7 @@ class AsyncLiveQuery(Generic[T]):
         self._error: BasaltError | None = None
         self._first = asyncio.Event()
         self._sub: AsyncSubscription[T] = rt.subscribe(
-            collection, where=where, doc_id=doc_id, snapshot=True, codec=codec, sink=self._apply
+            collection, where=where, doc_id=doc_id, snapshot=True, codec=codec, _sink=self._apply
         )
 
     async def ready(self) -> None:
@@ -177,6 +181,10 @@ class AsyncLiveQuery(Generic[T]):
 
 class AsyncChannel:
     """A broadcast channel with presence: `client.channel("room:1")`."""
+
+    name: str
+    presence: dict[str, Any]
+    member_id: str | None
 
     def __init__(self, rt: AsyncRealtime, name: str) -> None:
         self._rt = rt
@@ -364,7 +372,7 @@ class AsyncRealtime:
         doc_id: str | None = None,
         snapshot: bool = False,
         codec: None = None,
-        sink: Callable[[Any], None] | None = None,
+        _sink: Callable[[Any], None] | None = None,
     ) -> AsyncSubscription[dict[str, Any]]: ...
 
     @overload
@@ -376,7 +384,7 @@ class AsyncRealtime:
         doc_id: str | None = None,
         snapshot: bool = False,
         codec: Codec[T],
-        sink: Callable[[Any], None] | None = None,
+        _sink: Callable[[Any], None] | None = None,
     ) -> AsyncSubscription[T]: ...
 
     def subscribe(
@@ -387,7 +395,7 @@ class AsyncRealtime:
         doc_id: str | None = None,
         snapshot: bool = False,
         codec: Codec[Any] | None = None,
-        sink: Callable[[Any], None] | None = None,
+        _sink: Callable[[Any], None] | None = None,
     ) -> AsyncSubscription[Any]:
         """Watches documents of `collection` (`"*"`: every collection, for service keys and admins).
 
@@ -406,7 +414,7 @@ class AsyncRealtime:
             ready=loop.create_future(),
         )
         sub: AsyncSubscription[Any] = AsyncSubscription(self, state)
-        state.sink = sink if sink is not None else sub._push
+        state.sink = _sink if _sink is not None else sub._push
         self._subs[sid] = state
         if self._is_open():
             self._spawn(self._send_subscribe(state))

@@ -46,6 +46,8 @@ class _LoopThread:
 class Subscription(Generic[T]):
     """Events of one subscription: `for event in sub` blocks for each (snapshot, change, reset)."""
 
+    id: str
+
     def __init__(self, thread: _LoopThread, sub: AsyncSubscription[T]) -> None:
         self._thread = thread
         self._sub = sub
@@ -115,6 +117,8 @@ class LiveQuery(Generic[T]):
 
 class Channel:
     """A broadcast channel with presence; `join`, `broadcast` and `leave` block until done."""
+
+    name: str
 
     def __init__(self, thread: _LoopThread, channel: AsyncChannel) -> None:
         self._thread = thread
