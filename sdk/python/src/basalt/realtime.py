@@ -352,6 +352,7 @@ class AsyncRealtime:
         #: Whether this server's `subscribed` carries `seq` (None until the first one is seen).
         self._seq_in_subscribed: bool | None = None
         self._send_lock: asyncio.Lock | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -475,7 +476,10 @@ class AsyncRealtime:
             except Exception:
                 log.debug("realtime send failed", exc_info=True)
 
-        asyncio.get_running_loop().create_task(run())
+        # Held until done: the loop keeps only weak references to its tasks.
+        task = asyncio.get_running_loop().create_task(run())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def _send_token_now(self, token: str) -> None:
         if self._is_open():
@@ -584,7 +588,11 @@ class AsyncRealtime:
                     except ValueError:
                         continue
                     if isinstance(m, dict) and isinstance(m.get("type"), str):
-                        await self._handle(m)
+                        try:
+                            await self._handle(m)
+                        except (KeyError, TypeError, ValueError):
+                            # A message this SDK cannot read: skipped, the socket goes on.
+                            log.warning("realtime: could not read a %r message", m.get("type"), exc_info=True)
             except websockets.exceptions.ConnectionClosed:
                 pass
             except OSError as e:
