@@ -6,7 +6,9 @@
    and refresh tokens, collection rules and schemas (measured bounds);
 4. SIGKILL of one node under load: only its requests in flight fail, its
    sockets resume through the balancer with nothing missed or repeated;
-5. rolling restarts under load: drained at the balancer first (zero failures),
+5. what SIGTERM does on one node (a request in flight finishes, new
+   connections are refused);
+6. rolling restarts under load: drained at the balancer first (zero failures),
    and by SIGTERM alone (health checks and retries).
 """
 import asyncio
@@ -367,7 +369,50 @@ def test_sigkill_one_node_under_load(cluster, api, results):
     results["sigkill"]["failed_creates_that_committed"] = assert_no_duplicate_writes(cluster, api, load, 4)
 
 
-# ----------------------------------------------------------- 5. rolling restart
+# --------------------------------------------------- 5. what SIGTERM does
+def test_sigterm_finishes_requests_in_flight_and_stops_accepting(cluster, api, results):
+    """docs/admin.md#shutdown: on SIGTERM a node stops accepting connections,
+    lets the requests in flight finish, and exits 0. Probed on one node
+    directly: an upload whose body is still arriving when SIGTERM comes is
+    finished and answered 201; a new connection is refused (today) or, with the
+    proposed shutdown_delay, accepted while /v1/health/ready answers 503."""
+    import socket as socketlib
+    node = cluster.nodes[1]
+    body = b"y" * 4096
+    s = socketlib.create_connection(("127.0.0.1", node.port), timeout=10)
+    s.sendall((f"PUT /v1/storage/files/sigterm/{secrets.token_hex(4)}.txt HTTP/1.1\r\nHost: x\r\n"
+               f"Authorization: Bearer {api['key']}\r\nContent-Type: text/plain\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:1000])
+    time.sleep(0.3)
+    t_sig = time.monotonic()
+    node.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    probe = {}
+    try:
+        with socketlib.create_connection(("127.0.0.1", node.port), timeout=2) as b:
+            b.sendall(b"GET /v1/health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            probe["ready_while_draining"] = b.recv(64).split(b" ")[1].decode()
+    except ConnectionRefusedError:
+        probe["new_connection"] = "refused"
+    s.sendall(body[1000:])
+    answer = s.recv(4096).decode(errors="replace")
+    s.close()
+    node.proc.wait(timeout=30)
+    probe["exit_code"] = node.proc.returncode
+    probe["exit_after_s"] = round(time.monotonic() - t_sig, 2)
+    probe["in_flight_upload"] = answer.split("\r\n", 1)[0]
+    results["sigterm_probe"] = probe
+    node.start()
+    cluster.wait_lb_state(node, "UP")
+    assert answer.startswith("HTTP/1.1 201"), answer[:200]
+    assert probe["exit_code"] == 0, probe
+    if cluster.shutdown_delay:
+        assert probe.get("ready_while_draining") == "503", probe
+    else:
+        assert probe.get("new_connection") == "refused", probe
+
+
+# ----------------------------------------------------------- 6. rolling restart
 def rolling_restart(cluster, api, drain_first, results_key, results):
     """Restart every node in turn under load; realtime clients through the
     balancer follow and resume."""
@@ -464,3 +509,4 @@ def test_rolling_restart_by_sigterm_alone(cluster, api, results):
         assert f.method in ("POST", "PATCH") and f.op != "query", f"an idempotent request failed: {f}"
         assert any(f.start <= t_exit + 0.5 and f.end >= t_sig for t_sig, t_exit in windows), \
             f"a request failed away from any shutdown: {f}"
+
