@@ -1,5 +1,5 @@
-"""Writes the sync client from the async source: src/basalt/_async -> src/basalt/_sync, and the
-async tests into their sync twins: tests/aio -> tests/sync.
+"""Writes the sync client from the async source: src/basalt/_async -> src/basalt/generated/sync,
+and the async tests into their sync twins: tests/aio -> tests/sync.
 
     python scripts/unasync.py          # regenerate
     python scripts/unasync.py --check  # fail when a generated file is not what the source gives
@@ -17,7 +17,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAIRS = [(ROOT / "src/basalt/_async", ROOT / "src/basalt/_sync"), (ROOT / "tests/aio", ROOT / "tests/sync")]
+#: (source, target, rules for that target only): the sync client sits one package deeper.
+PAIRS: list[tuple[Path, Path, list[tuple[re.Pattern[str], str]]]] = [
+    (ROOT / "src/basalt/_async", ROOT / "src/basalt/generated/sync", [(re.compile(r"^from \.\.(?=\w)"), "from ...")]),
+    (ROOT / "tests/aio", ROOT / "tests/sync", []),
+]
 
 RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p), r)
@@ -54,13 +58,13 @@ def header(src: Path) -> str:
     )
 
 
-def convert(src: Path) -> str:
+def convert(src: Path, extra: list[tuple[re.Pattern[str], str]]) -> str:
     text = src.read_text("utf-8")
     out = []
     for line in text.splitlines(keepends=True):
         if "# unasync: skip" in line:
             continue
-        for pat, rep in RULES:
+        for pat, rep in RULES + extra:
             line = pat.sub(rep, line)
         out.append(line)
     return header(src) + "".join(out)
@@ -69,8 +73,8 @@ def convert(src: Path) -> str:
 def main() -> int:
     check = "--check" in sys.argv[1:]
     stale: list[str] = []
-    for src_dir, dst_dir in PAIRS:
-        want = {dst_dir / s.name: convert(s) for s in sorted(src_dir.glob("*.py"))}
+    for src_dir, dst_dir, extra in PAIRS:
+        want = {dst_dir / s.name: convert(s, extra) for s in sorted(src_dir.glob("*.py"))}
         have = {p: p.read_text("utf-8") for p in dst_dir.glob("*.py")} if dst_dir.exists() else {}
         for path, text in want.items():
             if have.get(path) != text:

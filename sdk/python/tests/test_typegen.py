@@ -103,3 +103,12 @@ def test_other_languages_are_refused() -> None:
         [sys.executable, "-m", "basalt.typegen", "--lang", "typescript", "--from", "x"], capture_output=True, text=True
     )
     assert r.returncode == 2 and "npx basalt-typegen" in r.stderr
+
+
+def test_the_console_script_is_installed() -> None:
+    import sysconfig
+
+    script = Path(sysconfig.get_path("scripts")) / "basalt-typegen"
+    assert script.exists(), f"{script} is not installed"
+    r = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--lang" in r.stdout

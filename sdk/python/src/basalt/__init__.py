@@ -8,12 +8,12 @@ from ._async.client import AsyncClient
 from ._async.documents import AsyncCollection
 from ._async.files import AsyncBucket, AsyncStorage
 from ._async.functions import AsyncFunctions
-from ._sync.auth import Auth, Mfa
-from ._sync.client import Client
-from ._sync.documents import Collection
-from ._sync.files import Bucket, Storage
-from ._sync.functions import Functions
 from .errors import BasaltError
+from .generated.sync.auth import Auth, Mfa
+from .generated.sync.client import Client
+from .generated.sync.documents import Collection
+from .generated.sync.files import Bucket, Storage
+from .generated.sync.functions import Functions
 from .models import (
     BroadcastEvent,
     ChangeEvent,

@@ -1,5 +1,5 @@
 """What the sync and the async client share and that does no I/O: building requests,
-reading answers, the rules of refresh timing. `_async/` does the I/O over it, and `_sync/`
+reading answers, the rules of refresh timing. `_async/` does the I/O over it, and `generated/sync/`
 is generated from `_async/` by `scripts/unasync.py`."""
 
 from __future__ import annotations

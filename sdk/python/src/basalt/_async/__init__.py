@@ -1,1 +1,1 @@
-"""The async client: the source `_sync/` is generated from (scripts/unasync.py)."""
+"""The async client: the source `generated/sync/` is generated from (scripts/unasync.py)."""

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Any, Literal, cast
 from urllib.parse import quote
 
-from .._compat import Lock, sync_sleep
-from .._core import encode_segment, expiring_soon, parse_redirect, refresh_failure, refresh_margin, request
-from ..errors import BasaltError, argument_error, closed_error
-from ..generated import openapi as wire
-from ..models import MfaEnrolment, MfaRequired, Session, SessionInfo, SignUpResult, User
-from ..session_storage import AuthStorage
+from ..._compat import Lock, sync_sleep
+from ..._core import encode_segment, expiring_soon, parse_redirect, refresh_failure, refresh_margin, request
+from ...errors import BasaltError, argument_error, closed_error
+from ...generated import openapi as wire
+from ...models import MfaEnrolment, MfaRequired, Session, SessionInfo, SignUpResult, User
+from ...session_storage import AuthStorage
 from .http import Transport
 
 log = logging.getLogger("basalt")

@@ -8,10 +8,10 @@ from typing import Any, TypeVar, overload
 
 import httpx
 
-from .._core import RAW, Codec, storage_key
-from ..models import Document, Model
-from ..realtime_sync import Channel, Realtime
-from ..session_storage import AuthStorage, MemoryStorage
+from ..._core import RAW, Codec, storage_key
+from ...models import Document, Model
+from ...realtime_sync import Channel, Realtime
+from ...session_storage import AuthStorage, MemoryStorage
 from .auth import Auth
 from .documents import Collection, run_batch
 from .files import Storage

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .._core import Codec, batch_body, encode_segment, if_match, patch_body, query_body, request
-from ..models import Document, Filter, OrderBy, Page
-from ..realtime_sync import LiveQuery, Subscription
+from ..._core import Codec, batch_body, encode_segment, if_match, patch_body, query_body, request
+from ...models import Document, Filter, OrderBy, Page
+from ...realtime_sync import LiveQuery, Subscription
 
 if TYPE_CHECKING:
     from .client import Client

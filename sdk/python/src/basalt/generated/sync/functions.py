@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core import encode_segment, request
+from ..._core import encode_segment, request
 from .http import Transport
 
 

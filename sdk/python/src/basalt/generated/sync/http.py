@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._core import SDK_HEADERS, Request, dumps, parse_json, raise_for_answer
-from ..errors import BasaltError, closed_error, network_error
+from ..._core import SDK_HEADERS, Request, dumps, parse_json, raise_for_answer
+from ...errors import BasaltError, closed_error, network_error
 
 if TYPE_CHECKING:
     from .auth import Auth
