@@ -116,3 +116,15 @@ async def test_functions_invoke(async_user: AsyncClient, async_clients: ClientFa
         await async_clients().functions.invoke("members")
     assert e.value.status in (401, 403)
     assert await async_user.functions.invoke("members") == {"ok": True}
+
+
+async def test_upload_of_unknown_length_streams_chunked(async_user: AsyncClient) -> None:
+    files = async_user.storage.bucket("files")
+    path = f"{unique('gen')}/gen.bin"
+    seen: list[tuple[int, int | None]] = []
+    info = await files.upload(
+        path, (bytes([i % 256]) * 1000 for i in range(300)), on_progress=lambda n, t: seen.append((n, t))
+    )
+    assert info.size == 300_000 and seen[-1] == (300_000, None)
+    data = await files.download(path)
+    assert len(data) == 300_000 and data[:1000] == b"\x00" * 1000 and data[-1000:] == bytes([299 % 256]) * 1000

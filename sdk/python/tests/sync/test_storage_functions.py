@@ -118,3 +118,15 @@ def test_functions_invoke(sync_user: Client, sync_clients: ClientFactory) -> Non
         sync_clients().functions.invoke("members")
     assert e.value.status in (401, 403)
     assert sync_user.functions.invoke("members") == {"ok": True}
+
+
+def test_upload_of_unknown_length_streams_chunked(sync_user: Client) -> None:
+    files = sync_user.storage.bucket("files")
+    path = f"{unique('gen')}/gen.bin"
+    seen: list[tuple[int, int | None]] = []
+    info = files.upload(
+        path, (bytes([i % 256]) * 1000 for i in range(300)), on_progress=lambda n, t: seen.append((n, t))
+    )
+    assert info.size == 300_000 and seen[-1] == (300_000, None)
+    data = files.download(path)
+    assert len(data) == 300_000 and data[:1000] == b"\x00" * 1000 and data[-1000:] == bytes([299 % 256]) * 1000
