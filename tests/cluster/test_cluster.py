@@ -295,6 +295,46 @@ def test_rule_and_schema_changes_reach_every_node_within_bound(cluster, api, res
         results["collection_propagation_s"]
 
 
+SIGNING_KEY_RELOAD_BOUND = 10.0   # docs/admin.md: running servers read the keys every 10 s
+
+
+def jwt_kid(token):
+    import base64
+    import json as jsonlib
+    head = token.split(".")[0]
+    return jsonlib.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"]
+
+
+def test_signing_key_rotated_now_reaches_every_node_within_bound(cluster, results):
+    """`basalt signing-keys rotate --now` (a leaked key) on the shared database:
+    every node refuses tokens of the retired key within 10 s."""
+    session = signup(cluster.nodes[0].url, "198.51.100.5")
+    old = session["access_token"]
+    for node in cluster.nodes:
+        assert http("GET", node.url + "/v1/auth/user", token=old)[0] == 200
+    cluster._cli("signing-keys", "rotate", "--now")
+    t0 = time.monotonic()
+    # A refresh right after: which key signs it, on a node that has not reloaded yet?
+    status, _, fresh = http("POST", cluster.nodes[1].url + "/v1/auth/refresh", {"refresh_token": session["refresh_token"]})
+    assert status == 200, fresh
+    refused_after = {}
+    pending = set(range(len(cluster.nodes)))
+    while pending and time.monotonic() - t0 < SIGNING_KEY_RELOAD_BOUND * 2:
+        for i in sorted(pending):
+            if http("GET", cluster.nodes[i].url + "/v1/auth/user", token=old)[0] == 401:
+                refused_after[cluster.nodes[i].name] = round(time.monotonic() - t0, 2)
+                pending.discard(i)
+        time.sleep(0.1)
+    newest = cluster._cli("signing-keys", "list").strip().splitlines()[-1].split()[0]
+    fresh_ok = [http("GET", n.url + "/v1/auth/user", token=fresh["access_token"])[0] for n in cluster.nodes]
+    results["signing_key_rotate_now_s"] = {
+        "old_token_refused_after": refused_after,
+        "token_refreshed_at_once_signed_by_new_key": jwt_kid(fresh["access_token"]) == newest,
+        "token_refreshed_at_once_accepted_after_reload": fresh_ok}
+    assert not pending, f"nodes still accept the retired key's token: {results['signing_key_rotate_now_s']}"
+    assert max(refused_after.values()) <= SIGNING_KEY_RELOAD_BOUND + MARGIN, results["signing_key_rotate_now_s"]
+
+
 # ------------------------------------------------------------------ 4. SIGKILL
 def test_sigkill_one_node_under_load(cluster, api, results):
     victim = cluster.nodes[2]
