@@ -10,16 +10,23 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Union
+from typing import IO, Any, Protocol, Union
 
 CHUNK = 256 * 1024
 
-#: What `bucket.upload` takes: bytes, text, a binary file (sync or async `read`), a `pathlib.Path`,
-#: or an iterable (or, on AsyncClient, an async iterable) of bytes.
-UploadBody = Union[bytes, bytearray, memoryview, str, Path, IO[bytes], Iterable[bytes], AsyncIterable[bytes]]
+class AsyncReadable(Protocol):
+    """A file whose `read` is awaited (aiofiles and the like)."""
+
+    def read(self, n: int = -1, /) -> Awaitable[bytes]: ...
+
+
+#: What `bucket.upload` takes: bytes, text, a binary file, a `pathlib.Path`, or an iterable of bytes.
+UploadBody = Union[bytes, bytearray, memoryview, str, Path, IO[bytes], Iterable[bytes]]
+#: What `AsyncBucket.upload` takes: also an async iterable of bytes, or a file with an async `read`.
+AsyncUploadBody = Union[UploadBody, AsyncIterable[bytes], AsyncReadable]
 Progress = Callable[[int, int | None], None]
 
 
@@ -167,16 +174,20 @@ async def aiter_upload(body: Any, total: int | None, progress: Progress | None) 
             yield data
         return
     read = getattr(body, "read", None)
-    if callable(read) and inspect.iscoroutinefunction(read):
+    if callable(read) and not isinstance(body, (bytes, bytearray, memoryview, str, Path)):
         loaded = 0
         while True:
-            chunk = await read(CHUNK)
+            chunk = read(CHUNK)
+            if inspect.isawaitable(chunk):
+                chunk = await chunk
             if not chunk:
                 break
-            loaded += len(chunk)
+            data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+            loaded += len(data)
             if progress is not None:
                 progress(loaded, total)
-            yield bytes(chunk)
+            yield data
+            await asyncio.sleep(0)
         return
     for chunk in iter_upload(body, total, progress):
         yield chunk

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urljoin
 
-from .._compat import Progress, UploadBody, aiter_upload, body_size
+from .._compat import AsyncUploadBody, Progress, aiter_upload, body_size
 from .._core import encode_path, encode_segment, request
 from ..errors import BasaltError, argument_error
 from ..models import ObjectInfo, ObjectList
@@ -27,7 +27,7 @@ class AsyncBucket:
     async def upload(
         self,
         path: str,
-        body: UploadBody,
+        body: AsyncUploadBody,
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,

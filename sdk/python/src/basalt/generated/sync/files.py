@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urljoin
 
-from ..._compat import Progress, UploadBody, iter_upload, body_size
+from ..._compat import UploadBody, Progress, iter_upload, body_size
 from ..._core import encode_path, encode_segment, request
 from ...errors import BasaltError, argument_error
 from ...models import ObjectInfo, ObjectList
