@@ -8,6 +8,7 @@ server CI runs, moto is a real HTTP server speaking S3, HAProxy is Debian's.
 """
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,6 +22,8 @@ import urllib.parse
 import urllib.request
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+DEPLOY_HAPROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "docker", "haproxy.cfg")
+BACKEND = "basalt_nodes"
 BUCKET = "basalt-files"
 ADMIN_EMAIL = "owner@example.com"
 ADMIN_PASSWORD = "cluster harness password"
@@ -149,6 +152,7 @@ class Cluster:
         self.lb = f"http://127.0.0.1:{self.lb_port}"
         self.lb_ws = f"ws://127.0.0.1:{self.lb_port}/v1/realtime"
         self.stats_socket = os.path.join(self.workdir, "haproxy.sock")
+        self.stats_port = free_port()
         self.s3_port = free_port()
         self.settings = settings or {}
         self.nodes = [Node(self, i) for i in range(nodes)]
@@ -242,52 +246,33 @@ class Cluster:
         wait_for(bucket_made, 30, "moto to create the bucket", interval=0.2)
 
     def haproxy_config(self):
-        servers = "\n".join(
-            f"    server {n.name} 127.0.0.1:{n.port}" for n in self.nodes)
-        return f"""# Written by tests/cluster for one run.
-global
-    maxconn 4000
-    stats socket {self.stats_socket} mode 600 level admin
-    log stdout format raw local0 info
+        """deploy/docker/haproxy.cfg itself, moved onto loopback: the same
+        checks, retries, timeouts and WebSocket handling the compose cluster
+        ships, with this run's ports and sockets. One addition: a response
+        header naming the node that answered, so the harness can attribute
+        every response and every failure."""
+        with open(DEPLOY_HAPROXY) as f:
+            cfg = f.read()
 
-defaults
-    mode http
-    log global
-    option httplog
-    option forwardfor
-    option redispatch 1
-    retries 3
-    retry-on conn-failure empty-response response-timeout
-    timeout connect 1s
-    timeout client 60s
-    timeout server 30s
-    timeout http-request 15s
-    timeout http-keep-alive 10s
-    timeout queue 10s
-    timeout tunnel 1h
-    timeout client-fin 2s
-    timeout server-fin 2s
+        def sub(pattern, repl, count=1):
+            nonlocal cfg
+            cfg, n = re.subn(pattern, repl, cfg, flags=re.M)
+            assert n == count, f"deploy/docker/haproxy.cfg changed shape: {pattern!r} matched {n} times"
 
-frontend api
-    bind 127.0.0.1:{self.lb_port}
-    # A request that already reached a node is sent again only when it is
-    # idempotent (RFC 9110) or a read posted as JSON (queries, counts);
-    # connection failures are retried for every request.
-    acl idempotent method GET HEAD OPTIONS PUT DELETE
-    acl read_post path_end /query /count
-    http-request disable-l7-retry if !idempotent !read_post
-    # Which node answered (the harness attributes every response and failure).
-    http-after-response set-header x-basalt-node %[srv_name]
-    default_backend nodes
-
-backend nodes
-    balance leastconn
-    option httpchk
-    http-check send meth GET uri /v1/health/ready ver HTTP/1.1 hdr Host basalt
-    http-check expect status 200
-    default-server check inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2
-{servers}
-"""
+        sub(r"^(\s*stats socket) \S+", rf"\1 {self.stats_socket}")
+        # HAProxy needs about two descriptors per connection: stay within this machine's limit.
+        sub(r"^(\s*maxconn) \d+$", r"\1 4000")
+        sub(r"^(\s*bind) :8080$", rf"\1 127.0.0.1:{self.lb_port}")
+        sub(r"^(\s*bind) :8404$", rf"\1 127.0.0.1:{self.stats_port}")
+        sub(r" resolvers docker init-addr \S+", "")
+        sub(r"^resolvers docker\n(?:[ \t]+.*\n)+", "")
+        sub(r"^(\s*default_backend basalt_nodes)$",
+            r"    http-after-response set-header x-basalt-node %[srv_name]\n\1")
+        servers = "\n".join(f"    server {n.name} 127.0.0.1:{n.port}" for n in self.nodes)
+        sub(r"^(?:\s*server node\d+ basalt\d+:8090\n)+", servers + "\n")
+        # Every request is logged (the harness reads the log when a test fails).
+        sub(r"^\s*option dontlognull\n", "")
+        return "# deploy/docker/haproxy.cfg, moved onto loopback by tests/cluster for one run.\n" + cfg
 
     def _start_haproxy(self):
         path = os.path.join(self.workdir, "haproxy.cfg")
@@ -321,7 +306,7 @@ backend nodes
             if not line:
                 continue
             row = dict(zip(header, line.split(",")))
-            if row["pxname"] == "nodes" and row["svname"] not in ("FRONTEND", "BACKEND"):
+            if row["pxname"] == BACKEND and row["svname"] not in ("FRONTEND", "BACKEND"):
                 rows[row["svname"]] = row
         return rows
 

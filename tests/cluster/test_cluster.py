@@ -20,7 +20,7 @@ import time
 import aiohttp
 import pytest
 
-from cluster import http
+from cluster import BACKEND, http
 from traffic import COLLECTION, Subscriber, run_load
 
 CONCURRENCY = int(os.environ.get("BASALT_CLUSTER_CONCURRENCY", "8"))
@@ -475,7 +475,7 @@ def rolling_restart(cluster, api, drain_first, results_key, results):
                     # The operator's step (docs/deploy.md): no new requests to
                     # this node, give those it has a moment (its realtime
                     # sockets stay until it stops), then stop it.
-                    await asyncio.to_thread(cluster.haproxy_cmd, f"set server nodes/{node.name} state drain")
+                    await asyncio.to_thread(cluster.haproxy_cmd, f"set server {BACKEND}/{node.name} state drain")
                     await asyncio.sleep(DRAIN_WAIT)
                 t_sig = time.monotonic()
                 node.signal(signal.SIGTERM)
@@ -486,7 +486,7 @@ def rolling_restart(cluster, api, drain_first, results_key, results):
                     await asyncio.to_thread(node.start)
                 finally:
                     if drain_first:
-                        await asyncio.to_thread(cluster.haproxy_cmd, f"set server nodes/{node.name} state ready")
+                        await asyncio.to_thread(cluster.haproxy_cmd, f"set server {BACKEND}/{node.name} state ready")
                 await asyncio.to_thread(cluster.wait_lb_state, node, "UP")
                 log.append({"node": node.name, "exit_after_s": round(t_exit - t0, 2),
                             "back_up_after_s": round(time.monotonic() - t0, 2),
