@@ -36,7 +36,7 @@ def cluster(request):
     # used as soon as the server has it.
     delay = "--shutdown-delay" in serve_help(binary)
     if delay:
-        settings["BASALT_SHUTDOWN_DELAY"] = "2"
+        settings["BASALT_SHUTDOWN_DELAY"] = "3"
     c = Cluster(binary, postgres, nodes=3, settings=settings)
     c.shutdown_delay = delay
     failed = False
