@@ -51,8 +51,12 @@ async def async_requests(n: int, concurrency: int, get: Callable[[], Awaitable[A
     return n / (time.perf_counter() - start)
 
 
+WRITE_RATES: list[float] = []
+
+
 def write_events(url: str, key: str, group: str, n: int) -> None:
     with Client(url, key=key, timeout=120) as w:
+        start = time.perf_counter()
         for i in range(0, n, 500):
             w.batch(
                 [
@@ -60,6 +64,7 @@ def write_events(url: str, key: str, group: str, n: int) -> None:
                     for j in range(i, min(n, i + 500))
                 ]
             )
+        WRITE_RATES.append(n / (time.perf_counter() - start))
 
 
 async def async_events(url: str, key: str, n: int) -> float:
@@ -186,6 +191,7 @@ def main() -> int:
         print(f"  realtime, {a.events} changes per round (written in batches of 500)")
         for name in ("realtime AsyncClient (async for)", "realtime Client (for, on its thread)"):
             print(f"  {name:40s} {statistics.median(results[name]):9.0f} events/s")
+        print(f"  {'(the server wrote them at)':40s} {statistics.median(WRITE_RATES):9.0f} changes/s")
     finally:
         if server is not None:
             server.stop()

@@ -1,1 +1,1 @@
-"""The async client: the source `generated/sync/` is generated from (scripts/unasync.py)."""
+"""The async client, written by hand; `generated/sync/` is made from it by scripts/unasync.py."""  # unasync: skip

@@ -1,3 +1,2 @@
 # Generated from src/basalt/_async/__init__.py by scripts/unasync.py: do not edit.
 # Regenerate with `python scripts/unasync.py`.
-"""The async client: the source `generated/sync/` is generated from (scripts/unasync.py)."""
