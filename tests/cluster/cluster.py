@@ -96,10 +96,11 @@ class Node:
         self.proc = None
         self.starts = 0
 
-    def start(self, wait=True):
+    def start(self, wait=True, env_overrides=None):
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
         os.makedirs(self.data_dir, exist_ok=True)
         env = dict(self.cluster.node_env)
+        env.update(env_overrides or {})
         env["BASALT_HTTP"] = f"127.0.0.1:{self.port}"
         env["BASALT_DATA_DIR"] = self.data_dir
         log = open(self.log_path, "ab")
@@ -221,6 +222,10 @@ class Cluster:
         return "\n".join(out)
 
     # ------------------------------------------------------------- helpers
+    @staticmethod
+    def free_port():
+        return free_port()
+
     def _psql(self, sql):
         subprocess.run(["psql", self.postgres_url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
                        check=True, capture_output=True)

@@ -295,6 +295,42 @@ def test_rule_and_schema_changes_reach_every_node_within_bound(cluster, api, res
         results["collection_propagation_s"]
 
 
+def test_a_node_that_is_not_ready_gets_no_traffic(cluster, api, results):
+    """A node that runs but cannot reach its file store answers 503 on
+    /v1/health/ready (200 on /v1/health): the balancer's health checks take it
+    out, and the load through the balancer goes on without a failure."""
+    node = cluster.nodes[2]
+    node.stop()
+    dead = f"http://127.0.0.1:{cluster.free_port()}"
+    node.start(wait=False, env_overrides={"BASALT_S3_ENDPOINT": dead})
+    try:
+        wait_for_status = time.monotonic() + 30
+        while http_status(node.url + "/v1/health") != 200:
+            assert time.monotonic() < wait_for_status, "the node did not come up"
+            time.sleep(0.1)
+        assert http_status(node.url + "/v1/health/ready") == 503
+        t0 = time.monotonic()
+        cluster.wait_lb_state(node, "DOWN")
+        out_after = time.monotonic() - t0
+        load = run(run_load(cluster.lb, api["key"], LOAD_SECONDS / 2, CONCURRENCY, seed=3))
+        counts = node_counts(load.requests)
+        results["not_ready_node"] = {"taken_out_after_s": round(out_after, 2), "requests": len(load.requests),
+                                     "failed": len(load.failures()), "by_node": counts}
+        assert load.failures() == [], [(f.op, f.status, f.node, f.error) for f in load.failures()[:10]]
+        assert counts.get(node.name, 0) == 0, counts
+    finally:
+        node.stop()
+        node.start()
+        cluster.wait_lb_state(node, "UP")
+
+
+def http_status(url):
+    try:
+        return http("GET", url, timeout=5)[0]
+    except OSError:
+        return 0
+
+
 SIGNING_KEY_RELOAD_BOUND = 10.0   # docs/admin.md: running servers read the keys every 10 s
 
 
