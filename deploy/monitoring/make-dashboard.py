@@ -71,7 +71,7 @@ def end_row():
 RATE = "$__rate_interval"
 
 row("Overview")
-panel("Nodes up", [(f'count(up{{job="$job"}} == 1)', "up")], kind="stat", w=4, h=4)
+panel("Nodes up", [('count(up{job="$job"} == 1)', "up")], kind="stat", w=4, h=4)
 panel("Versions", [(f'count by (version, backend) (basalt_build_info{{{SEL}}})', "{{version}} on {{backend}}")],
       kind="stat", w=4, h=4)
 panel("Requests / s", [(f'sum(rate(basalt_http_requests_total{{{SEL}}}[{RATE}]))', "req/s")], unit="reqps", kind="stat", w=4, h=4)
