@@ -272,7 +272,45 @@ def docker(binary):
         env = dict(os.environ, BASALT_HTTP=f"0.0.0.0:{free_port()}")
         out = run(["bash", "-c", script], env=env, timeout=10)
         check(out.returncode != 0, "the HEALTHCHECK command fails when nothing listens")
+    writes_only_data_dir(binary)
     compose()
+
+
+def writes_only_data_dir(binary):
+    """The image runs with a read-only root filesystem and the data directory
+    as its only writable path: under strace, a server taking requests of every
+    kind (documents, uploads, functions, realtime) writes nowhere else."""
+    if not check(shutil.which("strace") is not None, "strace is installed (to watch the server's writes)"):
+        return
+    with tempfile.TemporaryDirectory() as d:
+        trace = os.path.join(d, "trace")
+        wrap = ["strace", "-f", "-qq", "-o", trace, "-e",
+                "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,truncate,symlink,symlinkat,link,linkat"]
+        with Server(binary, wrap) as srv:
+            ws = exercise(srv)
+            ws.close()
+            data_dir = srv.dir
+            time.sleep(0.5)
+        writes, inside = set(), 0
+        for line in open(trace):
+            call = re.search(r"(\w+)\((.*)", line)
+            if not call or "= -1" in line or "resumed>" in line:
+                continue
+            name, rest = call.groups()
+            paths = re.findall(r'"([^"]*)"', rest)
+            if name in ("open", "openat", "creat"):
+                if name != "creat" and not re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", rest):
+                    continue
+                paths = paths[:1]
+            for path in paths:
+                full = path if os.path.isabs(path) else os.path.join(data_dir, path)
+                if os.path.normpath(full).startswith(data_dir):
+                    inside += 1
+                elif not full.startswith("/dev/"):
+                    writes.add(f"{name} {path}")
+        check(inside > 10, f"strace saw the server's writes in its data directory ({inside})")
+        check(not writes, "the server writes only in its data directory (a read-only root filesystem works)"
+              + ("" if not writes else f": {sorted(writes)[:10]}"))
 
 
 def compose():
@@ -349,8 +387,9 @@ def free_port():
 class Server:
     """A throwaway `basalt serve` on SQLite in a temporary directory."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, wrap=()):
         self.binary = binary
+        self.wrap = list(wrap)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -358,8 +397,8 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="basalt-deploy-check-")
         env = {k: v for k, v in os.environ.items() if not k.startswith("BASALT_")}
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
-        self.proc = subprocess.Popen([self.binary, "serve", "--http", f"127.0.0.1:{self.port}", "--data-dir", self.dir],
-                                     env=env, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.wrap + [self.binary, "serve", "--http", f"127.0.0.1:{self.port}", "--data-dir", self.dir],
+                                     env=env, stdout=self.log, stderr=self.log, cwd=self.dir)
         deadline = time.time() + 30
         while True:
             try:
@@ -371,7 +410,12 @@ class Server:
                 time.sleep(0.1)
 
     def __exit__(self, *exc):
-        self.proc.terminate()
+        target = self.proc.pid
+        if self.wrap:
+            # Stop the server, not the tracer wrapped around it.
+            with open(f"/proc/{target}/task/{target}/children") as f:
+                target = int(f.read().split()[0])
+        os.kill(target, 15)
         self.proc.wait(timeout=30)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -461,6 +505,11 @@ def exercise(srv):
     srv.call("PUT", "/v1/admin/functions/after", {"kind": "trigger", "collection": "notes", "event": "after_create",
                                                   "source": "log(\"created\")"}, admin)
     srv.call("POST", "/v1/db/notes", {"data": {"a": 2}}, user)
+    srv.call("POST", "/v1/storage/buckets", {"name": "files", "rules": {"read": "true", "write": "auth != ()"}}, admin)
+    req = urllib.request.Request(srv.url + "/v1/storage/files/a.txt", data=b"hello" * 1000, method="PUT",
+                                 headers={"authorization": f"Bearer {user}", "content-type": "text/plain"})
+    urllib.request.urlopen(req, timeout=10).read()
+    urllib.request.urlopen(srv.url + "/v1/storage/files/a.txt", timeout=10).read()
     # A realtime socket with a subscription.
     ws = socket.create_connection(("127.0.0.1", srv.port))
     ws.sendall(f"GET /v1/realtime?token={user} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
