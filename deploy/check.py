@@ -50,8 +50,14 @@ def check(cond, what):
     return cond
 
 
+def tool(name):
+    """A program by name; Debian puts haproxy and nginx in /usr/sbin, which
+    is not on every PATH."""
+    return shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else name)
+
+
 def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+    return subprocess.run([tool(cmd[0])] + cmd[1:], capture_output=True, text=True, **kw)
 
 
 # ------------------------------------------------------------------ kubernetes
