@@ -24,6 +24,8 @@ import urllib.request
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 DEPLOY_HAPROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "docker", "haproxy.cfg")
 BACKEND = "basalt_nodes"
+DEPLOY_NGINX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "nginx", "basalt.conf")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BUCKET = "basalt-files"
 ADMIN_EMAIL = "owner@example.com"
 ADMIN_PASSWORD = "cluster harness password"
@@ -159,6 +161,7 @@ class Cluster:
         self.nodes = [Node(self, i) for i in range(nodes)]
         self.moto = None
         self.haproxy = None
+        self.nginx = None
         self.db_created = False
         self.node_env = None
 
@@ -199,7 +202,7 @@ class Cluster:
     def close(self):
         for node in self.nodes:
             node.stop(timeout=15)
-        for proc in (self.haproxy, self.moto):
+        for proc in (self.nginx, self.haproxy, self.moto):
             if proc and proc.poll() is None:
                 proc.terminate()
                 try:
@@ -288,6 +291,56 @@ class Cluster:
         self.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", path], stdout=log, stderr=log)
         log.close()
         wait_for(lambda: os.path.exists(self.stats_socket), 10, "HAProxy's stats socket")
+
+    def start_nginx(self):
+        """deploy/nginx/basalt.conf in front of the same nodes, on loopback,
+        with a throwaway certificate: returns (https base URL, wss URL)."""
+        d = os.path.join(self.workdir, "nginx")
+        os.makedirs(d, exist_ok=True)
+        key, crt = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-keyout", key, "-out", crt], check=True, capture_output=True)
+        with open(DEPLOY_NGINX) as f:
+            site = f.read()
+        http_port, https_port = free_port(), free_port()
+
+        def sub(pattern, repl):
+            nonlocal site
+            site, n = re.subn(pattern, repl, site, flags=re.M)
+            assert n >= 1, f"deploy/nginx/basalt.conf changed shape: {pattern!r}"
+
+        sub(r"^(\s*listen) 80;$", rf"\1 127.0.0.1:{http_port};")
+        sub(r"^(\s*listen) 443 ssl http2;$", rf"\1 127.0.0.1:{https_port} ssl http2;")
+        sub(r"^\s*listen \[::\]:\d+.*\n", "")
+        sub(r"/etc/ssl/basalt/fullchain.pem", crt)
+        sub(r"/etc/ssl/basalt/privkey.pem", key)
+        servers = "".join(f"    server 127.0.0.1:{n.port} max_fails=2 fail_timeout=5s;\n" for n in self.nodes)
+        sub(r"^\s*server 127\.0\.0\.1:8090 .*\n(?:\s*# server .*\n)*", servers)
+        # Attribute each response to the node that answered, as with HAProxy.
+        sub(r"^(\s*location / \{)$", "    add_header x-basalt-node $upstream_addr always;\n\\1")
+        with open(os.path.join(d, "basalt.conf"), "w") as f:
+            f.write(site)
+        main = os.path.join(d, "nginx.conf")
+        with open(main, "w") as f:
+            f.write(f"pid {d}/nginx.pid;\nerror_log {d}/error.log;\ndaemon off;\nworker_processes 1;\n"
+                    f"events {{ worker_connections 1024; }}\n"
+                    f"http {{\n access_log {d}/access.log;\n client_body_temp_path {d}/body;\n"
+                    f" proxy_temp_path {d}/proxy;\n include {d}/basalt.conf;\n}}\n")
+        subprocess.run([NGINX, "-t", "-q", "-c", main, "-e", os.path.join(d, "error.log")], check=True)
+        log = open(os.path.join(self.workdir, "nginx.log"), "wb")
+        self.nginx = subprocess.Popen([NGINX, "-c", main, "-e", os.path.join(d, "error.log")], stdout=log, stderr=log)
+        log.close()
+        base = f"https://127.0.0.1:{https_port}"
+
+        def up():
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            with urllib.request.urlopen(base + "/v1/health/ready", timeout=2, context=ctx) as r:
+                return r.status == 200
+        wait_for(up, 15, "nginx in front of the nodes")
+        return base, f"wss://127.0.0.1:{https_port}/v1/realtime", f"http://127.0.0.1:{http_port}"
 
     def haproxy_cmd(self, command):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

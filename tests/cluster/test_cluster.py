@@ -126,6 +126,41 @@ def test_mixed_load_through_balancer(cluster, api, results):
             assert status == 200 and doc["data"]["n"] == n, (node.name, doc_id, status, doc)
 
 
+def test_nginx_site_in_front(cluster, api, results):
+    """deploy/nginx/basalt.conf (TLS, WebSocket upgrade, streamed uploads) in
+    front of the same nodes: the mixed load without a failure, a realtime
+    subscriber over wss receiving a change, /metrics kept private, port 80
+    redirected to https."""
+    base, wss, plain = cluster.start_nginx()
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            sub = Subscriber("nginx-wss", wss, api["key"]).start(session)
+            await asyncio.wait_for(sub.subscribed.wait(), 15)
+            load = await run_load(base, api["key"], LOAD_SECONDS / 2, CONCURRENCY, seed=7)
+            await sentinel_seen([sub], cluster.lb, api["key"])
+            await sub.stop()
+            async with session.get(base + "/metrics", ssl=False) as r:
+                metrics_status = r.status
+            async with session.get(plain + "/v1/health", allow_redirects=False) as r:
+                redirect = (r.status, r.headers.get("location", ""))
+            return sub, load, metrics_status, redirect
+
+    sub, load, metrics_status, redirect = run(scenario())
+    print("load through nginx:", load.summary())
+    results["nginx"] = {"requests": len(load.requests), "failed": len(load.failures()),
+                        "p50_ms": round(load.percentile(50), 2), "p99_ms": round(load.percentile(99), 2),
+                        "nodes": len(node_counts(load.requests))}
+    assert load.failures() == [], [(f.op, f.status, f.error) for f in load.failures()[:10]]
+    assert len(node_counts(load.requests)) == len(cluster.nodes), node_counts(load.requests)
+    assert sub.errors == [] and sub.check_sequence() == [], sub.errors
+    created = {i for i, _, _ in load.created}
+    assert created <= {c[2] for c in sub.changes}, "a change missed over wss through nginx"
+    assert metrics_status == 404
+    assert redirect[0] == 301 and redirect[1].startswith("https://"), redirect
+    assert assert_no_duplicate_writes(cluster, api, load, 7) == 0
+
+
 # --------------------------------------------------------- 2. realtime fan-out
 def test_realtime_on_every_node_exactly_once_in_order(cluster, api, results):
     async def scenario():
