@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._core import SDK_HEADERS, Request, dumps, parse_json, raise_for_answer
-from ..errors import BasaltError, closed_error, network_error
+from ..errors import closed_error, network_error
 
 if TYPE_CHECKING:
     from .auth import AsyncAuth
@@ -93,12 +93,3 @@ class AsyncTransport:
         if self._owns_http:
             await self.http.aclose()
 
-
-def check_status(resp: httpx.Response, *expected: int) -> None:
-    if resp.status_code not in expected:
-        raise BasaltError(
-            status=resp.status_code,
-            code="internal",
-            message=f"unexpected status {resp.status_code}",
-            request_id=resp.headers.get("x-request-id"),
-        )
