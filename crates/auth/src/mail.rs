@@ -93,14 +93,17 @@ async fn to_outbox(db: &Db, mail: Mail<'_>) -> Result<(), Error> {
         text = %logged,
         "mail kept in the outbox (no SMTP server configured)"
     );
+    // The text carries the token too: both are sealed with the master key if there is one.
+    let body = db.vault().seal_text("outbox.body", &mail.text);
+    let token = mail.token.map(|t| db.vault().seal_text("outbox.token", t));
     db.execute(
         "INSERT INTO outbox (id, to_address, subject, body, token, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         &[
             (&basalt_core::id::new_id()).into(),
             mail.to.into(),
             mail.subject.into(),
-            (&mail.text).into(),
-            mail.token.into(),
+            (&body).into(),
+            token.as_deref().into(),
             Timestamp::now().millis().into(),
         ],
     )
@@ -121,8 +124,11 @@ pub async fn outbox(db: &Db, limit: i64) -> Result<Vec<OutboxItem>, Error> {
             Ok(OutboxItem {
                 to: r.text(0)?,
                 subject: r.text(1)?,
-                text: r.text(2)?,
-                token: r.opt_text(3)?,
+                text: db.vault().open_text("outbox.body", &r.text(2)?)?,
+                token: r
+                    .opt_text(3)?
+                    .map(|t| db.vault().open_text("outbox.token", &t))
+                    .transpose()?,
                 created_at: Timestamp::from_millis(r.int(4)?),
             })
         })

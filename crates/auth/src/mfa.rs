@@ -139,10 +139,14 @@ pub(crate) async fn enrol(auth: &Auth, holder: Holder, id: &str, label: &str) ->
         codes: codes_table,
         key,
     } = holder;
+    let stored = auth
+        .db()
+        .vault()
+        .seal_text(&format!("{table}.mfa_secret"), &secret);
     let mut tx = auth.db().begin().await?;
     tx.execute(
         &format!("UPDATE {table} SET mfa_secret = $1, mfa_last_step = NULL, updated_at = $2 WHERE id = $3"),
-        &[(&secret).into(), Timestamp::now().millis().into(), id.into()],
+        &[(&stored).into(), Timestamp::now().millis().into(), id.into()],
     )
     .await?;
     tx.execute(
@@ -172,9 +176,14 @@ pub(crate) async fn enrol(auth: &Auth, holder: Holder, id: &str, label: &str) ->
     })
 }
 
-/// Checks a TOTP code and records its step so it cannot be replayed.
+/// Checks a TOTP code against the `secret` as stored (sealed or not) and
+/// records its step so it cannot be replayed.
 async fn accept_totp(auth: &Auth, holder: Holder, id: &str, secret: &str, code: &str) -> Result<bool, Error> {
-    let key = base32_decode(secret).ok_or_else(|| Error::internal("a stored MFA secret is not base32"))?;
+    let secret = auth
+        .db()
+        .vault()
+        .open_text(&format!("{}.mfa_secret", holder.table), secret)?;
+    let key = base32_decode(&secret).ok_or_else(|| Error::internal("a stored MFA secret is not base32"))?;
     let Some(step) = matching_step(&key, code, Timestamp::now().seconds()) else {
         return Ok(false);
     };

@@ -126,12 +126,13 @@ impl SigningKeys {
         let seed = new_seed();
         let (kid, public) = public_of(&seed);
         let now = Timestamp::now().millis();
+        let stored = db.vault().seal(PRIVATE_KEY, &seed);
         db.execute(
             "INSERT INTO signing_keys (kid, alg, private_key, public_key, active, created_at, signs_from)
              VALUES ($1, 'EdDSA', $2, $3, 1, $4, $4) ON CONFLICT DO NOTHING",
             &[
                 (&kid).into(),
-                Param::Bytes(&seed),
+                Param::Bytes(&stored),
                 Param::Bytes(&public),
                 now.into(),
             ],
@@ -235,6 +236,9 @@ impl SigningKeys {
     }
 }
 
+/// The column the seeds are kept in, sealed with the master key if there is one.
+const PRIVATE_KEY: &str = "signing_keys.private_key";
+
 fn new_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     basalt_core::secret::fill_random(&mut seed);
@@ -258,8 +262,9 @@ async fn list_rows(db: &Db) -> Result<Vec<(KeyInfo, Vec<u8>, [u8; 32])>, Error> 
                 "signing key {kid} has unknown algorithm {alg}"
             )));
         }
-        let seed: [u8; 32] = row
-            .bytes(2)?
+        let seed: [u8; 32] = db
+            .vault()
+            .open(PRIVATE_KEY, &row.bytes(2)?)?
             .try_into()
             .map_err(|_| Error::internal(format!("signing key {kid} is not an Ed25519 seed")))?;
         let info = KeyInfo {
@@ -304,6 +309,7 @@ pub async fn rotate(db: &Db, grace: Duration, retire: Retire) -> Result<KeyInfo,
         }
         Retire::Now => (now, now),
     };
+    let stored = db.vault().seal(PRIVATE_KEY, &seed);
     let mut tx = db.begin().await?;
     tx.execute(
         "UPDATE signing_keys SET retire_at = $1 WHERE retire_at IS NULL OR retire_at > $1",
@@ -315,7 +321,7 @@ pub async fn rotate(db: &Db, grace: Duration, retire: Retire) -> Result<KeyInfo,
          VALUES ($1, 'EdDSA', $2, $3, NULL, $4, $5)",
         &[
             (&kid).into(),
-            Param::Bytes(&seed),
+            Param::Bytes(&stored),
             Param::Bytes(&public),
             now.into(),
             signs_from.into(),

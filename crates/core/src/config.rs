@@ -15,6 +15,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; `None` for SQLite in `data_dir`.
     pub database_url: Option<Secret<String>>,
+    /// The key that seals secrets stored in the database; `None` stores them as they are.
+    pub master_key: Option<Secret<String>>,
+    /// Keys that sealed secrets before a rotation: they open, never seal.
+    pub master_key_previous: Vec<Secret<String>>,
     /// The URL clients reach this server at; the `iss` of every token.
     pub public_url: String,
     /// Where the app lives: the base of links in mails [default: `public_url`].
@@ -116,6 +120,8 @@ impl Config {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             s3_allow_http: false,
+            master_key: None,
+            master_key_previous: Vec::new(),
             mail_from: "Basalt <no-reply@localhost>".into(),
             login_rate_limit: 10,
             document_max_bytes: 1024 * 1024,

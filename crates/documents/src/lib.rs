@@ -452,25 +452,9 @@ impl RuleSource for Documents {
     }
 }
 
-/// The key that seals query cursors: made once, kept in the database so a
-/// cursor from one node works on every node.
+/// The key that seals query cursors, the same on every node.
 async fn cursor_key(db: &Db) -> Result<Vec<u8>, Error> {
-    const NAME: &str = "cursor_key";
-    let mut key = [0u8; 32];
-    basalt_core::secret::fill_random(&mut key);
-    db.execute(
-        "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        &[
-            NAME.into(),
-            basalt_store::Param::Bytes(&key),
-            Timestamp::now().millis().into(),
-        ],
-    )
-    .await?;
-    let row = db
-        .fetch_optional("SELECT value FROM server_secrets WHERE name = $1", &[NAME.into()])
-        .await?;
-    Ok(row.ok_or_else(|| Error::internal("no cursor key"))?.bytes(0)?)
+    Ok(basalt_store::vault::server_key(db, "cursor_key").await?)
 }
 
 /// Drops expired changes from the feed every 30 seconds while the slice lives.

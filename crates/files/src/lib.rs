@@ -6,6 +6,7 @@
 mod buckets;
 mod objects;
 mod path;
+pub mod url_keys;
 
 use std::sync::Arc;
 
@@ -49,64 +50,27 @@ struct Inner {
     db: Db,
     store: Arc<dyn ObjectStore>,
     rules: Rules,
-    signing_key: Vec<u8>,
+    /// The keys of signed URLs.
+    url_keys: url_keys::UrlKeys,
     /// Where bytes go, for logs and readiness.
     backing: String,
 }
 
 impl Files {
     pub async fn start(db: Db, backing: &Backing, rules: Rules) -> Result<Files, Error> {
-        // The S3 client's TLS is rustls with the ring provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let (store, label): (Arc<dyn ObjectStore>, String) = match backing {
-            Backing::Local(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
-                let store =
-                    object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(Error::internal)?;
-                (Arc::new(store), format!("local directory {}", dir.display()))
-            }
-            Backing::S3 {
-                bucket,
-                endpoint,
-                region,
-                access_key_id,
-                secret_access_key,
-                allow_http,
-            } => {
-                // Standard AWS_* variables first, explicit settings over them.
-                let mut b = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_allow_http(*allow_http);
-                if let Some(e) = endpoint {
-                    b = b.with_endpoint(e);
-                }
-                if let Some(r) = region {
-                    b = b.with_region(r);
-                }
-                if let Some(k) = access_key_id {
-                    b = b.with_access_key_id(k);
-                }
-                if let Some(s) = secret_access_key {
-                    b = b.with_secret_access_key(s.expose());
-                }
-                let store = b
-                    .build()
-                    .map_err(|e| Error::invalid_argument(format!("invalid S3 settings: {e}")))?;
-                (Arc::new(store), format!("s3://{bucket}"))
-            }
-        };
-        let signing_key = signing_key(&db).await?;
+        let (store, label) = open_store(backing)?;
+        let url_keys = url_keys::UrlKeys::load(&db).await?;
         let files = Files {
             inner: Arc::new(Inner {
                 db,
                 store,
                 rules,
-                signing_key,
+                url_keys,
                 backing: label,
             }),
         };
         spawn_sweeper(Arc::downgrade(&files.inner));
+        spawn_url_key_reload(Arc::downgrade(&files.inner));
         Ok(files)
     }
 
@@ -230,23 +194,63 @@ fn spawn_sweeper(inner: std::sync::Weak<Inner>) {
     });
 }
 
-/// The key that signs file URLs: made once, kept in the database so every
-/// node signs and checks alike.
-async fn signing_key(db: &Db) -> Result<Vec<u8>, Error> {
-    const NAME: &str = "file_url_key";
-    let mut key = [0u8; 32];
-    basalt_core::secret::fill_random(&mut key);
-    db.execute(
-        "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        &[
-            NAME.into(),
-            Param::Bytes(&key),
-            basalt_core::Timestamp::now().millis().into(),
-        ],
-    )
-    .await?;
-    let row = db
-        .fetch_optional("SELECT value FROM server_secrets WHERE name = $1", &[NAME.into()])
-        .await?;
-    Ok(row.ok_or_else(|| Error::internal("no file URL key"))?.bytes(0)?)
+/// The store `backing` names, and how to describe it in logs and banners.
+pub fn open_store(backing: &Backing) -> Result<(Arc<dyn ObjectStore>, String), Error> {
+    // The S3 client's TLS is rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let opened: (Arc<dyn ObjectStore>, String) = match backing {
+        Backing::Local(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+            let store =
+                object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(Error::internal)?;
+            (Arc::new(store), format!("local directory {}", dir.display()))
+        }
+        Backing::S3 {
+            bucket,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            allow_http,
+        } => {
+            // Standard AWS_* variables first, explicit settings over them.
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_allow_http(*allow_http);
+            if let Some(e) = endpoint {
+                b = b.with_endpoint(e);
+            }
+            if let Some(r) = region {
+                b = b.with_region(r);
+            }
+            if let Some(k) = access_key_id {
+                b = b.with_access_key_id(k);
+            }
+            if let Some(s) = secret_access_key {
+                b = b.with_secret_access_key(s.expose());
+            }
+            let store = b
+                .build()
+                .map_err(|e| Error::invalid_argument(format!("invalid S3 settings: {e}")))?;
+            (Arc::new(store), format!("s3://{bucket}"))
+        }
+    };
+    Ok(opened)
+}
+
+/// Reads the URL keys again every 10 seconds while the slice lives, so a
+/// rotation made on any node (or by the command line) reaches this one.
+fn spawn_url_key_reload(inner: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(url_keys::RELOAD);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            if let Err(e) = inner.url_keys.reload(&inner.db).await {
+                tracing::warn!(error = %e, "could not read the file URL keys");
+            }
+        }
+    });
 }

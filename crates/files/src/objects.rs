@@ -406,11 +406,28 @@ impl Files {
         }
     }
 
-    fn signature(&self, bucket: &str, path: &str, expires: u64) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.inner.signing_key).expect("HMAC takes any key");
-        mac.update(format!("GET\n{bucket}\n{path}\n{expires}").as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    /// The signature of a URL to `bucket`/`path` that expires at `expires`,
+    /// by the key that signs now.
+    fn sign(&self, bucket: &str, path: &str, expires: u64) -> String {
+        signature(&self.inner.url_keys.signer(), bucket, path, expires)
     }
+
+    /// Whether `sig` is the signature of one of the keys that still verify.
+    fn signed(&self, bucket: &str, path: &str, expires: u64, sig: &str) -> bool {
+        self.inner.url_keys.any_verifies(|key| {
+            bool::from(
+                signature(key, bucket, path, expires)
+                    .as_bytes()
+                    .ct_eq(sig.as_bytes()),
+            )
+        })
+    }
+}
+
+fn signature(key: &[u8], bucket: &str, path: &str, expires: u64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(format!("GET\n{bucket}\n{path}\n{expires}").as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 impl ObjectInfo {
@@ -728,8 +745,7 @@ async fn get_object(
     let stored = files.object(&bucket.name, path.as_str()).await?;
     let signed = match (q.expires, &q.sig) {
         (Some(expires), Some(sig)) => {
-            let expected = files.signature(&bucket.name, path.as_str(), expires);
-            let valid = bool::from(expected.as_bytes().ct_eq(sig.as_bytes()));
+            let valid = files.signed(&bucket.name, path.as_str(), expires, sig);
             if !valid || expires < Timestamp::now().seconds().max(0) as u64 {
                 return Err(Error::permission_denied(
                     "the signed URL is invalid or has expired",
@@ -1035,7 +1051,7 @@ async fn sign_object(
         files.allow(&caller, &bucket, "read", ctx, "GET", ip).await?;
     }
     let expires = Timestamp::now().seconds().max(0) as u64 + body.expires_in;
-    let sig = files.signature(&bucket.name, path.as_str(), expires);
+    let sig = files.sign(&bucket.name, path.as_str(), expires);
     let encoded: Vec<String> = path.as_str().split('/').map(encode_component).collect();
     let encoded = encoded.join("/");
     Ok(Json(Signed {

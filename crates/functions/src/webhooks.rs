@@ -247,6 +247,9 @@ fn check_pattern(p: &str) -> Result<(), Error> {
 }
 
 /// The key bytes of a `whsec_` secret.
+/// The column webhook secrets are kept in, sealed with the master key if there is one.
+const SECRET_COLUMN: &str = "webhooks.secret";
+
 fn key(secret: &str) -> Option<Vec<u8>> {
     let bytes = B64.decode(secret.strip_prefix("whsec_")?).ok()?;
     (24..=64).contains(&bytes.len()).then_some(bytes)
@@ -337,9 +340,10 @@ async fn save(
         (_, Some(s)) => Some(s.clone()),
         (Some(_), None) => None,
     };
+    let stored = shown.as_deref().map(|s| db.vault().seal_text(SECRET_COLUMN, s));
     let mut tx = db.begin().await?;
     if before.is_none() {
-        let secret = shown.clone().unwrap_or_default();
+        let secret = stored.clone().unwrap_or_default();
         let inserted = tx
             .execute(
                 "INSERT INTO webhooks (name, url, events, secret, enabled, disabled_reason, created_at, updated_at)
@@ -368,7 +372,7 @@ async fn save(
                 name.as_str().into(),
                 body.url.as_str().into(),
                 events.as_str().into(),
-                shown.as_deref().into(),
+                stored.as_deref().into(),
                 i64::from(enabled).into(),
                 now.millis().into(),
             ],
@@ -575,6 +579,13 @@ impl Functions {
             let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
             return;
         }
+        let secret = match db.vault().open_text(SECRET_COLUMN, &secret) {
+            Ok(secret) => secret,
+            Err(e) => {
+                tracing::warn!(webhook = %due.target, error = %e, "webhook: its secret does not open");
+                return;
+            }
+        };
         let Some(key) = key(&secret) else { return };
         let body = body(&due);
         let timestamp = Timestamp::now().millis() / 1000;

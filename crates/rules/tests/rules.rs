@@ -370,8 +370,11 @@ async fn hostile_scripts_deny_quickly() {
         let d = check(rule, &c).await;
         let took = started.elapsed();
         assert!(!d.allowed, "{rule}: {d:?}");
+        let error = d.error.as_deref().unwrap_or("");
+        // On a loaded machine the time budget can run out before the
+        // operations budget: either budget stopping the loop is right.
         assert!(
-            d.error.as_deref().unwrap_or("").contains(fragment),
+            error.contains(fragment) || (fragment == "operations" && error.contains("out of time")),
             "{rule}: {d:?}"
         );
         assert!(took < Duration::from_millis(1500), "{rule} took {took:?}");

@@ -117,7 +117,7 @@ pub fn openapi() -> Value {
 }
 
 /// Where file bytes go, from `files_url`.
-fn backing(config: &Config) -> Result<Backing, StartError> {
+pub(crate) fn backing(config: &Config) -> Result<Backing, StartError> {
     match config.files_url.as_deref() {
         None => Ok(Backing::Local(config.data_dir.join("files"))),
         Some(url) if url.starts_with("s3://") => {
@@ -157,6 +157,19 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// The vault of `config`'s master keys.
+fn vault(config: &Config) -> Result<basalt_store::vault::Vault, StartError> {
+    use basalt_store::vault::{MasterKey, Vault};
+    let parse = |k: &basalt_core::Secret<String>| MasterKey::parse(k.expose()).map_err(StartError);
+    let current = config.master_key.as_ref().map(parse).transpose()?;
+    let previous = config
+        .master_key_previous
+        .iter()
+        .map(parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Vault::new(current, previous))
+}
+
 impl App {
     /// Connects to the database, applies migrations and loads the signing keys.
     pub async fn start(config: Config) -> Result<App, StartError> {
@@ -166,10 +179,21 @@ impl App {
             config.db_max_connections,
         )
         .await
-        .map_err(|e| StartError(format!("cannot open the database: {e}")))?;
+        .map_err(|e| StartError(format!("cannot open the database: {e}")))?
+        .with_vault(vault(&config)?);
         db.migrate()
             .await
             .map_err(|e| StartError(format!("cannot migrate the database: {e}")))?;
+        let resealed = basalt_store::vault::reseal(&db)
+            .await
+            .map_err(|e| StartError(format!("cannot open the stored secrets: {e}")))?;
+        if resealed.sealed > 0 {
+            tracing::info!(
+                secrets = resealed.sealed,
+                master_key = db.vault().current_id().unwrap_or("none"),
+                "stored secrets brought to the master key"
+            );
+        }
         let auth = Auth::start(db.clone(), &config)
             .await
             .map_err(|e| StartError(format!("cannot load signing keys: {e}")))?;

@@ -8,6 +8,7 @@ use basalt_auth::{Auth, admins, service_keys, signing};
 use basalt_core::Secret;
 use basalt_core::caller::AdminRole;
 use basalt_core::config::Config;
+use basalt_files::url_keys;
 use basalt_store::audit::Actor;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
@@ -46,6 +47,32 @@ enum Command {
     SigningKeys {
         #[command(subcommand)]
         command: SigningKeysCommand,
+    },
+    /// Rotate the key that signs file URLs, or list those keys
+    FileUrlKeys {
+        #[command(subcommand)]
+        command: FileUrlKeysCommand,
+    },
+    /// Back up a SQLite project (databases and files) while its server runs, to a directory or s3://bucket/prefix
+    Backup {
+        /// A new directory, or s3://bucket[/prefix] (with the S3 settings of the configuration)
+        #[arg(long, value_name = "PLACE")]
+        to: String,
+        #[command(flatten)]
+        config: Box<ConfigArgs>,
+    },
+    /// Restore a backup into a new data directory (the server stopped)
+    Restore {
+        /// The directory or s3://bucket[/prefix] a backup was written to
+        #[arg(long, value_name = "PLACE")]
+        from: String,
+        #[command(flatten)]
+        config: Box<ConfigArgs>,
+    },
+    /// Make a master key, which seals the secrets Basalt stores (BASALT_MASTER_KEY)
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
     },
     /// Print the OpenAPI document
     Openapi,
@@ -134,6 +161,31 @@ enum SigningKeysCommand {
     List(StoreArgs),
 }
 
+#[derive(Subcommand)]
+enum FileUrlKeysCommand {
+    /// Add a key that signs file URLs after the grace; the keys it replaces verify until
+    /// every URL they can have signed has expired (7 days)
+    Rotate {
+        /// Seconds before the new key signs, so that every node has read it [default: 30]
+        #[arg(long, value_name = "SECS", conflicts_with = "now")]
+        grace: Option<u64>,
+        /// For a leaked key: the new key signs at once and every URL the old ones signed
+        /// stops working
+        #[arg(long)]
+        now: bool,
+        #[command(flatten)]
+        config: StoreArgs,
+    },
+    /// List the keys of file URLs: which signs, which is next, until when the others verify
+    List(StoreArgs),
+}
+
+#[derive(Subcommand)]
+enum MasterKeyCommand {
+    /// Print a new random master key (32 bytes, base64) for BASALT_MASTER_KEY
+    Generate,
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -142,7 +194,8 @@ pub fn run() -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     let outcome = runtime.block_on(dispatch(cli.command));
-    drop(runtime);
+    // Whatever a task still does (a background sweep), a command ends.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     crate::logging::flush(std::time::Duration::from_secs(2));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,6 +211,12 @@ fn fail(message: String) -> ExitCode {
 async fn dispatch(command: Command) -> Result<(), String> {
     match command {
         Command::Serve(args) => serve(*args).await,
+        Command::MasterKey {
+            command: MasterKeyCommand::Generate,
+        } => {
+            println!("{}", basalt_store::vault::MasterKey::generate());
+            Ok(())
+        }
         Command::Migrate(args) => {
             let (mut config, _) = load(&args.config_args(), "warn")?;
             config.request_log = false;
@@ -318,6 +377,45 @@ async fn dispatch(command: Command) -> Result<(), String> {
             let (auth, _) = auth(&config).await?;
             print_signing_keys(&auth).await
         }
+        Command::Backup { to, config } => {
+            let (config, _) = load(&config, "warn")?;
+            let manifest = crate::backup::backup(&config, &to).await?;
+            println!("backup written to {to}: {}", crate::backup::summary(&manifest));
+            Ok(())
+        }
+        Command::Restore { from, config } => {
+            let (config, _) = load(&config, "warn")?;
+            let manifest = crate::backup::restore(&config, &from).await?;
+            println!(
+                "backup of {} restored into {}: {}",
+                manifest.created_at,
+                config.data_dir.display(),
+                crate::backup::summary(&manifest)
+            );
+            Ok(())
+        }
+        Command::FileUrlKeys {
+            command: FileUrlKeysCommand::Rotate { grace, now, config },
+        } => {
+            let (auth, _) = auth(&config).await?;
+            let grace = grace.map_or(url_keys::DEFAULT_GRACE, std::time::Duration::from_secs);
+            let key = url_keys::rotate(auth.db(), grace, now)
+                .await
+                .map_err(|e| e.message().to_owned())?;
+            println!(
+                "file URL key {} added; it signs from {} (running servers read the keys every {} s)",
+                key.name,
+                key.signs_from,
+                url_keys::RELOAD.as_secs()
+            );
+            print_url_keys(&auth).await
+        }
+        Command::FileUrlKeys {
+            command: FileUrlKeysCommand::List(config),
+        } => {
+            let (auth, _) = auth(&config).await?;
+            print_url_keys(&auth).await
+        }
         Command::Openapi => {
             let doc = serde_json::to_string_pretty(&crate::app::openapi()).map_err(|e| e.to_string())?;
             println!("{doc}");
@@ -388,6 +486,12 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
         );
     }
     let db = &app.state.db;
+    if !db.vault().seals() {
+        tracing::warn!(
+            "no master key: the signing keys, MFA and webhook secrets are stored unsealed in the database; \
+             set BASALT_MASTER_KEY (basalt master-key generate) to seal them"
+        );
+    }
     let mut banner = format!(
         "Basalt {VERSION}\n  listening on  http://{addr}\n  API           {}/v1\n",
         config.public_url,
@@ -396,10 +500,14 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
         banner.push_str(&format!("  dashboard     {}/_/\n", config.public_url));
     }
     banner.push_str(&format!(
-        "  database      {} ({})\n  files         {}\n",
+        "  database      {} ({})\n  files         {}\n  secrets       {}\n",
         db.backend().as_str(),
         db.location(),
         app.state.files.backing(),
+        match db.vault().current_id() {
+            Some(id) => format!("sealed with master key {id}"),
+            None => "not sealed (no BASALT_MASTER_KEY)".to_owned(),
+        },
     ));
     if admin_count == 0 {
         banner.push_str(&format!(
@@ -415,6 +523,53 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
 }
 
 /// The signing keys, oldest first, with what each does now.
+async fn print_url_keys(auth: &Auth) -> Result<(), String> {
+    let keys = url_keys::list(auth.db())
+        .await
+        .map_err(|e| e.message().to_owned())?;
+    let now = basalt_core::Timestamp::now().millis();
+    let signer = keys
+        .iter()
+        .rev()
+        .find(|k| k.may_sign(now))
+        .map(|k| k.name.clone());
+    println!("{:<40}  {:<24}  {:<24}  STATUS", "NAME", "CREATED", "SIGNS FROM");
+    for k in keys {
+        println!(
+            "{:<40}  {:<24}  {:<24}  {}",
+            k.name,
+            k.created_at.to_string(),
+            k.signs_from.to_string(),
+            key_status(
+                k.live(now),
+                Some(&k.name) == signer.as_ref(),
+                (k.signs_from.millis() > now).then_some("next: not signing yet"),
+                k.retire_at
+            )
+        );
+    }
+    Ok(())
+}
+
+/// What `list` says of a key: retired, signing, next, or verifying until when.
+fn key_status(
+    live: bool,
+    signing: bool,
+    next: Option<&str>,
+    retire_at: Option<basalt_core::Timestamp>,
+) -> String {
+    match retire_at {
+        _ if !live => "retired".to_owned(),
+        _ if signing => match retire_at {
+            Some(t) => format!("signing; verifies until {t}"),
+            None => "signing".to_owned(),
+        },
+        _ if next.is_some() => next.unwrap_or_default().to_owned(),
+        Some(t) => format!("verifies until {t}"),
+        None => "verifying".to_owned(),
+    }
+}
+
 async fn print_signing_keys(auth: &Auth) -> Result<(), String> {
     let keys = signing::list(auth.db())
         .await
@@ -423,16 +578,12 @@ async fn print_signing_keys(auth: &Auth) -> Result<(), String> {
     let signer = keys.iter().rev().find(|k| k.may_sign(now)).map(|k| k.kid.clone());
     println!("{:<16}  {:<24}  {:<24}  STATUS", "KID", "CREATED", "SIGNS FROM");
     for k in keys {
-        let status = match k.retire_at {
-            _ if !k.live(now) => "retired".to_owned(),
-            _ if Some(&k.kid) == signer.as_ref() => match k.retire_at {
-                Some(t) => format!("signing; verifies until {t}"),
-                None => "signing".to_owned(),
-            },
-            _ if k.signs_from.millis() > now => "next: published, not signing yet".to_owned(),
-            Some(t) => format!("verifies until {t}"),
-            None => "verifying".to_owned(),
-        };
+        let status = key_status(
+            k.live(now),
+            Some(&k.kid) == signer.as_ref(),
+            (k.signs_from.millis() > now).then_some("next: published, not signing yet"),
+            k.retire_at,
+        );
         println!(
             "{:<16}  {:<24}  {:<24}  {status}",
             k.kid,

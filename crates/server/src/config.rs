@@ -25,6 +25,21 @@ pub struct Settings {
     /// postgres://… for PostgreSQL [default: SQLite in the data directory]
     #[arg(long, env = "BASALT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<Secret<String>>,
+    /// Key that seals the secrets kept in the database (signing keys, MFA and webhook secrets): 32 bytes as base64 or hex, from `basalt master-key generate` [default: none, stored unsealed]
+    #[arg(long, env = "BASALT_MASTER_KEY", value_name = "KEY", hide_env_values = true)]
+    pub master_key: Option<Secret<String>>,
+    /// File holding the master key (a systemd credential, a mounted secret) instead of BASALT_MASTER_KEY
+    #[arg(long, env = "BASALT_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Master keys used before a rotation, comma-separated: secrets they sealed are sealed again with the master key at start
+    #[arg(
+        long,
+        env = "BASALT_MASTER_KEY_PREVIOUS",
+        value_name = "KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub master_key_previous: Option<Vec<Secret<String>>>,
     /// URL clients use to reach this server; the issuer of tokens [default: http://<http>]
     #[arg(long, env = "BASALT_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
@@ -318,6 +333,21 @@ pub struct StoreArgs {
     /// postgres://… for PostgreSQL [default: SQLite in the data directory]
     #[arg(long, env = "BASALT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<Secret<String>>,
+    /// Key that seals the secrets kept in the database (signing keys, MFA and webhook secrets): 32 bytes as base64 or hex, from `basalt master-key generate` [default: none, stored unsealed]
+    #[arg(long, env = "BASALT_MASTER_KEY", value_name = "KEY", hide_env_values = true)]
+    pub master_key: Option<Secret<String>>,
+    /// File holding the master key (a systemd credential, a mounted secret) instead of BASALT_MASTER_KEY
+    #[arg(long, env = "BASALT_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Master keys used before a rotation, comma-separated: secrets they sealed are sealed again with the master key at start
+    #[arg(
+        long,
+        env = "BASALT_MASTER_KEY_PREVIOUS",
+        value_name = "KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub master_key_previous: Option<Vec<Secret<String>>>,
 }
 
 impl StoreArgs {
@@ -327,6 +357,9 @@ impl StoreArgs {
             settings: Settings {
                 data_dir: self.data_dir.clone(),
                 database_url: self.database_url.clone(),
+                master_key: self.master_key.clone(),
+                master_key_file: self.master_key_file.clone(),
+                master_key_previous: self.master_key_previous.clone(),
                 ..Settings::default()
             },
         }
@@ -348,6 +381,9 @@ impl Settings {
             http,
             data_dir,
             database_url,
+            master_key,
+            master_key_file,
+            master_key_previous,
             public_url,
             site_url,
             cors_origins,
@@ -413,6 +449,26 @@ impl Settings {
             config.site_url = Some(site.trim_end_matches('/').to_owned());
         }
         config.database_url = self.database_url.filter(|u| !u.expose().is_empty());
+        config.master_key = match (
+            self.master_key.filter(|k| !k.expose().is_empty()),
+            self.master_key_file,
+        ) {
+            (Some(_), Some(_)) => return Err("give master_key or master_key_file, not both".into()),
+            (Some(key), None) => Some(key),
+            (None, Some(path)) => Some(Secret::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read master_key_file {}: {e}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            )),
+            (None, None) => None,
+        };
+        config.master_key_previous = self
+            .master_key_previous
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| !k.expose().trim().is_empty())
+            .collect();
         if let Some(origins) = self.cors_origins {
             config.cors_origins = origins
                 .into_iter()

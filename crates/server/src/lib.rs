@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 #[cfg(feature = "dashboard")]

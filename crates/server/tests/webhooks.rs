@@ -6,72 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::receiver::Receiver;
 use common::{Backend, TestServer};
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// The receiver of tests/webhook-receiver, on a port of its own.
-struct Receiver {
-    child: Child,
-    url: String,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/webhook-receiver/receiver.py"
-        );
-        let mut child = Command::new("python3")
-            .args([script, SECRET])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the receiver (pip install standardwebhooks)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the receiver says where it listens");
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("receiver said {line:?}; is standardwebhooks installed?"))
-            .to_owned();
-        Receiver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn log(&self) -> Vec<Value> {
-        reqwest::get(format!("{}/log", self.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn at(&self, path: &str) -> Vec<Value> {
-        self.log()
-            .await
-            .into_iter()
-            .filter(|e| e["path"] == path)
-            .collect()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {$(
@@ -122,7 +63,7 @@ async fn settled(s: &TestServer, token: &str, names: &[&str]) -> bool {
 }
 
 async fn webhooks_are_signed_retried_and_disabled(backend: Backend) {
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(SECRET);
     let Some(s) = TestServer::start_with(backend, |c| {
         c.functions_allow_private_net = true;
         c.webhook_timeout = Duration::from_secs(1);
@@ -361,7 +302,7 @@ async fn webhooks_are_signed_retried_and_disabled(backend: Backend) {
 }
 
 async fn the_address_guard_refuses_private_receivers(backend: Backend) {
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(SECRET);
     let Some(s) = TestServer::start_with(backend, |c| {
         c.outbox_retry_delays = vec![Duration::from_millis(100)];
     })
@@ -416,7 +357,7 @@ async fn the_address_guard_refuses_private_receivers(backend: Backend) {
 }
 
 async fn functions_fetch_and_enqueue(backend: Backend) {
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(SECRET);
     let Some(open) = TestServer::start_with(backend, |c| c.functions_allow_private_net = true).await else {
         return;
     };

@@ -46,9 +46,15 @@ pub struct Db {
     closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// Who listens to which events, and the dispatcher's doorbell.
     outbox: Arc<crate::outbox::Directory>,
+    /// Seals and opens the secrets stored in the database.
+    vault: Arc<crate::vault::Vault>,
 }
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+// Every pool is built with `idle_timeout(None)` and `max_lifetime(None)`:
+// either starts sqlx 0.8's reaper task, whose idle count can wrap below zero
+// and then spin a core at 100 % forever, hanging shutdown too (sqlx#3645).
+// The pools are small and their connections long-lived by design.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Db {
@@ -72,6 +78,8 @@ impl Db {
                 );
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections.max(2))
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await?;
@@ -80,6 +88,7 @@ impl Db {
                     location: location.into(),
                     closing: Arc::new(tokio::sync::watch::channel(false).0),
                     outbox: Arc::default(),
+                    vault: Arc::default(),
                 })
             }
             Some(url) => {
@@ -131,6 +140,8 @@ impl Db {
         let write = loop {
             let attempt = SqlitePoolOptions::new()
                 .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.clone())
                 .await;
@@ -144,6 +155,8 @@ impl Db {
         };
         let read = SqlitePoolOptions::new()
             .max_connections(readers.max(1))
+            .idle_timeout(None)
+            .max_lifetime(None)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.read_only(true))
             .await?;
@@ -152,7 +165,20 @@ impl Db {
             location: path.display().to_string().into(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             outbox: Arc::default(),
+            vault: Arc::default(),
         })
+    }
+
+    /// This handle with `vault` sealing and opening stored secrets (set once,
+    /// before the handle is shared).
+    pub fn with_vault(mut self, vault: crate::vault::Vault) -> Db {
+        self.vault = Arc::new(vault);
+        self
+    }
+
+    /// Seals and opens the secrets stored in the database.
+    pub fn vault(&self) -> &crate::vault::Vault {
+        &self.vault
     }
 
     /// The outbox's directory of listeners (shared by every clone).
@@ -484,6 +510,42 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// Writes a consistent copy of the SQLite database at `source` to `dest`
+/// (`VACUUM INTO`, on a connection of its own): a snapshot as of one
+/// transaction, while writers go on. `dest` must not exist.
+pub async fn sqlite_snapshot(source: &Path, dest: &Path) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let options = SqliteConnectOptions::new()
+        .filename(source)
+        .read_only(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .disable_statement_logging();
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let dest = dest
+        .to_str()
+        .ok_or_else(|| StoreError::Decode("the snapshot path is not UTF-8".into()))?;
+    sqlx::query("VACUUM INTO ?").bind(dest).execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// `PRAGMA integrity_check` of the SQLite file at `path`: `ok`, or what is wrong.
+pub async fn sqlite_integrity(path: &Path) -> Result<String, StoreError> {
+    use sqlx::{Connection, Row};
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .disable_statement_logging();
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let rows = sqlx::query("PRAGMA integrity_check").fetch_all(&mut conn).await?;
+    conn.close().await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .collect::<Vec<_>>()
+        .join("; "))
 }
 
 #[cfg(test)]

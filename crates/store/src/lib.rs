@@ -10,8 +10,9 @@ mod error;
 mod migrate;
 pub mod outbox;
 mod value;
+pub mod vault;
 
-pub use db::{Backend, Db, Listener, Pools, Tx};
+pub use db::{Backend, Db, Listener, Pools, Tx, sqlite_integrity, sqlite_snapshot};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, Migration};
 pub use value::{Param, Row};

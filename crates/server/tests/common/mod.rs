@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod receiver;
+pub mod s3;
 
 use std::time::Duration;
 
@@ -244,6 +246,33 @@ impl TestServer {
         config.http = ([127, 0, 0, 1], 0).into();
         let dir = tempfile::tempdir().expect("temp dir");
         TestServer::serve(config, self.backend, None, dir).await
+    }
+
+    /// Stops this server and starts it again on the same database and data
+    /// directory, its configuration changed by `tweak`.
+    pub async fn restart_with(self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let config = self.restart_config(tweak);
+        let (backend, pg, dir) = self.stop_keeping_data().await;
+        TestServer::serve(config, backend, pg, dir).await
+    }
+
+    /// This server's configuration for a restart, changed by `tweak`.
+    pub fn restart_config(&self, tweak: impl FnOnce(&mut Config)) -> Config {
+        let mut config = (*self.state.config).clone();
+        config.http = ([127, 0, 0, 1], 0).into();
+        tweak(&mut config);
+        config
+    }
+
+    /// Stops this server and hands back what outlives it.
+    pub async fn stop_keeping_data(mut self) -> (Backend, Option<PgDatabase>, TempDir) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stops cleanly");
+        }
+        (self.backend, self.pg.take(), self.dir)
     }
 
     pub async fn stop(mut self) {

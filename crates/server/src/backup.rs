@@ -1,0 +1,432 @@
+//! `basalt backup` and `basalt restore`: a consistent copy of a SQLite
+//! project (its databases and the bytes of its files), taken while the
+//! server runs, to a directory or an S3 prefix, and put back into a new
+//! data directory.
+//!
+//! A backup is a folder: `basalt.db` (and `executions.db`, `logs.db` when
+//! they exist), each a `VACUUM INTO` snapshot; `files/<key>` for the bytes
+//! of every object in that snapshot; and `manifest.json` last, with the size
+//! and SHA-256 of each database, so a folder without one is an unfinished
+//! backup. Objects deleted between the snapshot and the copy of their bytes
+//! are listed as `missing` in the manifest.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use basalt_core::config::Config;
+use basalt_files::Backing;
+use futures_util::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The databases a backup holds, the first required.
+const DATABASES: [&str; 3] = ["basalt.db", "executions.db", "logs.db"];
+const MANIFEST: &str = "manifest.json";
+const CHUNK: usize = 8 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub version: String,
+    pub created_at: basalt_core::Timestamp,
+    pub databases: Vec<DatabaseCopy>,
+    pub objects: u64,
+    pub object_bytes: u64,
+    /// Objects of the snapshot whose bytes were gone when they were copied.
+    pub missing: Vec<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DatabaseCopy {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Where a backup goes or comes from: a store and a prefix in it.
+struct Place {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    label: String,
+}
+
+impl Place {
+    fn path(&self, name: &str) -> StorePath {
+        if self.prefix.is_empty() {
+            StorePath::from(name)
+        } else {
+            StorePath::from(format!("{}/{name}", self.prefix))
+        }
+    }
+
+    /// `s3://bucket[/prefix]` (with the S3 settings of `config`) or a directory.
+    fn open(location: &str, config: &Config, create: bool) -> Result<Place, String> {
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("{location}: use s3://<bucket>[/<prefix>]"));
+            }
+            let backing = Backing::S3 {
+                bucket: bucket.to_owned(),
+                endpoint: config.s3_endpoint.clone(),
+                region: config.s3_region.clone(),
+                access_key_id: config.s3_access_key_id.clone(),
+                secret_access_key: config.s3_secret_access_key.clone(),
+                allow_http: config.s3_allow_http,
+            };
+            let (store, _) = basalt_files::open_store(&backing).map_err(|e| e.message().to_owned())?;
+            return Ok(Place {
+                store,
+                prefix: prefix.trim_matches('/').to_owned(),
+                label: location.to_owned(),
+            });
+        }
+        if location.contains("://") && !location.starts_with("file://") {
+            return Err(format!("{location}: use a directory or s3://<bucket>[/<prefix>]"));
+        }
+        let dir = PathBuf::from(location.trim_start_matches("file://"));
+        if !create && !dir.is_dir() {
+            return Err(format!("{}: no such directory", dir.display()));
+        }
+        let (store, _) =
+            basalt_files::open_store(&Backing::Local(dir.clone())).map_err(|e| e.message().to_owned())?;
+        Ok(Place {
+            store,
+            prefix: String::new(),
+            label: dir.display().to_string(),
+        })
+    }
+
+    async fn exists(&self, name: &str) -> Result<bool, String> {
+        match self.store.head(&self.path(name)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(format!("{}: {e}", self.label)),
+        }
+    }
+}
+
+/// The SQLite file of the main database, or an error on PostgreSQL.
+fn main_database(config: &Config) -> Result<PathBuf, String> {
+    match config.database_url.as_ref().map(|u| u.expose().as_str()) {
+        None => Ok(config.data_dir.join("basalt.db")),
+        Some(url) if url.starts_with("sqlite:") => Ok(PathBuf::from(
+            url.trim_start_matches("sqlite://").trim_start_matches("sqlite:"),
+        )),
+        Some(_) => Err(
+            "basalt backup and restore copy a SQLite project; on PostgreSQL, back up the database with \
+             pg_dump or continuous archiving and the files with your object store's tools (docs/backups.md)"
+                .into(),
+        ),
+    }
+}
+
+/// Where each of [`DATABASES`] lives.
+fn database_paths(config: &Config) -> Result<Vec<(&'static str, PathBuf)>, String> {
+    let main = main_database(config)?;
+    Ok(vec![
+        (DATABASES[0], main),
+        (DATABASES[1], config.data_dir.join(DATABASES[1])),
+        (DATABASES[2], config.data_dir.join(DATABASES[2])),
+    ])
+}
+
+/// Streams the file at `path` to `to`; returns its size and SHA-256.
+async fn upload(path: &Path, place: &Place, name: &str) -> Result<(u64, String), String> {
+    let upload = place
+        .store
+        .put_multipart(&place.path(name))
+        .await
+        .map_err(|e| format!("{}: {e}", place.label))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = tokio::task::block_in_place(|| file.read(&mut buf))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        size += n as u64;
+        writer.wait_for_capacity(4).await.map_err(|e| e.to_string())?;
+        writer.write(&buf[..n]);
+    }
+    writer
+        .finish()
+        .await
+        .map_err(|e| format!("{}: {e}", place.label))?;
+    Ok((size, hex(&hash.finalize())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Copies one object's bytes between stores; `false` if they were gone.
+async fn copy(
+    from: &dyn ObjectStore,
+    key: &StorePath,
+    to: &dyn ObjectStore,
+    dest: &StorePath,
+) -> Result<bool, String> {
+    let got = match from.get(key).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => return Ok(false),
+        Err(e) => return Err(format!("reading {key}: {e}")),
+    };
+    let upload = to
+        .put_multipart(dest)
+        .await
+        .map_err(|e| format!("writing {dest}: {e}"))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+    let mut stream = got.into_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("reading {key}: {e}"))?;
+        writer.wait_for_capacity(4).await.map_err(|e| e.to_string())?;
+        writer.write(&chunk);
+    }
+    writer
+        .finish()
+        .await
+        .map_err(|e| format!("writing {dest}: {e}"))?;
+    Ok(true)
+}
+
+/// The object keys and sizes of the SQLite database at `path`.
+async fn object_keys(path: &Path) -> Result<Vec<(String, u64)>, String> {
+    let url = format!("sqlite:{}", path.display());
+    let db = basalt_store::Db::connect(Some(&url), Path::new(""), 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows = db
+        .fetch_all("SELECT key, size FROM objects ORDER BY key", &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    db.close().await;
+    rows.iter()
+        .map(|r| Ok((r.text(0)?, r.int(1)?.max(0) as u64)))
+        .collect::<Result<_, basalt_store::StoreError>>()
+        .map_err(|e| e.to_string())
+}
+
+/// Backs up the project of `config` to `to` while its server may run.
+pub async fn backup(config: &Config, to: &str) -> Result<Manifest, String> {
+    let started = Instant::now();
+    let databases = database_paths(config)?;
+    if !databases[0].1.is_file() {
+        return Err(format!("no database at {}", databases[0].1.display()));
+    }
+    let place = Place::open(to, config, true)?;
+    if place.exists(MANIFEST).await? || place.exists(DATABASES[0]).await? {
+        return Err(format!(
+            "{} already holds a backup: give a new place",
+            place.label
+        ));
+    }
+    let (files, _) = basalt_files::open_store(&crate::app::backing(config).map_err(|e| e.0)?)
+        .map_err(|e| e.message().to_owned())?;
+    // Snapshots beside the database (the same disk), removed when done.
+    let scratch = tempfile::Builder::new()
+        .prefix(".backup-")
+        .tempdir_in(databases[0].1.parent().unwrap_or(Path::new(".")))
+        .map_err(|e| format!("cannot make a scratch directory: {e}"))?;
+    let mut copies = Vec::new();
+    let mut snapshot_of_main = None;
+    for (name, path) in &databases {
+        if !path.is_file() {
+            continue;
+        }
+        let snapshot = scratch.path().join(name);
+        basalt_store::sqlite_snapshot(path, &snapshot)
+            .await
+            .map_err(|e| format!("cannot snapshot {}: {e}", path.display()))?;
+        let (bytes, sha256) = upload(&snapshot, &place, name).await?;
+        copies.push(DatabaseCopy {
+            name: (*name).to_owned(),
+            bytes,
+            sha256,
+        });
+        if snapshot_of_main.is_none() {
+            snapshot_of_main = Some(snapshot);
+        }
+    }
+    let keys = object_keys(
+        snapshot_of_main
+            .as_deref()
+            .expect("the main database is copied first"),
+    )
+    .await?;
+    let (mut objects, mut object_bytes, mut missing) = (0u64, 0u64, Vec::new());
+    for (key, size) in keys {
+        let dest = place.path(&format!("files/{key}"));
+        if copy(
+            files.as_ref(),
+            &StorePath::from(key.as_str()),
+            place.store.as_ref(),
+            &dest,
+        )
+        .await?
+        {
+            objects += 1;
+            object_bytes += size;
+        } else {
+            missing.push(key);
+        }
+    }
+    let manifest = Manifest {
+        format: 1,
+        version: crate::app::VERSION.to_owned(),
+        created_at: basalt_core::Timestamp::now(),
+        databases: copies,
+        objects,
+        object_bytes,
+        missing,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let text = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    place
+        .store
+        .put(&place.path(MANIFEST), text.into())
+        .await
+        .map_err(|e| format!("{}: {e}", place.label))?;
+    Ok(manifest)
+}
+
+/// Restores the backup at `from` into the (new, empty) data directory and
+/// file store of `config`. The server must not run.
+pub async fn restore(config: &Config, from: &str) -> Result<Manifest, String> {
+    let started = Instant::now();
+    let databases = database_paths(config)?;
+    if databases.iter().any(|(_, p)| p.exists()) {
+        return Err(format!(
+            "{} already holds a database: restore into a new data directory (and stop the server)",
+            config.data_dir.display()
+        ));
+    }
+    let place = Place::open(from, config, false)?;
+    let manifest: Manifest = match place.store.get(&place.path(MANIFEST)).await {
+        Ok(got) => serde_json::from_slice(&got.bytes().await.map_err(|e| e.to_string())?)
+            .map_err(|e| format!("{}: the manifest is not readable: {e}", place.label))?,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(format!(
+                "{}: no manifest.json: not a backup, or an unfinished one",
+                place.label
+            ));
+        }
+        Err(e) => return Err(format!("{}: {e}", place.label)),
+    };
+    if manifest.format != 1 {
+        return Err(format!(
+            "backup format {} is not known to this version",
+            manifest.format
+        ));
+    }
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    // Each database is checked against the manifest before it takes its place.
+    let mut placed: Vec<PathBuf> = Vec::new();
+    let outcome = async {
+        for copy in &manifest.databases {
+            let Some((_, path)) = databases.iter().find(|(n, _)| *n == copy.name) else {
+                return Err(format!("the backup holds an unknown database {}", copy.name));
+            };
+            let partial = path.with_extension("db.restoring");
+            let (bytes, sha256) = download(&place, &copy.name, &partial).await?;
+            if bytes != copy.bytes || sha256 != copy.sha256 {
+                let _ = std::fs::remove_file(&partial);
+                return Err(format!(
+                    "{} does not match the manifest: the backup is damaged",
+                    copy.name
+                ));
+            }
+            let integrity = basalt_store::sqlite_integrity(&partial)
+                .await
+                .map_err(|e| e.to_string())?;
+            if integrity != "ok" {
+                let _ = std::fs::remove_file(&partial);
+                return Err(format!("{} fails its integrity check: {integrity}", copy.name));
+            }
+            std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))?;
+            placed.push(path.clone());
+        }
+        let (files, _) = basalt_files::open_store(&crate::app::backing(config).map_err(|e| e.0)?)
+            .map_err(|e| e.message().to_owned())?;
+        for (key, _) in object_keys(&databases[0].1).await? {
+            if manifest.missing.contains(&key) {
+                continue;
+            }
+            let source = place.path(&format!("files/{key}"));
+            if !copy(
+                place.store.as_ref(),
+                &source,
+                files.as_ref(),
+                &StorePath::from(key.as_str()),
+            )
+            .await?
+            {
+                return Err(format!("the backup lacks the bytes of {key}"));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        for path in placed {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e);
+    }
+    Ok(Manifest {
+        seconds: started.elapsed().as_secs_f64(),
+        ..manifest
+    })
+}
+
+/// Streams `name` from `place` into the file `dest`; returns its size and SHA-256.
+async fn download(place: &Place, name: &str, dest: &Path) -> Result<(u64, String), String> {
+    let got = place
+        .store
+        .get(&place.path(name))
+        .await
+        .map_err(|e| format!("{}/{name}: {e}", place.label))?;
+    let mut file = std::fs::File::create(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    let mut stream = got.into_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("{}/{name}: {e}", place.label))?;
+        hash.update(&chunk);
+        size += chunk.len() as u64;
+        tokio::task::block_in_place(|| file.write_all(&chunk))
+            .map_err(|e| format!("{}: {e}", dest.display()))?;
+    }
+    tokio::task::block_in_place(|| file.sync_all()).map_err(|e| format!("{}: {e}", dest.display()))?;
+    Ok((size, hex(&hash.finalize())))
+}
+
+/// A line for the command line.
+pub fn summary(m: &Manifest) -> String {
+    let dbs: u64 = m.databases.iter().map(|d| d.bytes).sum();
+    let mut s = format!(
+        "{} database(s), {:.1} MiB; {} object(s), {:.1} MiB of files; {:.1} s",
+        m.databases.len(),
+        dbs as f64 / 1048576.0,
+        m.objects,
+        m.object_bytes as f64 / 1048576.0,
+        m.seconds
+    );
+    if !m.missing.is_empty() {
+        s.push_str(&format!(
+            "; {} object(s) deleted while the backup ran are without their bytes",
+            m.missing.len()
+        ));
+    }
+    s
+}
