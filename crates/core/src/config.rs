@@ -37,6 +37,9 @@ pub struct Config {
     pub realtime_max_sockets_per_ip: u32,
     /// How long in-flight requests may run after SIGINT/SIGTERM.
     pub shutdown_timeout: Duration,
+    /// After a stop signal, how long the server answers not-ready while it
+    /// still serves, before it stops accepting (for load balancers).
+    pub shutdown_delay: Duration,
     pub admin_token_ttl: Duration,
     /// Lifetime of app users' access tokens.
     pub access_token_ttl: Duration,
@@ -108,6 +111,7 @@ impl Config {
             max_connections: 10_000,
             realtime_max_sockets_per_ip: 1000,
             shutdown_timeout: Duration::from_secs(10),
+            shutdown_delay: Duration::ZERO,
             admin_token_ttl: Duration::from_secs(12 * 3600),
             access_token_ttl: Duration::from_secs(3600),
             require_email_confirmation: false,

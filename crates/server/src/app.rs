@@ -48,6 +48,8 @@ pub struct Parts {
     pub functions: basalt_functions::Functions,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
+    /// Set from a stop signal on: readiness answers 503.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FromRef<AppState> for Auth {
@@ -285,6 +287,7 @@ impl App {
                 request_log,
                 functions,
                 openapi: openapi.into(),
+                draining: Arc::default(),
             })),
         })
     }
@@ -308,9 +311,22 @@ impl App {
         let limits = crate::listen::Limits {
             header_timeout: self.state.config.header_timeout,
             max_connections: self.state.config.max_connections,
+            draining: self.state.draining.clone(),
         };
+        let (draining, delay) = (self.state.draining.clone(), self.state.config.shutdown_delay);
         let server = crate::listen::serve(listener, self.router(), limits, async move {
             shutdown.await;
+            if !delay.is_zero() {
+                // Not ready, still serving: the balancer takes this node out
+                // before it stops accepting.
+                tracing::info!(
+                    seconds = delay.as_secs_f64(),
+                    "draining: not ready, still serving"
+                );
+                draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(delay).await;
+            }
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
         });

@@ -74,6 +74,18 @@ enum Command {
         #[command(subcommand)]
         command: MasterKeyCommand,
     },
+    /// Check a running server: exit 0 when /v1/health (or with --ready, /v1/health/ready) answers 200, for container health checks
+    Health {
+        /// Ask /v1/health/ready: the database and file store answer and the server is not draining
+        #[arg(long)]
+        ready: bool,
+        /// The server's address [default: BASALT_HTTP, else 127.0.0.1:8090; 0.0.0.0 and [::] mean this machine]
+        #[arg(long, env = "BASALT_HTTP", value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Seconds to wait for the answer
+        #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+        timeout: f64,
+    },
     /// Print the OpenAPI document
     Openapi,
     /// Print the version
@@ -416,6 +428,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
             let (auth, _) = auth(&config).await?;
             print_url_keys(&auth).await
         }
+        Command::Health { ready, http, timeout } => health(http, ready, timeout),
         Command::Openapi => {
             let doc = serde_json::to_string_pretty(&crate::app::openapi()).map_err(|e| e.to_string())?;
             println!("{doc}");
@@ -549,6 +562,45 @@ async fn print_url_keys(auth: &Auth) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// GETs the health route of the server at `http` over a plain socket (no
+/// configuration, no database): what a container health check runs.
+fn health(http: Option<std::net::SocketAddr>, ready: bool, timeout: f64) -> Result<(), String> {
+    use std::io::Read;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+    let mut addr = http.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8090)));
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    if !(0.1..=60.0).contains(&timeout) {
+        return Err("--timeout: from 0.1 to 60 seconds".into());
+    }
+    let timeout = std::time::Duration::from_secs_f64(timeout);
+    let path = if ready { "/v1/health/ready" } else { "/v1/health" };
+    let mut tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("{addr}: {e}"))?;
+    let mut answer = Vec::new();
+    let _ = tcp.take(64 * 1024).read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split_whitespace().nth(1).unwrap_or("");
+    if status == "200" {
+        println!("{path}: ok");
+        Ok(())
+    } else if status.is_empty() {
+        Err(format!("{addr}{path}: no answer"))
+    } else {
+        Err(format!("{addr}{path}: {status}"))
+    }
 }
 
 /// What `list` says of a key: retired, signing, next, or verifying until when.

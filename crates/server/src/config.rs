@@ -78,6 +78,9 @@ pub struct Settings {
     /// Seconds in-flight requests get after SIGINT/SIGTERM [default: 10]
     #[arg(long, env = "BASALT_SHUTDOWN_TIMEOUT", value_name = "SECS")]
     pub shutdown_timeout: Option<u64>,
+    /// Seconds after SIGINT/SIGTERM during which /v1/health/ready answers 503 while requests are still served, so a load balancer moves traffic away first [default: 0]
+    #[arg(long, env = "BASALT_SHUTDOWN_DELAY", value_name = "SECS")]
+    pub shutdown_delay: Option<f64>,
     /// Lifetime of admin tokens in seconds [default: 43200]
     #[arg(long, env = "BASALT_ADMIN_TOKEN_TTL", value_name = "SECS")]
     pub admin_token_ttl: Option<u64>,
@@ -395,6 +398,7 @@ impl Settings {
             max_connections,
             realtime_max_sockets_per_ip,
             shutdown_timeout,
+            shutdown_delay,
             admin_token_ttl,
             access_token_ttl,
             require_email_confirmation,
@@ -530,6 +534,12 @@ impl Settings {
             return Err(format!("log_format `{f}`: use text or json"));
         }
         config.shutdown_timeout = secs(self.shutdown_timeout, config.shutdown_timeout, "shutdown_timeout")?;
+        if let Some(d) = self.shutdown_delay {
+            if !(0.0..=300.0).contains(&d) {
+                return Err("shutdown_delay: from 0 to 300 seconds".into());
+            }
+            config.shutdown_delay = Duration::from_secs_f64(d);
+        }
         config.admin_token_ttl = secs(self.admin_token_ttl, config.admin_token_ttl, "admin_token_ttl")?;
         config.access_token_ttl = secs(self.access_token_ttl, config.access_token_ttl, "access_token_ttl")?;
         if let Some(v) = self.require_email_confirmation {

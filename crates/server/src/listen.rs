@@ -9,7 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -25,13 +25,16 @@ use tower::ServiceExt;
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// What the accept loop allows a connection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Time a client has to send a request's headers, counted from when the
     /// connection opens or its previous response was written.
     pub header_timeout: Duration,
     /// Connections open at once; one more is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// Set while the server drains before it stops: responses then close
+    /// their connection, so keep-alive clients reconnect elsewhere.
+    pub draining: Arc<AtomicBool>,
 }
 
 /// Connections closed at once because `max_connections` were open.
@@ -118,9 +121,23 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
         let router = router.clone();
+        let draining = limits.draining.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
-            router.clone().oneshot(req)
+            let response = router.clone().oneshot(req);
+            let draining = draining.clone();
+            async move {
+                let mut response = response.await?;
+                if draining.load(Ordering::Relaxed)
+                    && response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS
+                {
+                    response.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let connection = http.serve_connection(TokioIo::new(tcp), service).with_upgrades();
         let mut stop = stop_rx.clone();

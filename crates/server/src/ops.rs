@@ -101,6 +101,10 @@ async fn health() -> Json<Health> {
 }
 
 async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Error> {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::unavailable("the server is shutting down")
+            .with_details(json!({"checks": {"shutdown": "draining"}})));
+    }
     let (db, files) = tokio::join!(state.db.ping(READY_TIMEOUT), state.files.ping());
     if let Err(e) = &db {
         tracing::warn!(error = %e, "readiness check failed: database");

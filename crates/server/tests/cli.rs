@@ -537,3 +537,76 @@ async fn executions_move_to_their_own_sqlite_file() {
         conn.close().await.unwrap();
     }
 }
+
+/// With `--shutdown-delay`, a stopped server first answers not-ready while
+/// it goes on serving (each response closing its connection, so keep-alive
+/// clients reconnect elsewhere), then stops accepting and exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_drains_for_the_shutdown_delay() {
+    common::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = serve(dir.path(), &["--shutdown-delay", "2"], &[]);
+    let http = reqwest::Client::new();
+    let url = s.url.clone();
+    let ready = http.get(format!("{url}/v1/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(ready.headers().get("connection").is_none());
+    // `basalt health` (a container's health check) says the same.
+    let addr = url.trim_start_matches("http://").to_owned();
+    let check = |ready: bool| {
+        let mut args = vec!["health", "--http", addr.as_str()];
+        if ready {
+            args.push("--ready");
+        }
+        basalt(&args).output().unwrap()
+    };
+    let o = check(true);
+    assert!(o.status.success(), "{}", stderr(&o));
+    s.send_term();
+    let stopped = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ready = http.get(format!("{url}/v1/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["connection"], "close");
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(body["error"]["details"]["checks"]["shutdown"], "draining");
+    let health = http.get(format!("{url}/v1/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "still serving while draining");
+    assert_eq!(health.headers()["connection"], "close");
+    let o = check(true);
+    assert!(
+        !o.status.success() && stderr(&o).contains("503"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(check(false).status.success());
+    let status = tokio::task::block_in_place(|| s.wait_exit());
+    assert!(status.success(), "{status:?}");
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        http.get(format!("{url}/v1/health")).send().await.is_err(),
+        "no longer accepting"
+    );
+    let o = check(false);
+    assert!(
+        !o.status.success() && stderr(&o).contains(&addr),
+        "{}",
+        stderr(&o)
+    );
+    // Out of range is refused at start.
+    let o = basalt(&[
+        "serve",
+        "--shutdown-delay",
+        "301",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!o.status.success());
+}

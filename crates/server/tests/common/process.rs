@@ -81,6 +81,12 @@ impl Server {
     }
 
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.send_term();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM, as a service manager stopping the server does.
+    pub fn send_term(&self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -89,6 +95,10 @@ impl Server {
                 .unwrap()
                 .success()
         );
+    }
+
+    /// Waits (at most 20 s) for the process to end.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
