@@ -153,6 +153,20 @@ pub fn table_ddl(dialect: Dialect, table: &str) -> String {
     }
 }
 
+/// The statements that make a collection's table and its indexes, from the
+/// `indexes` JSON kept in `collections` (an import rebuilds storage this way).
+pub fn storage_ddl(backend: Backend, table: &str, indexes: &str) -> Result<Vec<String>, Error> {
+    let dialect = dialect(backend);
+    let defs: Vec<IndexDef> =
+        serde_json::from_str(indexes).map_err(|e| Error::invalid_argument(format!("stored indexes: {e}")))?;
+    let fields = check_indexes(&defs)?;
+    let mut out = vec![table_ddl(dialect, table)];
+    for (i, (fields, def)) in fields.iter().zip(&defs).enumerate() {
+        out.extend(index_ddl(dialect, table, i, fields, def.unique));
+    }
+    Ok(out)
+}
+
 /// Names of the indexes an index definition makes.
 fn index_names(table: &str, i: usize) -> [String; 2] {
     [format!("{table}_i{i}"), format!("{table}_u{i}")]

@@ -34,7 +34,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 pub use cases::api as cases_api;
-pub use collections::{Collection, CollectionRules, IndexDef};
+pub use collections::{Collection, CollectionRules, IndexDef, storage_ddl};
 pub use document::{Document, check_collection_name};
 pub use filter::Filter;
 pub use query::Query;

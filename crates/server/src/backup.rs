@@ -23,6 +23,8 @@ use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::transfer::copy;
+
 /// The databases a backup holds, the first required.
 const DATABASES: [&str; 3] = ["basalt.db", "executions.db", "logs.db"];
 const MANIFEST: &str = "manifest.json";
@@ -168,36 +170,6 @@ async fn upload(path: &Path, place: &Place, name: &str) -> Result<(u64, String),
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Copies one object's bytes between stores; `false` if they were gone.
-async fn copy(
-    from: &dyn ObjectStore,
-    key: &StorePath,
-    to: &dyn ObjectStore,
-    dest: &StorePath,
-) -> Result<bool, String> {
-    let got = match from.get(key).await {
-        Ok(got) => got,
-        Err(object_store::Error::NotFound { .. }) => return Ok(false),
-        Err(e) => return Err(format!("reading {key}: {e}")),
-    };
-    let upload = to
-        .put_multipart(dest)
-        .await
-        .map_err(|e| format!("writing {dest}: {e}"))?;
-    let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
-    let mut stream = got.into_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("reading {key}: {e}"))?;
-        writer.wait_for_capacity(4).await.map_err(|e| e.to_string())?;
-        writer.write(&chunk);
-    }
-    writer
-        .finish()
-        .await
-        .map_err(|e| format!("writing {dest}: {e}"))?;
-    Ok(true)
 }
 
 /// The object keys and sizes of the SQLite database at `path`.

@@ -69,6 +69,36 @@ enum Command {
         #[command(flatten)]
         config: Box<ConfigArgs>,
     },
+    /// Write the whole project (configuration, users, keys, documents, files) to a folder as NDJSON
+    Export {
+        /// A new folder
+        #[arg(long, value_name = "DIR")]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        config: Box<ConfigArgs>,
+    },
+    /// Read an export into this project (refused if it is not empty, unless --merge)
+    Import {
+        /// The folder `basalt export` wrote
+        #[arg(long, value_name = "DIR")]
+        from: std::path::PathBuf,
+        /// Add to a project that is not empty; rows that exist are kept as they are
+        #[arg(long)]
+        merge: bool,
+        #[command(flatten)]
+        config: Box<ConfigArgs>,
+    },
+    /// Copy this project to another database (SQLite to PostgreSQL or back), with the server stopped
+    MigrateDb {
+        /// The database to copy to: postgres://… or sqlite:PATH (empty)
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Also copy the files' bytes to this store (a directory or s3://bucket), when files_url changes with the move
+        #[arg(long, value_name = "URL")]
+        files_to: Option<String>,
+        #[command(flatten)]
+        config: Box<ConfigArgs>,
+    },
     /// Make a master key, which seals the secrets Basalt stores (BASALT_MASTER_KEY)
     MasterKey {
         #[command(subcommand)]
@@ -389,6 +419,57 @@ async fn dispatch(command: Command) -> Result<(), String> {
             let (auth, _) = auth(&config).await?;
             print_signing_keys(&auth).await
         }
+        Command::Export { to, config } => {
+            let (config, _) = load(&config, "warn")?;
+            let db = crate::transfer::open(&config).await?;
+            let files = crate::transfer::files_of(&config)?;
+            let manifest = crate::transfer::export(&db, files.as_ref(), &to).await?;
+            db.close().await;
+            println!(
+                "exported to {}: {}",
+                to.display(),
+                crate::transfer::summary(&manifest)
+            );
+            Ok(())
+        }
+        Command::Import { from, merge, config } => {
+            let (config, _) = load(&config, "warn")?;
+            let db = crate::transfer::open(&config).await?;
+            let files = crate::transfer::files_of(&config)?;
+            let manifest = crate::transfer::import(&db, files.as_ref(), &from, merge).await?;
+            db.close().await;
+            println!(
+                "imported from {}: {}",
+                from.display(),
+                crate::transfer::summary(&manifest)
+            );
+            Ok(())
+        }
+        Command::MigrateDb { to, files_to, config } => {
+            let (config, _) = load(&config, "warn")?;
+            let source = crate::transfer::open(&config).await?;
+            let files = crate::transfer::files_of(&config)?;
+            let scratch = crate::transfer::scratch(&config)?;
+            let folder = scratch.path().join("export");
+            let exported = crate::transfer::export(&source, files.as_ref(), &folder).await?;
+            source.close().await;
+            let mut target_config = config.clone();
+            target_config.database_url = Some(Secret::new(to.clone()));
+            if let Some(f) = &files_to {
+                target_config.files_url = Some(f.clone());
+            }
+            let target = crate::transfer::open(&target_config).await?;
+            let target_files = crate::transfer::files_of(&target_config)?;
+            let imported = crate::transfer::import(&target, target_files.as_ref(), &folder, false).await?;
+            target.close().await;
+            println!(
+                "copied to {}: {}; {} object(s) copied to the new file store",
+                redact(&to),
+                crate::transfer::summary(&exported),
+                imported.objects
+            );
+            Ok(())
+        }
         Command::Backup { to, config } => {
             let (config, _) = load(&config, "warn")?;
             let manifest = crate::backup::backup(&config, &to).await?;
@@ -600,6 +681,18 @@ fn health(http: Option<std::net::SocketAddr>, ready: bool, timeout: f64) -> Resu
         Err(format!("{addr}{path}: no answer"))
     } else {
         Err(format!("{addr}{path}: {status}"))
+    }
+}
+
+/// A database URL without its password, for output.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
     }
 }
 

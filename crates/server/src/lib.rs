@@ -13,6 +13,7 @@ mod logging;
 mod middleware;
 mod ops;
 mod settings;
+pub mod transfer;
 
 pub use app::{App, AppState, api, openapi};
 pub use middleware::with_middleware;

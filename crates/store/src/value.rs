@@ -18,6 +18,8 @@ pub enum Param<'a> {
     Bytes(&'a [u8]),
     NullText,
     NullInt,
+    NullBool,
+    NullBytes,
 }
 
 impl<'a> From<&'a str> for Param<'a> {
@@ -69,6 +71,8 @@ pub(crate) fn bind_sqlite<'q>(
             Param::Bytes(v) => q.bind(v),
             Param::NullText => q.bind(None::<&str>),
             Param::NullInt => q.bind(None::<i64>),
+            Param::NullBool => q.bind(None::<bool>),
+            Param::NullBytes => q.bind(None::<&[u8]>),
         };
     }
     q
@@ -87,6 +91,8 @@ pub(crate) fn bind_pg<'q>(
             Param::Bytes(v) => q.bind(v),
             Param::NullText => q.bind(None::<&str>),
             Param::NullInt => q.bind(None::<i64>),
+            Param::NullBool => q.bind(None::<bool>),
+            Param::NullBytes => q.bind(None::<&[u8]>),
         };
     }
     q
@@ -117,4 +123,7 @@ impl Row {
     getter!(opt_int, Option<i64>);
     getter!(bool, bool);
     getter!(bytes, Vec<u8>);
+    getter!(opt_bytes, Option<Vec<u8>>);
+    getter!(opt_bool, Option<bool>);
+    getter!(opt_float, Option<f64>);
 }
