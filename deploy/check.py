@@ -6,9 +6,12 @@
   Basalt pod needs (probes, security context, grace above the drain, ...);
 - systemd: `systemd-analyze verify` of the unit (a copy whose ExecStart is the
   binary under test), and the hardening it must keep;
-- docker: the Dockerfile's pinned bases, USER, HEALTHCHECK, STOPSIGNAL and
-  exec-form entry point; the compose files parse, pin every image and wire
-  the nodes as documented; the health check command works against a server;
+- docker: the Dockerfile's pinned bases, USER, HEALTHCHECK (`basalt health
+  --ready`), STOPSIGNAL and exec-form entry point; the compose files parse,
+  pin every image, wire the nodes as documented and give them a
+  shutdown_delay HAProxy's checks notice in time; the health check command
+  passes against a ready server and fails when nothing listens or the server
+  is draining;
 - haproxy: `haproxy -c` on deploy/docker/haproxy.cfg; nginx: `nginx -t` on
   deploy/nginx/basalt.conf (with a throwaway certificate);
 - monitoring: `promtool check rules` and `promtool test rules`, and every
@@ -62,6 +65,14 @@ def run(cmd, **kw):
 
 # ------------------------------------------------------------------ kubernetes
 SHUTDOWN_TIMEOUT_DEFAULT = 10
+SHUTDOWN_DELAY_DEFAULT = 0
+# Whatever stops Basalt waits this much longer than preStop + shutdown_delay +
+# shutdown_timeout before SIGKILL.
+STOP_MARGIN = 5
+
+
+def seconds(value, default):
+    return float(value) if value not in (None, "") else default
 
 
 def render(overlay):
@@ -91,10 +102,17 @@ def pod_checks(name, workload, config, secret):
           f"{name}: the data directory is a mounted volume (the only writable path)")
     pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     sleep = int(pre[1]) if len(pre) == 2 and pre[0] == "sleep" else 0
-    check(sleep > 0, f"{name}: preStop sleeps ({sleep} s) so the endpoints go before the drain")
-    shutdown = int(env.get("BASALT_SHUTDOWN_TIMEOUT", SHUTDOWN_TIMEOUT_DEFAULT))
+    delay = seconds(env.get("BASALT_SHUTDOWN_DELAY"), SHUTDOWN_DELAY_DEFAULT)
+    check(0 <= delay <= 300, f"{name}: BASALT_SHUTDOWN_DELAY {delay:g} s is within 0 to 300")
+    # The pod leaves the Service's endpoints when it starts terminating; the
+    # proxies in front notice a few seconds later. Meanwhile it must still
+    # serve: a preStop sleep before SIGTERM, or shutdown_delay after it.
+    check(sleep + delay >= 5, f"{name}: serves for preStop {sleep} s + shutdown_delay {delay:g} s >= 5 s after it starts terminating")
+    shutdown = seconds(env.get("BASALT_SHUTDOWN_TIMEOUT"), SHUTDOWN_TIMEOUT_DEFAULT)
     grace = spec.get("terminationGracePeriodSeconds", 30)
-    check(grace > sleep + shutdown, f"{name}: terminationGracePeriodSeconds {grace} > preStop {sleep} + shutdown_timeout {shutdown}")
+    check(grace >= sleep + delay + shutdown + STOP_MARGIN,
+          f"{name}: terminationGracePeriodSeconds {grace} >= preStop {sleep} + shutdown_delay {delay:g} + "
+          f"shutdown_timeout {shutdown:g} + {STOP_MARGIN} s")
     refs = [e.get("configMapRef", {}).get("name") or e.get("secretRef", {}).get("name") for e in c.get("envFrom", [])]
     check(refs == [config["metadata"]["name"], secret["metadata"]["name"]], f"{name}: settings from the ConfigMap and the Secret")
     return spec
@@ -191,12 +209,12 @@ def systemd(binary):
           "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX")
     check(any(v.startswith("-/etc/basalt/") for v in s.get("EnvironmentFile", [])), "EnvironmentFile for secrets (optional)")
     check(int(s.get("LimitNOFILE", ["0"])[-1]) >= 10000, "LimitNOFILE covers max_connections")
-    shutdown = SHUTDOWN_TIMEOUT_DEFAULT
-    for e in s.get("Environment", []):
-        if e.startswith("BASALT_SHUTDOWN_TIMEOUT="):
-            shutdown = int(e.split("=", 1)[1])
+    env = dict(e.split("=", 1) for e in s.get("Environment", []) if "=" in e)
+    shutdown = seconds(env.get("BASALT_SHUTDOWN_TIMEOUT"), SHUTDOWN_TIMEOUT_DEFAULT)
+    delay = seconds(env.get("BASALT_SHUTDOWN_DELAY"), SHUTDOWN_DELAY_DEFAULT)
     stop = int(s.get("TimeoutStopSec", ["90"])[-1])
-    check(stop > shutdown, f"TimeoutStopSec {stop} > shutdown_timeout {shutdown}")
+    check(stop >= delay + shutdown + STOP_MARGIN,
+          f"TimeoutStopSec {stop} >= shutdown_delay {delay:g} + shutdown_timeout {shutdown:g} + {STOP_MARGIN} s")
     if not shutil.which("systemd-analyze"):
         fail("systemd-analyze is not installed")
         return
@@ -256,7 +274,14 @@ def docker(binary):
     user = words.get("USER", "")
     check(user and user.split(":")[0] not in ("root", "0"), f"runs as a non-root USER ({user})")
     hc = words.get("HEALTHCHECK", "")
-    check("/v1/health/ready" in hc and "CMD" in hc, "HEALTHCHECK on /v1/health/ready")
+    m = re.search(r"\bCMD\s+(\[.*\])\s*$", hc)
+    try:
+        hc_cmd = json.loads(m.group(1)) if m else None
+    except ValueError:
+        hc_cmd = None
+    check(hc_cmd == ["basalt", "health", "--ready"], f"HEALTHCHECK CMD [\"basalt\", \"health\", \"--ready\"] in exec form ({hc_cmd})")
+    copies = [r.split()[-1] for w, r in final if w == "COPY" and r.split()[-1].endswith("/basalt")]
+    check(copies == ["/usr/local/bin/basalt"], f"the binary is /usr/local/bin/basalt, on the default PATH, as the health check calls it ({copies})")
     check(words.get("STOPSIGNAL") == "SIGTERM", "STOPSIGNAL SIGTERM")
     for w in ("ENTRYPOINT", "CMD"):
         try:
@@ -267,17 +292,25 @@ def docker(binary):
     check("VOLUME" in words and "/var/lib/basalt" in words["VOLUME"], "the data directory is a VOLUME")
     ignore = os.path.join(ROOT, ".dockerignore")
     check(os.path.exists(ignore) and "target" in open(ignore).read(), ".dockerignore keeps target/ out of the context")
-    # The health check's command, run by bash against a real server.
-    m = re.search(r'CMD \["bash", "-c", (".*")\]\s*$', hc)
-    if check(m is not None, "HEALTHCHECK runs bash -c"):
-        script = json.loads(m.group(1))
-        with Server(binary) as srv:
+    # The health check's command, with the binary under test, against a real
+    # server. BASALT_HTTP is the image's (0.0.0.0:PORT): it means loopback.
+    if hc_cmd:
+        health = [binary] + hc_cmd[1:]
+        with Server(binary, env={"BASALT_SHUTDOWN_DELAY": "3"}) as srv:
             env = dict(os.environ, BASALT_HTTP=f"0.0.0.0:{srv.port}")
-            out = run(["bash", "-c", script], env=env, timeout=10)
-            check(out.returncode == 0, f"the HEALTHCHECK command passes against a ready server ({out.stderr.strip()})")
+            out = run(health, env=env, timeout=10)
+            check(out.returncode == 0, f"the HEALTHCHECK command passes against a ready server ({(out.stdout + out.stderr).strip()})")
+            # Stopping (SIGTERM, within shutdown_delay): not ready, still alive.
+            srv.proc.send_signal(15)
+            time.sleep(0.5)
+            out = run(health, env=env, timeout=10)
+            check(out.returncode == 1 and "503" in out.stderr,
+                  f"the HEALTHCHECK command fails while the server drains ({out.returncode}: {out.stderr.strip()})")
+            live = run([binary, "health"], env=env, timeout=10)
+            check(live.returncode == 0, f"`basalt health` (liveness) still passes while it drains ({(live.stdout + live.stderr).strip()})")
         env = dict(os.environ, BASALT_HTTP=f"0.0.0.0:{free_port()}")
-        out = run(["bash", "-c", script], env=env, timeout=10)
-        check(out.returncode != 0, "the HEALTHCHECK command fails when nothing listens")
+        out = run(health, env=env, timeout=10)
+        check(out.returncode == 1, f"the HEALTHCHECK command fails when nothing listens ({out.returncode}: {out.stderr.strip()})")
     writes_only_data_dir(binary)
     compose()
 
@@ -331,8 +364,11 @@ def compose():
         for svc, spec in basalts.items():
             check(spec.get("read_only") is True, f"{name}: {svc} has a read-only root filesystem")
             grace = int(str(spec.get("stop_grace_period", "10s")).rstrip("s"))
-            shutdown = int(spec.get("environment", {}).get("BASALT_SHUTDOWN_TIMEOUT", SHUTDOWN_TIMEOUT_DEFAULT))
-            check(grace > shutdown, f"{name}: {svc} stop_grace_period {grace} s > shutdown_timeout {shutdown} s")
+            env = spec.get("environment", {})
+            shutdown = seconds(env.get("BASALT_SHUTDOWN_TIMEOUT"), SHUTDOWN_TIMEOUT_DEFAULT)
+            delay = seconds(env.get("BASALT_SHUTDOWN_DELAY"), SHUTDOWN_DELAY_DEFAULT)
+            check(grace >= delay + shutdown + STOP_MARGIN,
+                  f"{name}: {svc} stop_grace_period {grace} s >= shutdown_delay {delay:g} + shutdown_timeout {shutdown:g} + {STOP_MARGIN} s")
         if name == "compose.yaml":
             check(len(basalts) == 1 and any("/var/lib/basalt" in v for s in basalts.values() for v in s.get("volumes", []))
                   and "basalt-data" in doc.get("volumes", {}), "compose.yaml: one node, data in a named volume")
@@ -347,6 +383,33 @@ def compose():
             cfg = open(os.path.join(DEPLOY, "docker", "haproxy.cfg")).read()
             for svc in basalts:
                 check(f" {svc}:8090" in cfg, f"haproxy.cfg routes to {svc}")
+            # A stopping node answers 503 for shutdown_delay while it serves:
+            # HAProxy must see it down well within that, with time to spare for
+            # requests it already sent there.
+            down = haproxy_down_after(cfg)
+            for svc, spec in basalts.items():
+                delay = seconds(spec.get("environment", {}).get("BASALT_SHUTDOWN_DELAY"), SHUTDOWN_DELAY_DEFAULT)
+                check(down is not None and delay >= 2 * down,
+                      f"compose.cluster.yaml: {svc} shutdown_delay {delay:g} s >= twice the time HAProxy takes to see a node down ({down} s)")
+
+
+def haproxy_duration(value):
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(us|ms|s|m)?", value)
+    return float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, None: 1e-3}[m.group(2)]
+
+
+def haproxy_down_after(cfg):
+    """Seconds from a node's first 503 until HAProxy marks it down, at worst:
+    up to one `inter` until the next check, then `fall - 1` more checks
+    `fastinter` apart (`default-server` line of haproxy.cfg)."""
+    line = next((l.split() for l in cfg.splitlines() if l.strip().startswith("default-server")), None)
+    if not line or "check" not in line:
+        return None
+    opts = dict(zip(line[1:], line[2:]))
+    inter = haproxy_duration(opts.get("inter", "2s"))
+    fastinter = haproxy_duration(opts.get("fastinter", opts.get("inter", "2s")))
+    fall = int(opts.get("fall", "3"))
+    return round(inter + (fall - 1) * fastinter, 3)
 
 
 # ------------------------------------------------------------ load balancers
@@ -393,15 +456,17 @@ def free_port():
 class Server:
     """A throwaway `basalt serve` on SQLite in a temporary directory."""
 
-    def __init__(self, binary, wrap=()):
+    def __init__(self, binary, wrap=(), env=None):
         self.binary = binary
         self.wrap = list(wrap)
+        self.extra_env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="basalt-deploy-check-")
         env = {k: v for k, v in os.environ.items() if not k.startswith("BASALT_")}
+        env.update(self.extra_env)
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.proc = subprocess.Popen(self.wrap + [self.binary, "serve", "--http", f"127.0.0.1:{self.port}", "--data-dir", self.dir],
                                      env=env, stdout=self.log, stderr=self.log, cwd=self.dir)

@@ -81,10 +81,6 @@ def ready(url):
         return False
 
 
-def serve_help(binary):
-    return subprocess.run([binary, "serve", "--help"], capture_output=True, text=True).stdout
-
-
 class Node:
     def __init__(self, cluster, index):
         self.cluster = cluster

@@ -9,10 +9,14 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import Cluster, http, serve_help  # noqa: E402
+from cluster import Cluster, http  # noqa: E402
 from traffic import BUCKET, COLLECTION  # noqa: E402
 
 RESULTS = {}
+# Seconds a node keeps serving after SIGTERM while /v1/health/ready answers 503
+# (shutdown_delay): above the ~1.5 s HAProxy's checks in deploy/docker/haproxy.cfg
+# take to see it down. BASALT_CLUSTER_SHUTDOWN_DELAY=0 shows SIGTERM without it.
+SHUTDOWN_DELAY = float(os.environ.get("BASALT_CLUSTER_SHUTDOWN_DELAY", "3"))
 
 
 def pytest_addoption(parser):
@@ -31,14 +35,9 @@ def cluster(request):
     postgres = os.environ.get("BASALT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
     if not os.access(binary, os.X_OK):
         pytest.fail(f"no basalt binary at {binary} (set BASALT_BIN)")
-    settings = {}
-    # The proposed drain delay (see test_rolling_restart_by_sigterm_alone),
-    # used as soon as the server has it.
-    delay = "--shutdown-delay" in serve_help(binary)
-    if delay:
-        settings["BASALT_SHUTDOWN_DELAY"] = "3"
+    settings = {"BASALT_SHUTDOWN_DELAY": f"{SHUTDOWN_DELAY:g}"}
     c = Cluster(binary, postgres, nodes=3, settings=settings)
-    c.shutdown_delay = delay
+    c.shutdown_delay = SHUTDOWN_DELAY
     failed = False
     try:
         c.start()

@@ -7,10 +7,10 @@
    a signing key retired at once (measured bounds);
 4. SIGKILL of one node under load: only its requests in flight fail, its
    sockets resume through the balancer with nothing missed or repeated;
-5. what SIGTERM does on one node (a request in flight finishes, new
-   connections are refused);
-6. rolling restarts under load: drained at the balancer first (zero failures),
-   and by SIGTERM alone (health checks and retries).
+5. what SIGTERM does on one node (not ready but serving for shutdown_delay,
+   then new connections are refused and a request in flight finishes);
+6. rolling restarts under load: drained at the balancer first, and by SIGTERM
+   alone (shutdown_delay, health checks and retries): zero failures each.
 """
 import asyncio
 import os
@@ -479,30 +479,63 @@ def test_sigkill_one_node_under_load(cluster, api, results):
 
 
 # --------------------------------------------------- 5. what SIGTERM does
+def raw_get(port, path):
+    """GET on a new keep-alive connection: (status, lowercased headers, body),
+    or None when the connection is refused."""
+    import socket as socketlib
+    try:
+        b = socketlib.create_connection(("127.0.0.1", port), timeout=5)
+    except ConnectionRefusedError:
+        return None
+    with b:
+        b.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = b.recv(4096)
+            assert chunk, f"the connection closed before the headers: {data!r}"
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = dict((k.strip().lower(), v.strip()) for k, v in (l.split(":", 1) for l in lines[1:]))
+        while len(body) < int(headers.get("content-length", 0)):
+            body += b.recv(4096)
+        return int(lines[0].split(" ")[1]), headers, body
+
+
 def test_sigterm_finishes_requests_in_flight_and_stops_accepting(cluster, api, results):
-    """docs/admin.md#shutdown: on SIGTERM a node stops accepting connections,
-    lets the requests in flight finish, and exits 0. Probed on one node
-    directly: an upload whose body is still arriving when SIGTERM comes is
-    finished and answered 201; a new connection is refused (today) or, with the
-    proposed shutdown_delay, accepted while /v1/health/ready answers 503."""
+    """docs/admin.md#shutdown and docs/deploy.md: on SIGTERM a node first
+    keeps serving for shutdown_delay with /v1/health/ready answering 503 and
+    every response closing its connection, then stops accepting, lets the
+    requests in flight finish and exits 0. Probed on one node directly: an
+    upload whose body is still arriving when the listener closes is finished
+    and answered 201; during the delay a new connection is served (ready 503
+    with checks.shutdown "draining", /v1/health 200, both `Connection: close`);
+    after it a new connection is refused."""
+    import json as jsonlib
     import socket as socketlib
     node = cluster.nodes[1]
+    delay = cluster.shutdown_delay
     body = b"y" * 4096
-    s = socketlib.create_connection(("127.0.0.1", node.port), timeout=10)
+    s = socketlib.create_connection(("127.0.0.1", node.port), timeout=10 + delay)
     s.sendall((f"PUT /v1/storage/files/sigterm/{secrets.token_hex(4)}.txt HTTP/1.1\r\nHost: x\r\n"
                f"Authorization: Bearer {api['key']}\r\nContent-Type: text/plain\r\n"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:1000])
     time.sleep(0.3)
     t_sig = time.monotonic()
     node.signal(signal.SIGTERM)
-    time.sleep(0.5)
     probe = {}
-    try:
-        with socketlib.create_connection(("127.0.0.1", node.port), timeout=2) as b:
-            b.sendall(b"GET /v1/health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            probe["ready_while_draining"] = b.recv(64).split(b" ")[1].decode()
-    except ConnectionRefusedError:
-        probe["new_connection"] = "refused"
+    if delay:
+        time.sleep(min(0.5, delay / 3))
+        ready = raw_get(node.port, "/v1/health/ready")
+        live = raw_get(node.port, "/v1/health")
+        probe["during_delay"] = {
+            "ready": ready and [ready[0], ready[1].get("connection"),
+                                jsonlib.loads(ready[2])["error"]["details"]["checks"]],
+            "health": live and [live[0], live[1].get("connection")]}
+        time.sleep(max(0.0, t_sig + delay + 0.5 - time.monotonic()))
+    else:
+        time.sleep(0.5)
+    probe["new_connection_after_delay"] = "refused" if raw_get(node.port, "/v1/health") is None else "accepted"
     s.sendall(body[1000:])
     answer = s.recv(4096).decode(errors="replace")
     s.close()
@@ -515,10 +548,11 @@ def test_sigterm_finishes_requests_in_flight_and_stops_accepting(cluster, api, r
     cluster.wait_lb_state(node, "UP")
     assert answer.startswith("HTTP/1.1 201"), answer[:200]
     assert probe["exit_code"] == 0, probe
-    if cluster.shutdown_delay:
-        assert probe.get("ready_while_draining") == "503", probe
-    else:
-        assert probe.get("new_connection") == "refused", probe
+    assert probe["new_connection_after_delay"] == "refused", probe
+    if delay:
+        assert probe["during_delay"] == {"ready": [503, "close", {"shutdown": "draining"}],
+                                         "health": [200, "close"]}, probe
+        assert probe["exit_after_s"] >= delay, probe
 
 
 # ----------------------------------------------------------- 6. rolling restart
@@ -547,6 +581,11 @@ def rolling_restart(cluster, api, drain_first, results_key, results):
                     await asyncio.sleep(DRAIN_WAIT)
                 t_sig = time.monotonic()
                 node.signal(signal.SIGTERM)
+                t_down = None
+                if not drain_first:
+                    # The node answers 503 on /v1/health/ready: when does HAProxy take it out?
+                    await asyncio.to_thread(cluster.wait_lb_state, node, "DOWN", 30)
+                    t_down = time.monotonic()
                 await asyncio.to_thread(node.proc.wait, 30)
                 t_exit = time.monotonic()
                 code = node.proc.returncode
@@ -559,6 +598,8 @@ def rolling_restart(cluster, api, drain_first, results_key, results):
                 log.append({"node": node.name, "exit_after_s": round(t_exit - t0, 2),
                             "back_up_after_s": round(time.monotonic() - t0, 2),
                             "exit_code": code, "t_sigterm": t_sig, "t_exit": t_exit})
+                if t_down is not None:
+                    log[-1]["lb_down_after_sigterm_s"] = round(t_down - t_sig, 2)
             await asyncio.sleep(1)
             stop.set()
             load = await load_task
@@ -573,7 +614,8 @@ def rolling_restart(cluster, api, drain_first, results_key, results):
           f"failures {[(f.op, f.status, f.node, f.error[:80]) for f in failures[:10]]}")
     results[results_key] = {"requests": len(load.requests), "failed": len(failures),
                             "failed_ops": sorted(f.op for f in failures), "restarts": log,
-                            "p99_ms": round(load.percentile(99), 2),
+                            "concurrency": CONCURRENCY, "shutdown_delay_s": cluster.shutdown_delay,
+                            "p50_ms": round(load.percentile(50), 2), "p99_ms": round(load.percentile(99), 2),
                             "reconnects": sum(len(s.disconnects) for s in subs)}
     results[results_key]["failed_creates_that_committed"] = assert_no_duplicate_writes(cluster, api, load, 5 + drain_first)
     # Every subscriber lost its node once and resumed with nothing missed.
@@ -593,28 +635,28 @@ def test_rolling_restart_drained_at_the_balancer_loses_nothing(cluster, api, res
 def test_rolling_restart_by_sigterm_alone(cluster, api, results):
     """SIGTERM with nothing done at the balancer first.
 
-    With the server as it is, SIGTERM closes the listener at once and closes
-    idle keep-alive connections: HAProxy resends what found the port closed
-    (any method) and idempotent requests that met a closing connection, but a
-    POST or PATCH written into a connection the node is closing (or one still
-    in its accept queue) fails. So the test asserts that every failure is such
-    a non-idempotent request overlapping a shutdown, and none other.
+    With shutdown_delay (conftest.py: 3 s) the node keeps serving after
+    SIGTERM while /v1/health/ready answers 503 and every response carries
+    `Connection: close`: HAProxy's checks (deploy/docker/haproxy.cfg, fall 2,
+    inter 1s then fastinter 500ms) mark it DOWN within about 1.5 s, its
+    keep-alive connections are closed after their response, and only then does
+    the listener close. So no request meets a closing connection or a closed
+    port: zero failures, and HAProxy saw each node DOWN before its delay ended.
 
-    SERVER CHANGE (proposed in tests/cluster/README.md): `shutdown_delay` seconds
-    between SIGTERM and closing the listener, /v1/health/ready answering 503
-    and responses carrying `Connection: close` meanwhile, so health checks take
-    the node out before it stops accepting. When `basalt serve --help` lists
-    --shutdown-delay, conftest.py starts the nodes with it and this test
-    requires zero failures."""
+    With BASALT_CLUSTER_SHUTDOWN_DELAY=0 (SIGTERM closes the listener at once)
+    a POST or PATCH written into a connection the node is closing, or waiting
+    in its accept queue, fails; the test then asserts only that every failure
+    is such a non-idempotent request overlapping a shutdown."""
     delay = cluster.shutdown_delay
     failures = rolling_restart(cluster, api, False, "rolling_restart_sigterm_only", results)
-    results["rolling_restart_sigterm_only"]["server_has_shutdown_delay"] = bool(delay)
+    restarts = results["rolling_restart_sigterm_only"]["restarts"]
     if delay:
         assert failures == [], [(f.op, f.status, f.node, f.error) for f in failures]
+        late = [r for r in restarts if r["lb_down_after_sigterm_s"] >= delay]
+        assert not late, f"HAProxy saw a node DOWN only after its shutdown_delay ({delay} s): {late}"
         return
-    windows = [(r["t_sigterm"], r["t_exit"]) for r in results["rolling_restart_sigterm_only"]["restarts"]]
+    windows = [(r["t_sigterm"], r["t_exit"]) for r in restarts]
     for f in failures:
         assert f.method in ("POST", "PATCH") and f.op != "query", f"an idempotent request failed: {f}"
         assert any(f.start <= t_exit + 0.5 and f.end >= t_sig for t_sig, t_exit in windows), \
             f"a request failed away from any shutdown: {f}"
-
