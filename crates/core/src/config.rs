@@ -40,6 +40,12 @@ pub struct Config {
     /// After a stop signal, how long the server answers not-ready while it
     /// still serves, before it stops accepting (for load balancers).
     pub shutdown_delay: Duration,
+    /// Cron (5 or 6 fields, UTC) of scheduled backups; `None`: none.
+    pub backup_schedule: Option<String>,
+    /// Where scheduled backups go: a directory or `s3://bucket/prefix`.
+    pub backup_to: Option<String>,
+    /// Scheduled backups kept; older ones are deleted.
+    pub backup_keep: u32,
     pub admin_token_ttl: Duration,
     /// Lifetime of app users' access tokens.
     pub access_token_ttl: Duration,
@@ -112,6 +118,9 @@ impl Config {
             realtime_max_sockets_per_ip: 1000,
             shutdown_timeout: Duration::from_secs(10),
             shutdown_delay: Duration::ZERO,
+            backup_schedule: None,
+            backup_to: None,
+            backup_keep: 7,
             admin_token_ttl: Duration::from_secs(12 * 3600),
             access_token_ttl: Duration::from_secs(3600),
             require_email_confirmation: false,

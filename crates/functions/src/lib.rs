@@ -27,6 +27,7 @@ use basalt_store::Db;
 use tokio::sync::Semaphore;
 
 pub use routes::api;
+pub use schedules::Plan;
 pub use script::Limits;
 pub use store::open_executions;
 

@@ -35,7 +35,7 @@ const STALE_MARGIN: Duration = Duration::from_secs(5);
 
 /// A parsed cron expression in its time zone.
 #[derive(Clone)]
-pub(crate) struct Plan {
+pub struct Plan {
     cron: Cron,
     tz: chrono_tz::Tz,
 }

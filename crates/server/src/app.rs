@@ -48,6 +48,8 @@ pub struct Parts {
     pub functions: basalt_functions::Functions,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
+    /// Scheduled and requested backups.
+    pub backups: Arc<crate::backup::Scheduler>,
     /// Set from a stop signal on: readiness answers 503.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -103,6 +105,7 @@ pub fn api() -> Api<AppState> {
     Api::new()
         .merge(crate::ops::api())
         .merge(crate::settings::api())
+        .merge(crate::backup::api())
         .merge(basalt_auth::api())
         .merge(basalt_rules::api())
         .merge(basalt_documents::api())
@@ -202,6 +205,9 @@ impl App {
         let metrics = Arc::new(Metrics::default());
         crate::ops::register_metrics(&metrics, &db);
         metrics.register(crate::listen::render_metrics);
+        let backups = Arc::new(crate::backup::Scheduler::default());
+        let for_metrics = backups.clone();
+        metrics.register(move |out| for_metrics.render_metrics(out));
         let engine = Arc::new(RuleEngine::new(Limits::default()));
         let for_metrics = engine.clone();
         metrics.register(move |out| for_metrics.render_metrics(out));
@@ -288,6 +294,7 @@ impl App {
                 functions,
                 openapi: openapi.into(),
                 draining: Arc::default(),
+                backups,
             })),
         })
     }

@@ -402,3 +402,289 @@ pub fn summary(m: &Manifest) -> String {
     }
     s
 }
+
+/// One scheduled or requested backup, as `GET /v1/admin/backups` shows it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Run {
+    /// The folder's name: the time it started, `YYYYMMDDTHHMMSSZ`.
+    pub name: String,
+    pub location: String,
+    pub started_at: basalt_core::Timestamp,
+    pub seconds: f64,
+    pub ok: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+    pub database_bytes: u64,
+    pub objects: u64,
+    /// Objects deleted while it ran, without their bytes.
+    pub missing: usize,
+}
+
+/// Scheduled backups: their settings, the next slot, the last run.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct Status {
+    /// `backup_schedule`; none: no scheduled backups (a backup can still be asked for).
+    pub schedule: Option<String>,
+    pub to: Option<String>,
+    pub keep: u32,
+    pub next_at: Option<basalt_core::Timestamp>,
+    pub running: bool,
+    pub last: Option<Run>,
+    /// The backups at `to`, newest first.
+    pub backups: Vec<String>,
+}
+
+/// Runs backups on the schedule, or when an admin asks; one at a time.
+#[derive(Default)]
+pub struct Scheduler {
+    status: std::sync::Mutex<Status>,
+    runs_ok: std::sync::atomic::AtomicU64,
+    runs_failed: std::sync::atomic::AtomicU64,
+}
+
+impl Scheduler {
+    pub fn status(&self) -> Status {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Status)) {
+        f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// The scheduler's numbers in the Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        use std::sync::atomic::Ordering;
+        let status = self.status();
+        let _ = writeln!(
+            out,
+            "# HELP basalt_backup_runs_total Backups run, by result.\n# TYPE basalt_backup_runs_total counter\nbasalt_backup_runs_total{{result=\"ok\"}} {}\nbasalt_backup_runs_total{{result=\"failed\"}} {}",
+            self.runs_ok.load(Ordering::Relaxed),
+            self.runs_failed.load(Ordering::Relaxed)
+        );
+        if let Some(last) = status.last.as_ref().filter(|r| r.ok) {
+            let _ = writeln!(
+                out,
+                "# HELP basalt_backup_last_success_timestamp_seconds When the last backup that succeeded started.\n# TYPE basalt_backup_last_success_timestamp_seconds gauge\nbasalt_backup_last_success_timestamp_seconds {}\n# HELP basalt_backup_last_duration_seconds How long the last successful backup took.\n# TYPE basalt_backup_last_duration_seconds gauge\nbasalt_backup_last_duration_seconds {:.3}",
+                last.started_at.seconds(),
+                last.seconds
+            );
+        }
+    }
+
+    /// Starts a backup to `config.backup_to` now, unless one is running.
+    pub fn start_now(self: &Arc<Self>, config: &Arc<Config>) -> Result<String, basalt_core::Error> {
+        let Some(to) = config.backup_to.clone() else {
+            return Err(basalt_core::Error::new(
+                basalt_core::Code::FailedPrecondition,
+                "no backup_to is configured: set it to a directory or s3://bucket/prefix",
+            ));
+        };
+        let started = basalt_core::Timestamp::now();
+        let name = folder_name(started);
+        {
+            let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            if status.running {
+                return Err(basalt_core::Error::new(
+                    basalt_core::Code::Aborted,
+                    "a backup is running",
+                ));
+            }
+            status.running = true;
+        }
+        let (me, config, folder) = (self.clone(), config.clone(), name.clone());
+        tokio::spawn(async move { me.run(&config, &to, &folder, started).await });
+        Ok(name)
+    }
+
+    async fn run(&self, config: &Config, to: &str, name: &str, started_at: basalt_core::Timestamp) {
+        use std::sync::atomic::Ordering;
+        let location = format!("{}/{name}", to.trim_end_matches('/'));
+        let t0 = Instant::now();
+        let outcome = backup(config, &location).await;
+        let run = match &outcome {
+            Ok(m) => Run {
+                name: name.to_owned(),
+                location: location.clone(),
+                started_at,
+                seconds: t0.elapsed().as_secs_f64(),
+                ok: true,
+                error: None,
+                database_bytes: m.databases.iter().map(|d| d.bytes).sum(),
+                objects: m.objects,
+                missing: m.missing.len(),
+            },
+            Err(e) => Run {
+                name: name.to_owned(),
+                location: location.clone(),
+                started_at,
+                seconds: t0.elapsed().as_secs_f64(),
+                ok: false,
+                error: Some(e.clone()),
+                database_bytes: 0,
+                objects: 0,
+                missing: 0,
+            },
+        };
+        if run.ok {
+            self.runs_ok.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(location = %location, seconds = run.seconds, objects = run.objects, "backup written");
+        } else {
+            self.runs_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(location = %location, error = run.error.as_deref().unwrap_or(""), "backup failed");
+        }
+        let kept = match prune(config, to, config.backup_keep).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not delete old backups");
+                Vec::new()
+            }
+        };
+        self.update(|s| {
+            s.running = false;
+            s.last = Some(run);
+            s.backups = kept;
+        });
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` of `t`, which sorts as time does.
+fn folder_name(t: basalt_core::Timestamp) -> String {
+    t.to_string()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .take(15)
+        .collect::<String>()
+        + "Z"
+}
+
+/// Deletes complete backups at `to` beyond the newest `keep`, and unfinished
+/// ones older than the newest complete one; returns those kept, newest first.
+async fn prune(config: &Config, to: &str, keep: u32) -> Result<Vec<String>, String> {
+    let place = Place::open(to, config, true)?;
+    let prefix = (!place.prefix.is_empty()).then(|| StorePath::from(place.prefix.as_str()));
+    let listed = place
+        .store
+        .list_with_delimiter(prefix.as_ref())
+        .await
+        .map_err(|e| format!("{}: {e}", place.label))?;
+    let mut names: Vec<String> = listed
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename().map(str::to_owned))
+        .filter(|n| n.len() == 16 && n.ends_with('Z') && n.as_bytes()[8] == b'T')
+        .collect();
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    let mut kept = Vec::new();
+    let mut complete_seen = 0u32;
+    for name in names {
+        let complete = place.exists(&format!("{name}/{MANIFEST}")).await?;
+        let stays = if complete {
+            complete_seen += 1;
+            complete_seen <= keep
+        } else {
+            // Running now, or left by a crash: only the newest may be in progress.
+            complete_seen == 0
+        };
+        if stays {
+            if complete {
+                kept.push(name);
+            }
+            continue;
+        }
+        let under = place.path(&name);
+        let mut objects = place.store.list(Some(&under));
+        while let Some(object) = objects.next().await {
+            let object = object.map_err(|e| e.to_string())?;
+            place
+                .store
+                .delete(&object.location)
+                .await
+                .map_err(|e| format!("deleting {}: {e}", object.location))?;
+        }
+    }
+    Ok(kept)
+}
+
+/// Runs backups at every slot of `config.backup_schedule` while the server lives.
+pub fn spawn_schedule(scheduler: Arc<Scheduler>, config: Arc<Config>) -> Result<(), String> {
+    let (Some(cron), Some(to)) = (config.backup_schedule.clone(), config.backup_to.clone()) else {
+        return Ok(());
+    };
+    main_database(&config)?;
+    let plan = basalt_functions::Plan::parse(&cron, None)
+        .map_err(|e| format!("backup_schedule: {}", e.message()))?;
+    let now = basalt_core::Timestamp::now().millis();
+    scheduler.update(|s| {
+        s.schedule = Some(cron.clone());
+        s.to = Some(to.clone());
+        s.keep = config.backup_keep;
+        s.next_at = plan.next(now).map(basalt_core::Timestamp::from_millis);
+    });
+    let weak = Arc::downgrade(&scheduler);
+    tokio::spawn(async move {
+        if let Some(s) = weak.upgrade()
+            && let Ok(kept) = prune(&config, &to, config.backup_keep).await
+        {
+            s.update(|st| st.backups = kept);
+        }
+        loop {
+            let now = basalt_core::Timestamp::now().millis();
+            let Some(next) = plan.next(now) else { return };
+            tokio::time::sleep(std::time::Duration::from_millis((next - now).max(0) as u64)).await;
+            let Some(s) = weak.upgrade() else { return };
+            s.update(|st| st.next_at = plan.next(next + 1).map(basalt_core::Timestamp::from_millis));
+            // A run still going at the next slot makes that slot skip.
+            if let Err(e) = s.start_now(&config) {
+                tracing::warn!(error = %e.message(), "scheduled backup skipped");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// `GET /v1/admin/backups` and `POST /v1/admin/backups`.
+pub fn api() -> basalt_core::api::Api<crate::app::AppState> {
+    use basalt_core::api::{Access, Api, Route};
+    use basalt_core::caller::AdminRole;
+    Api::new()
+        .route(
+            Route::get("/v1/admin/backups", status)
+                .tag("admin")
+                .summary("Scheduled backups: the schedule, the next slot, the last run and the backups kept")
+                .access(Access::Admin)
+                .response::<Status>(200, "The state of backups"),
+        )
+        .route(
+            Route::post("/v1/admin/backups", start)
+                .tag("admin")
+                .summary("Start a backup to backup_to now (SQLite); GET /v1/admin/backups shows how it went")
+                .access(Access::Admin)
+                .role(AdminRole::Developer)
+                .response::<Started>(202, "The backup started"),
+        )
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Started {
+    /// The folder it writes, under backup_to.
+    pub name: String,
+}
+
+async fn status(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+) -> basalt_core::extract::Json<Status> {
+    basalt_core::extract::Json(state.backups.status())
+}
+
+async fn start(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+) -> Result<(axum::http::StatusCode, basalt_core::extract::Json<Started>), basalt_core::Error> {
+    main_database(&state.config)
+        .map_err(|e| basalt_core::Error::new(basalt_core::Code::FailedPrecondition, e))?;
+    let name = state.backups.start_now(&state.config)?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        basalt_core::extract::Json(Started { name }),
+    ))
+}

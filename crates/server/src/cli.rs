@@ -569,6 +569,7 @@ async fn serve(args: ConfigArgs) -> Result<(), String> {
         }
     }
     let app = App::start(config.clone()).await.map_err(|e| e.to_string())?;
+    crate::backup::spawn_schedule(app.state.backups.clone(), app.state.config.clone())?;
     let admin_count = admins::count(&app.state.db)
         .await
         .map_err(|e| e.message().to_owned())?;

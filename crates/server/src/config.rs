@@ -81,6 +81,15 @@ pub struct Settings {
     /// Seconds after SIGINT/SIGTERM during which /v1/health/ready answers 503 while requests are still served, so a load balancer moves traffic away first [default: 0]
     #[arg(long, env = "BASALT_SHUTDOWN_DELAY", value_name = "SECS")]
     pub shutdown_delay: Option<f64>,
+    /// Cron of scheduled backups (5 fields, or 6 with seconds; UTC), e.g. "0 3 * * *"; SQLite only [default: none]
+    #[arg(long, env = "BASALT_BACKUP_SCHEDULE", value_name = "CRON")]
+    pub backup_schedule: Option<String>,
+    /// Where scheduled backups go: a directory or s3://bucket/prefix; each run makes a folder named by its time
+    #[arg(long, env = "BASALT_BACKUP_TO", value_name = "PLACE")]
+    pub backup_to: Option<String>,
+    /// Scheduled backups kept; older ones are deleted [default: 7]
+    #[arg(long, env = "BASALT_BACKUP_KEEP", value_name = "N")]
+    pub backup_keep: Option<u32>,
     /// Lifetime of admin tokens in seconds [default: 43200]
     #[arg(long, env = "BASALT_ADMIN_TOKEN_TTL", value_name = "SECS")]
     pub admin_token_ttl: Option<u64>,
@@ -399,6 +408,9 @@ impl Settings {
             realtime_max_sockets_per_ip,
             shutdown_timeout,
             shutdown_delay,
+            backup_schedule,
+            backup_to,
+            backup_keep,
             admin_token_ttl,
             access_token_ttl,
             require_email_confirmation,
@@ -539,6 +551,17 @@ impl Settings {
                 return Err("shutdown_delay: from 0 to 300 seconds".into());
             }
             config.shutdown_delay = Duration::from_secs_f64(d);
+        }
+        config.backup_schedule = self.backup_schedule.filter(|s| !s.trim().is_empty());
+        config.backup_to = self.backup_to.filter(|s| !s.trim().is_empty());
+        if config.backup_schedule.is_some() != config.backup_to.is_some() {
+            return Err("backup_schedule and backup_to go together: give both or neither".into());
+        }
+        if let Some(keep) = self.backup_keep {
+            if keep == 0 {
+                return Err("backup_keep must be at least 1".into());
+            }
+            config.backup_keep = keep;
         }
         config.admin_token_ttl = secs(self.admin_token_ttl, config.admin_token_ttl, "admin_token_ttl")?;
         config.access_token_ttl = secs(self.access_token_ttl, config.access_token_ttl, "access_token_ttl")?;

@@ -372,3 +372,140 @@ async fn a_backup_in_a_write_storm_restores_whole() {
     .into();
     eprintln!("restored from S3: {counted:?}");
 }
+
+/// Scheduled backups: every 2 seconds here, 2 kept; their state in
+/// `GET /v1/admin/backups` and `/metrics`; one asked for with
+/// `POST /v1/admin/backups`; and the refusals (no `backup_to`, PostgreSQL,
+/// a cron that does not parse).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_run_keep_and_report() {
+    common::install_tls_provider();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let to = root.path().join("nightly");
+    ok(&run(&["migrate", "--data-dir", data_s], &[]));
+    let key = ok(&run(
+        &["keys", "create", "--name", "ops", "--data-dir", data_s],
+        &[],
+    ))
+    .trim()
+    .to_owned();
+    let mut cmd = basalt(&[
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_s,
+        "--backup-schedule",
+        "*/2 * * * * *",
+        "--backup-to",
+        to.to_str().unwrap(),
+        "--backup-keep",
+        "2",
+    ]);
+    cmd.env("BASALT_LOG", "warn");
+    let server = Server::spawn(cmd);
+    let http = reqwest::Client::new();
+    let status = || async {
+        let r = http
+            .get(format!("{}/v1/admin/backups", server.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    let first = status().await;
+    assert_eq!(first["schedule"], "*/2 * * * * *");
+    assert_eq!(first["keep"], 2);
+    assert!(first["next_at"].is_string(), "{first}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let settled = loop {
+        let s = status().await;
+        let runs_ok = metric(&http, &server.url, "basalt_backup_runs_total{result=\"ok\"}").await;
+        if runs_ok >= 3.0 && s["backups"].as_array().unwrap().len() == 2 && s["running"] == false {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no three scheduled backups in 30 s: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(settled["last"]["ok"], true, "{settled}");
+    assert!(settled["last"]["database_bytes"].as_u64().unwrap() > 0);
+    let kept: Vec<String> = settled["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(kept[0] > kept[1], "newest first: {kept:?}");
+    let on_disk: Vec<String> = std::fs::read_dir(&to)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("manifest.json").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(on_disk.len() <= 3, "older backups are deleted: {on_disk:?}");
+    for name in &kept {
+        assert!(to.join(name).join("basalt.db").exists());
+    }
+    assert!(metric(&http, &server.url, "basalt_backup_last_success_timestamp_seconds").await > 1.7e9);
+    // One asked for now.
+    let r = http
+        .post(format!("{}/v1/admin/backups", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 202 || r.status() == 409, "{}", r.status());
+    drop(server);
+
+    // Without backup_to there is nowhere to write; on PostgreSQL, pg_dump is the tool.
+    let plain = serve(&data);
+    let r = http
+        .post(format!("{}/v1/admin/backups", plain.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "failed_precondition");
+    drop(plain);
+    let refused_start = run(
+        &[
+            "serve",
+            "--data-dir",
+            data_s,
+            "--backup-schedule",
+            "every night",
+            "--backup-to",
+            to.to_str().unwrap(),
+        ],
+        &[],
+    );
+    refused(&refused_start, "backup_schedule");
+    let refused_start = run(
+        &["serve", "--data-dir", data_s, "--backup-schedule", "0 3 * * *"],
+        &[],
+    );
+    refused(&refused_start, "backup_to");
+}
+
+async fn metric(http: &reqwest::Client, url: &str, name: &str) -> f64 {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}

@@ -88,6 +88,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Scheduled backups: the schedule, the next slot, the last run and the backups kept */
+        get: operations["get_admin_backups"];
+        put?: never;
+        /** Start a backup to backup_to now (SQLite); GET /v1/admin/backups shows how it went */
+        post: operations["post_admin_backups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/channels": {
         parameters: {
             query?: never;
@@ -2354,6 +2372,28 @@ export interface components {
         RuleCaseList: {
             cases: components["schemas"]["RuleCase"][];
         };
+        /** @description One scheduled or requested backup, as `GET /v1/admin/backups` shows it. */
+        Run: {
+            /** Format: uint64 */
+            database_bytes: number;
+            /** @description Why it failed. */
+            error?: string | null;
+            location: string;
+            /**
+             * Format: uint
+             * @description Objects deleted while it ran, without their bytes.
+             */
+            missing: number;
+            /** @description The folder's name: the time it started, `YYYYMMDDTHHMMSSZ`. */
+            name: string;
+            /** Format: uint64 */
+            objects: number;
+            ok: boolean;
+            /** Format: double */
+            seconds: number;
+            /** Format: date-time */
+            started_at: string;
+        };
         RunCases: {
             /**
              * @description A draft of the rules to run the cases against instead of the stored
@@ -2495,6 +2535,10 @@ export interface components {
             /** @description 8 to 256 characters. */
             password: string;
         };
+        Started: {
+            /** @description The folder it writes, under backup_to. */
+            name: string;
+        };
         Stats: {
             /** Format: int64 */
             collections: number;
@@ -2513,6 +2557,20 @@ export interface components {
             objects: number;
             /** Format: int64 */
             users: number;
+        };
+        /** @description Scheduled backups: their settings, the next slot, the last run. */
+        Status: {
+            /** @description The backups at `to`, newest first. */
+            backups: string[];
+            /** Format: uint32 */
+            keep: number;
+            last?: components["schemas"]["Run"] | null;
+            /** Format: date-time */
+            next_at?: string | null;
+            running: boolean;
+            /** @description `backup_schedule`; none: no scheduled backups (a backup can still be asked for). */
+            schedule?: string | null;
+            to?: string | null;
         };
         SubscriptionInfo: {
             /** @description `*` for every collection. */
@@ -2820,6 +2878,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_backups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The state of backups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Status"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_backups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backup started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Started"];
                 };
             };
             default: components["responses"]["Error"];

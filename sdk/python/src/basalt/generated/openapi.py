@@ -729,6 +729,22 @@ class RuleCaseList(TypedDict):
     cases: list[RuleCase]
 
 
+class Run(TypedDict):
+    """
+    One scheduled or requested backup, as `GET /v1/admin/backups` shows it.
+    """
+
+    database_bytes: int
+    error: NotRequired[str | None]
+    location: str
+    missing: int
+    name: str
+    objects: int
+    ok: bool
+    seconds: float
+    started_at: str
+
+
 class RunCases(TypedDict, closed=True):
     rules: NotRequired[dict[str, str | None]]
 
@@ -804,6 +820,10 @@ class SignupRequest(TypedDict, closed=True):
     password: str
 
 
+class Started(TypedDict):
+    name: str
+
+
 class Stats(TypedDict):
     collections: int
     connections: int
@@ -811,6 +831,20 @@ class Stats(TypedDict):
     documents_by_collection: dict[str, int]
     objects: int
     users: int
+
+
+class Status(TypedDict):
+    """
+    Scheduled backups: their settings, the next slot, the last run.
+    """
+
+    backups: list[str]
+    keep: int
+    last: NotRequired[Run | None]
+    next_at: NotRequired[str | None]
+    running: bool
+    schedule: NotRequired[str | None]
+    to: NotRequired[str | None]
 
 
 class SubscriptionInfo(TypedDict):
