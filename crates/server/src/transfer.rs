@@ -578,16 +578,13 @@ pub async fn import(db: &Db, files: &dyn ObjectStore, from: &Path, merge: bool) 
                     .ok_or_else(|| format!("{table}.{n} is not a column of this version"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+        let head = format!(
+            "INSERT INTO {} ({}) VALUES ",
             quote(table),
-            names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", "),
-            (1..=names.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
         );
-        insert_lines(db, &sql, lines, |row| {
+        let cells = vec!["?"; names.len()];
+        insert_lines(db, &head, &cells, lines, |row| {
             let values = row.as_array().ok_or("a row is not an array")?;
             if values.len() != kinds.len() {
                 return Err(format!(
@@ -615,29 +612,32 @@ pub async fn import(db: &Db, files: &dyn ObjectStore, from: &Path, merge: bool) 
             r.text(1).map_err(|e| e.to_string())?,
             r.text(2).map_err(|e| e.to_string())?,
         );
+        // A new table gets its indexes after its documents: building them
+        // once is faster than keeping them up to date row by row.
+        let mut indexes_after = Vec::new();
         if !table_exists(db, &tbl).await? {
-            for ddl in
-                basalt_documents::storage_ddl(backend, &tbl, &indexes).map_err(|e| e.message().to_owned())?
-            {
-                db.execute(&ddl, &[])
-                    .await
-                    .map_err(|e| format!("making collection {name}: {e}"))?;
-            }
+            let mut ddl = basalt_documents::storage_ddl(backend, &tbl, &indexes)
+                .map_err(|e| e.message().to_owned())?
+                .into_iter();
+            let table_ddl = ddl.next().unwrap_or_default();
+            db.execute(&table_ddl, &[])
+                .await
+                .map_err(|e| format!("making collection {name}: {e}"))?;
+            indexes_after.extend(ddl);
         }
         let path = from.join("collections").join(format!("{name}.ndjson"));
-        if !path.exists() {
-            continue;
-        }
+        let documents = if path.exists() { Some(ndjson(&path)?) } else { None };
         let data = if backend == Backend::Postgres {
-            "CAST($5 AS JSONB)"
+            "CAST(? AS JSONB)"
         } else {
-            "$5"
+            "?"
         };
-        let sql = format!(
-            "INSERT INTO {} (id, version, created_at, updated_at, data) VALUES ($1, $2, $3, $4, {data}) ON CONFLICT DO NOTHING",
+        let head = format!(
+            "INSERT INTO {} (id, version, created_at, updated_at, data) VALUES ",
             quote(&tbl)
         );
-        insert_lines(db, &sql, ndjson(&path)?, |row| {
+        let cells = ["?", "?", "?", "?", data];
+        insert_lines(db, &head, &cells, documents.into_iter().flatten(), |row| {
             let v = row
                 .as_array()
                 .filter(|v| v.len() == 5)
@@ -656,6 +656,11 @@ pub async fn import(db: &Db, files: &dyn ObjectStore, from: &Path, merge: bool) 
             ])
         })
         .await?;
+        for ddl in indexes_after {
+            db.execute(&ddl, &[])
+                .await
+                .map_err(|e| format!("indexing collection {name}: {e}"))?;
+        }
     }
     let local = object_store::local::LocalFileSystem::new_with_prefix(from).map_err(|e| e.to_string())?;
     let keys = db
@@ -683,22 +688,56 @@ pub async fn import(db: &Db, files: &dyn ObjectStore, from: &Path, merge: bool) 
     })
 }
 
-/// Inserts one row per line, 500 to a transaction.
+/// Inserts one row per line: many rows to a statement (`head` then one
+/// `(cells…)` per row, each `?` a parameter), 500 to a transaction.
 async fn insert_lines(
     db: &Db,
-    sql: &str,
+    head: &str,
+    cells: &[&str],
     lines: impl Iterator<Item = Result<Value, String>>,
     to_row: impl Fn(&Value) -> Result<Vec<Bound>, String>,
 ) -> Result<(), String> {
-    let mut batch: Vec<Vec<Bound>> = Vec::new();
-    let flush = |batch: Vec<Vec<Bound>>| async move {
-        let mut tx = db.begin().await.map_err(|e| e.to_string())?;
-        for row in &batch {
-            let params: Vec<Param<'_>> = row.iter().map(param).collect();
-            tx.execute(sql, &params).await.map_err(|e| e.to_string())?;
+    // Well below SQLite's 32,766 parameters and PostgreSQL's 65,535.
+    let per_statement = (20_000 / cells.len().max(1)).clamp(1, 500);
+    let statement = |rows: usize| {
+        let mut sql = head.to_owned();
+        let mut n = 0;
+        for r in 0..rows {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for (c, cell) in cells.iter().enumerate() {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                n += 1;
+                sql.push_str(&cell.replace('?', &format!("${n}")));
+            }
+            sql.push(')');
         }
-        tx.commit().await.map_err(|e| e.to_string())
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        sql
     };
+    let full = statement(per_statement);
+    let flush = |batch: Vec<Vec<Bound>>| {
+        let full = &full;
+        let statement = &statement;
+        async move {
+            let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+            for chunk in batch.chunks(per_statement) {
+                let sql = if chunk.len() == per_statement {
+                    full.clone()
+                } else {
+                    statement(chunk.len())
+                };
+                let params: Vec<Param<'_>> = chunk.iter().flatten().map(param).collect();
+                tx.execute(&sql, &params).await.map_err(|e| e.to_string())?;
+            }
+            tx.commit().await.map_err(|e| e.to_string())
+        }
+    };
+    let mut batch: Vec<Vec<Bound>> = Vec::new();
     for l in lines {
         batch.push(to_row(&l?)?);
         if batch.len() == 500 {

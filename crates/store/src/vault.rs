@@ -328,6 +328,9 @@ pub async fn reseal(db: &Db) -> Result<Resealed, StoreError> {
                         &[STATE.into()],
                     )
                     .await?;
+                // Rewritten 500 to a transaction: one commit each, not one per value.
+                let mut tx: Option<crate::Tx> = None;
+                let mut pending = 0;
                 for row in rows {
                     let id = row.text(0)?;
                     let stored = if *blob {
@@ -350,12 +353,26 @@ pub async fn reseal(db: &Db) -> Result<Resealed, StoreError> {
                             .map_err(|_| StoreError::Decode("a secret is not text".into()))?;
                         (new_text.as_str().into(), old_text.as_str().into())
                     };
-                    done.sealed += db
+                    if tx.is_none() {
+                        tx = Some(db.begin().await?);
+                    }
+                    let open = tx.as_mut().expect("a transaction was just begun");
+                    done.sealed += open
                         .execute(
                             &format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2 AND {column} = $3"),
                             &[new_param, id.as_str().into(), old_param],
                         )
                         .await?;
+                    pending += 1;
+                    if pending == 500 {
+                        if let Some(t) = tx.take() {
+                            t.commit().await?;
+                        }
+                        pending = 0;
+                    }
+                }
+                if let Some(t) = tx.take() {
+                    t.commit().await?;
                 }
             }
         }
