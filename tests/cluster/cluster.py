@@ -101,6 +101,8 @@ class Node:
         env.update(env_overrides or {})
         env["BASALT_HTTP"] = f"127.0.0.1:{self.port}"
         env["BASALT_DATA_DIR"] = self.data_dir
+        # Scripts see it as env.NODE: which node ran a schedule slot or a trigger.
+        env["BASALT_FN_NODE"] = self.name
         log = open(self.log_path, "ab")
         log.write(f"\n---- start {self.starts + 1} at {time.time():.3f}\n".encode())
         log.flush()

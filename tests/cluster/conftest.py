@@ -35,7 +35,9 @@ def cluster(request):
     postgres = os.environ.get("BASALT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
     if not os.access(binary, os.X_OK):
         pytest.fail(f"no basalt binary at {binary} (set BASALT_BIN)")
-    settings = {"BASALT_SHUTDOWN_DELAY": f"{SHUTDOWN_DELAY:g}"}
+    settings = {"BASALT_SHUTDOWN_DELAY": f"{SHUTDOWN_DELAY:g}",
+                # test_functions.py's webhooks go to a receiver on loopback.
+                "BASALT_FUNCTIONS_ALLOW_PRIVATE_NET": "true"}
     c = Cluster(binary, postgres, nodes=3, settings=settings)
     c.shutdown_delay = SHUTDOWN_DELAY
     failed = False
