@@ -20,25 +20,7 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery";
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::common::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both!(secrets_are_sealed_rotated_and_required);
+each_backend!(secrets_are_sealed_rotated_and_required);
 
 fn key(byte: u8) -> Secret<String> {
     Secret::new(base64::engine::general_purpose::STANDARD.encode([byte; 32]))

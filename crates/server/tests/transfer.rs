@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 
-use common::process::{Server, basalt};
+use common::process::{Server, basalt, ok, refused};
 use common::{Backend, PgDatabase, TestServer};
 use serde_json::{Value, json};
 
@@ -23,21 +23,6 @@ const PASSWORD: &str = "correct horse battery";
 
 fn run(args: &[&str]) -> Output {
     basalt(args).output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn refused(o: &Output, fragment: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains(fragment), "{err}");
 }
 
 /// Every line of every NDJSON file of an export, by file, as a set (the

@@ -48,6 +48,27 @@ macro_rules! on_both_backends {
     )*};
 }
 
+/// Runs each named scenario `async fn name(backend: Backend)`, which starts
+/// its own server, on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! each_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::common::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
 /// A PostgreSQL database made for one test and dropped after it.
 pub struct PgDatabase {
     admin_url: String,

@@ -157,3 +157,22 @@ macro_rules! child_on_both_backends {
         }
     };
 }
+
+/// The standard output of a command that must have succeeded.
+#[track_caller]
+pub fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts a command failed and said `fragment` on standard error.
+#[track_caller]
+pub fn refused(o: &std::process::Output, fragment: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains(fragment), "{err}");
+}
