@@ -50,6 +50,7 @@ pub struct UrlKeys {
 
 impl UrlKeys {
     pub async fn load(db: &Db) -> Result<UrlKeys, Error> {
+        basalt_store::vault::server_key(db, FIRST).await?;
         Ok(UrlKeys {
             keys: RwLock::new(Arc::new(read(db).await?)),
         })
@@ -91,9 +92,9 @@ impl UrlKeys {
     }
 }
 
-/// Every key, oldest first; makes the first if there is none.
+/// Every key, oldest first (the first is made by [`UrlKeys::load`] or
+/// [`rotate`]: reading every 10 s writes nothing).
 async fn read(db: &Db) -> Result<Vec<UrlKey>, Error> {
-    basalt_store::vault::server_key(db, FIRST).await?;
     let rows = db
         .fetch_all(
             "SELECT name, value, created_at, COALESCE(signs_from, created_at), retire_at FROM server_secrets
@@ -125,7 +126,7 @@ pub async fn list(db: &Db) -> Result<Vec<UrlKey>, Error> {
 /// replaces once every URL they can have signed has expired, or at once
 /// with `now` (a leaked key: every URL they signed stops working).
 pub async fn rotate(db: &Db, grace: Duration, now: bool) -> Result<UrlKey, Error> {
-    read(db).await?;
+    basalt_store::vault::server_key(db, FIRST).await?;
     let created = Timestamp::now().millis();
     let (signs_from, retire_at) = if now {
         (created, created)

@@ -121,6 +121,18 @@ pub fn openapi() -> Value {
     api().openapi("Basalt", VERSION)
 }
 
+/// The S3 bucket `bucket` with the `s3_*` settings of `config`.
+pub(crate) fn s3_backing(config: &Config, bucket: &str) -> Backing {
+    Backing::S3 {
+        bucket: bucket.to_owned(),
+        endpoint: config.s3_endpoint.clone(),
+        region: config.s3_region.clone(),
+        access_key_id: config.s3_access_key_id.clone(),
+        secret_access_key: config.s3_secret_access_key.clone(),
+        allow_http: config.s3_allow_http,
+    }
+}
+
 /// Where file bytes go, from `files_url`.
 pub(crate) fn backing(config: &Config) -> Result<Backing, StartError> {
     match config.files_url.as_deref() {
@@ -130,14 +142,7 @@ pub(crate) fn backing(config: &Config) -> Result<Backing, StartError> {
             if bucket.is_empty() || bucket.contains('/') {
                 return Err(StartError("files_url must be s3://<bucket>".into()));
             }
-            Ok(Backing::S3 {
-                bucket: bucket.to_owned(),
-                endpoint: config.s3_endpoint.clone(),
-                region: config.s3_region.clone(),
-                access_key_id: config.s3_access_key_id.clone(),
-                secret_access_key: config.s3_secret_access_key.clone(),
-                allow_http: config.s3_allow_http,
-            })
+            Ok(s3_backing(config, bucket))
         }
         Some(url) if url.contains("://") && !url.starts_with("file://") => Err(StartError(format!(
             "files_url `{url}`: use a directory or s3://<bucket>"

@@ -73,14 +73,7 @@ impl Place {
             if bucket.is_empty() {
                 return Err(format!("{location}: use s3://<bucket>[/<prefix>]"));
             }
-            let backing = Backing::S3 {
-                bucket: bucket.to_owned(),
-                endpoint: config.s3_endpoint.clone(),
-                region: config.s3_region.clone(),
-                access_key_id: config.s3_access_key_id.clone(),
-                secret_access_key: config.s3_secret_access_key.clone(),
-                allow_http: config.s3_allow_http,
-            };
+            let backing = crate::app::s3_backing(config, bucket);
             let (store, _) = basalt_files::open_store(&backing).map_err(|e| e.message().to_owned())?;
             return Ok(Place {
                 store,

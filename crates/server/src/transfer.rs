@@ -242,12 +242,13 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Pages through `sql_from` (a `FROM … ` clause) in the order of `key`,
-/// calling `each` with every row. Keyset paging: each page starts after the
+/// Pages through `from` in the order of `key`, calling `each` with every
+/// row: `select`'s `width` columns, then the key's. Keyset paging: each page starts after the
 /// last key seen.
 async fn page_through(
     tx: &mut Tx,
     select: &str,
+    width: usize,
     from: &str,
     key: &[String],
     key_kinds: &[Kind],
@@ -292,7 +293,6 @@ async fn page_through(
             .await
             .map_err(|e| format!("reading {from}: {e}"))?;
         let n = rows.len();
-        let width = select.split(", ").count();
         for row in &rows {
             each(row)?;
             count += 1;
@@ -372,15 +372,23 @@ pub async fn export(db: &Db, files: &dyn ObjectStore, to: &Path) -> Result<Manif
             &json!({"columns": cols.iter().map(|(n, _)| n).collect::<Vec<_>>()}),
         )?;
         let select = cols.iter().map(|(n, _)| quote(n)).collect::<Vec<_>>().join(", ");
-        let n = page_through(&mut tx, &select, &quote(table), &key, &key_kinds, |row| {
-            let values = kinds
-                .iter()
-                .enumerate()
-                .map(|(i, k)| read_value(row, i, *k))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
-            line(&mut out, &Value::Array(values))
-        })
+        let n = page_through(
+            &mut tx,
+            &select,
+            cols.len(),
+            &quote(table),
+            &key,
+            &key_kinds,
+            |row| {
+                let values = kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| read_value(row, i, *k))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                line(&mut out, &Value::Array(values))
+            },
+        )
         .await?;
         out.flush().map_err(|e| e.to_string())?;
         tables.insert((*table).to_owned(), n);
@@ -400,6 +408,7 @@ pub async fn export(db: &Db, files: &dyn ObjectStore, to: &Path) -> Result<Manif
         let n = page_through(
             &mut tx,
             "version, created_at, updated_at, CAST(data AS TEXT)",
+            4,
             &quote(&tbl),
             &["id".to_owned()],
             &[Kind::Text],

@@ -293,8 +293,8 @@ const STATE: &str = "master_key_state";
 /// What [`reseal`] changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Resealed {
+    /// Values rewritten.
     pub sealed: u64,
-    pub checked: u64,
 }
 
 /// Brings every stored secret to the vault's state: seals clear ones under
@@ -338,7 +338,6 @@ pub async fn reseal(db: &Db) -> Result<Resealed, StoreError> {
                     } else {
                         row.text(1)?.into_bytes()
                     };
-                    done.checked += 1;
                     let restated = vault
                         .restate(&name, &stored)
                         .map_err(|e| StoreError::Decode(e.to_string()))?;
