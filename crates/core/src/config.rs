@@ -98,6 +98,20 @@ pub struct Config {
     /// Waits before each retry of an outbox delivery; the try after the
     /// last is `dead` (API.md's schedule; tests shorten it).
     pub outbox_retry_delays: Vec<Duration>,
+    /// The VAPID `sub` claim push services may contact [default: `mailto:` nobody, the public URL].
+    pub push_vapid_subject: Option<String>,
+    /// A Firebase service account's JSON key: sends to FCM tokens.
+    pub push_fcm_credentials_file: Option<PathBuf>,
+    pub push_fcm_url: String,
+    /// APNs token auth: the `.p8` key, its key id, the team id.
+    pub push_apns_key_file: Option<PathBuf>,
+    pub push_apns_key_id: Option<String>,
+    pub push_apns_team_id: Option<String>,
+    pub push_apns_url: String,
+    /// PEM certificates trusted for FCM and APNs besides the system's.
+    pub push_ca_file: Option<PathBuf>,
+    /// Notifications one user gets at most per minute (0: no limit).
+    pub push_rate_per_user: u32,
 }
 
 impl Config {
@@ -150,6 +164,15 @@ impl Config {
             outbox_retry_delays: [5, 300, 1800, 7200, 18_000, 36_000]
                 .map(Duration::from_secs)
                 .to_vec(),
+            push_vapid_subject: None,
+            push_fcm_credentials_file: None,
+            push_fcm_url: "https://fcm.googleapis.com".into(),
+            push_apns_key_file: None,
+            push_apns_key_id: None,
+            push_apns_team_id: None,
+            push_apns_url: "https://api.push.apple.com".into(),
+            push_ca_file: None,
+            push_rate_per_user: 60,
             trust_proxy: false,
             db_max_connections: 8,
         }

@@ -61,16 +61,7 @@ pub(crate) struct Counters {
     pub lag_ms: AtomicI64,
 }
 
-/// When attempt `attempt` (from 1) failed: the next try, or `Dead`.
-pub(crate) fn after_failure(delays: &[Duration], attempt: i64) -> Finish {
-    let Some(wait) = usize::try_from(attempt - 1).ok().and_then(|i| delays.get(i)) else {
-        return Finish::Dead;
-    };
-    // ±20 % jitter, so deliveries that failed together do not retry together.
-    let jitter = (basalt_core::secret::random_u64() % 401) as f64 / 1000.0 - 0.2;
-    let wait = wait.as_millis() as f64 * (1.0 + jitter);
-    Finish::RetryAt(Timestamp::now().millis() + wait as i64)
-}
+pub(crate) use outbox::after_failure;
 
 pub(crate) fn spawn(inner: Weak<Inner>) {
     tokio::spawn(async move {
@@ -155,6 +146,7 @@ impl Functions {
         match due.kind {
             TargetKind::Function => self.run_after(due).await,
             TargetKind::Webhook => self.send_webhook(due).await,
+            TargetKind::Push => self.inner.push.deliver(due).await,
         }
     }
 

@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 
 mod dispatch;
-mod net;
 mod recorder;
 mod routes;
 mod schedules;
@@ -96,12 +95,14 @@ struct Inner {
     /// Rung when a schedule is saved or deleted on this node.
     schedules_changed: Arc<tokio::sync::Notify>,
     /// The HTTP client of webhooks and `http.fetch`, with the address guard.
-    http: net::Client,
+    http: basalt_net::Client,
     /// Which functions listen to which writes.
     triggers: triggers::Directory,
     /// Every webhook's URL and secret, by name.
     webhooks: std::sync::RwLock<HashMap<String, Arc<webhooks::Target>>>,
     dispatch: dispatch::Counters,
+    /// Delivers the outbox's push rows.
+    push: basalt_push::Push,
 }
 
 /// What an execution says besides the run itself.
@@ -138,7 +139,7 @@ pub(crate) struct Compiled {
     pub checked: std::time::Instant,
     pub ast: Arc<rhai::AST>,
     pub invoke: Option<Rule>,
-    /// Whether the script may wait (it names `db`, `http` or `enqueue`):
+    /// Whether the script may wait (it names `db`, `http`, `enqueue` or `push`):
     /// only such a script needs a blocking thread.
     pub waits: bool,
 }
@@ -148,7 +149,7 @@ pub(crate) struct Compiled {
 pub(crate) fn waits(source: &str) -> bool {
     source
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|word| matches!(word, "db" | "http" | "enqueue"))
+        .any(|word| matches!(word, "db" | "http" | "enqueue" | "push" | "push_many"))
 }
 
 impl Functions {
@@ -159,9 +160,10 @@ impl Functions {
         executions: Db,
         documents: Documents,
         rules: Arc<RuleEngine>,
+        push: basalt_push::Push,
         settings: Settings,
     ) -> Result<Functions, String> {
-        let http = net::Client::new(settings.allow_private_net, settings.webhook_timeout)?;
+        let http = basalt_net::Client::new(settings.allow_private_net, settings.webhook_timeout)?;
         let recorder = recorder::Recorder::start(executions.clone());
         let functions = Functions {
             inner: Arc::new(Inner {
@@ -173,6 +175,7 @@ impl Functions {
                 executions,
                 documents,
                 rules,
+                push,
                 sandbox: script::Sandbox::new(settings.limits),
                 env: settings.env,
                 http,

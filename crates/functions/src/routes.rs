@@ -322,7 +322,7 @@ async fn save(
     }
     let (function, created) = store::save(&f.inner.db, &name, &spec, Actor::of(&caller.0)).await?;
     f.inner.forget(&name);
-    f.inner.reload_triggers().await;
+    f.inner.triggers_changed().await;
     f.inner.schedules_changed.notify_one();
     f.inner.forget(&name);
     let status = if created {
@@ -342,7 +342,7 @@ async fn delete(
         return Err(not_found());
     }
     f.inner.forget(&name);
-    f.inner.reload_triggers().await;
+    f.inner.triggers_changed().await;
     f.inner.schedules_changed.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }

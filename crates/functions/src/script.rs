@@ -91,7 +91,7 @@ struct Run {
     handle: tokio::runtime::Handle,
     target: Target,
     /// `None` where the network is off limits (before-triggers).
-    http: Option<crate::net::Client>,
+    http: Option<basalt_net::Client>,
     fetches: usize,
     caller: Caller,
     logs: Vec<String>,
@@ -147,7 +147,7 @@ pub struct Call<'a> {
     pub limits: Limits,
     pub function: &'a str,
     /// The client of `http.fetch`; `None` refuses it.
-    pub(crate) http: Option<crate::net::Client>,
+    pub(crate) http: Option<basalt_net::Client>,
 }
 
 pub struct Sandbox {
@@ -310,7 +310,7 @@ fn fetch(o: serde_json::Map<String, Value>) -> Fallible<Dynamic> {
         }
     }
     let answer = handle.block_on(async move {
-        let mut res = req.send().await.map_err(crate::net::describe)?;
+        let mut res = req.send().await.map_err(basalt_net::describe)?;
         let status = res.status().as_u16();
         let mut headers = Map::new();
         for (k, v) in res.headers() {
@@ -320,7 +320,7 @@ fn fetch(o: serde_json::Map<String, Value>) -> Fallible<Dynamic> {
             );
         }
         let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(crate::net::describe)? {
+        while let Some(chunk) = res.chunk().await.map_err(basalt_net::describe)? {
             if body.len() + chunk.len() > MAX_FETCH_BODY {
                 return Err(format!("the answer is larger than {} MiB", MAX_FETCH_BODY >> 20));
             }
@@ -358,9 +358,21 @@ fn enqueue(name: &str, args: Value, delay: i64) -> Fallible<Dynamic> {
         payload.into(),
         now.millis() + delay,
     );
+    deliver_later(handle, target, rows, "enqueue")?;
+    Ok(Dynamic::from(id))
+}
+
+/// Outbox rows of a run: with a trigger's writes when it has them,
+/// otherwise committed at once.
+fn deliver_later(
+    handle: tokio::runtime::Handle,
+    target: Target,
+    rows: Vec<basalt_store::outbox::Delivery>,
+    what: &str,
+) -> Fallible<()> {
     match target {
         Target::Staged(_, stage) => stage.enqueue(rows),
-        Target::ReadOnly(_) => return Err(fail("enqueue is not available here")),
+        Target::ReadOnly(_) => return Err(fail(format!("{what} is not available here"))),
         Target::Direct(d) => {
             let db = d.db().clone();
             handle
@@ -371,9 +383,62 @@ fn enqueue(name: &str, args: Value, delay: i64) -> Fallible<Dynamic> {
                     db.outbox().ring();
                     Ok::<_, basalt_store::StoreError>(())
                 })
-                .map_err(|e| fail(format!("enqueue: {e}")))?;
+                .map_err(|e| fail(format!("{what}: {e}")))?;
         }
     }
+    Ok(())
+}
+
+/// The user ids of `push_many`.
+fn user_ids(users: rhai::Array) -> Fallible<Vec<String>> {
+    users
+        .into_iter()
+        .map(|v| {
+            v.into_immutable_string()
+                .map(|s| s.to_string())
+                .map_err(|_| fail("push_many: users are ids (strings)"))
+        })
+        .collect()
+}
+
+/// `push(uid, #{title, body, data, url}, #{ttl, urgency})` and
+/// `push_many([uid, …], …)`: a notification to every device of the users,
+/// durably (with a trigger's writes when the run has any); the send's id.
+fn push(users: Vec<String>, notification: Map, options: Option<Map>) -> Fallible<Dynamic> {
+    let notification: basalt_push::Notification =
+        serde_json::from_value(Value::Object(object(notification)?))
+            .map_err(|e| fail(format!("push: the notification: {e}")))?;
+    let (mut ttl, mut urgency) = (None, None);
+    if let Some(options) = options {
+        for (k, v) in object(options)? {
+            match k.as_str() {
+                "ttl" => {
+                    ttl = Some(
+                        v.as_u64()
+                            .and_then(|t| u32::try_from(t).ok())
+                            .ok_or_else(|| fail("push: `ttl` is seconds"))?,
+                    )
+                }
+                "urgency" => {
+                    urgency = Some(
+                        serde_json::from_value(v)
+                            .map_err(|_| fail("push: `urgency` is very-low, low, normal or high"))?,
+                    )
+                }
+                other => return Err(fail(format!("push: unknown option `{other}`"))),
+            }
+        }
+    }
+    let (handle, target, sender) = with_run(|run| {
+        let sender = match &run.caller {
+            Caller::Service(s) => s.key_id.clone(),
+            _ => "function".to_owned(),
+        };
+        Ok((run.handle.clone(), run.target.clone(), sender))
+    })?;
+    let (id, row) = basalt_push::send_row(&sender, &users, notification, ttl, urgency)
+        .map_err(|e| fail(format!("push: {}", e.message())))?;
+    deliver_later(handle, target, vec![row], "push")?;
     Ok(Dynamic::from(id))
 }
 
@@ -553,6 +618,25 @@ impl Sandbox {
             };
             enqueue(&name, to_json(&args)?, delay as i64)
         });
+        // Typed, so that an array's own `push` stays the array's.
+        engine.register_fn("push", |user: ImmutableString, notification: Map| {
+            push(vec![user.to_string()], notification, None)
+        });
+        engine.register_fn(
+            "push",
+            |user: ImmutableString, notification: Map, options: Map| {
+                push(vec![user.to_string()], notification, Some(options))
+            },
+        );
+        engine.register_fn("push_many", |users: rhai::Array, notification: Map| {
+            push(user_ids(users)?, notification, None)
+        });
+        engine.register_fn(
+            "push_many",
+            |users: rhai::Array, notification: Map, options: Map| {
+                push(user_ids(users)?, notification, Some(options))
+            },
+        );
         Sandbox { engine, limits }
     }
 

@@ -20,8 +20,11 @@ use serde_json::{Map, Value};
 use crate::script::{Outcome, Target};
 use crate::{Functions, Inner};
 
-/// How often the stored triggers are read again.
+/// How often the stored triggers are read again, at the latest.
 const REFRESH: Duration = Duration::from_secs(2);
+/// The channel a node's save or delete of a trigger or webhook rings, so
+/// every other node reads them again at once (PostgreSQL).
+pub(crate) const CHANGED: &str = "basalt_functions";
 
 #[derive(Default)]
 pub(crate) struct Directory {
@@ -40,6 +43,15 @@ impl Directory {
 }
 
 impl Inner {
+    /// After a save or a delete on this node: reads them again here and
+    /// tells the other nodes to.
+    pub(crate) async fn triggers_changed(&self) {
+        self.reload_triggers().await;
+        if let Err(e) = self.db.notify(CHANGED).await {
+            tracing::debug!(error = %e, "functions: could not tell the other nodes; they read again within 2 s");
+        }
+    }
+
     /// Reads the stored triggers and webhooks again and updates the
     /// directory and the outbox's listeners.
     pub(crate) async fn reload_triggers(&self) {
@@ -87,8 +99,27 @@ pub(crate) fn spawn_refresher(inner: Weak<Inner>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(REFRESH);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut listener = None;
         loop {
-            tick.tick().await;
+            if listener.is_none() {
+                let Some(strong) = inner.upgrade() else { return };
+                let db = strong.db.clone();
+                drop(strong);
+                listener = db.listen(CHANGED).await.ok().flatten();
+            }
+            tokio::select! {
+                _ = tick.tick() => {}
+                n = async {
+                    match listener.as_mut() {
+                        Some(l) => l.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if !matches!(n, Ok(Some(_))) {
+                        listener = None;
+                    }
+                }
+            }
             let Some(inner) = inner.upgrade() else { return };
             inner.reload_triggers().await;
         }

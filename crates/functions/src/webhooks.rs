@@ -401,7 +401,7 @@ async fn save(
     )
     .await?;
     tx.commit().await?;
-    f.inner.reload_triggers().await;
+    f.inner.triggers_changed().await;
     saved.secret = shown;
     let status = if before.is_none() {
         StatusCode::CREATED
@@ -433,7 +433,7 @@ async fn delete(
     )
     .await?;
     tx.commit().await?;
-    f.inner.reload_triggers().await;
+    f.inner.triggers_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -607,7 +607,7 @@ impl Functions {
                 .body(body)
                 .send()
                 .await
-                .map_err(crate::net::describe),
+                .map_err(basalt_net::describe),
             Err(e) => Err(e),
         };
         let duration_us = started.elapsed().as_micros() as i64;
@@ -646,7 +646,7 @@ impl Functions {
                 let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
                 counters.dead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(webhook = %due.target, "webhook disabled: the receiver answered 410 Gone");
-                self.inner.reload_triggers().await;
+                self.inner.triggers_changed().await;
             }
             Ok(res) => {
                 let status = res.status();

@@ -46,6 +46,7 @@ pub struct Parts {
     pub realtime: Realtime,
     pub request_log: basalt_logs::RequestLog,
     pub functions: basalt_functions::Functions,
+    pub push: basalt_push::Push,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<[u8]>,
     /// Scheduled and requested backups.
@@ -94,6 +95,11 @@ impl FromRef<AppState> for basalt_functions::Functions {
         s.functions.clone()
     }
 }
+impl FromRef<AppState> for basalt_push::Push {
+    fn from_ref(s: &AppState) -> Self {
+        s.push.clone()
+    }
+}
 impl FromRef<AppState> for Db {
     fn from_ref(s: &AppState) -> Self {
         s.db.clone()
@@ -114,11 +120,29 @@ pub fn api() -> Api<AppState> {
         .merge(basalt_files::api())
         .merge(basalt_logs::api())
         .merge(basalt_functions::api())
+        .merge(basalt_push::api())
 }
 
 /// The OpenAPI 3.1 document, built from the same registrations as the router.
 pub fn openapi() -> Value {
     api().openapi("Basalt", VERSION)
+}
+
+/// The VAPID contact when none is set: the server's https:// URL, or a
+/// `mailto:` at its host (push services want one or the other).
+fn vapid_subject(public_url: &str) -> String {
+    if public_url.starts_with("https://") {
+        return public_url.trim_end_matches('/').to_owned();
+    }
+    let host = public_url
+        .split("://")
+        .nth(1)
+        .unwrap_or("localhost")
+        .split(['/', ':'])
+        .next()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("localhost");
+    format!("mailto:admin@{host}")
 }
 
 /// The S3 bucket `bucket` with the `s3_*` settings of `config`.
@@ -265,11 +289,38 @@ impl App {
         let executions = basalt_functions::open_executions(&db, &config.data_dir)
             .await
             .map_err(|e| StartError(format!("cannot open the executions store: {e}")))?;
+        let push = basalt_push::Push::new(
+            db.clone(),
+            basalt_push::Settings {
+                vapid_subject: config
+                    .push_vapid_subject
+                    .clone()
+                    .unwrap_or_else(|| vapid_subject(&config.public_url)),
+                fcm_credentials: config.push_fcm_credentials_file.clone(),
+                fcm_url: config.push_fcm_url.clone(),
+                apns_key: config.push_apns_key_file.clone(),
+                apns_key_id: config.push_apns_key_id.clone(),
+                apns_team_id: config.push_apns_team_id.clone(),
+                apns_url: config.push_apns_url.clone(),
+                ca_file: config.push_ca_file.clone(),
+                allow_private_net: config.functions_allow_private_net,
+                timeout: config.webhook_timeout,
+                retry_delays: config.outbox_retry_delays.clone(),
+                rate_per_user: config.push_rate_per_user,
+            },
+        )
+        .map_err(StartError)?;
+        push.prepare()
+            .await
+            .map_err(|e| StartError(format!("cannot make the VAPID key: {}", e.message())))?;
+        let for_metrics = push.clone();
+        metrics.register(move |out| for_metrics.render_metrics(out));
         let functions = basalt_functions::Functions::new(
             db.clone(),
             executions,
             documents.clone(),
             rules.engine.clone(),
+            push.clone(),
             basalt_functions::Settings {
                 env: config.functions_env.clone(),
                 allow_private_net: config.functions_allow_private_net,
@@ -297,6 +348,7 @@ impl App {
                 realtime,
                 request_log,
                 functions,
+                push,
                 openapi: openapi.into(),
                 draining: Arc::default(),
                 backups,

@@ -178,6 +178,33 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub outbox_retry_delays: Option<Vec<f64>>,
+    /// The VAPID contact push services see: mailto:… or https://… [default: the public URL]
+    #[arg(long, env = "BASALT_PUSH_VAPID_SUBJECT", value_name = "URI")]
+    pub push_vapid_subject: Option<String>,
+    /// A Firebase service account's JSON key file, to send to FCM tokens
+    #[arg(long, env = "BASALT_PUSH_FCM_CREDENTIALS_FILE", value_name = "PATH")]
+    pub push_fcm_credentials_file: Option<PathBuf>,
+    /// FCM's base URL [default: https://fcm.googleapis.com]
+    #[arg(long, env = "BASALT_PUSH_FCM_URL", value_name = "URL")]
+    pub push_fcm_url: Option<String>,
+    /// The APNs token-auth key (.p8 file), to send to APNs tokens
+    #[arg(long, env = "BASALT_PUSH_APNS_KEY_FILE", value_name = "PATH")]
+    pub push_apns_key_file: Option<PathBuf>,
+    /// The APNs key's id (10 characters, from Apple)
+    #[arg(long, env = "BASALT_PUSH_APNS_KEY_ID", value_name = "ID")]
+    pub push_apns_key_id: Option<String>,
+    /// The Apple developer team id
+    #[arg(long, env = "BASALT_PUSH_APNS_TEAM_ID", value_name = "ID")]
+    pub push_apns_team_id: Option<String>,
+    /// APNs's base URL; https://api.sandbox.push.apple.com for development builds [default: https://api.push.apple.com]
+    #[arg(long, env = "BASALT_PUSH_APNS_URL", value_name = "URL")]
+    pub push_apns_url: Option<String>,
+    /// PEM certificates trusted for FCM and APNs besides the system's (a proxy, a test)
+    #[arg(long, env = "BASALT_PUSH_CA_FILE", value_name = "PATH")]
+    pub push_ca_file: Option<PathBuf>,
+    /// Notifications one user gets at most per minute, from all senders; 0 for no limit [default: 60]
+    #[arg(long, env = "BASALT_PUSH_RATE_PER_USER", value_name = "N")]
+    pub push_rate_per_user: Option<u32>,
 }
 
 /// Where a command finds its configuration: the file plus flags and environment.
@@ -434,7 +461,16 @@ impl Settings {
             log_max_entries,
             functions_allow_private_net,
             webhook_timeout,
-            outbox_retry_delays
+            outbox_retry_delays,
+            push_vapid_subject,
+            push_fcm_credentials_file,
+            push_fcm_url,
+            push_apns_key_file,
+            push_apns_key_id,
+            push_apns_team_id,
+            push_apns_url,
+            push_ca_file,
+            push_rate_per_user
         )
     }
 
@@ -530,6 +566,31 @@ impl Settings {
         }
         if let Some(v) = self.request_log {
             config.request_log = v;
+        }
+        if let Some(subject) = self.push_vapid_subject.filter(|s| !s.is_empty()) {
+            if !(subject.starts_with("mailto:") || subject.starts_with("https://")) {
+                return Err("push_vapid_subject must be a mailto: or https:// URI".into());
+            }
+            config.push_vapid_subject = Some(subject);
+        }
+        config.push_fcm_credentials_file = self.push_fcm_credentials_file;
+        config.push_apns_key_file = self.push_apns_key_file;
+        config.push_apns_key_id = self.push_apns_key_id.filter(|s| !s.is_empty());
+        config.push_apns_team_id = self.push_apns_team_id.filter(|s| !s.is_empty());
+        config.push_ca_file = self.push_ca_file;
+        for (value, slot, name) in [
+            (self.push_fcm_url, &mut config.push_fcm_url, "push_fcm_url"),
+            (self.push_apns_url, &mut config.push_apns_url, "push_apns_url"),
+        ] {
+            if let Some(url) = value.filter(|u| !u.is_empty()) {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(format!("{name} must be an http:// or https:// URL"));
+                }
+                *slot = url;
+            }
+        }
+        if let Some(n) = self.push_rate_per_user {
+            config.push_rate_per_user = n;
         }
         if let Some(v) = self.log_max_entries {
             config.log_max_entries = v.max(1);

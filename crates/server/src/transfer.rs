@@ -59,6 +59,9 @@ const TABLES: &[&str] = &[
     "deliveries",
     "schedule_runs",
     "rule_cases",
+    "push_subscriptions",
+    "push_sends",
+    "push_rates",
 ];
 const PAGE: i64 = 1000;
 const MANIFEST: &str = "manifest.json";

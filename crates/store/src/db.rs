@@ -410,6 +410,16 @@ impl Listener {
 impl Db {
     /// Listens on a notification channel: `None` on SQLite, which has none
     /// (one node, whose writes are known in process).
+    /// Wakes every node's [`Db::listen`]er of `channel` (PostgreSQL; on
+    /// SQLite there is one node and nothing to wake).
+    pub async fn notify(&self, channel: &str) -> Result<(), StoreError> {
+        if let Pools::Postgres(_) = &*self.pools {
+            self.execute("SELECT pg_notify($1, '')", &[channel.into()])
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn listen(&self, channel: &str) -> Result<Option<Listener>, StoreError> {
         match &*self.pools {
             Pools::Sqlite { .. } => Ok(None),

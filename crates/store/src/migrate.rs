@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "rule_cases", "0011_rule_cases.sql"),
     migration!(12, "key_rotation", "0012_key_rotation.sql"),
     migration!(13, "url_key_rotation", "0013_url_key_rotation.sql"),
+    migration!(14, "push", "0014_push.sql"),
 ];
 
 /// Arbitrary but fixed: the advisory lock key Basalt's migrations hold.

@@ -25,6 +25,9 @@ pub enum TargetKind {
     Function,
     /// A webhook: a signed POST to an URL.
     Webhook,
+    /// A push notification: a send to fan out (`push.send`), or one
+    /// device's copy of it (`push.device`).
+    Push,
 }
 
 impl TargetKind {
@@ -32,6 +35,7 @@ impl TargetKind {
         match self {
             TargetKind::Function => "function",
             TargetKind::Webhook => "webhook",
+            TargetKind::Push => "push",
         }
     }
 
@@ -39,6 +43,7 @@ impl TargetKind {
         match s {
             "function" => Some(TargetKind::Function),
             "webhook" => Some(TargetKind::Webhook),
+            "push" => Some(TargetKind::Push),
             _ => None,
         }
     }
@@ -442,6 +447,18 @@ pub enum Finish {
     Dead,
 }
 
+/// When attempt `attempt` (from 1) failed: the next try after the wait
+/// `delays[attempt - 1]` with ±20 % jitter (so deliveries that failed
+/// together do not retry together), or `Dead` after the last.
+pub fn after_failure(delays: &[std::time::Duration], attempt: i64) -> Finish {
+    let Some(wait) = usize::try_from(attempt - 1).ok().and_then(|i| delays.get(i)) else {
+        return Finish::Dead;
+    };
+    let jitter = (basalt_core::secret::random_u64() % 401) as f64 / 1000.0 - 0.2;
+    let wait = wait.as_millis() as f64 * (1.0 + jitter);
+    Finish::RetryAt(Timestamp::now().millis() + wait as i64)
+}
+
 /// Makes a dead delivery due again now, with its attempts counted afresh.
 /// `false` when there is no dead delivery with this id.
 pub async fn replay(db: &crate::Db, id: &str) -> Result<bool, StoreError> {
@@ -483,25 +500,50 @@ pub async fn list(
             ],
         )
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Listed {
-                id: r.text(0)?,
-                event_id: r.text(1)?,
-                kind: TargetKind::parse(&r.text(2)?).unwrap_or(kind),
-                target: r.text(3)?,
-                event_type: r.text(4)?,
-                status: r.text(5)?,
-                attempts: r.int(6)?,
-                next_at: r.int(7)?,
-                created_at: r.int(8)?,
-                updated_at: r.int(9)?,
-                last_status: r.opt_int(10)?,
-                last_error: r.opt_text(11)?,
-                duration_us: r.opt_int(12)?,
-            })
-        })
-        .collect()
+    rows.iter().map(listed).collect()
+}
+
+/// The deliveries of one event (a push send's devices), oldest first,
+/// after the cursor `after`.
+pub async fn list_event(
+    db: &crate::Db,
+    event_id: &str,
+    event_type: &str,
+    limit: i64,
+    after: Option<&str>,
+) -> Result<Vec<Listed>, StoreError> {
+    let rows = db
+        .fetch_all(
+            "SELECT id, event_id, target_kind, target, event_type, status, attempts, next_at, created_at, \
+             updated_at, last_status, last_error, duration_us FROM deliveries \
+             WHERE event_id = $1 AND event_type = $2 AND ($3 = '' OR id > $3) ORDER BY id LIMIT $4",
+            &[
+                event_id.into(),
+                event_type.into(),
+                after.unwrap_or("").into(),
+                limit.into(),
+            ],
+        )
+        .await?;
+    rows.iter().map(listed).collect()
+}
+
+fn listed(r: &crate::Row) -> Result<Listed, StoreError> {
+    Ok(Listed {
+        id: r.text(0)?,
+        event_id: r.text(1)?,
+        kind: TargetKind::parse(&r.text(2)?).unwrap_or(TargetKind::Function),
+        target: r.text(3)?,
+        event_type: r.text(4)?,
+        status: r.text(5)?,
+        attempts: r.int(6)?,
+        next_at: r.int(7)?,
+        created_at: r.int(8)?,
+        updated_at: r.int(9)?,
+        last_status: r.opt_int(10)?,
+        last_error: r.opt_text(11)?,
+        duration_us: r.opt_int(12)?,
+    })
 }
 
 /// Deliveries waiting (pending or retrying), for metrics.

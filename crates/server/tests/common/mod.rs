@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod push_services;
 pub mod receiver;
 pub mod s3;
 

@@ -118,6 +118,14 @@ class CountResult(TypedDict):
     count: int
 
 
+class Counts(TypedDict):
+    dead: int
+    ok: int
+    pending: int
+    removed: int
+    retrying: int
+
+
 class CreateBucket(TypedDict, closed=True):
     allowed_types: NotRequired[list[str]]
     max_object_size: NotRequired[int | None]
@@ -160,6 +168,18 @@ class Delivery(TypedDict):
 class DeliveryPage(TypedDict):
     deliveries: list[Delivery]
     next_cursor: NotRequired[str | None]
+
+
+class DeviceResult(TypedDict):
+    attempts: int
+    delivery_id: str
+    error: NotRequired[str | None]
+    kind: str
+    removed: bool
+    response_status: NotRequired[int | None]
+    status: str
+    subscription_id: str
+    updated_at: str
 
 
 class DocumentBody(TypedDict):
@@ -390,6 +410,17 @@ class NewServiceKey(TypedDict):
     name: str
 
 
+class Notification(TypedDict, closed=True):
+    """
+    What a device shows.
+    """
+
+    body: NotRequired[str]
+    data: NotRequired[dict[str, Any] | None]
+    title: str
+    url: NotRequired[str | None]
+
+
 class ObjectInfo(TypedDict):
     """
     The object of API.md.
@@ -451,6 +482,10 @@ class Provider(TypedDict):
 class PutChannelRules(TypedDict, closed=True):
     broadcast: NotRequired[str | None]
     join: NotRequired[str | None]
+
+
+class Queued(TypedDict):
+    id: str
 
 
 Range: TypeAlias = Literal['1h', '24h', '7d']
@@ -688,6 +723,41 @@ class RefreshRequest(TypedDict, closed=True):
     refresh_token: str
 
 
+class Register2(TypedDict, closed=True):
+    """
+    An FCM registration token (Android, iOS through Firebase, or the web).
+    """
+
+    kind: Literal['fcm']
+    token: str
+
+
+class Register3(TypedDict, closed=True):
+    """
+    An APNs device token and the app's bundle id.
+    """
+
+    kind: Literal['apns']
+    token: str
+    topic: str
+
+
+class Report(TypedDict):
+    counts: Counts
+    created_at: str
+    devices: NotRequired[int | None]
+    id: str
+    next_cursor: NotRequired[str | None]
+    notification: Any
+    rate_limited: list[str]
+    results: list[DeviceResult]
+    sender: str
+    status: str
+    ttl: int
+    urgency: str
+    user_ids: list[str]
+
+
 class RequestFields(TypedDict, closed=True):
     """
     `request` as a playground run describes it; missing fields get defaults.
@@ -847,10 +917,29 @@ class Status(TypedDict):
     to: NotRequired[str | None]
 
 
+class Subscription(TypedDict):
+    address: str
+    created_at: str
+    id: str
+    kind: str
+    topic: NotRequired[str | None]
+    updated_at: str
+    user_id: str
+
+
 class SubscriptionInfo(TypedDict):
     collection: str
     doc_id: NotRequired[str | None]
     id: str
+
+
+class SubscriptionList(TypedDict):
+    subscriptions: list[Subscription]
+
+
+class SubscriptionPage(TypedDict):
+    next_cursor: NotRequired[str | None]
+    subscriptions: list[Subscription]
 
 
 class TestMail(TypedDict, closed=True):
@@ -887,6 +976,9 @@ class UpdateUser(TypedDict, closed=True):
     password: NotRequired[str | None]
 
 
+Urgency: TypeAlias = Literal['very-low', 'low', 'normal', 'high']
+
+
 class User(TypedDict):
     """
     The user object of API.md. Never carries a hash or a secret.
@@ -907,6 +999,10 @@ class User(TypedDict):
 class UserPage(TypedDict):
     next_cursor: NotRequired[str | None]
     users: list[User]
+
+
+class VapidKey(TypedDict):
+    public_key: str
 
 
 class VerifyRequest(TypedDict, closed=True):
@@ -933,6 +1029,11 @@ class Version(TypedDict):
     source: str
     timezone: NotRequired[str | None]
     version: int
+
+
+class WebKeys(TypedDict, closed=True):
+    auth: str
+    p256dh: str
 
 
 class Webhook(TypedDict):
@@ -1121,6 +1222,28 @@ class PutRuleCase(TypedDict, closed=True):
     expect_allowed: bool
     operation: OperationName
     request: NotRequired[RequestFields]
+
+
+class Register1(TypedDict, closed=True):
+    """
+    What the browser's `PushSubscription.toJSON()` gives.
+    """
+
+    endpoint: str
+    expirationTime: NotRequired[float | None]
+    keys: WebKeys
+    kind: Literal['webpush']
+
+
+Register: TypeAlias = Register1 | Register2 | Register3
+
+
+class SendBody(TypedDict, closed=True):
+    notification: Notification
+    ttl: NotRequired[int | None]
+    urgency: NotRequired[Urgency | None]
+    user_id: NotRequired[str | None]
+    user_ids: NotRequired[list[str] | None]
 
 
 class SessionTokens(TypedDict):

@@ -1,10 +1,11 @@
-//! Outbound HTTP for webhooks and `http.fetch`: no redirects, a timeout,
+//! Outbound HTTP for webhooks, `http.fetch` and Web Push: no redirects, a timeout,
 //! no proxy from the environment, and a guard that refuses private,
 //! loopback and link-local addresses (the cloud metadata service among
 //! them) unless `functions_allow_private_net` is set. The guard sits in
 //! the resolver, so a name that resolves to a private address is refused
 //! at connect time as well: a DNS answer that changes between a check and
 //! the connection cannot slip past.
+#![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Whether an address is on the public internet.
-pub(crate) fn is_public(ip: IpAddr) -> bool {
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => {
@@ -92,7 +93,7 @@ impl std::fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 /// A send failure in words, without the URL's query (it may carry a token).
-pub(crate) fn describe(e: reqwest::Error) -> String {
+pub fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     if e.is_timeout() {
         "no answer before the timeout".into()
@@ -111,7 +112,7 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
 }
 
 #[derive(Clone)]
-pub(crate) struct Client {
+pub struct Client {
     pub http: reqwest::Client,
     allow_private: bool,
     timeout: Duration,
