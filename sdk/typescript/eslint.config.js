@@ -12,6 +12,11 @@ export default tseslint.config(
     },
   },
   {
+    // A service worker: its global is `self`.
+    files: ["test/browser/sw.js"],
+    languageOptions: { globals: { self: "readonly" } },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },

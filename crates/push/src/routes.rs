@@ -170,6 +170,7 @@ pub struct SubscriptionPage {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["user_id"]}, {"required": ["user_ids"]}]))]
 pub struct SendBody {
     /// One user, or
     #[schemars(regex(pattern = r"^[0-9A-Za-z_-]{1,64}$"))]

@@ -53,3 +53,24 @@ export function retryWaits(seconds: number[]): string {
 
 /** The most operations `POST /v1/db/batch` takes in one request (docs/documents.md, Batches). */
 export const BATCH_LIMIT = 500;
+
+/** A push device's address, short enough for a table cell: a Web Push endpoint as its host and
+ *  the end of its path, an FCM or APNs token as its first and last characters. */
+export function shortAddress(address: string): string {
+  if (/^https?:\/\//.test(address)) {
+    try {
+      const u = new URL(address);
+      const path = u.pathname.replace(/\/+$/, '');
+      const tail = path.length > 9 ? `/…${path.slice(-8)}` : path;
+      return `${u.host}${tail}`;
+    } catch {
+      // Not a URL after all: shortened as a token.
+    }
+  }
+  return address.length <= 20 ? address : `${address.slice(0, 8)}…${address.slice(-6)}`;
+}
+
+/** A push service's name as people write it. */
+export function pushKind(kind: string): string {
+  return kind === 'webpush' ? 'Web Push' : kind === 'fcm' ? 'FCM' : kind === 'apns' ? 'APNs' : kind;
+}

@@ -38,7 +38,7 @@ const entries = [
   {
     name: "core + auth + documents (@basalt/client/core)",
     budget: 12 * KIB,
-    forbid: ["/v1/realtime", "/v1/storage", "XMLHttpRequest"],
+    forbid: ["/v1/realtime", "/v1/storage", "/v1/push", "XMLHttpRequest"],
     code: `import { createCoreClient } from "./core.js";
       const basalt = createCoreClient("https://api.example.com");
       await basalt.auth.signIn({ email: "a@example.com", password: "pw" });
@@ -49,7 +49,7 @@ const entries = [
   {
     name: "the same through the main entry (@basalt/client)",
     budget: 12 * KIB,
-    forbid: ["/v1/realtime", "/v1/storage", "XMLHttpRequest"],
+    forbid: ["/v1/realtime", "/v1/storage", "/v1/push", "XMLHttpRequest"],
     code: `import { createCoreClient } from "./index.js";
       const basalt = createCoreClient("https://api.example.com");
       await basalt.auth.signIn({ email: "a@example.com", password: "pw" });
@@ -60,7 +60,7 @@ const entries = [
   {
     name: "core + realtime (live query)",
     budget: 16 * KIB,
-    forbid: ["/v1/storage", "XMLHttpRequest"],
+    forbid: ["/v1/storage", "/v1/push", "XMLHttpRequest"],
     code: `import { createCoreClient, live } from "./index.js";
       const basalt = createCoreClient("https://api.example.com");
       live(basalt, "posts", { where: [["published", "==", true]] }).on("change", (d) => console.log(d));`,
@@ -68,10 +68,18 @@ const entries = [
   {
     name: "core + storage (upload)",
     budget: 14 * KIB,
-    forbid: ["/v1/realtime"],
+    forbid: ["/v1/realtime", "/v1/push"],
     code: `import { createCoreClient, getStorage } from "./index.js";
       const basalt = createCoreClient("https://api.example.com");
       await getStorage(basalt).bucket("files").upload("a.txt", "hello", { onProgress: console.log });`,
+  },
+  {
+    name: "core + push (subscribe)",
+    budget: 14 * KIB,
+    forbid: ["/v1/realtime", "/v1/storage", "XMLHttpRequest"],
+    code: `import { createCoreClient, getPush } from "./index.js";
+      const basalt = createCoreClient("https://api.example.com");
+      console.log(await getPush(basalt).subscribe({ serviceWorker: "/sw.js" }));`,
   },
   {
     name: "everything (createClient)",
@@ -79,7 +87,7 @@ const entries = [
     forbid: [],
     code: `import { createClient } from "./index.js";
       const basalt = createClient("https://api.example.com");
-      console.log(basalt.collection("posts").live({}), basalt.storage.bucket("f"), basalt.channel("room:1"));`,
+      console.log(basalt.collection("posts").live({}), basalt.storage.bucket("f"), basalt.channel("room:1"), basalt.push.subscribe());`,
   },
 ];
 

@@ -39,10 +39,10 @@ export interface ClientOptions {
 }
 
 /**
- * Auth, documents and functions: the client without realtime and storage, so a bundle that does
- * not use those does not carry them. `getRealtime(client)` and `getStorage(client)` (from
- * `@basalt/client/realtime` and `@basalt/client/storage`) add them; `createClient` from
- * `@basalt/client` has everything.
+ * Auth, documents and functions: the client without realtime, storage and push, so a bundle that
+ * does not use those does not carry them. `getRealtime(client)`, `getStorage(client)` and
+ * `getPush(client)` (from `@basalt/client/realtime`, `@basalt/client/storage` and
+ * `@basalt/client/push`) add them; `createClient` from `@basalt/client` has everything.
  */
 export class CoreClient<DB extends AnyDatabase = AnyDatabase> {
   readonly url: string;

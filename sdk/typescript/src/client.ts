@@ -6,6 +6,8 @@ import { getRealtime } from "./realtime.js";
 import type { Channel, LiveQuery, Realtime, SubscribeOptions, Subscription, SubscriptionEvent } from "./realtime.js";
 import { getStorage } from "./files.js";
 import type { StorageApi } from "./files.js";
+import { getPush } from "./push.js";
+import type { Push } from "./push.js";
 
 export type { ClientOptions } from "./base.js";
 
@@ -29,13 +31,16 @@ export class Collection<T = Record<string, unknown>> extends DocumentCollection<
   }
 }
 
-/** The whole client: auth, documents, realtime, storage and functions. */
+/** The whole client: auth, documents, realtime, storage, functions and push notifications. */
 export class BasaltClient<DB extends AnyDatabase = AnyDatabase> extends CoreClient<DB> {
   readonly storage: StorageApi;
+  /** This device's push notifications: `subscribe()` in a browser, `register()` in a mobile app. */
+  readonly push: Push;
 
   constructor(url: string, options: ClientOptions = {}) {
     super(url, options);
     this.storage = getStorage(this as unknown as CoreClient<AnyDatabase>);
+    this.push = getPush(this);
   }
 
   /** The realtime connection, opened on first use. */

@@ -1,4 +1,4 @@
-// `@basalt/client/core`: auth, documents and functions, without realtime and storage.
+// `@basalt/client/core`: auth, documents and functions, without realtime, storage and push.
 export { createCoreClient, CoreClient } from "./base.js";
 export type { ClientOptions, WebSocketLike, WebSocketConstructor } from "./base.js";
 export { BasaltError } from "./errors.js";

@@ -24,11 +24,6 @@ export const DELIBERATELY_UNWRAPPED: Record<string, string> = {
   patch_storage_buckets_by_name: "bucket management is the dashboard's",
   delete_storage_buckets_by_name: "bucket management is the dashboard's",
   head_storage_by_bucket_by_path: "bucket.info() reads the listing, which carries the full object",
-  // Routes of API.md that the server does not publish yet; decided ahead so they do not surprise CI.
-  post_push_subscriptions: "web push device registration is not in SDK.md's surface yet",
-  get_push_subscriptions: "web push device registration is not in SDK.md's surface yet",
-  delete_push_subscriptions_by_id: "web push device registration is not in SDK.md's surface yet",
-  get_push_vapid: "web push device registration is not in SDK.md's surface yet",
 };
 
 /**

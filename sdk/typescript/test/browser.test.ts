@@ -212,4 +212,113 @@ describe("in Chromium", () => {
     await page.close();
     expect(problems).toEqual([]);
   });
+
+  it("push: asks the permission, registers the service worker, and test/browser/sw.js shows a push", async () => {
+    const page = await openTab();
+    type W = { basalt: import("../src/index.js").BasaltClient };
+    await page.evaluate((email) => (window as unknown as W).basalt.auth.signUp({ email, password: "correct horse battery" }), uniqueEmail("push"));
+
+    // Not answered yet: subscribe asks, headless Chromium says no, and no worker was registered.
+    const denied = await page.evaluate(async () => {
+      const w = window as unknown as W;
+      const before = Notification.permission;
+      const code = await w.basalt.push.subscribe({ serviceWorker: "/test/browser/sw.js" }).then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      return { before, code, after: Notification.permission, workers: (await navigator.serviceWorker.getRegistrations()).length };
+    });
+    expect(denied).toEqual({ before: "default", code: "permission_denied", after: "denied", workers: 0 });
+
+    // Granted. Chromium's own pushManager.subscribe would ask FCM for an endpoint, which cannot be
+    // reached offline (it never settles), so the page swaps in a subscription with a key made by
+    // WebCrypto; everything around it is the browser's own.
+    await context.grantPermissions(["notifications"], { origin: staticUrl });
+    const missing = await page.evaluate(() =>
+      (window as unknown as W).basalt.push.subscribe({ serviceWorker: "/test/browser/no-such-worker.js" }).then(
+        () => "resolved",
+        (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+      ),
+    );
+    expect(missing).toMatch(/^failed_precondition: the service worker \/test\/browser\/no-such-worker.js could not be registered/);
+    // Chromium reports the 404 on the console as well: expected here, so not a problem.
+    expect(problems.splice(0)).toEqual(["console: A bad HTTP response code (404) was received when fetching the script."]);
+    const subscribed = await page.evaluate(async () => {
+      const w = window as unknown as W & { fake?: { unsubscribed: number } };
+      const b64 = (b: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      let current: unknown = null;
+      let passedKey: number[] = [];
+      PushManager.prototype.getSubscription = async () => current as PushSubscription | null;
+      PushManager.prototype.subscribe = async function (this: PushManager, options?: PushSubscriptionOptionsInit) {
+        passedKey = [...new Uint8Array(options!.applicationServerKey as Uint8Array)];
+        const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+        const keys = { p256dh: b64(await crypto.subtle.exportKey("raw", pair.publicKey)), auth: b64(crypto.getRandomValues(new Uint8Array(16)).buffer) };
+        const endpoint = "https://push.example.com/wpush/v2/chromium";
+        const fake = {
+          endpoint,
+          options: { applicationServerKey: (options!.applicationServerKey as Uint8Array).slice().buffer, userVisibleOnly: true },
+          unsubscribed: 0,
+          toJSON: () => ({ endpoint, expirationTime: null, keys }),
+          unsubscribe: async () => {
+            fake.unsubscribed++;
+            current = null;
+            return true;
+          },
+        };
+        current = fake;
+        w.fake = fake;
+        return fake as unknown as PushSubscription;
+      };
+      const device = await w.basalt.push.subscribe({ serviceWorker: "/test/browser/sw.js" });
+      const vapid = await w.basalt.push.vapidKey();
+      const regs = await navigator.serviceWorker.getRegistrations();
+      return {
+        device,
+        listed: await w.basalt.push.list(),
+        keyMatches: b64(new Uint8Array(passedKey).buffer) === vapid,
+        workers: regs.map((r) => ({ scope: r.scope, active: r.active?.state })),
+      };
+    });
+    expect(subscribed.device).toMatchObject({ kind: "webpush", address: "https://push.example.com/wpush/v2/chromium" });
+    expect(subscribed.listed).toEqual([subscribed.device]);
+    expect(subscribed.keyMatches).toBe(true);
+    // Its scope (/test/browser/) does not cover the page: subscribe waited for its own worker.
+    expect(subscribed.workers).toEqual([{ scope: `${staticUrl}/test/browser/`, active: "activated" }]);
+
+    // A push as the push service would deliver it (DevTools hands it to the worker): the worker
+    // shows it from the payload the server sends.
+    const cdp = await context.newCDPSession(page);
+    const registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] = [];
+    cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
+    await cdp.send("ServiceWorker.enable");
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !registrations.some((r) => r.scopeURL === `${staticUrl}/test/browser/`)) await sleep(20);
+    const registrationId = registrations.find((r) => r.scopeURL === `${staticUrl}/test/browser/` && !r.isDeleted)!.registrationId;
+    const payload = { id: "01PUSHTEST", title: "New comment", body: "Ada: nice post", data: { post: "p1" }, url: "/index.html?post=p1" };
+    await cdp.send("ServiceWorker.deliverPushMessage", { origin: staticUrl, registrationId, data: JSON.stringify(payload) });
+    const shown = await page.evaluate(async () => {
+      const reg = (await navigator.serviceWorker.getRegistrations())[0]!;
+      for (let i = 0; i < 100; i++) {
+        const list = await reg.getNotifications();
+        if (list.length) return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown }));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return [];
+    });
+    expect(shown).toEqual([{ title: "New comment", body: "Ada: nice post", tag: "01PUSHTEST", data: { url: "/index.html?post=p1", data: { post: "p1" } } }]);
+    await cdp.detach();
+
+    // Unsubscribing the device ends the browser's subscription too (found among its registrations).
+    const after = await page.evaluate(async (id) => {
+      const w = window as unknown as W & { fake: { unsubscribed: number } };
+      await w.basalt.push.unsubscribe(id);
+      const left = await w.basalt.push.list();
+      for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
+      return { unsubscribed: w.fake.unsubscribed, left };
+    }, subscribed.device.id);
+    expect(after).toEqual({ unsubscribed: 1, left: [] });
+    await context.clearPermissions();
+    await page.close();
+    expect(problems).toEqual([]);
+  });
 });

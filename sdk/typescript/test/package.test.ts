@@ -63,6 +63,7 @@ describe("installed from npm pack", () => {
 import { createCoreClient } from "@basalt/client/core";
 import { live } from "@basalt/client/realtime";
 import { getStorage } from "@basalt/client/storage";
+import { getPush, type PushDevice } from "@basalt/client/push";
 
 type Database = { notes: { title: string } };
 const basalt = createClient<Database>(process.argv[2]!);
@@ -72,8 +73,10 @@ const missing = await basalt.collection("notes").get("nope").catch((e: unknown) 
 console.log(JSON.stringify({
   anonymous: s.user.anonymous,
   code: missing instanceof BasaltError ? missing.code : null,
-  entries: [typeof live, typeof getStorage, typeof core.collection],
+  entries: [typeof live, typeof getStorage, typeof core.collection, typeof getPush(core).register],
 }));
+const devices: PushDevice[] = await basalt.push.list();
+void devices;
 basalt.close();
 core.close();
 declare const process: { argv: string[] };
@@ -94,6 +97,7 @@ declare const process: { argv: string[] };
 import { createCoreClient } from "@basalt/client/core";
 import { live } from "@basalt/client/realtime";
 import { getStorage } from "@basalt/client/storage";
+import { getPush } from "@basalt/client/push";
 
 const basalt = createClient(process.argv[2]);
 const core = createCoreClient(process.argv[2]);
@@ -102,7 +106,7 @@ const missing = await basalt.collection("notes").get("nope").catch((e) => e);
 console.log(JSON.stringify({
   anonymous: s.user.anonymous,
   code: missing instanceof BasaltError ? missing.code : null,
-  entries: [typeof live, typeof getStorage, typeof core.collection],
+  entries: [typeof live, typeof getStorage, typeof core.collection, typeof getPush(core).register],
 }));
 basalt.close();
 core.close();
@@ -110,7 +114,7 @@ core.close();
     );
     const out = run(process.execPath, ["main.mjs", server.url], app);
     expect(out.stderr).toBe("");
-    expect(JSON.parse(out.stdout)).toEqual({ anonymous: true, code: "not_found", entries: ["function", "function", "function"] });
+    expect(JSON.parse(out.stdout)).toEqual({ anonymous: true, code: "not_found", entries: ["function", "function", "function", "function"] });
   }, 120_000);
 
   it("npx basalt-typegen: without json-schema-to-typescript it says how to install it; schemaless collections need no library", () => {

@@ -399,6 +399,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a notification to every device of some users, through the outbox */
+        post: operations["post_admin_push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/push/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A send and what each device's push service answered */
+        get: operations["get_admin_push_by_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/push/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Registered devices, of every user or of one */
+        get: operations["get_admin_push_subscriptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/push/subscriptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a device */
+        delete: operations["delete_admin_push_subscriptions_by_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/realtime": {
         parameters: {
             query?: never;
@@ -1264,6 +1332,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/push/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in user's devices */
+        get: operations["get_push_subscriptions"];
+        put?: never;
+        /** Register this device for the signed-in user (again: updates it) */
+        post: operations["post_push_subscriptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/push/subscriptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of the signed-in user's devices */
+        delete: operations["delete_push_subscriptions_by_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/push/vapid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The server's VAPID public key, for the browser's pushManager.subscribe */
+        get: operations["get_push_vapid"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/realtime": {
         parameters: {
             query?: never;
@@ -1579,6 +1699,21 @@ export interface components {
             /** Format: uint64 */
             count: number;
         };
+        Counts: {
+            /** Format: int64 */
+            dead: number;
+            /** Format: int64 */
+            ok: number;
+            /** Format: int64 */
+            pending: number;
+            /**
+             * Format: int64
+             * @description Of the dead: devices the push service said were gone, now removed.
+             */
+            removed: number;
+            /** Format: int64 */
+            retrying: number;
+        };
         CreateAdmin: {
             email: string;
             /** @description 8 to 256 characters. */
@@ -1665,6 +1800,26 @@ export interface components {
         DeliveryPage: {
             deliveries: components["schemas"]["Delivery"][];
             next_cursor?: string | null;
+        };
+        DeviceResult: {
+            /** Format: int64 */
+            attempts: number;
+            /** @description The delivery's id (`POST /v1/admin/deliveries/{id}/retry` sends a dead one again). */
+            delivery_id: string;
+            error?: string | null;
+            kind: string;
+            /** @description The push service said the device is gone; its subscription was removed. */
+            removed: boolean;
+            /**
+             * Format: int64
+             * @description The push service's HTTP status, last time.
+             */
+            response_status?: number | null;
+            /** @description `pending`, `retrying`, `ok` or `dead`. */
+            status: string;
+            subscription_id: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description The document of API.md, as serialized. */
         DocumentBody: {
@@ -2058,6 +2213,25 @@ export interface components {
             key: string;
             name: string;
         };
+        /** @description What a device shows. */
+        Notification: {
+            /**
+             * @description Up to 2,048 characters.
+             * @default
+             */
+            body: string;
+            /**
+             * @description Anything the app reads when it handles the notification (FCM gets
+             *     each value as a string: strings as they are, others as JSON).
+             */
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description 1 to 256 characters. */
+            title: string;
+            /** @description What a click opens: `https://…`, `http://…` or a path from `/`. */
+            url?: string | null;
+        };
         /** @description The object of API.md. */
         ObjectInfo: {
             bucket: string;
@@ -2199,6 +2373,9 @@ export interface components {
             /** @description A filter: `[path, op, value]`, `{"and": [...]}`, `{"or": [...]}`, or a list (AND). */
             where?: components["schemas"]["Filter"] | null;
         };
+        Queued: {
+            id: string;
+        };
         /** @enum {string} */
         Range: "1h" | "24h" | "7d";
         /** @description A message from the client on `/v1/realtime`. */
@@ -2331,6 +2508,55 @@ export interface components {
         RefreshRequest: {
             refresh_token: string;
         };
+        /** @description A device: a browser's push subscription, or an FCM or APNs token. */
+        Register: {
+            /** @description The push service's URL for this browser (https). */
+            endpoint: string;
+            /**
+             * Format: double
+             * @description Ignored: the browser's own expiry, if it has one.
+             * @default null
+             */
+            expirationTime: number | null;
+            keys: components["schemas"]["WebKeys"];
+            /** @constant */
+            kind: "webpush";
+        } | {
+            /** @constant */
+            kind: "fcm";
+            token: string;
+        } | {
+            /** @constant */
+            kind: "apns";
+            token: string;
+            topic: string;
+        };
+        Report: {
+            /** @description Devices by the state of their delivery, over the whole send. */
+            counts: components["schemas"]["Counts"];
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Devices the send reached when it fanned out.
+             */
+            devices?: number | null;
+            id: string;
+            next_cursor?: string | null;
+            notification: unknown;
+            /** @description Users skipped because they were over push_rate_per_user. */
+            rate_limited: string[];
+            /** @description A page of devices, in the order they were queued. */
+            results: components["schemas"]["DeviceResult"][];
+            /** @description `admin:<id>`, `service:<id>` or `function:<name>`. */
+            sender: string;
+            /** @description `queued` (not yet one delivery per device), `sending` or `done`. */
+            status: string;
+            /** Format: int64 */
+            ttl: number;
+            urgency: string;
+            user_ids: string[];
+        };
         /** @description `request` as a playground run describes it; missing fields get defaults. */
         RequestFields: {
             ip?: string | null;
@@ -2450,6 +2676,20 @@ export interface components {
              */
             url: string;
         };
+        SendBody: {
+            notification: components["schemas"]["Notification"];
+            /**
+             * Format: uint32
+             * @description Seconds a push service keeps it for an offline device: 0 to 2,419,200 (28 days, the default).
+             */
+            ttl?: number | null;
+            /** @description `very-low`, `low`, `normal` (default) or `high`. */
+            urgency?: components["schemas"]["Urgency"] | null;
+            /** @description One user, or */
+            user_id?: string | null;
+            /** @description up to 1,000 (not both). */
+            user_ids?: string[] | null;
+        } & (unknown | unknown);
         Sent: {
             /** @description `smtp` (the SMTP server accepted it) or `outbox` (kept in the outbox). */
             transport: string;
@@ -2572,12 +2812,32 @@ export interface components {
             schedule?: string | null;
             to?: string | null;
         };
+        Subscription: {
+            /** @description The Web Push endpoint, or the FCM or APNs token. */
+            address: string;
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** @description `webpush`, `fcm` or `apns`. */
+            kind: string;
+            topic?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            user_id: string;
+        };
         SubscriptionInfo: {
             /** @description `*` for every collection. */
             collection: string;
             doc_id?: string | null;
             /** @description The client's name for it. */
             id: string;
+        };
+        SubscriptionList: {
+            subscriptions: components["schemas"]["Subscription"][];
+        };
+        SubscriptionPage: {
+            next_cursor?: string | null;
+            subscriptions: components["schemas"]["Subscription"][];
         };
         TestMail: {
             /** @description The address to send to. */
@@ -2624,6 +2884,11 @@ export interface components {
             email?: string | null;
             password?: string | null;
         };
+        /**
+         * @description How soon a push service should wake the device.
+         * @enum {string}
+         */
+        Urgency: "very-low" | "low" | "normal" | "high";
         /** @description The user object of API.md. Never carries a hash or a secret. */
         User: {
             anonymous: boolean;
@@ -2651,6 +2916,10 @@ export interface components {
             /** @description Pass as `after` for the next page; null on the last page. */
             next_cursor?: string | null;
             users: components["schemas"]["User"][];
+        };
+        VapidKey: {
+            /** @description The uncompressed P-256 point, base64url: `applicationServerKey`. */
+            public_key: string;
         };
         VerifyRequest: {
             /** @description A 6-digit TOTP code or a recovery code. */
@@ -2699,6 +2968,12 @@ export interface components {
         };
         WebhookList: {
             webhooks: components["schemas"]["Webhook"][];
+        };
+        WebKeys: {
+            /** @description The 16-byte auth secret, base64url. */
+            auth: string;
+            /** @description The browser's P-256 public key, base64url. */
+            p256dh: string;
         };
     };
     responses: {
@@ -3430,6 +3705,108 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Outbox"];
                 };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_admin_push: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendBody"];
+            };
+        };
+        responses: {
+            /** @description Queued: `GET /v1/admin/push/{id}` shows each device */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Queued"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_push_by_id: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                after?: string | null;
+                /** @description Devices per page: 1 to 1,000, default 100. */
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The send */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_admin_push_subscriptions: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                after?: string | null;
+                /** @description 1 to 500, default 100. */
+                limit?: number | null;
+                /** @description Only this user's devices. */
+                user_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of devices */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionPage"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_admin_push_subscriptions_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             default: components["responses"]["Error"];
         };
@@ -5010,6 +5387,103 @@ export interface operations {
                 };
                 content: {
                     "application/json": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_push_subscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every device of the caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    post_push_subscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Register"];
+            };
+        };
+        responses: {
+            /** @description Already registered: updated, and now the caller's */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_push_subscriptions_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_push_vapid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VapidKey"];
                 };
             };
             default: components["responses"]["Error"];

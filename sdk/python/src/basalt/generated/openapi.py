@@ -1238,12 +1238,23 @@ class Register1(TypedDict, closed=True):
 Register: TypeAlias = Register1 | Register2 | Register3
 
 
-class SendBody(TypedDict, closed=True):
+class SendBody1(TypedDict, closed=True):
+    notification: Notification
+    ttl: NotRequired[int | None]
+    urgency: NotRequired[Urgency | None]
+    user_id: str | None
+    user_ids: NotRequired[list[str] | None]
+
+
+class SendBody2(TypedDict, closed=True):
     notification: Notification
     ttl: NotRequired[int | None]
     urgency: NotRequired[Urgency | None]
     user_id: NotRequired[str | None]
-    user_ids: NotRequired[list[str] | None]
+    user_ids: list[str] | None
+
+
+SendBody: TypeAlias = SendBody1 | SendBody2
 
 
 class SessionTokens(TypedDict):
