@@ -80,6 +80,47 @@ def start(binary, data_dir, port, database_url=None, log="info"):
             sys.exit("basalt was not ready after 30 s")
         time.sleep(0.001)
 
+def serve_with_admin(binary, database_url, prefix, env_extra):
+    """`basalt serve` on a fresh data directory (and a fresh PostgreSQL
+    database with `database_url`), its log going to DIR/server.log as under
+    systemd, with an admin signed in: (proc, port, data dir, admin token)."""
+    import json
+    d = tempfile.mkdtemp(prefix=prefix)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASALT_")}
+    env.update({"BASALT_LOG": "info", "BASALT_LOGIN_RATE_LIMIT": "0", **env_extra})
+    args = [binary, "serve", "--http", f"127.0.0.1:{port}", "--data-dir", d]
+    if database_url:
+        args += ["--database-url", reset_postgres(database_url)]
+    with open(os.path.join(d, "server.log"), "wb") as log:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.time() + 30
+    while True:
+        try:
+            if get(port, "/v1/health/ready", timeout=0.5) == 200:
+                break
+        except OSError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            sys.exit("basalt did not start")
+        time.sleep(0.01)
+    cli = [binary, "admin", "create", "--data-dir", d, "--email", "bench@example.com",
+           "--password", "bench password 1"]
+    if database_url:
+        cli += ["--database-url", args[-1]]
+    subprocess.run(cli, check=True, capture_output=True, env=env)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/v1/admin/login",
+                     json.dumps({"email": "bench@example.com", "password": "bench password 1"}),
+                     {"content-type": "application/json"})
+        admin = json.loads(conn.getresponse().read())["access_token"]
+    finally:
+        conn.close()
+    return proc, port, d, admin
+
+
 def stop(proc):
     proc.terminate()
     proc.wait(timeout=30)

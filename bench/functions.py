@@ -23,15 +23,12 @@ import threading
 from datetime import datetime
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import foundation  # noqa: E402
 from documents import call  # noqa: E402
-from foundation import free_port, get  # noqa: E402
 
 
 def put(port, path, body, token):
@@ -47,36 +44,10 @@ def outbox_depth(port):
 
 
 def run(binary, database_url, seconds, rounds):
-    d = tempfile.mkdtemp(prefix="basalt-fn-")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASALT_")}
-    env["BASALT_LOG"] = "info"
-    env["BASALT_LOGIN_RATE_LIMIT"] = "0"
     # The benchmark's webhook receiver listens on loopback.
-    env["BASALT_FUNCTIONS_ALLOW_PRIVATE_NET"] = "true"
-    args = [binary, "serve", "--http", f"127.0.0.1:{port}", "--data-dir", d]
-    if database_url:
-        args += ["--database-url", foundation.reset_postgres(database_url)]
-    log = open(os.path.join(d, "server.log"), "wb")
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    proc, port, d, admin = foundation.serve_with_admin(
+        binary, database_url, "basalt-fn-", {"BASALT_FUNCTIONS_ALLOW_PRIVATE_NET": "true"})
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if get(port, "/v1/health/ready", timeout=0.5) == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                sys.exit("basalt did not start")
-            time.sleep(0.01)
-        cli = [binary, "admin", "create", "--data-dir", d, "--email", "bench@example.com",
-               "--password", "bench password 1"]
-        if database_url:
-            cli += ["--database-url", args[-1]]
-        subprocess.run(cli, check=True, capture_output=True, env=env)
-        admin = call(port, "POST", "/v1/admin/login",
-                     {"email": "bench@example.com", "password": "bench password 1"})["access_token"]
         user = call(port, "POST", "/v1/auth/signup",
                     {"email": "fn-user@example.com", "password": "bench password 1"})
         token = user["access_token"]
@@ -159,7 +130,6 @@ def run(binary, database_url, seconds, rounds):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -225,7 +195,6 @@ def outbox(port, admin, token):
     with Receiver.lock:
         got = list(Receiver.got)
     lags = sorted((t - datetime.fromisoformat(stamp).timestamp()) * 1000 for t, stamp in got)
-    rate = sent / (time.time() - start)
     p50 = lags[len(lags) // 2]
     p99 = lags[int(len(lags) * 0.99)]
     rows = [(f"webhooks at {sent / 5:,.0f} events/s paced, change → receipt",

@@ -18,16 +18,13 @@ import base64
 import http.server
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import foundation  # noqa: E402
 from documents import call  # noqa: E402
-from foundation import free_port, get  # noqa: E402
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
@@ -66,36 +63,11 @@ def b64url(data):
 
 
 def run(binary, database_url, _seconds, rounds):
-    d = tempfile.mkdtemp(prefix="basalt-push-")
-    port = free_port()
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASALT_")}
-    env.update({"BASALT_LOG": "info", "BASALT_LOGIN_RATE_LIMIT": "0",
-                "BASALT_FUNCTIONS_ALLOW_PRIVATE_NET": "true", "BASALT_PUSH_RATE_PER_USER": "0"})
-    args = [binary, "serve", "--http", f"127.0.0.1:{port}", "--data-dir", d]
-    if database_url:
-        args += ["--database-url", foundation.reset_postgres(database_url)]
-    log = open(os.path.join(d, "server.log"), "wb")
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    proc, port, _, admin = foundation.serve_with_admin(binary, database_url, "basalt-push-", {
+        "BASALT_FUNCTIONS_ALLOW_PRIVATE_NET": "true", "BASALT_PUSH_RATE_PER_USER": "0"})
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if get(port, "/v1/health/ready", timeout=0.5) == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                sys.exit("basalt did not start")
-            time.sleep(0.01)
-        cli = [binary, "admin", "create", "--data-dir", d, "--email", "bench@example.com",
-               "--password", "bench password 1"]
-        if database_url:
-            cli += ["--database-url", args[-1]]
-        subprocess.run(cli, check=True, capture_output=True, env=env)
-        admin = call(port, "POST", "/v1/admin/login",
-                     {"email": "bench@example.com", "password": "bench password 1"})["access_token"]
         users = []
         for u in range(USERS):
             signed = call(port, "POST", "/v1/auth/signup",

@@ -447,15 +447,7 @@ impl Push {
         match due.event_type.as_str() {
             SEND_EVENT => self.fan_out(due).await,
             DEVICE_EVENT => self.send_device(due).await,
-            other => {
-                let error = format!("unknown push event `{other}`");
-                let attempt = Attempt {
-                    http_status: None,
-                    error: Some(&error),
-                    duration_us: 0,
-                };
-                let _ = outbox::finish(&self.inner.db, &due.claim, &attempt, Finish::Dead).await;
-            }
+            other => give_up(&self.inner.db, &due, &format!("unknown push event `{other}`")).await,
         }
     }
 
@@ -465,16 +457,7 @@ impl Push {
         let db = &self.inner.db;
         let send: Send = match serde_json::from_str(&due.payload) {
             Ok(s) => s,
-            Err(e) => {
-                let error = format!("the send does not read: {e}");
-                let attempt = Attempt {
-                    http_status: None,
-                    error: Some(&error),
-                    duration_us: 0,
-                };
-                let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
-                return;
-            }
+            Err(e) => return give_up(db, &due, &format!("the send does not read: {e}")).await,
         };
         let started = std::time::Instant::now();
         match self.try_fan_out(&send, &due).await {
@@ -590,40 +573,24 @@ impl Push {
             .split_once(':')
             .and_then(|(k, id)| Some((Kind::parse(k)?, id)))
         else {
-            let attempt = Attempt {
-                http_status: None,
-                error: Some("not a device"),
-                duration_us: 0,
-            };
-            let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
-            return;
+            return give_up(db, &due, "not a device").await;
         };
         let device = match load_device(db, id).await {
             Ok(Some(d)) => d,
             Ok(None) => {
-                let attempt = Attempt {
-                    http_status: None,
-                    error: Some("removed: the device was unsubscribed before it was sent"),
-                    duration_us: 0,
-                };
-                let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
-                return;
+                return give_up(
+                    db,
+                    &due,
+                    "removed: the device was unsubscribed before it was sent",
+                )
+                .await;
             }
             // The database is away: the lease runs out and the row runs again.
             Err(_) => return,
         };
         let message: Message = match serde_json::from_str(&due.payload) {
             Ok(m) => m,
-            Err(e) => {
-                let error = format!("the notification does not read: {e}");
-                let attempt = Attempt {
-                    http_status: None,
-                    error: Some(&error),
-                    duration_us: 0,
-                };
-                let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
-                return;
-            }
+            Err(e) => return give_up(db, &due, &format!("the notification does not read: {e}")).await,
         };
         let answer = match device.kind {
             Kind::WebPush => webpush::send(&self.inner.web, &self.inner.vapid, &device, &message).await,
@@ -722,6 +689,16 @@ fn services_client(settings: &Settings) -> Result<reqwest::Client, String> {
     builder
         .build()
         .map_err(|e| format!("cannot build the push services' HTTP client: {e}"))
+}
+
+/// Ends a delivery that can never succeed: `dead`, with why.
+async fn give_up(db: &Db, due: &Due, error: &str) {
+    let attempt = Attempt {
+        http_status: None,
+        error: Some(error),
+        duration_us: 0,
+    };
+    let _ = outbox::finish(db, &due.claim, &attempt, Finish::Dead).await;
 }
 
 /// Keeps a send's row for `GET /v1/admin/push/{id}` (once).
@@ -824,7 +801,7 @@ mod tests {
         // 2,048 characters of body fit; data that makes it too big does not.
         assert!(send_row("a", &users, note("Hi", &"x".repeat(2048)), None, None).is_ok());
         let mut big = note("Hi", "x");
-        big.data = Some(serde_json::from_value(json!({"blob": "y".repeat(3900)})).unwrap());
+        big.data = Some(serde_json::from_value(json!({"blob": "y".repeat(4000)})).unwrap());
         let e = send_row("a", &users, big, None, None).unwrap_err();
         assert_eq!(e.code(), Code::PayloadTooLarge);
         assert!(e.message().contains("Web Push"), "{}", e.message());

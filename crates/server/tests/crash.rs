@@ -12,21 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{Server, basalt};
+use common::process::{admin_token, create_admin, serve};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 const WRITERS: usize = 8;
 const OBJECT_BYTES: usize = 192 * 1024;
-
-fn serve(store: &[String]) -> Server {
-    let mut args: Vec<&str> = vec!["serve", "--http", "127.0.0.1:0"];
-    args.extend(store.iter().map(String::as_str));
-    let mut cmd = basalt(&args);
-    cmd.env("BASALT_LOG", "warn");
-    Server::spawn(cmd)
-}
 
 /// The bytes of the object at `path`: its name over and over, so a torn or
 /// mixed-up object cannot pass for a whole one.
@@ -46,20 +38,6 @@ struct Acked {
     increments_sent: BTreeMap<String, u64>,
     batches: Vec<Vec<String>>,
     objects: BTreeSet<String>,
-}
-
-async fn admin_token(http: &reqwest::Client, url: &str) -> String {
-    let r = http
-        .post(format!("{url}/v1/admin/login"))
-        .json(&json!({"email": "ops@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// `Some` when the server answered `want` in full, `None` once it is gone;
@@ -199,17 +177,7 @@ async fn get_json(http: &reqwest::Client, url: &str, token: &str, path: &str) ->
 }
 
 async fn acknowledged_writes_survive_a_kill(store: Vec<String>) {
-    let mut args = vec![
-        "admin",
-        "create",
-        "--email",
-        "ops@example.com",
-        "--password",
-        "correct horse battery",
-    ];
-    args.extend(store.iter().map(String::as_str));
-    let o = basalt(&args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    create_admin(&store);
 
     common::install_tls_provider();
     let http = reqwest::Client::builder()

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::process::{Server, basalt};
+use common::process::{admin_token, create_admin, serve};
 use common::push_services::PushServices;
 use common::{Backend, TestServer};
 use serde_json::{Value, json};
@@ -523,24 +523,7 @@ async fn a_kill_mid_send_loses_no_device(store: Vec<String>) {
     flags.extend(services.flags());
     // A short timeout makes the killed node's claims run out sooner.
     flags.extend(["--webhook-timeout".to_owned(), "1".to_owned()]);
-    let serve = |flags: &[String]| {
-        let mut args: Vec<&str> = vec!["serve", "--http", "127.0.0.1:0"];
-        args.extend(flags.iter().map(String::as_str));
-        let mut cmd = basalt(&args);
-        cmd.env("BASALT_LOG", "warn");
-        Server::spawn(cmd)
-    };
-    let mut args = vec![
-        "admin",
-        "create",
-        "--email",
-        "ops@example.com",
-        "--password",
-        "correct horse battery",
-    ];
-    args.extend(store.iter().map(String::as_str));
-    let o = basalt(&args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    create_admin(&store);
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -548,22 +531,7 @@ async fn a_kill_mid_send_loses_no_device(store: Vec<String>) {
         .unwrap();
     let mut server = serve(&flags);
     let url = server.url.clone();
-    let login = |url: String| {
-        let http = http.clone();
-        async move {
-            let r = http
-                .post(format!("{url}/v1/admin/login"))
-                .json(&json!({"email": "ops@example.com", "password": "correct horse battery"}))
-                .send()
-                .await
-                .unwrap();
-            r.json::<Value>().await.unwrap()["access_token"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let admin = login(url.clone()).await;
+    let admin = admin_token(&http, &url).await;
     let mut users = Vec::new();
     let mut endpoints = BTreeMap::new();
     for u in 0..USERS {
@@ -635,7 +603,7 @@ async fn a_kill_mid_send_loses_no_device(store: Vec<String>) {
 
     let server = serve(&flags);
     let url = server.url.clone();
-    let admin = login(url.clone()).await;
+    let admin = admin_token(&http, &url).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let r: Value = http

@@ -176,3 +176,38 @@ pub fn refused(o: &std::process::Output, fragment: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains(fragment), "{err}");
 }
+
+/// `basalt serve` on a port of its own with `flags` (the store, settings),
+/// logging warnings only.
+pub fn serve(flags: &[String]) -> Server {
+    let mut args: Vec<&str> = vec!["serve", "--http", "127.0.0.1:0"];
+    args.extend(flags.iter().map(String::as_str));
+    let mut cmd = basalt(&args);
+    cmd.env("BASALT_LOG", "warn");
+    Server::spawn(cmd)
+}
+
+/// The admin [`admin_token`] signs in as.
+pub const ADMIN: (&str, &str) = ("ops@example.com", "correct horse battery");
+
+/// `basalt admin create` of [`ADMIN`] on the store of `flags`.
+pub fn create_admin(flags: &[String]) {
+    let mut args = vec!["admin", "create", "--email", ADMIN.0, "--password", ADMIN.1];
+    args.extend(flags.iter().map(String::as_str));
+    ok(&basalt(&args).output().unwrap());
+}
+
+/// Signs [`ADMIN`] in at `url`: an admin token.
+pub async fn admin_token(http: &reqwest::Client, url: &str) -> String {
+    let r = http
+        .post(format!("{url}/v1/admin/login"))
+        .json(&serde_json::json!({"email": ADMIN.0, "password": ADMIN.1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
