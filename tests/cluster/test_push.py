@@ -50,7 +50,8 @@ def push(cluster, api):
                                       {"kind": "webpush", **browser}, body["access_token"])
                 assert status == 201, sub
                 devices[browser["endpoint"].rsplit("/", 1)[1]] = sub["id"]
-        yield {"base": base, "users": users, "devices": devices, "admin": api["admin"]}
+        # A token of its own: earlier scenarios restart nodes and may end older ones.
+        yield {"base": base, "users": users, "devices": devices, "admin": cluster.admin_token()}
     finally:
         proc.kill()
         proc.wait()
