@@ -98,7 +98,14 @@ async def test_resume_through_cuts_during_500_writes(cluster: Cluster, closing: 
         closing.extend([sub_client, writer])
         await sub_client.auth.sign_up(email=unique_email("resume"), password=PASSWORD)
         statuses: list[str] = []
-        sub_client.realtime.on_status(statuses.append)
+        reopened = asyncio.Event()
+
+        def on_status(status: str) -> None:
+            statuses.append(status)
+            if status == "open" and "reconnecting" in statuses:
+                reopened.set()
+
+        sub_client.realtime.on_status(on_status)
         group = unique("g")
         sub = sub_client.collection("feed").subscribe(where=[("group", "==", group)])
         await sub.ready()
@@ -119,6 +126,9 @@ async def test_resume_through_cuts_during_500_writes(cluster: Cluster, closing: 
                 proxy.cut()
                 loop.call_later(0.4, proxy.restore)
             if i == 350:
+                # The first cut's reconnection is over before the second cut (on a busy
+                # machine 200 writes can take less than it), so that each cut is its own.
+                await asyncio.wait_for(reopened.wait(), 30)
                 proxy.retarget(cluster.b.port)  # the next connection lands on node B
                 proxy.cut()
                 loop.call_later(0.4, proxy.restore)
