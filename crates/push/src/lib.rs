@@ -510,10 +510,10 @@ impl Push {
         let users = serde_json::to_string(&allowed).unwrap_or_else(|_| "[]".into());
         let sql = match tx.backend() {
             Backend::Sqlite => {
-                "SELECT id, kind FROM push_subscriptions WHERE user_id IN (SELECT value FROM json_each($1)) ORDER BY id"
+                "SELECT id, kind, user_id FROM push_subscriptions WHERE user_id IN (SELECT value FROM json_each($1)) ORDER BY id"
             }
             Backend::Postgres => {
-                "SELECT id, kind FROM push_subscriptions WHERE user_id IN (SELECT json_array_elements_text($1::json)) ORDER BY id"
+                "SELECT id, kind, user_id FROM push_subscriptions WHERE user_id IN (SELECT json_array_elements_text($1::json)) ORDER BY id"
             }
         };
         let devices = if allowed.is_empty() {
@@ -534,7 +534,9 @@ impl Push {
                 id: basalt_core::id::new_id(),
                 event_id: send.id.clone(),
                 kind: TargetKind::Push,
-                target: format!("{}:{}", d.text(1)?, d.text(0)?),
+                // The user too: a device that moves to another user (signed in
+                // on a shared browser) before it is sent does not get this one.
+                target: format!("{}:{}:{}", d.text(1)?, d.text(0)?, d.text(2)?),
                 event_type: DEVICE_EVENT.into(),
                 payload: payload.clone(),
                 due: now,
@@ -568,20 +570,19 @@ impl Push {
     async fn send_device(&self, due: Due) {
         let db = &self.inner.db;
         let started = std::time::Instant::now();
-        let Some((kind, id)) = due
-            .target
-            .split_once(':')
-            .and_then(|(k, id)| Some((Kind::parse(k)?, id)))
+        let mut parts = due.target.splitn(3, ':');
+        let (Some(kind), Some(id), Some(user)) =
+            (parts.next().and_then(Kind::parse), parts.next(), parts.next())
         else {
             return give_up(db, &due, "not a device").await;
         };
-        let device = match load_device(db, id).await {
+        let device = match load_device(db, id, user).await {
             Ok(Some(d)) => d,
             Ok(None) => {
                 return give_up(
                     db,
                     &due,
-                    "removed: the device was unsubscribed before it was sent",
+                    "the device was unsubscribed, or registered by another user, before it was sent",
                 )
                 .await;
             }
@@ -722,11 +723,12 @@ async fn record_send(tx: &mut basalt_store::Tx, send: &Send) -> Result<(), basal
     Ok(())
 }
 
-async fn load_device(db: &Db, id: &str) -> Result<Option<Device>, basalt_store::StoreError> {
+/// The device `id`, if it is still `user`'s.
+async fn load_device(db: &Db, id: &str, user: &str) -> Result<Option<Device>, basalt_store::StoreError> {
     let Some(r) = db
         .fetch_optional(
-            "SELECT kind, address, p256dh, auth, topic FROM push_subscriptions WHERE id = $1",
-            &[id.into()],
+            "SELECT kind, address, p256dh, auth, topic FROM push_subscriptions WHERE id = $1 AND user_id = $2",
+            &[id.into(), user.into()],
         )
         .await?
     else {

@@ -582,7 +582,9 @@ async fn report(
         results: listed
             .into_iter()
             .map(|l| {
-                let (kind, subscription) = l.target.split_once(':').unwrap_or(("", &l.target));
+                // `kind:subscription:user`.
+                let mut parts = l.target.splitn(3, ':');
+                let (kind, subscription) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                 DeviceResult {
                     removed: l.status == "dead"
                         && l.last_error.as_deref().is_some_and(|e| e.starts_with("removed:")),

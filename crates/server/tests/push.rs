@@ -19,7 +19,11 @@ use common::push_services::PushServices;
 use common::{Backend, TestServer};
 use serde_json::{Value, json};
 
-each_backend!(devices_sends_and_services, sends_from_functions_and_the_limit);
+each_backend!(
+    devices_sends_and_services,
+    sends_from_functions_and_the_limit,
+    a_device_that_changes_hands_gets_only_its_users_notifications,
+);
 
 mod crash {
     use super::*;
@@ -512,6 +516,89 @@ async fn sends_from_functions_and_the_limit(backend: Backend) {
         }
     }
     assert!((2..=6).contains(&limited), "{limited} of 6 limited");
+    s.stop().await;
+}
+
+/// A browser signed in by one user, then by another (a shared computer):
+/// a notification for the first that is still being retried when the device
+/// moves is not shown to the second.
+async fn a_device_that_changes_hands_gets_only_its_users_notifications(backend: Backend) {
+    let services = PushServices::start();
+    // The default retry schedule: the retry comes about 5 s after the first try.
+    let Some(s) = TestServer::start_with(backend, |c| services.configure(c)).await else {
+        return;
+    };
+    let admin = s.admin_token().await;
+    let (alice, alice_id) = s.signup("alice@example.com").await;
+    let (bob, bob_id) = s.signup("bob@example.com").await;
+    let shared = services.browser("flaky").await;
+    let device = json!({"kind": "webpush", "endpoint": shared["endpoint"], "keys": shared["keys"]});
+    let r = s
+        .post("/v1/push/subscriptions", Some(&alice), device.clone())
+        .await;
+    r.expect(201, None);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let endpoint = shared["endpoint"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sent = s
+        .post(
+            "/v1/admin/push",
+            Some(&admin),
+            json!({"user_id": alice_id, "notification": {"title": "For Alice only"}}),
+        )
+        .await;
+    sent.expect(202, None);
+    let for_alice = sent.json()["id"].as_str().unwrap().to_owned();
+    // Its first try is answered 500; then Bob signs in on that browser.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !services
+        .log()
+        .await
+        .iter()
+        .any(|e| e["device"] == endpoint.as_str())
+    {
+        assert!(Instant::now() < deadline, "the first try never came");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let moved = s.post("/v1/push/subscriptions", Some(&bob), device).await;
+    moved.expect(200, None);
+    assert_eq!(moved.json()["id"], id.as_str());
+    assert_eq!(moved.json()["user_id"], bob_id.as_str());
+    let report = finished(&s, &admin, &for_alice).await;
+    let result = &report["results"][0];
+    assert_eq!(result["status"], "dead", "{report}");
+    assert_eq!(result["removed"], false);
+    assert!(
+        result["error"].as_str().unwrap().contains("another user"),
+        "{result}"
+    );
+    // Bob's own notifications reach it.
+    let sent = s
+        .post(
+            "/v1/admin/push",
+            Some(&admin),
+            json!({"user_id": bob_id, "notification": {"title": "For Bob"}}),
+        )
+        .await;
+    let report = finished(&s, &admin, sent.json()["id"].as_str().unwrap()).await;
+    assert_eq!(report["counts"]["ok"], 1, "{report}");
+    let titles: Vec<Value> = services
+        .log()
+        .await
+        .iter()
+        .filter(|e| e["device"] == endpoint.as_str() && e["answered"] == 201)
+        .map(|e| e["payload"]["title"].clone())
+        .collect();
+    assert_eq!(
+        titles,
+        [json!("For Bob")],
+        "Alice's notification reached Bob's browser"
+    );
     s.stop().await;
 }
 
