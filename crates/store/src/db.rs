@@ -56,6 +56,14 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 // and then spin a core at 100 % forever, hanging shutdown too (sqlx#3645).
 // The pools are small and their connections long-lived by design.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a SQLite database's write-ahead log is copied back into it.
+/// The writer never does it itself (`wal_autocheckpoint = 0`): SQLite's
+/// automatic checkpoint runs inside the commit that crosses 1,000 pages,
+/// and every write queued behind that commit waited for it (creates at one
+/// connection had a p99 of 8 to 20 ms against a p50 of 0.4 ms, and at 32
+/// connections up to 480 ms). A `PASSIVE` checkpoint on a connection of its
+/// own copies what it can without holding up the writer or the readers.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 impl Db {
     /// Opens `database_url` (`postgres://…` or `sqlite:PATH`), or the SQLite
@@ -143,7 +151,7 @@ impl Db {
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.clone())
+                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await;
             match attempt.map_err(StoreError::from) {
                 Ok(pool) => break pool,
@@ -158,12 +166,21 @@ impl Db {
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        let closing = Arc::new(tokio::sync::watch::channel(false).0);
+        tokio::spawn(checkpoints(checkpointer, closing.subscribe()));
         Ok(Db {
             pools: Arc::new(Pools::Sqlite { read, write }),
             location: path.display().to_string().into(),
-            closing: Arc::new(tokio::sync::watch::channel(false).0),
+            closing,
             outbox: Arc::default(),
             vault: Arc::default(),
         })
@@ -380,6 +397,25 @@ impl Db {
             Pools::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Copies the write-ahead log back into the database every
+/// [`CHECKPOINT_EVERY`] until the database closes (SQLite).
+async fn checkpoints(pool: sqlx::SqlitePool, mut closing: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            _ = closing.changed() => break,
+        }
+        if *closing.borrow() {
+            break;
+        }
+        // A full disk or a busy file: the next one tries again.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::debug!(error = %e, "sqlite: a checkpoint failed; trying again");
+        }
+    }
+    pool.close().await;
 }
 
 /// Notifications on a PostgreSQL channel (`LISTEN`); reconnects by itself.
