@@ -170,7 +170,11 @@ pub struct SubscriptionPage {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{"required": ["user_id"]}, {"required": ["user_ids"]}]))]
+// Exactly one of the two, and not null (a null one counts as left out).
+#[schemars(extend("oneOf" = [
+    {"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
+    {"required": ["user_ids"], "properties": {"user_ids": {"type": "array"}}},
+]))]
 pub struct SendBody {
     /// One user, or
     #[schemars(regex(pattern = r"^[0-9A-Za-z_-]{1,64}$"))]

@@ -2689,7 +2689,11 @@ export interface components {
             user_id?: string | null;
             /** @description up to 1,000 (not both). */
             user_ids?: string[] | null;
-        } & (unknown | unknown);
+        } & ({
+            user_id: string;
+        } | {
+            user_ids: unknown[];
+        });
         Sent: {
             /** @description `smtp` (the SMTP server accepted it) or `outbox` (kept in the outbox). */
             transport: string;

@@ -1242,7 +1242,7 @@ class SendBody1(TypedDict, closed=True):
     notification: Notification
     ttl: NotRequired[int | None]
     urgency: NotRequired[Urgency | None]
-    user_id: str | None
+    user_id: str
     user_ids: NotRequired[list[str] | None]
 
 
@@ -1251,7 +1251,7 @@ class SendBody2(TypedDict, closed=True):
     ttl: NotRequired[int | None]
     urgency: NotRequired[Urgency | None]
     user_id: NotRequired[str | None]
-    user_ids: list[str] | None
+    user_ids: list[str]
 
 
 SendBody: TypeAlias = SendBody1 | SendBody2
